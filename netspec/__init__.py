@@ -1,0 +1,26 @@
+"""netspec: neural networks described as data, checked statically, compiled to torch.fx."""
+
+from ._api import build, count_params, infer_shapes, load, loads, valid_sizes, validate
+from ._errors import Diagnostic, SpecError
+from ._ops import register_op
+from ._shapes import SizeLattice
+from ._spec import Spec, json_schema, list_specs
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Diagnostic",
+    "SizeLattice",
+    "Spec",
+    "SpecError",
+    "build",
+    "count_params",
+    "infer_shapes",
+    "json_schema",
+    "list_specs",
+    "load",
+    "loads",
+    "register_op",
+    "valid_sizes",
+    "validate",
+]

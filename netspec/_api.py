@@ -1,0 +1,147 @@
+"""The public functions: load, validate, infer, count and build."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import fx
+
+from ._compile import compile_graph
+from ._errors import Diagnostic, SpecError
+from ._graph import Graph, expand
+from ._load import Limits
+from ._shapes import ShapeInfo, SizeLattice, check_sizes, count_parameters, infer, valid_sizes as _valid_sizes
+from ._spec import Spec, parse_source, spec_from_document
+
+__all__ = [
+    "DEFAULT_MAX_PARAMS",
+    "Source",
+    "build",
+    "count_params",
+    "infer_shapes",
+    "load",
+    "loads",
+    "prepare",
+    "valid_sizes",
+    "validate",
+]
+
+Source = str | os.PathLike[str] | Mapping[str, Any] | Spec
+DEFAULT_MAX_PARAMS = 2**31
+
+
+def load(source: str | os.PathLike[str] | Mapping[str, Any], *, limits: Limits | None = None) -> Spec:
+    """Read and validate a spec: a path (.yaml/.yml/.json), a bundled name (`"resnet18"`) or a mapping.
+
+    The graph is expanded with the default parameters, so references, cycles, op arguments and
+    expressions are all checked. Raises `SpecError` listing every problem; warnings are on `spec.warnings`.
+    """
+    if isinstance(source, Spec):
+        return source
+    doc, path = parse_source(source, limits=limits)
+    return _checked(spec_from_document(doc, path, limits=limits))
+
+
+def loads(text: str | bytes, *, limits: Limits | None = None) -> Spec:
+    """Read and validate a spec from YAML or JSON text."""
+    doc, _ = parse_source(text, limits=limits, text=True)
+    return _checked(spec_from_document(doc, None, limits=limits))
+
+
+def _checked(spec: Spec) -> Spec:
+    if not _has_required_params(spec):
+        graph = expand(spec)
+        spec._warnings = list(graph.warnings)
+    return spec
+
+
+def _has_required_params(spec: Spec) -> bool:
+    return any(p.required for p in spec.params.values())
+
+
+def _spec(source: Source) -> Spec:
+    return source if isinstance(source, Spec) else load(source)
+
+
+def prepare(source: Source, params: Mapping[str, Any] | None = None, input_shapes: Mapping[str, Sequence[int]] | None = None, *, concrete: bool = False) -> ShapeInfo:
+    """Load, expand and infer shapes: everything `build` does before allocating."""
+    graph = expand(_spec(source), params or {})
+    return infer(graph, input_shapes, concrete=concrete)
+
+
+def infer_shapes(source: Source, /, *, params: Mapping[str, Any] | None = None, **input_shapes: Sequence[int]) -> dict[str, tuple[Any, ...]]:
+    """The output shape of every input and node, by qualified name.
+
+    Inputs not given keep their symbolic dimensions (`N`, `H`), which stay symbolic in the result.
+    """
+    info = prepare(source, params, input_shapes)
+    return {**{k: tuple(v) for k, v in info.inputs.items()}, **{k: n.output for k, n in info.nodes.items()}}
+
+
+def valid_sizes(source: Source, /, *, params: Mapping[str, Any] | None = None) -> dict[str, SizeLattice]:
+    """For each symbolic input dimension a layer constrains, the sizes at which the network runs and fits."""
+    return _valid_sizes(prepare(source, params))
+
+
+def count_params(source: Source, /, **params: Any) -> int:
+    """The number of parameters of the built model, computed from the spec alone (nothing allocated)."""
+    return count_parameters(prepare(source, params))
+
+
+def validate(source: Source, /, *, params: Mapping[str, Any] | None = None, input_shapes: Mapping[str, Sequence[int]] | None = None) -> list[Diagnostic]:
+    """Every check short of building: raises `SpecError` on errors, returns the warnings."""
+    spec = _spec(source)
+    info = prepare(spec, params, input_shapes)
+    warnings = list(info.graph.warnings) + list(info.warnings)
+    if info.constraints:
+        lattices = _valid_sizes(info)
+        sizes = {**spec.dims, **_given_sizes(info.graph, input_shapes)}
+        found = check_sizes(info, sizes, lattices) if sizes else []
+        for name, lattice in lattices.items():
+            if not lattice.runs and name not in sizes:
+                found.append(Diagnostic(f"no size of input dimension `{name}` works: {lattice.describe()}", code="NS202"))
+        if any(d.is_error for d in found):
+            raise SpecError(found + warnings, spec.source)
+        warnings += found
+    return warnings
+
+
+def _given_sizes(graph: Graph, input_shapes: Mapping[str, Sequence[int]] | None) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    for name, shape in (input_shapes or {}).items():
+        for declared, actual in zip(graph.inputs.get(name, ()), shape):
+            if isinstance(declared, str):
+                sizes[declared] = int(actual)
+    return sizes
+
+
+def build(
+    source: Source,
+    /,
+    *,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+    max_params: int = DEFAULT_MAX_PARAMS,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+    **params: Any,
+) -> fx.GraphModule:
+    """Compile a spec into a `torch.fx.GraphModule` with its parameters initialised.
+
+    `params` override the spec's parameters (`build("resnet18", num_classes=10)`). A model with more
+    than `max_params` parameters is refused before anything is allocated.
+    """
+    info = prepare(source, params, input_shapes)
+    total = count_parameters(info)
+    if total > max_params:
+        raise SpecError([Diagnostic(
+            f"the model has {total:,} parameters, over the budget of {max_params:,}",
+            hint="lower the widths, or pass `max_params=` to build a model this large",
+            code="NS190",
+        )])
+    module = compile_graph(info)
+    if device is not None or dtype is not None:
+        module = module.to(device=device, dtype=dtype)
+    return module

@@ -1,0 +1,188 @@
+"""Compile a shape-checked graph into a `torch.fx.GraphModule`.
+
+Modules are created in spec order (so the random stream, and therefore every parameter under a seed,
+is the same as a hand-written module that creates its layers in that order), registered at their
+qualified names, initialised by the spec's init rules, and called directly by generated code.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import fx, nn
+
+from . import _runtime
+from ._dims import Sym, format_shape
+from ._errors import Diagnostic, SpecError
+from ._graph import Graph, GraphNode, InitPlan
+from ._shapes import NodeInfo, ShapeInfo
+
+__all__ = ["compile_graph", "INIT_FUNCTIONS"]
+
+# Init rule names -> the torch.nn.init function and the keyword arguments a spec may pass.
+INIT_FUNCTIONS: dict[str, tuple[Any, frozenset[str]]] = {
+    "kaiming_normal": (nn.init.kaiming_normal_, frozenset({"a", "mode", "nonlinearity"})),
+    "kaiming_uniform": (nn.init.kaiming_uniform_, frozenset({"a", "mode", "nonlinearity"})),
+    "xavier_normal": (nn.init.xavier_normal_, frozenset({"gain"})),
+    "xavier_uniform": (nn.init.xavier_uniform_, frozenset({"gain"})),
+    "normal": (nn.init.normal_, frozenset({"mean", "std"})),
+    "uniform": (nn.init.uniform_, frozenset({"a", "b"})),
+    "trunc_normal": (nn.init.trunc_normal_, frozenset({"mean", "std", "a", "b"})),
+    "constant": (nn.init.constant_, frozenset({"val", "value"})),
+    "zeros": (nn.init.zeros_, frozenset()),
+    "ones": (nn.init.ones_, frozenset()),
+    "orthogonal": (nn.init.orthogonal_, frozenset({"gain"})),
+}
+_INIT_CHOICES = {
+    "mode": {"fan_in", "fan_out"},
+    "nonlinearity": {"relu", "leaky_relu", "linear", "tanh", "sigmoid", "selu", "conv2d"},
+}
+
+
+def _instantiate(info: NodeInfo) -> nn.Module:
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in info.args.items()}
+    return info.node.op.target(**kwargs)
+
+
+def _register(root: nn.Module, qualified: str, module: nn.Module) -> None:
+    *parents, leaf = qualified.split(".")
+    owner = root
+    for part in parents:
+        child = owner._modules.get(part)
+        if child is None:
+            child = nn.Module()
+            owner.add_module(part, child)
+        owner = child
+    owner.add_module(leaf, module)
+
+
+def _check_init_args(plan: InitPlan, name: str, args: Mapping[str, Any], param: str) -> dict[str, Any]:
+    fn, allowed = INIT_FUNCTIONS[name]
+    path = ".".join(map(str, plan.path + (param, name)))
+    kwargs = {}
+    for key, value in args.items():
+        if key not in allowed:
+            hint = f"`{name}` takes: {', '.join(sorted(allowed)) or 'no arguments'}"
+            raise SpecError([Diagnostic(f"init function `{name}` has no argument `{key}`", path=path, hint=hint, code="NS180")])
+        if key in _INIT_CHOICES and value not in _INIT_CHOICES[key]:
+            raise SpecError([Diagnostic(f"`{key}` of `{name}` must be one of {sorted(_INIT_CHOICES[key])}, got {value!r:.40}", path=path, code="NS180")])
+        if key not in _INIT_CHOICES and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise SpecError([Diagnostic(f"`{key}` of `{name}` must be a number, got {value!r:.40}", path=path, code="NS180")])
+        kwargs["val" if key == "value" else key] = value
+    return kwargs
+
+
+def apply_init(modules: list[tuple[GraphNode, nn.Module]], plans: list[InitPlan]) -> None:
+    """Module-major, like a hand-written `for m in self.modules()` loop: later rules override earlier ones."""
+    prepared = []
+    for plan in plans:
+        steps = []
+        for param in ("weight", "bias"):
+            choice = getattr(plan, param)
+            if choice is None:
+                continue
+            name, args = choice
+            if name == "default":
+                continue
+            steps.append((param, INIT_FUNCTIONS[name][0], _check_init_args(plan, name, args, param)))
+        prepared.append((plan, steps))
+    with torch.no_grad():
+        for node, module in modules:
+            for plan, steps in prepared:
+                if not plan.matches(node):
+                    continue
+                for param, fn, kwargs in steps:
+                    tensor = getattr(module, param, None)
+                    if isinstance(tensor, torch.Tensor):
+                        fn(tensor, **kwargs)
+
+
+def _expected_shape(shape: tuple[Any, ...]) -> str:
+    return format_shape(tuple(d if isinstance(d, (int, Sym)) else str(d) for d in shape))
+
+
+def _emit(graph: fx.Graph, info: NodeInfo, values: list[fx.Node]) -> fx.Node:
+    node, op = info.node, info.node.op
+    if op.kind == "module":
+        return graph.call_module(node.name, tuple(values))
+    if op.target in (operator.add, operator.mul):
+        result = values[0]
+        for value in values[1:]:
+            result = graph.call_function(op.target, (result, value))
+        return result
+    if op.name == "concat":
+        return graph.call_function(op.target, (values,), _function_kwargs(info))
+    return graph.call_function(op.target, tuple(values), _function_kwargs(info))
+
+
+def _function_kwargs(info: NodeInfo) -> dict[str, Any]:
+    return {k: v for k, v in info.args.items()}
+
+
+def _stack_trace(graph_def: Graph, node: GraphNode) -> str | None:
+    span = graph_def.sources.span(node.path)
+    if span is None:
+        return None
+    return f'  File "{span.file}", line {span.line}, in {node.name}\n'
+
+
+def compile_graph(info: ShapeInfo, *, guard: bool = True) -> fx.GraphModule:
+    """Instantiate, initialise and wire the modules of a shape-checked graph."""
+    graph_def = info.graph
+    used = _live_nodes(graph_def)
+    root = nn.Module()
+    modules: list[tuple[GraphNode, nn.Module]] = []
+    for node in graph_def.nodes:  # spec order: the order of the random stream and of the state_dict
+        if node.name in used and node.op.kind == "module":
+            module = _instantiate(info.nodes[node.name])
+            _register(root, node.name, module)
+            modules.append((node, module))
+    apply_init(modules, graph_def.init)
+
+    graph = fx.Graph()
+    values: dict[str, fx.Node] = {}
+    for name, shape in info.inputs.items():
+        placeholder = graph.placeholder(name)
+        declared = graph_def.inputs[name]
+        if guard:
+            channels = declared[1] if len(declared) > 1 and isinstance(declared[1], int) else 0
+            placeholder = graph.call_function(_runtime.check_input, (placeholder, name, len(declared), channels, _expected_shape(declared)))
+        values[name] = placeholder
+    for node in graph_def.order:
+        if node.name not in used:
+            continue
+        value = _emit(graph, info.nodes[node.name], [values[i] for i in node.inputs])
+        value.stack_trace = _stack_trace(graph_def, node)
+        values[node.name] = value
+    outputs = [values[name] for name in graph_def.outputs]
+    graph.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
+    graph.lint()
+    module = fx.GraphModule(root, graph, class_name=_class_name(graph_def.spec.name))
+    # GraphModule copies submodules in execution order; keep the spec's order for the state_dict.
+    module._modules.clear()
+    for name, child in root._modules.items():
+        module._modules[name] = child
+    module.meta["netspec"] = {"spec": graph_def.spec.name, "params": dict(graph_def.params), "inputs": {k: _expected_shape(v) for k, v in graph_def.inputs.items()}}
+    return module
+
+
+def _class_name(name: str) -> str:
+    cleaned = "".join(part.capitalize() for part in "".join(c if c.isalnum() else " " for c in name).split())
+    return cleaned if cleaned.isidentifier() else "NetspecModule"
+
+
+def _live_nodes(graph_def: Graph) -> set[str]:
+    """Nodes that some output depends on; others are reported as unused and left out."""
+    by_name = {n.name: n for n in graph_def.nodes}
+    live: set[str] = set()
+    stack = [o for o in graph_def.outputs if o in by_name]
+    while stack:
+        name = stack.pop()
+        if name in live:
+            continue
+        live.add(name)
+        stack.extend(i for i in by_name[name].inputs if i in by_name)
+    return live

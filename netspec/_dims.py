@@ -1,0 +1,419 @@
+"""Symbolic dimensions (`H`, `W//2-2`, `64*H*W`) and the checks shape rules make on them.
+
+A `Sym` is an integer polynomial over named variables and floor-division atoms, kept in a
+canonical form so that two expressions for the same size compare equal: `(H-4)//2` is
+stored as `H//2-2`, `((H+1)//2+1)//2` as `(H+3)//4`, `(2*H+1)//2` as `H`. Each rewrite is an
+identity over all integers, never an approximation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Mapping
+from typing import Literal, TypeAlias
+
+__all__ = [
+    "Constraint",
+    "Dim",
+    "Shape",
+    "ShapeCheck",
+    "ShapeError",
+    "Sym",
+    "evaluate_dim",
+    "format_shape",
+    "is_concrete",
+    "sym",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Floor:
+    """The atom `numerator // divisor` (divisor >= 2, numerator not reducible any further)."""
+
+    numerator: Sym
+    divisor: int
+
+    def __str__(self) -> str:
+        inner = str(self.numerator)
+        if self.numerator._atom() is None:
+            inner = f"({inner})"
+        return f"{inner}//{self.divisor}"
+
+
+_Atom: TypeAlias = "str | _Floor"
+_Monomial: TypeAlias = "tuple[_Atom, ...]"  # sorted atoms; () is the constant term
+
+
+def _atom_key(atom: _Atom) -> tuple[int, str]:
+    return (0, atom) if isinstance(atom, str) else (1, str(atom))
+
+
+def _monomial_key(monomial: _Monomial) -> tuple[int, tuple[tuple[int, str], ...]]:
+    return (-len(monomial), tuple(_atom_key(a) for a in monomial))
+
+
+class Sym:
+    """A symbolic integer: a canonical polynomial over variables and floor-division atoms.
+
+    Arithmetic with `int` and other `Sym`s returns a `Dim`: a plain `int` whenever the
+    result no longer depends on any variable.
+    """
+
+    __slots__ = ("_hash", "_terms")
+
+    def __init__(self, terms: Mapping[_Monomial, int]) -> None:
+        cleaned = {m: c for m, c in terms.items() if c != 0}
+        self._terms: tuple[tuple[_Monomial, int], ...] = tuple(
+            sorted(cleaned.items(), key=lambda item: _monomial_key(item[0]))
+        )
+        self._hash = hash(self._terms)
+
+    # -- construction ------------------------------------------------------------------
+    @staticmethod
+    def _make(terms: Mapping[_Monomial, int]) -> Dim:
+        """A `Sym`, or an `int` when only the constant term is left."""
+        nonzero = {m: c for m, c in terms.items() if c != 0}
+        if not nonzero:
+            return 0
+        if set(nonzero) == {()}:
+            return nonzero[()]
+        return Sym(nonzero)
+
+    def _as_terms(self) -> dict[_Monomial, int]:
+        return dict(self._terms)
+
+    def _atom(self) -> _Atom | None:
+        """The single atom this is, when it is exactly one atom with coefficient 1."""
+        if len(self._terms) == 1:
+            monomial, coeff = self._terms[0]
+            if coeff == 1 and len(monomial) == 1:
+                return monomial[0]
+        return None
+
+    # -- arithmetic --------------------------------------------------------------------
+    def __add__(self, other: Dim) -> Dim:
+        terms = self._as_terms()
+        for monomial, coeff in _terms_of(other).items():
+            terms[monomial] = terms.get(monomial, 0) + coeff
+        return Sym._make(terms)
+
+    __radd__ = __add__
+
+    def __neg__(self) -> Dim:
+        return Sym._make({m: -c for m, c in self._terms})
+
+    def __sub__(self, other: Dim) -> Dim:
+        return self + (-_checked_dim(other))
+
+    def __rsub__(self, other: Dim) -> Dim:
+        return (-self) + other
+
+    def __mul__(self, other: Dim) -> Dim:
+        other_terms = _terms_of(other)
+        terms: dict[_Monomial, int] = {}
+        for m1, c1 in self._terms:
+            for m2, c2 in other_terms.items():
+                monomial = tuple(sorted(m1 + m2, key=_atom_key))
+                terms[monomial] = terms.get(monomial, 0) + c1 * c2
+        return Sym._make(terms)
+
+    __rmul__ = __mul__
+
+    def __floordiv__(self, divisor: int) -> Dim:
+        if isinstance(divisor, bool) or not isinstance(divisor, int):
+            return NotImplemented
+        if divisor < 1:
+            raise ValueError(f"a symbolic dimension can only be divided by a positive integer, not {divisor}")
+        return _floor_div(self._as_terms(), divisor)
+
+    def __mod__(self, divisor: int) -> Dim:
+        if isinstance(divisor, bool) or not isinstance(divisor, int):
+            return NotImplemented
+        return self - (self // divisor) * divisor
+
+    # -- inspection --------------------------------------------------------------------
+    @property
+    def variables(self) -> frozenset[str]:
+        """The variable names this expression depends on."""
+        names: set[str] = set()
+        for monomial, _ in self._terms:
+            for atom in monomial:
+                names |= {atom} if isinstance(atom, str) else atom.numerator.variables
+        return frozenset(names)
+
+    def evaluate(self, env: Mapping[str, int]) -> int:
+        """The value for the given variable values (`KeyError` naming a missing variable)."""
+        total = 0
+        for monomial, coeff in self._terms:
+            value = coeff
+            for atom in monomial:
+                value *= _evaluate_atom(atom, env)
+            total += value
+        return total
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sym) and self._terms == other._terms
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __str__(self) -> str:
+        parts: list[str] = []
+        for monomial, coeff in self._terms:
+            body = "*".join(_format_factor(a, len(monomial) > 1 or abs(coeff) != 1) for a in monomial)
+            magnitude = abs(coeff)
+            text = (f"{magnitude}*{body}" if magnitude != 1 else body) if monomial else str(magnitude)
+            sign = "-" if coeff < 0 else ("+" if parts else "")
+            parts.append(sign + text)
+        return "".join(parts)
+
+    def __repr__(self) -> str:
+        return f"Sym({str(self)!r})"
+
+
+Dim: TypeAlias = "int | Sym"
+Shape: TypeAlias = "tuple[Dim, ...]"
+
+
+def _checked_dim(value: object) -> Dim:
+    if isinstance(value, Sym) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise TypeError(f"a dimension must be an int or a Sym, not {type(value).__name__}")
+
+
+def _terms_of(value: Dim) -> dict[_Monomial, int]:
+    value = _checked_dim(value)
+    return value._as_terms() if isinstance(value, Sym) else {(): value}
+
+
+def _format_factor(atom: _Atom, grouped: bool) -> str:
+    text = str(atom)
+    return f"({text})" if grouped and isinstance(atom, _Floor) else text
+
+
+def _evaluate_atom(atom: _Atom, env: Mapping[str, int]) -> int:
+    if isinstance(atom, str):
+        if atom not in env:
+            raise KeyError(f"no value for the dimension `{atom}`")
+        return int(env[atom])
+    return atom.numerator.evaluate(env) // atom.divisor
+
+
+def _floor_div(terms: dict[_Monomial, int], divisor: int) -> Dim:
+    """`terms // divisor` in canonical form.
+
+    Whole multiples of `divisor` leave the floor (`(2*H+3)//2 = H+1+(1)//2`); a lone atom
+    `q//a` left inside folds into one division (`(q//a + c)//b = (q + a*c)//(a*b)`); a common
+    factor of everything left and `divisor` cancels (`(2*H+2)//4 = (H+1)//2`).
+    """
+    if divisor == 1:
+        return Sym._make(terms)
+    quotient = {m: c // divisor for m, c in terms.items()}
+    remainder = {m: c % divisor for m, c in terms.items() if c % divisor}
+    whole = Sym._make(quotient)
+    variable_part = {m: c for m, c in remainder.items() if m}
+    if not variable_part:  # 0 <= constant remainder < divisor
+        return whole
+    floors = [(m, c) for m, c in variable_part.items() if any(isinstance(a, _Floor) for a in m)]
+    if len(floors) == 1 and floors[0][1] == 1 and len(floors[0][0]) == 1:
+        (inner,), _ = floors[0]
+        rest = Sym._make({m: c for m, c in remainder.items() if m != (inner,)})
+        return whole + (inner.numerator + rest * inner.divisor) // (inner.divisor * divisor)
+    common = math.gcd(divisor, *remainder.values())
+    numerator = Sym._make({m: c // common for m, c in remainder.items()})
+    if divisor // common == 1:
+        return whole + numerator
+    assert isinstance(numerator, Sym)  # a variable term is left
+    return whole + Sym({(_Floor(numerator, divisor // common),): 1})
+
+
+def sym(name: str) -> Sym:
+    """The symbolic dimension named `name` (an identifier such as `N`, `H`, `W`)."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"a symbolic dimension needs an identifier-like name, not {name!r}")
+    return Sym({(name,): 1})
+
+
+def evaluate_dim(d: Dim, env: Mapping[str, int]) -> int:
+    """The value of a dimension, looking symbolic ones up in `env`."""
+    return d.evaluate(env) if isinstance(d, Sym) else d
+
+
+def is_concrete(d: Dim) -> bool:
+    """True for a plain integer dimension."""
+    return isinstance(d, int) and not isinstance(d, bool)
+
+
+def format_shape(shape: Iterable[Dim]) -> str:
+    """`(N, 64, 56, 56)` -> `"[N, 64, 56, 56]"`."""
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+class ShapeError(Exception):
+    """A shape rule found inputs that cannot work; `hint` suggests a fix."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self):
+        return (type(self), (self.message, self.hint))
+
+
+ConstraintKind = Literal["positive", "exact", "at_least", "equal", "even"]
+
+
+def _dropped_rows(size: int, kernel_span: int, stride: int, padding: int) -> int:
+    """How many real input rows a floor-mode strided window never reads (0 when none)."""
+    span = size + 2 * padding - kernel_span
+    if span < 0:
+        return 0
+    return max(span % stride - padding, 0)
+
+
+def _holds(kind: ConstraintKind, values: tuple[int, ...], params: tuple[int, ...]) -> bool:
+    if kind == "positive":
+        return values[0] >= 1
+    if kind == "equal":
+        return values[0] == values[1]
+    if kind == "at_least":
+        return values[0] >= values[1]
+    if kind == "even":
+        return values[0] % 2 == 0
+    return _dropped_rows(values[0], *params) == 0
+
+
+def _violation(kind: ConstraintKind, values: tuple[int, ...], params: tuple[int, ...], what: str) -> str:
+    """The message for concrete `values` that break a check of `kind`."""
+    if kind == "positive":
+        return f"{what} would be {values[0]}; it must be at least 1"
+    if kind == "equal":
+        return f"{what} must be equal, got {values[0]} and {values[1]}"
+    if kind == "at_least":
+        return f"{what}: {values[0]} is smaller than {values[1]}"
+    if kind == "even":
+        return f"{what}: the sizes differ by {values[0]}, an odd number, so the centered crop is off-center by one pixel"
+    size, (span, stride, padding) = values[0], params
+    dropped = _dropped_rows(size, span, stride, padding)
+    return (
+        f"{what}: an input of size {size} with a window of {span}, stride {stride} and padding {padding} "
+        f"leaves the last {dropped} input {'row' if dropped == 1 else 'rows'} unread"
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Constraint:
+    """A condition on symbolic dimensions, checked later for concrete input sizes.
+
+    kinds: `positive` (dims[0] >= 1), `equal` (dims[0] == dims[1]), `at_least`
+    (dims[0] >= dims[1]), `even` (dims[0] is even), `exact` (a strided window over a
+    size of dims[0] with params (kernel_span, stride, padding) reads every input row).
+    """
+
+    kind: ConstraintKind
+    dims: tuple[Dim, ...]
+    params: tuple[int, ...]
+    message: str
+    severity: Literal["error", "warning"]
+    what: str = ""
+    hint: str | None = None
+
+    def holds(self, env: Mapping[str, int]) -> bool:
+        """Whether the condition holds for the given variable values."""
+        return _holds(self.kind, tuple(evaluate_dim(d, env) for d in self.dims), self.params)
+
+    def describe(self, env: Mapping[str, int]) -> str | None:
+        """The message a check on the concrete sizes of `env` gives, or None when the condition holds."""
+        values = tuple(evaluate_dim(d, env) for d in self.dims)
+        return None if _holds(self.kind, values, self.params) else _violation(self.kind, values, self.params, self.what)
+
+
+def _symbolic_message(kind: ConstraintKind, dims: tuple[Dim, ...], params: tuple[int, ...], what: str) -> str:
+    shown = [str(d) for d in dims]
+    if kind == "positive":
+        return f"{what} ({shown[0]}) must be at least 1"
+    if kind == "equal":
+        return f"{what} must be equal: {shown[0]} and {shown[1]}"
+    if kind == "at_least":
+        return f"{what}: {shown[0]} must be at least {shown[1]}"
+    if kind == "even":
+        return f"{what}: the size difference {shown[0]} must be even for a centered crop"
+    span, stride, padding = params
+    return (
+        f"{what}: a window of {span} with stride {stride} and padding {padding} reads every row "
+        f"of an input of size {shown[0]} only for some sizes"
+    )
+
+
+class ShapeCheck:
+    """What shape rules call to check sizes.
+
+    Concrete violations raise `ShapeError` at once (errors) or are appended to `warnings`;
+    checks on symbolic sizes become `Constraint`s (both severities) for later evaluation.
+    """
+
+    def __init__(self) -> None:
+        self.constraints: list[Constraint] = []
+        self.warnings: list[str] = []
+
+    def positive(self, dim: Dim, what: str, *, hint: str | None = None) -> None:
+        """`dim >= 1`, e.g. an output height: "`Conv2d` output height would be -3; ..."."""
+        self._check("positive", (dim,), (), what, "error", hint)
+
+    def equal(self, a: Dim, b: Dim, what: str, *, hint: str | None = None) -> None:
+        """`a == b`; symbolic sizes that provably differ (by a constant) fail at once."""
+        if isinstance(a, Sym) or isinstance(b, Sym):
+            if a == b:
+                return
+            diff = a - b
+            if is_concrete(diff):
+                raise ShapeError(_symbolic_message("equal", (a, b), (), what) + f" (they differ by {diff})", hint)
+        self._check("equal", (a, b), (), what, "error", hint)
+
+    def at_least(self, a: Dim, b: Dim, what: str, *, hint: str | None = None) -> None:
+        """`a >= b`, e.g. a skip connection at least as large as the crop target."""
+        diff = a - b
+        if not is_concrete(diff):
+            self._check("at_least", (a, b), (), what, "error", hint)
+        elif diff < 0:
+            raise ShapeError(f"{what}: {a} is smaller than {b}", hint)
+
+    def exact_window(self, size: Dim, kernel_span: int, stride: int, padding: int, what: str) -> None:
+        """Warn when a floor-mode strided window (conv, pool) leaves trailing input rows unread.
+
+        Rows are dropped when `(size + 2*padding - kernel_span) % stride > padding`. Windows
+        narrower than their stride (a 1x1 stride-2 conv) skip rows by design and are not checked.
+        """
+        if stride <= 1 or kernel_span < stride:
+            return
+        self._check("exact", (size,), (kernel_span, stride, padding), what, "warning", None)
+
+    def even(self, diff: Dim, what: str) -> None:
+        """Warn when a centered crop removes an odd number of rows (misaligned by one pixel)."""
+        self._check("even", (diff,), (), what, "warning", None)
+
+    def _check(
+        self,
+        kind: ConstraintKind,
+        dims: tuple[Dim, ...],
+        params: tuple[int, ...],
+        what: str,
+        severity: Literal["error", "warning"],
+        hint: str | None,
+    ) -> None:
+        if all(is_concrete(d) for d in dims):
+            values: tuple[int, ...] = dims  # type: ignore[assignment]
+            if _holds(kind, values, params):
+                return
+            message = _violation(kind, values, params, what)
+            if severity == "error":
+                raise ShapeError(message, hint)
+            self.warnings.append(message)
+            return
+        message = _symbolic_message(kind, dims, params, what)
+        self.constraints.append(Constraint(kind, dims, params, message, severity, what, hint))

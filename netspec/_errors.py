@@ -1,0 +1,210 @@
+"""Diagnostics and the `SpecError` family: everything a user wrote wrong, with its place."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+__all__ = [
+    "Diagnostic",
+    "Severity",
+    "SourceMap",
+    "Span",
+    "SpecError",
+    "did_you_mean",
+    "escape_text",
+    "format_path",
+]
+
+Severity = Literal["error", "warning"]
+PathPart = str | int
+Path = tuple[PathPart, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Span:
+    """A region of source text; lines and columns are 1-based, the end is exclusive."""
+
+    file: str | None
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Diagnostic:
+    """One problem found in a spec.
+
+    `path` is the place inside the spec in dotted form (`nodes.layer1.stride`),
+    `code` a stable identifier documented in `docs/errors.md`.
+    """
+
+    message: str
+    path: str = ""
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    end_line: int | None = None
+    end_column: int | None = None
+    hint: str | None = None
+    severity: Severity = "error"
+    code: str = "NS000"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    def to_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+    def located(self, span: Span | None) -> Diagnostic:
+        """The same diagnostic placed at `span` (unchanged when `span` is None)."""
+        if span is None:
+            return self
+        return dataclasses.replace(
+            self,
+            file=span.file,
+            line=span.line,
+            column=span.column,
+            end_line=span.end_line,
+            end_column=span.end_column,
+        )
+
+
+def format_path(path: Iterable[PathPart]) -> str:
+    """`("nodes", "layer1", "stride")` -> `"nodes.layer1.stride"`; list indexes as `[0]`."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def did_you_mean(name: str, choices: Iterable[str], *, listing: int = 0) -> str | None:
+    """A hint naming the closest valid choice, or listing up to `listing` valid choices."""
+    choices = sorted(set(choices))
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in choices}
+        if name.lower() in lowered:
+            close = [lowered[name.lower()]]
+    if close:
+        return f"did you mean `{close[0]}`?"
+    if listing and choices:
+        shown = ", ".join(f"`{c}`" for c in choices[:listing])
+        more = f" and {len(choices) - listing} more" if len(choices) > listing else ""
+        return f"valid choices: {shown}{more}"
+    return None
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape_text(text: str, limit: int = 200) -> str:
+    """Make spec text safe to echo to a terminal or a CI log: no control or ANSI characters."""
+    out = []
+    for ch in text[:limit]:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 or ch in "\u2028\u2029\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069":
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    if len(text) > limit:
+        out.append("...")
+    return "".join(out)
+
+
+class SourceMap:
+    """Where each part of a spec came from: spans by spec path, and the text of each file."""
+
+    def __init__(self) -> None:
+        self.values: dict[Path, Span] = {}
+        self.keys: dict[Path, Span] = {}
+        self.texts: dict[str | None, str] = {}
+
+    def span(self, path: Sequence[PathPart], *, key: bool = False) -> Span | None:
+        """The span of the value at `path` (or of its key), else of the nearest enclosing part."""
+        path = tuple(path)
+        if key and path in self.keys:
+            return self.keys[path]
+        while True:
+            if path in self.values:
+                return self.values[path]
+            if not path:
+                return None
+            path = path[:-1]
+
+    def merge(self, other: SourceMap, prefix: Path = ()) -> None:
+        """Add `other`'s spans (under `prefix`) without replacing spans already present."""
+        for table, source in ((self.values, other.values), (self.keys, other.keys)):
+            for path, span in source.items():
+                table.setdefault(prefix + path, span)
+        for file, text in other.texts.items():
+            self.texts.setdefault(file, text)
+
+    def line_text(self, file: str | None, line: int) -> str | None:
+        text = self.texts.get(file)
+        if text is None:
+            return None
+        lines = text.splitlines()
+        return lines[line - 1] if 0 < line <= len(lines) else None
+
+
+class SpecError(Exception):
+    """A spec is wrong; `.diagnostics` lists every problem found, errors and warnings."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic], sources: SourceMap | None = None) -> None:
+        self.diagnostics: list[Diagnostic] = list(diagnostics)
+        self.sources = sources
+        super().__init__(self.render())
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if not d.is_error]
+
+    def render(self, *, color: bool = False) -> str:
+        return "\n".join(render_diagnostic(d, self.sources, color=color) for d in self.diagnostics)
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def __reduce__(self):  # keep the diagnostics through pickling (multiprocessing, pytest-xdist)
+        return (type(self), (self.diagnostics, self.sources))
+
+
+def render_diagnostic(diag: Diagnostic, sources: SourceMap | None = None, *, color: bool = False) -> str:
+    """Render as a compiler does: `file:line:col: error[NS101]: message`, the source line, a caret, the hint."""
+    bold, red, yellow, blue, reset = ("\x1b[1m", "\x1b[31m", "\x1b[33m", "\x1b[34m", "\x1b[0m") if color else ("",) * 5
+    where = diag.file or "<spec>"
+    if diag.line is not None:
+        where += f":{diag.line}:{diag.column or 1}"
+    tint = red if diag.is_error else yellow
+    head = f"{bold}{where}: {tint}{diag.severity}[{diag.code}]{reset}{bold}: {escape_text(diag.message, 500)}{reset}"
+    lines = [head]
+    if diag.path:
+        lines.append(f"  {blue}-->{reset} at `{escape_text(diag.path)}`")
+    source = sources.line_text(diag.file, diag.line) if sources and diag.line else None
+    if source is not None:
+        shown = escape_text(source.expandtabs(1), 300)
+        gutter = str(diag.line)
+        start = max((diag.column or 1) - 1, 0)
+        width = 1
+        if diag.end_line == diag.line and diag.end_column and diag.end_column > (diag.column or 1):
+            width = diag.end_column - (diag.column or 1)
+        width = max(1, min(width, max(len(shown) - start, 1)))
+        lines.append(f"{blue}{' ' * len(gutter)} |{reset}")
+        lines.append(f"{blue}{gutter} |{reset} {shown}")
+        lines.append(f"{blue}{' ' * len(gutter)} |{reset} {' ' * start}{tint}{'^' * width}{reset}")
+    if diag.hint:
+        lines.append(f"  {bold}help{reset}: {escape_text(diag.hint, 500)}")
+    return "\n".join(lines)

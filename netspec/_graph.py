@@ -1,0 +1,660 @@
+"""From a `Spec` to a flat graph: parameters bound, blocks and repeats expanded, references resolved.
+
+Every node of the result carries its qualified name (`layer2.0.conv1`), which is also the name of its
+module in the compiled model, and the spec path it was defined at, for diagnostics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import heapq
+from collections.abc import Mapping
+from typing import Any
+
+from ._errors import Diagnostic, SourceMap, Span, SpecError, did_you_mean, format_path
+from ._expr import Expr, ExprError, Template, compile_value
+from ._ops import OpDef, catalog, check_args, get_op
+from ._spec import BlockDef, NodeDef, ParamDef, Spec
+
+__all__ = ["Graph", "GraphNode", "InitPlan", "MAX_GRAPH_NODES", "bind_params", "expand"]
+
+MAX_GRAPH_NODES = 100_000
+MAX_BLOCK_DEPTH = 32
+REPEAT_INDEX = "i"
+
+Path = tuple[str | int, ...]
+
+
+@dataclasses.dataclass
+class GraphNode:
+    """One op of the expanded graph."""
+
+    name: str  # qualified, e.g. `layer2.0.conv1`; also the module's name
+    op: OpDef
+    args: dict[str, Any]  # evaluated arguments as written (no defaults, no inferred values)
+    inputs: list[str]  # qualified names of the producing nodes or graph inputs
+    path: Path  # where the node is defined in the spec
+    index: int  # position in spec (module registration) order
+
+
+@dataclasses.dataclass(frozen=True)
+class InitPlan:
+    """A resolved init rule: which modules, and what to do with their weight and bias."""
+
+    ops: frozenset[str] | None
+    patterns: tuple[str, ...] | None
+    weight: tuple[str, dict[str, Any]] | None
+    bias: tuple[str, dict[str, Any]] | None
+    path: Path
+
+    def matches(self, node: GraphNode) -> bool:
+        if self.ops is not None and node.op.name not in self.ops:
+            return False
+        if self.patterns is not None and not any(fnmatch.fnmatchcase(node.name, p) for p in self.patterns):
+            return False
+        return True
+
+
+@dataclasses.dataclass
+class Graph:
+    """The expanded spec: nodes in spec order and in execution order, inputs, outputs, init plans."""
+
+    spec: Spec
+    params: dict[str, Any]
+    inputs: dict[str, tuple[int | str, ...]]  # ints or symbol names
+    nodes: list[GraphNode]  # spec order
+    order: list[GraphNode]  # execution order (a stable topological sort)
+    outputs: list[str]
+    init: list[InitPlan]
+    warnings: list[Diagnostic]
+
+    @property
+    def sources(self) -> SourceMap:
+        return self.spec.source
+
+    def node(self, name: str) -> GraphNode:
+        return self._by_name[name]
+
+    def __post_init__(self) -> None:
+        self._by_name = {n.name: n for n in self.nodes}
+
+
+# --- parameters ---------------------------------------------------------------------------------
+
+
+_PY_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
+
+
+def _type_ok(kind: str, value: Any) -> bool:
+    if kind.startswith("list["):
+        return isinstance(value, (list, tuple)) and all(_type_ok(kind[5:-1], v) for v in value)
+    if kind != "bool" and isinstance(value, bool):
+        return False
+    return isinstance(value, _PY_TYPES[kind])
+
+
+def check_param_value(name: str, pdef: ParamDef, value: Any) -> str | None:
+    """A message when `value` does not fit the parameter's type and bounds."""
+    if not _type_ok(pdef.type, value):
+        return f"parameter `{name}` is {pdef.type}, got {value!r:.60} ({type(value).__name__})"
+    if pdef.choices is not None and value not in pdef.choices:
+        return f"parameter `{name}` must be one of {list(pdef.choices)}, got {value!r:.60}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if pdef.min is not None and value < pdef.min:
+            return f"parameter `{name}` must be >= {pdef.min}, got {value}"
+        if pdef.max is not None and value > pdef.max:
+            return f"parameter `{name}` must be <= {pdef.max}, got {value}"
+    return None
+
+
+def bind_params(spec: Spec, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameter values: defaults, then `overrides`; unknown names and bad values are `SpecError`s."""
+    diagnostics = []
+    values: dict[str, Any] = {}
+    for name, value in overrides.items():
+        if name not in spec.params:
+            hint = did_you_mean(name, spec.params, listing=20) or "this spec has no parameters"
+            diagnostics.append(Diagnostic(f"unknown parameter `{name}` for spec `{spec.name}`", path=f"params.{name}", hint=hint, code="NS120"))
+    for name, pdef in spec.params.items():
+        value = overrides.get(name, pdef.default)
+        path = ("params", name)
+        if isinstance(value, tuple):
+            value = list(value)
+        if value is None:
+            diagnostics.append(Diagnostic(f"parameter `{name}` has no default and no value", path=format_path(path), hint=f"pass `{name}=...` when building", code="NS121").located(spec.source.span(path)))
+            continue
+        problem = check_param_value(name, pdef, value)
+        if problem:
+            where = spec.source.span(path + ("default",)) if name not in overrides else None
+            diagnostics.append(Diagnostic(problem, path=format_path(path), code="NS121").located(where or (None if name in overrides else spec.source.span(path))))
+        values[name] = value
+    if diagnostics:
+        raise SpecError(diagnostics, spec.source)
+    return values
+
+
+# --- scopes -------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Binding:
+    """What a block input stands for: a reference in the enclosing scope, or a fixed entry."""
+
+    scope: _Scope | None
+    ref: str | None
+    path: Path
+    entry: Any = None
+
+
+@dataclasses.dataclass
+class _OpEntry:
+    node: GraphNode
+    refs: list[tuple[str, Path]]
+    scope: _Scope
+
+
+@dataclasses.dataclass
+class _DisabledEntry:
+    refs: list[tuple[str, Path]]
+    scope: _Scope
+    path: Path
+
+
+@dataclasses.dataclass
+class _InputEntry:
+    name: str
+
+
+@dataclasses.dataclass
+class _InstanceEntry:
+    scope: _Scope
+
+
+@dataclasses.dataclass
+class _RepeatEntry:
+    children: list[Any]
+    path: Path
+    passthrough: list[tuple[str, Path]]  # `repeat: 0` forwards its input
+    scope: _Scope
+
+
+@dataclasses.dataclass
+class _Scope:
+    prefix: str
+    env: dict[str, Any]
+    path: Path  # () for the spec, ("blocks", name) for a block body
+    entries: dict[str, Any] = dataclasses.field(default_factory=dict)
+    bindings: dict[str, _Binding] = dataclasses.field(default_factory=dict)
+    output: str | None = None
+    instance: str = ""
+
+
+class _Expander:
+    def __init__(self, spec: Spec, params: dict[str, Any], max_nodes: int) -> None:
+        self.spec = spec
+        self.params = params
+        self.max_nodes = max_nodes
+        self.nodes: list[GraphNode] = []
+        self.ops: list[_OpEntry] = []
+        self.diagnostics: list[Diagnostic] = []
+        self._resolving: set[tuple[int, str]] = set()
+        self._seen: set[tuple[str, str]] = set()
+
+    # -- reporting
+
+    def report(self, message: str, path: Path, *, hint: str | None = None, code: str = "NS130", severity: str = "error", key: bool = False, span: Span | None = None) -> None:
+        if (format_path(path), message) in self._seen:
+            return
+        self._seen.add((format_path(path), message))
+        where = span or self.spec.source.span(path, key=key) or _digit_span(self.spec.source, path)
+        self.diagnostics.append(Diagnostic(message, path=format_path(path), hint=hint, code=code, severity=severity).located(where))  # type: ignore[arg-type]
+
+    # -- values
+
+    def evaluate(self, value: Any, env: Mapping[str, Any], path: Path) -> Any:
+        if isinstance(value, str):
+            try:
+                compiled = compile_value(value)
+                if isinstance(compiled, Expr):
+                    return compiled.evaluate(env)
+                if isinstance(compiled, Template):
+                    return compiled.render(env)
+                return compiled
+            except ExprError as err:
+                self.report(err.message, path, hint=err.hint, code="NS131", span=_expr_span(self.spec.source, path, err))
+                raise _Skip from None
+        if isinstance(value, list):
+            return [self.evaluate(v, env, path + (i,)) for i, v in enumerate(value)]
+        if isinstance(value, dict):
+            return {k: self.evaluate(v, env, path + (k,)) for k, v in value.items()}
+        return value
+
+    # -- expansion
+
+    def expand_top(self) -> _Scope:
+        scope = _Scope(prefix="", env=dict(self.params), path=())
+        for name in self.spec.inputs:
+            scope.entries[name] = _InputEntry(name)
+        first_input = next(iter(self.spec.inputs))
+        self.expand_nodes(scope, self.spec.nodes, ("nodes",), first_input, ())
+        return scope
+
+    def expand_nodes(self, scope: _Scope, nodes: Mapping[str, NodeDef], nodes_path: Path, first: str, stack: tuple[str, ...]) -> None:
+        previous = first
+        for local, node in nodes.items():
+            path = nodes_path + (local,)
+            if local in scope.entries or local in scope.bindings:
+                self.report(f"node `{local}` has the name of an input", path, key=True, code="NS132")
+                continue
+            try:
+                entry = self.expand_node(scope, local, node, path, previous, stack)
+            except _Skip:
+                entry = _DisabledEntry([(previous, path)], scope, path)
+            scope.entries[local] = entry
+            previous = local
+
+    def expand_node(self, scope: _Scope, local: str, node: NodeDef, path: Path, previous: str, stack: tuple[str, ...]) -> Any:
+        refs = [(r, path + ("in", i)) for i, r in enumerate(node.inputs)] if node.inputs else [(previous, path)]
+        if node.when is not None:
+            enabled = self.evaluate(node.when, scope.env, path + ("when",))
+            if not isinstance(enabled, bool):
+                self.report(f"`when` must be true or false, got {enabled!r:.40}", path + ("when",), code="NS133")
+                raise _Skip
+            if not enabled:
+                return _DisabledEntry(refs, scope, path)
+        if node.repeat is None:
+            return self.expand_one(scope, f"{scope.prefix}{local}", node, path, refs, scope.env, stack)
+        count = self.evaluate(node.repeat, scope.env, path + ("repeat",))
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            self.report(f"`repeat` must be a whole number >= 0, got {count!r:.40}", path + ("repeat",), code="NS133")
+            raise _Skip
+        entry = _RepeatEntry([], path, refs, scope)
+        for i in range(count):
+            env = {**scope.env, REPEAT_INDEX: i}
+            child_refs = refs if i == 0 else [(entry.children[-1], path)] + refs[1:]
+            child = self.expand_one(scope, f"{scope.prefix}{local}.{i}", node, path, child_refs, env, stack)
+            entry.children.append(child)
+        return entry
+
+    def expand_one(self, scope: _Scope, qualified: str, node: NodeDef, path: Path, refs: list[tuple[Any, Path]], env: dict[str, Any], stack: tuple[str, ...]) -> Any:
+        refs = [(self.render_ref(r, env, p), p) for r, p in refs]
+        if node.block is not None:
+            return self.expand_block(scope, qualified, node, path, refs, env, stack)
+        op = self.lookup_op(node.op, path)  # type: ignore[arg-type]
+        args = {k: self.evaluate(v, env, path + (k,)) for k, v in node.args.items()}
+        for problem in check_args(op, args):
+            arg_path = path + (problem.arg,) if problem.arg else path
+            self.report(f"`{op.name}`: {problem.message}", arg_path, hint=problem.hint, key=problem.kind == "unknown", code=_ARG_CODES.get(problem.kind, "NS140"))
+        if len(self.nodes) >= self.max_nodes:
+            self.report(f"the spec expands to more than {self.max_nodes} nodes", path, hint="lower a `repeat` count, or raise the node limit", code="NS134")
+            raise _TooLarge
+        graph_node = GraphNode(qualified, op, args, [], path, len(self.nodes))
+        self.nodes.append(graph_node)
+        entry = _OpEntry(graph_node, refs, scope)
+        self.ops.append(entry)
+        return entry
+
+    def render_ref(self, ref: Any, env: Mapping[str, Any], path: Path) -> Any:
+        if not isinstance(ref, str) or "$" not in ref:
+            return ref
+        value = self.evaluate(ref, env, path)
+        if not isinstance(value, str):
+            self.report(f"a reference must be a node name, got {value!r:.40}", path, code="NS135")
+            raise _Skip
+        return value
+
+    def lookup_op(self, name: str, path: Path) -> OpDef:
+        op = get_op(name)
+        if op is not None:
+            return op
+        if "." in name or name.startswith("__"):
+            message = f"`{name}` is not an op: ops are names from the catalog, never import paths"
+            hint = "register your own layer with `@netspec.register_op(...)` and name it here"
+        else:
+            message = f"unknown op `{name}`"
+            hint = did_you_mean(name, list(catalog()) + list(self.spec.blocks)) or "see `docs/ops.md` for the catalog"
+            if name in self.spec.blocks:
+                hint = f"`{name}` is a block: write `block: {name}`"
+        self.report(message, path + ("op",), hint=hint, code="NS141")
+        raise _Skip
+
+    def expand_block(self, scope: _Scope, qualified: str, node: NodeDef, path: Path, refs: list[tuple[Any, Path]], env: dict[str, Any], stack: tuple[str, ...]) -> Any:
+        name = self.evaluate(node.block, env, path + ("block",))
+        if not isinstance(name, str):
+            self.report(f"`block` must name a block, got {name!r:.40}", path + ("block",), code="NS142")
+            raise _Skip
+        block = self.spec.blocks.get(name)
+        if block is None:
+            self.report(f"unknown block `{name}`", path + ("block",), hint=did_you_mean(name, self.spec.blocks) or (f"`{name}` is an op: write `op: {name}`" if get_op(name) else None), code="NS142")
+            raise _Skip
+        if name in stack:
+            cycle = " -> ".join((*stack[stack.index(name):], name))
+            self.report(f"recursive block: {cycle}", path + ("block",), hint="a block may use other blocks, not itself", code="NS143")
+            raise _Skip
+        if len(stack) >= MAX_BLOCK_DEPTH:
+            self.report(f"blocks nested deeper than {MAX_BLOCK_DEPTH}", path, code="NS143")
+            raise _Skip
+        block_env = self.block_env(name, block, node, path, env)
+        child = _Scope(prefix=f"{qualified}.", env=block_env, path=("blocks", name), instance=qualified)
+        if len(refs) > len(block.inputs):
+            self.report(f"block `{name}` takes {len(block.inputs)} input(s) ({', '.join(block.inputs)}), got {len(refs)}", path + ("in",), code="NS136")
+        if len(refs) < len(block.inputs):
+            self.report(f"block `{name}` takes {len(block.inputs)} inputs ({', '.join(block.inputs)}), got {len(refs)}", path + ("in",) if node.inputs else path, hint=f"write `in: [{', '.join(block.inputs)}]` with the nodes to connect", code="NS136")
+            raise _Skip
+        for input_name, (ref, ref_path) in zip(block.inputs, refs):
+            if not isinstance(ref, str):  # the previous instance of a repeat
+                child.bindings[input_name] = _Binding(None, None, ref_path, entry=ref)
+            else:
+                child.bindings[input_name] = _Binding(scope, ref, ref_path)
+        self.expand_nodes(child, block.nodes, ("blocks", name, "nodes"), block.inputs[0], (*stack, name))
+        child.output = block.output or next(reversed(block.nodes))
+        if block.output is not None and block.output not in block.nodes:
+            self.report(f"block output `{block.output}` is not a node of block `{name}`", ("blocks", name, "output"), hint=did_you_mean(block.output, block.nodes), code="NS137")
+        return _InstanceEntry(child)
+
+    def block_env(self, name: str, block: BlockDef, node: NodeDef, path: Path, env: dict[str, Any]) -> dict[str, Any]:
+        values = dict(self.params)
+        for arg, raw in node.args.items():
+            if arg not in block.params:
+                hint = did_you_mean(arg, block.params, listing=20) or f"block `{name}` has no parameters"
+                self.report(f"block `{name}` has no parameter `{arg}`", path + (arg,), hint=hint, key=True, code="NS138")
+                continue
+            values[arg] = self.evaluate(raw, env, path + (arg,))
+        for pname, pdef in block.params.items():
+            if pname not in node.args:
+                if pdef.required:
+                    self.report(f"block `{name}` needs parameter `{pname}`", path, hint=f"add `{pname}: ...` to the node", code="NS139")
+                    raise _Skip
+                values[pname] = pdef.default
+            problem = check_param_value(pname, pdef, values[pname])
+            if problem:
+                self.report(problem, path + (pname,) if pname in node.args else ("blocks", name, "params", pname), code="NS139")
+                raise _Skip
+        return values
+
+    # -- references
+
+    def resolve(self, scope: _Scope, ref: str, path: Path) -> str | None:
+        key = (id(scope), ref)
+        if key in self._resolving:
+            self.report(f"`{ref}` refers back to itself", path, code="NS150")
+            return None
+        self._resolving.add(key)
+        try:
+            return self._resolve(scope, ref, path)
+        finally:
+            self._resolving.discard(key)
+
+    def _resolve(self, scope: _Scope, ref: str, path: Path) -> str | None:
+        head, _, rest = ref.partition(".")
+        if head in scope.entries:
+            return self.resolve_entry(scope.entries[head], rest, ref, path)
+        if head in scope.bindings and not rest:
+            binding = scope.bindings[head]
+            if binding.entry is not None:
+                return self.resolve_entry(binding.entry, "", ref, path)
+            return self.resolve(binding.scope, binding.ref, binding.path)  # type: ignore[arg-type]
+        choices = list(scope.entries) + list(scope.bindings)
+        where = f"block `{scope.path[1]}`" if scope.path else "this spec"
+        self.report(f"unknown node `{head}` in {where}", path, hint=did_you_mean(head, choices, listing=12), code="NS151")
+        return None
+
+    def resolve_entry(self, entry: Any, rest: str, ref: str, path: Path) -> str | None:
+        if isinstance(entry, _InputEntry):
+            return self._no_member(entry.name, rest, ref, path) or entry.name
+        if isinstance(entry, _OpEntry):
+            return self._no_member(entry.node.name, rest, ref, path) or entry.node.name
+        if isinstance(entry, _DisabledEntry):
+            if rest:
+                self.report(f"`{ref}`: that node is disabled by `when`", path, code="NS152")
+                return None
+            first_ref, first_path = entry.refs[0]
+            return self.resolve(entry.scope, first_ref, first_path)
+        if isinstance(entry, _InstanceEntry):
+            return self.resolve(entry.scope, rest or entry.scope.output or "", path)
+        if isinstance(entry, _RepeatEntry):
+            if not entry.children:
+                if rest:
+                    self.report(f"`{ref}`: the repeat has no instances", path, code="NS152")
+                    return None
+                first_ref, first_path = entry.passthrough[0]
+                return self.resolve(entry.scope, first_ref, first_path)
+            if not rest:
+                return self.resolve_entry(entry.children[-1], "", ref, path)
+            index, _, rest = rest.partition(".")
+            if not index.isdigit() or int(index) >= len(entry.children):
+                self.report(f"`{ref}`: no instance `{index}` (the repeat has {len(entry.children)}: 0..{len(entry.children) - 1})", path, code="NS152")
+                return None
+            return self.resolve_entry(entry.children[int(index)], rest, ref, path)
+        raise AssertionError(entry)
+
+    def _no_member(self, name: str, rest: str, ref: str, path: Path) -> str | None:
+        if rest:
+            self.report(f"`{ref}`: `{name}` is a single node, it has no `{rest}`", path, code="NS152")
+            return None  # caller falls back to the node itself; the error is recorded
+        return None
+
+    def connect(self) -> None:
+        for entry in self.ops:
+            inputs = []
+            for ref, path in entry.refs:
+                if not isinstance(ref, str):  # the previous instance of a repeat
+                    produced = self.resolve_entry(ref, "", "", path)
+                else:
+                    produced = self.resolve(entry.scope, ref, path)
+                if produced is not None:
+                    inputs.append(produced)
+            entry.node.inputs = inputs
+            self.check_arity(entry.node)
+
+    def check_arity(self, node: GraphNode) -> None:
+        count, op = len(node.inputs), node.op
+        if count < op.min_inputs or (op.max_inputs is not None and count > op.max_inputs):
+            want = f"{op.min_inputs}" if op.max_inputs == op.min_inputs else f"{op.min_inputs} or more" if op.max_inputs is None else f"{op.min_inputs} to {op.max_inputs}"
+            self.report(f"`{node.name}`: `{op.name}` takes {want} input(s), got {count}", node.path + (("in",) if count else ()), hint="list them with `in: [a, b]`" if count < op.min_inputs else None, code="NS153")
+
+
+class _Skip(Exception):
+    """A node could not be expanded; its problem is already reported."""
+
+
+class _TooLarge(Exception):
+    """Expansion stopped at the node limit."""
+
+
+_ARG_CODES = {"unknown": "NS144", "missing": "NS145", "type": "NS146", "value": "NS147"}
+
+
+def _digit_span(sources: SourceMap, path: Path) -> Span | None:
+    return sources.span(tuple(int(p) if isinstance(p, str) and p.isdigit() else p for p in path))
+
+
+def _expr_span(sources: SourceMap, path: Path, err: ExprError) -> Span | None:
+    span = sources.span(path) or _digit_span(sources, path)
+    if span is None or span.line != span.end_line:
+        return span
+    line = sources.line_text(span.file, span.line) or ""
+    quoted = 1 if line[span.column - 1 : span.column] in ("'", '"') else 0
+    column = span.column + quoted + err.offset
+    return Span(span.file, span.line, column, span.line, column + max(err.length, 1))
+
+
+# --- ordering and checks ------------------------------------------------------------------------
+
+
+def topological_order(nodes: list[GraphNode], inputs: set[str]) -> tuple[list[GraphNode], list[str]]:
+    """A stable topological order (spec order where possible), and one cycle if there is one."""
+    by_name = {n.name: n for n in nodes}
+    waiting = {n.name: sum(1 for i in n.inputs if i not in inputs) for n in nodes}
+    users: dict[str, list[str]] = {}
+    for n in nodes:
+        for i in n.inputs:
+            if i not in inputs:
+                users.setdefault(i, []).append(n.name)
+    ready = [(n.index, n.name) for n in nodes if waiting[n.name] == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        _, name = heapq.heappop(ready)
+        order.append(by_name[name])
+        for user in users.get(name, ()):
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                heapq.heappush(ready, (by_name[user].index, user))
+    if len(order) == len(nodes):
+        return order, []
+    return order, _find_cycle({n: by_name[n] for n, w in waiting.items() if w > 0}, inputs)
+
+
+def _find_cycle(stuck: dict[str, GraphNode], inputs: set[str]) -> list[str]:
+    start = min(stuck.values(), key=lambda n: n.index).name
+    seen: dict[str, int] = {}
+    path = [start]
+    while path[-1] not in seen:
+        seen[path[-1]] = len(path) - 1
+        node = stuck[path[-1]]
+        path.append(next(i for i in node.inputs if i in stuck))
+    cycle = path[seen[path[-1]] :]
+    cycle.reverse()  # data flows from producer to user
+    return cycle
+
+
+def _used_names(value: Any) -> set[str]:
+    if isinstance(value, str) and "$" in value:
+        try:
+            compiled = compile_value(value)
+        except ExprError:
+            return set()
+        return set(compiled.names()) if not isinstance(compiled, str) else set()
+    if isinstance(value, (list, tuple)):
+        return set().union(*(_used_names(v) for v in value)) if value else set()
+    if isinstance(value, dict):
+        return set().union(*(_used_names(v) for v in value.values())) if value else set()
+    return set()
+
+
+def _node_names_used(nodes: Mapping[str, NodeDef]) -> set[str]:
+    used: set[str] = set()
+    for node in nodes.values():
+        used |= _used_names(node.model_dump(by_alias=True, exclude_defaults=True))
+    return used
+
+
+def unused_param_warnings(spec: Spec) -> list[Diagnostic]:
+    """Parameters no expression mentions."""
+    used = _node_names_used(spec.nodes) | _used_names(list(spec.inputs.values()))
+    used |= _used_names([r.model_dump(exclude_defaults=True) for r in spec.init])
+    warnings = []
+    for bname, block in spec.blocks.items():
+        block_used = _node_names_used(block.nodes)
+        used |= block_used
+        for pname in block.params:
+            if pname not in block_used:
+                path = ("blocks", bname, "params", pname)
+                warnings.append(Diagnostic(f"block parameter `{pname}` is never used", path=format_path(path), code="NS160", severity="warning").located(spec.source.span(path, key=True)))
+    for pname in spec.params:
+        if pname not in used:
+            path = ("params", pname)
+            warnings.append(Diagnostic(f"parameter `{pname}` is never used", path=format_path(path), code="NS160", severity="warning").located(spec.source.span(path, key=True)))
+    return warnings
+
+
+# --- entry point --------------------------------------------------------------------------------
+
+
+def _input_shapes(spec: Spec, params: dict[str, Any], expander: _Expander) -> dict[str, tuple[int | str, ...]]:
+    shapes = {}
+    for name, dims in spec.inputs.items():
+        shape: list[int | str] = []
+        for i, dim in enumerate(dims):
+            path = ("inputs", name, i)
+            if isinstance(dim, str) and "$" in dim:
+                try:
+                    dim = expander.evaluate(dim, params, path)
+                except _Skip:
+                    dim = 1
+                if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+                    expander.report(f"a dimension must be a whole number >= 1 or a symbol, got {dim!r:.40}", path, code="NS161")
+                    dim = 1
+            elif isinstance(dim, str) and not dim.isidentifier():
+                expander.report(f"`{dim}` is not a dimension: write a number, a symbol such as `H`, or `$param`", path, code="NS161")
+                dim = 1
+            shape.append(dim)
+        shapes[name] = tuple(shape)
+    return shapes
+
+
+def _init_plans(spec: Spec, params: dict[str, Any], expander: _Expander) -> list[InitPlan]:
+    plans = []
+    for index, rule in enumerate(spec.init):
+        path: Path = ("init", index)
+        try:
+            when = expander.evaluate(rule.when, params, path + ("when",))
+        except _Skip:
+            continue
+        if not isinstance(when, bool):
+            expander.report(f"`when` must be true or false, got {when!r:.40}", path + ("when",), code="NS133")
+            continue
+        if not when:
+            continue
+        for i, op_name in enumerate(rule.ops or ()):
+            if get_op(op_name) is None:
+                expander.report(f"unknown op `{op_name}` in init rule", path + ("ops", i), hint=did_you_mean(op_name, catalog()), code="NS141")
+        fns = {}
+        for param in ("weight", "bias"):
+            fn = getattr(rule, param)
+            if fn is None:
+                fns[param] = None
+            elif isinstance(fn, str):
+                fns[param] = (fn, {})
+            else:
+                (fn_name, fn_args), = fn.items()
+                try:
+                    fn_args = expander.evaluate(fn_args, params, path + (param, fn_name))
+                except _Skip:
+                    continue
+                fns[param] = (fn_name, fn_args if isinstance(fn_args, dict) else {"value": fn_args})
+        plans.append(InitPlan(frozenset(rule.ops) if rule.ops is not None else None, rule.nodes, fns.get("weight"), fns.get("bias"), path))
+    return plans
+
+
+def expand(spec: Spec, params: Mapping[str, Any] | None = None, *, max_nodes: int = MAX_GRAPH_NODES) -> Graph:
+    """Expand `spec` with parameter `params` (overrides of the defaults) into a `Graph`."""
+    values = bind_params(spec, params or {})
+    expander = _Expander(spec, values, max_nodes)
+    inputs = _input_shapes(spec, values, expander)
+    try:
+        top = expander.expand_top()
+    except _TooLarge:
+        raise SpecError(expander.diagnostics, spec.source) from None
+    expander.connect()
+    outputs = []
+    for i, ref in enumerate(spec.outputs or [next(reversed(spec.nodes))]):
+        produced = expander.resolve(top, ref, ("outputs", i) if spec.outputs else ("nodes",))
+        if produced is not None:
+            outputs.append(produced)
+    init = _init_plans(spec, values, expander)
+    order, cycle = topological_order(expander.nodes, set(inputs))
+    if cycle:
+        first = expander.nodes[min(n.index for n in expander.nodes if n.name in cycle)] if cycle else None
+        expander.report(f"cycle: {' -> '.join(cycle)}", first.path if first else ("nodes",), hint="a node cannot use its own output, directly or through others", code="NS154")
+    warnings = unused_param_warnings(spec) + _unused_node_warnings(expander.nodes, outputs, spec)
+    errors = [d for d in expander.diagnostics if d.is_error]
+    if errors:
+        raise SpecError(expander.diagnostics + warnings, spec.source)
+    return Graph(spec, values, inputs, expander.nodes, order, outputs, init, warnings + [d for d in expander.diagnostics if not d.is_error])
+
+
+def _unused_node_warnings(nodes: list[GraphNode], outputs: list[str], spec: Spec) -> list[Diagnostic]:
+    used = set(outputs)
+    for node in nodes:
+        used.update(node.inputs)
+    warnings, seen = [], set()
+    for node in nodes:
+        if node.name not in used and node.path not in seen:
+            seen.add(node.path)
+            warnings.append(
+                Diagnostic(f"the output of `{node.name}` is never used", path=format_path(node.path), hint="connect it with `in:`, list it in `outputs`, or remove it", code="NS162", severity="warning").located(spec.source.span(node.path, key=True))
+            )
+    return warnings

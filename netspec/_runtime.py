@@ -1,0 +1,140 @@
+"""The few functions that compiled networks call: crops, pads, concatenation, the input guard.
+
+Every function here is TorchScript-compatible (`torch.jit.script`), traceable by
+`torch.compile(fullgraph=True)` and `torch.export`, and works on any device. Importing this
+module has no side effects. Sizes count from dimension 2 on (`spatial_from`), after batch and channels.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = [
+    "center_crop",
+    "check_input",
+    "concat",
+    "concat_crop",
+    "corner_crop",
+    "crop",
+    "crop_to_size",
+    "pad",
+    "pad_to",
+]
+
+
+def crop_to_size(x: Tensor, size: list[int], mode: str = "center", spatial_from: int = 2) -> Tensor:
+    """Crop the dimensions from `spatial_from` on to `size`, centered or from the top-left corner.
+
+    Centered, a dimension of size `H` cropped to `h` keeps `H//2 - h//2 : H//2 - h//2 + h`
+    (for 568 -> 392: rows 88..479).
+    """
+    if len(size) != x.dim() - spatial_from:
+        raise ValueError(
+            "crop size " + str(size) + " does not match the " + str(x.dim() - spatial_from)
+            + " spatial dimensions of a tensor of shape " + str(list(x.shape))
+        )
+    for i in range(len(size)):
+        dim = spatial_from + i
+        full = x.shape[dim]
+        target = size[i]
+        if target > full:
+            raise ValueError(
+                "cannot crop dimension " + str(dim) + " of size " + str(full) + " to the larger size " + str(target)
+            )
+        start = full // 2 - target // 2 if mode == "center" else 0
+        x = x.narrow(dim, start, target)
+    return x
+
+
+def center_crop(x: Tensor, ref: Tensor, spatial_from: int = 2) -> Tensor:
+    """Center-crop `x` to the sizes of `ref` in the dimensions from `spatial_from` on."""
+    return crop_to_size(x, ref.shape[spatial_from:], "center", spatial_from)
+
+
+def corner_crop(x: Tensor, ref: Tensor, spatial_from: int = 2) -> Tensor:
+    """Crop `x` to the sizes of `ref` from the dimensions' start (top-left corner)."""
+    return crop_to_size(x, ref.shape[spatial_from:], "corner", spatial_from)
+
+
+def crop(x: Tensor, ref: Tensor | None = None, size: list[int] | None = None, mode: str = "center") -> Tensor:
+    """The `crop` op: crop to `ref`'s spatial sizes, or to `size`."""
+    if ref is not None:
+        return crop_to_size(x, ref.shape[2:], mode)
+    if size is None:
+        raise ValueError("crop needs a reference tensor or a size")
+    return crop_to_size(x, size, mode)
+
+
+def concat_crop(xs: list[Tensor], dim: int = 1) -> Tensor:
+    """Center-crop every tensor to the smallest size in each dimension from 2 on, then concatenate along `dim`."""
+    sizes: list[int] = list(xs[0].shape[2:])
+    for x in xs:
+        for i in range(len(sizes)):
+            sizes[i] = min(sizes[i], x.shape[2 + i])
+    return torch.cat([crop_to_size(x, sizes, "center") for x in xs], dim)
+
+
+def concat(xs: list[Tensor], dim: int = 1, crop: str | None = None) -> Tensor:
+    """The `concat` op: `torch.cat`, or `concat_crop` with `crop="center"`."""
+    if crop is None:
+        return torch.cat(xs, dim)
+    return concat_crop(xs, dim)
+
+
+def pad_to(x: Tensor, ref: Tensor, mode: str = "constant", value: float = 0.0) -> Tensor:
+    """Pad the dimensions from 2 on to `ref`'s sizes, centered (an odd extra pixel goes at the end)."""
+    amounts: list[int] = []
+    for dim in range(x.dim() - 1, 1, -1):  # F.pad lists the last dimension first
+        extra = ref.shape[dim] - x.shape[dim]
+        if extra < 0:
+            raise ValueError(
+                "cannot pad dimension " + str(dim) + " of size " + str(x.shape[dim])
+                + " to the smaller size " + str(ref.shape[dim])
+            )
+        amounts.append(extra // 2)
+        amounts.append(extra - extra // 2)
+    return _pad(x, amounts, mode, value)
+
+
+def pad(x: Tensor, ref: Tensor | None = None, pad: list[int] | None = None,
+        mode: str = "constant", value: float = 0.0) -> Tensor:
+    """The `pad` op: pad to `ref`'s spatial sizes, or by `pad` (in `torch.nn.functional.pad` order)."""
+    if ref is not None:
+        return pad_to(x, ref, mode, value)
+    if pad is None:
+        raise ValueError("pad needs a reference tensor or padding amounts")
+    return _pad(x, pad, mode, value)
+
+
+def _pad(x: Tensor, amounts: list[int], mode: str, value: float) -> Tensor:
+    if mode == "constant":
+        return F.pad(x, amounts, "constant", value)
+    return F.pad(x, amounts, mode)
+
+
+def check_input(x: Tensor, name: str, rank: int, channels: int, expected: str) -> Tensor:
+    """Return `x` when it has `rank` dimensions and (for `channels > 0`) `channels` in dimension 1.
+
+    Otherwise raise a ValueError naming the input, the expected shape (`expected`, e.g.
+    "[N, 3, H, W]") and the likely fix.
+    """
+    if x.dim() != rank or (channels > 0 and x.shape[1] != channels):
+        raise ValueError(_input_error(x, name, rank, channels, expected))
+    return x
+
+
+def _input_error(x: Tensor, name: str, rank: int, channels: int, expected: str) -> str:
+    shape: list[int] = list(x.shape)
+    message = (
+        "input `" + name + "` expects shape " + expected + ", got " + str(shape)
+        + " (a " + str(x.dim()) + "-D tensor)"
+    )
+    if x.dim() == rank - 1 and (channels <= 0 or (x.dim() > 0 and shape[0] == channels)):
+        return message + "; add a batch dimension with x.unsqueeze(0)"
+    if x.dim() == rank + 1 and shape[0] == 1:
+        return message + "; remove the extra leading dimension with x.squeeze(0)"
+    if x.dim() == rank and channels > 0:
+        return message + "; dimension 1 (channels) is " + str(shape[1]) + ", not " + str(channels)
+    return message

@@ -1,0 +1,303 @@
+"""Static shape inference over the expanded graph, before any parameter exists.
+
+Spatial dimensions may stay symbolic (`H`, `W`): the shape rules then record the conditions an input
+size must meet, from which `valid_sizes` derives the lattice of sizes a network fits exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+
+from ._dims import Constraint, Dim, Shape, ShapeCheck, ShapeError, Sym, evaluate_dim, format_shape, is_concrete, sym
+from ._errors import Diagnostic, SpecError, format_path
+from ._graph import Graph, GraphNode
+from ._ops import complete_args
+
+__all__ = ["NodeInfo", "ShapeInfo", "SizeLattice", "count_parameters", "infer", "valid_sizes"]
+
+DEFAULT_BATCH = 1
+SIZE_SEARCH_LIMIT = 2048
+
+
+@dataclasses.dataclass
+class NodeInfo:
+    """A node with its complete arguments (defaults and inferred values) and its shapes."""
+
+    node: GraphNode
+    args: dict[str, Any]
+    inputs: list[Shape]
+    output: Shape
+
+
+@dataclasses.dataclass
+class ShapeInfo:
+    """The result of shape inference."""
+
+    graph: Graph
+    inputs: dict[str, Shape]
+    nodes: dict[str, NodeInfo]
+    constraints: list[tuple[GraphNode, Constraint]]
+    warnings: list[Diagnostic]
+
+    def shape(self, name: str) -> Shape:
+        return self.inputs[name] if name in self.inputs else self.nodes[name].output
+
+    @property
+    def outputs(self) -> list[Shape]:
+        return [self.shape(name) for name in self.graph.outputs]
+
+    @property
+    def symbols(self) -> set[str]:
+        names: set[str] = set()
+        for shape in self.inputs.values():
+            names |= {d.variables and next(iter(d.variables)) for d in shape if isinstance(d, Sym)}  # type: ignore[misc]
+        return names
+
+
+def _declared_shapes(graph: Graph, given: Mapping[str, Sequence[int]] | None, concrete: bool) -> dict[str, Shape]:
+    """Input shapes: symbols stay symbolic unless `given`, or `concrete` asks for the spec's example sizes."""
+    spec = graph.spec
+    diagnostics = []
+    given = dict(given or {})
+    for name in given:
+        if name not in graph.inputs:
+            diagnostics.append(Diagnostic(f"unknown input `{name}`", path=f"inputs.{name}", hint=f"the inputs are: {', '.join(graph.inputs)}", code="NS170"))
+    bound: dict[str, int] = {}
+    shapes: dict[str, Shape] = {}
+    for name, declared in graph.inputs.items():
+        path = ("inputs", name)
+        actual = given.get(name)
+        if actual is not None:
+            actual = tuple(actual)
+            ok = len(actual) == len(declared) and all(isinstance(a, int) and not isinstance(a, bool) and a >= 1 for a in actual)
+            for d, a in zip(declared, actual):
+                if not ok:
+                    break
+                if isinstance(d, int) and d != a:
+                    ok = False
+                elif isinstance(d, str):
+                    ok = bound.setdefault(d, a) == a
+            if not ok:
+                diagnostics.append(Diagnostic(f"input `{name}` has shape {format_shape(declared)}; {format_shape(actual)} does not fit it", path=format_path(path), code="NS171").located(spec.source.span(path)))
+                continue
+            shapes[name] = actual
+            continue
+        shape = []
+        for d in declared:
+            if isinstance(d, str):
+                example = spec.dims.get(d, DEFAULT_BATCH if not spec.dims or d not in spec.dims else None)
+                shape.append(bound.get(d, example) if concrete and (d in bound or example is not None) else sym(d))
+            else:
+                shape.append(d)
+        shapes[name] = tuple(shape)
+    if diagnostics:
+        raise SpecError(diagnostics, spec.source)
+    return shapes
+
+
+def infer(graph: Graph, input_shapes: Mapping[str, Sequence[int]] | None = None, *, concrete: bool = False) -> ShapeInfo:
+    """Shapes of every node. Symbolic inputs stay symbolic unless given or `concrete` (the spec's `dims`)."""
+    inputs = _declared_shapes(graph, input_shapes, concrete)
+    shapes: dict[str, Shape] = dict(inputs)
+    infos: dict[str, NodeInfo] = {}
+    constraints: list[tuple[GraphNode, Constraint]] = []
+    diagnostics: list[Diagnostic] = []
+    sources = graph.sources
+    for node in graph.order:
+        if any(i not in shapes for i in node.inputs):
+            continue  # an input failed; its error is reported
+        in_shapes = [shapes[i] for i in node.inputs]
+        check = ShapeCheck()
+        try:
+            args = complete_args(node.op, node.args, in_shapes)
+            output = node.op.shape(in_shapes, args, check)
+        except ShapeError as err:
+            where = ", ".join(f"`{i}` {format_shape(s)}" for i, s in zip(node.inputs, in_shapes))
+            diagnostics.append(
+                Diagnostic(f"`{node.name}`: {err.message}", path=format_path(node.path), hint=err.hint or f"its input: {where}", code="NS200").located(sources.span(node.path))
+            )
+            continue
+        for message in check.warnings:
+            diagnostics.append(Diagnostic(f"`{node.name}`: {message}", path=format_path(node.path), code="NS210", severity="warning").located(sources.span(node.path)))
+        constraints.extend((node, c) for c in check.constraints)
+        shapes[node.name] = tuple(output)
+        infos[node.name] = NodeInfo(node, args, in_shapes, tuple(output))
+    if any(d.is_error for d in diagnostics):
+        raise SpecError(diagnostics + graph.warnings, sources)
+    return ShapeInfo(graph, inputs, infos, constraints, diagnostics)
+
+
+# --- sizes --------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class SizeLattice:
+    """The sizes of one symbolic dimension at which the network runs, and those it fits exactly.
+
+    `exact` holds sizes up to `limit` at which no layer drops rows and every crop is centered.
+    """
+
+    symbol: str
+    runs: tuple[int, ...]
+    exact: tuple[int, ...]
+    limit: int
+
+    def __contains__(self, size: int) -> bool:
+        return size in self.exact if size <= self.limit else self._periodic(size)
+
+    @property
+    def period(self) -> int | None:
+        return _period(self.exact, self.limit)
+
+    def _periodic(self, size: int) -> bool:
+        period = self.period
+        if not period or not self.exact:
+            return False
+        return any((size - s) % period == 0 for s in self.exact[-period:])
+
+    def nearest(self, size: int, count: int = 2) -> list[int]:
+        """The valid sizes closest to `size` (one below and one above when they exist)."""
+        below = [s for s in self.exact if s < size][-1:]
+        above = [s for s in self.exact if s > size][:1]
+        return (below + above)[:count] if count else below + above
+
+    def describe(self) -> str:
+        if not self.exact:
+            return f"no size of `{self.symbol}` up to {self.limit} fits" if not self.runs else f"no size of `{self.symbol}` up to {self.limit} fits exactly (it runs from {self.runs[0]})"
+        first, period = self.exact[0], self.period
+        if period == 1:
+            return f"any `{self.symbol}` >= {first}"
+        if period and all(s % period == first % period for s in self.exact):
+            shown = ", ".join(str(s) for s in self.exact[:3])
+            return f"`{self.symbol}` = {first} + {period}k (k >= 0): {shown}, ..."
+        if period:
+            residues = sorted({s % period for s in self.exact})
+            return f"`{self.symbol}` >= {first} with `{self.symbol}` mod {period} in {{{', '.join(map(str, residues))}}}"
+        shown = ", ".join(str(s) for s in self.exact[:8])
+        return f"`{self.symbol}` in {{{shown}{', ...' if len(self.exact) > 8 else ''}}}"
+
+
+def _period(sizes: Sequence[int], limit: int) -> int | None:
+    """The smallest p such that, above the first size, n fits iff n + p fits (within `limit`)."""
+    if len(sizes) < 2:
+        return None
+    present = set(sizes)
+    first = sizes[0]
+    for p in range(1, (limit - first) // 2 + 1):
+        if all((n in present) == (n + p in present) for n in range(first, limit - p + 1)):
+            return p
+    return None
+
+
+def _constraint_symbols(constraint: Constraint) -> set[str]:
+    names: set[str] = set()
+    for dim in constraint.dims:
+        if isinstance(dim, Sym):
+            names |= set(dim.variables)
+    return names
+
+
+def valid_sizes(info: ShapeInfo, *, limit: int = SIZE_SEARCH_LIMIT) -> dict[str, SizeLattice]:
+    """For each symbolic input dimension that some layer constrains, the sizes that run and fit."""
+    example = {**{s: DEFAULT_BATCH for s in _all_symbols(info)}, **info.graph.spec.dims}
+    by_symbol: dict[str, list[Constraint]] = {}
+    for _, constraint in info.constraints:
+        for name in _constraint_symbols(constraint):
+            by_symbol.setdefault(name, []).append(constraint)
+    lattices = {}
+    for name, constraints in sorted(by_symbol.items()):
+        hard = [c for c in constraints if c.severity == "error"]
+        soft = [c for c in constraints if c.severity != "error"]
+        runs, exact = [], []
+        for size in range(1, limit + 1):
+            env = {**example, name: size}
+            if all(c.holds(env) for c in hard):
+                runs.append(size)
+                if all(c.holds(env) for c in soft):
+                    exact.append(size)
+        lattices[name] = SizeLattice(name, tuple(runs), tuple(exact), limit)
+    return lattices
+
+
+def _all_symbols(info: ShapeInfo) -> set[str]:
+    names: set[str] = set()
+    for shape in info.inputs.values():
+        for d in shape:
+            if isinstance(d, Sym):
+                names |= set(d.variables)
+    return names
+
+
+def check_sizes(info: ShapeInfo, sizes: Mapping[str, int], lattices: Mapping[str, SizeLattice]) -> list[Diagnostic]:
+    """Diagnostics for the constraints that `sizes` (e.g. `{"H": 256}`) violates, naming the layer."""
+    diagnostics = []
+    seen = set()
+    env = {**{s: DEFAULT_BATCH for s in _all_symbols(info)}, **sizes}
+    for node, constraint in info.constraints:
+        if constraint.holds(env):
+            continue
+        names = sorted(_constraint_symbols(constraint))
+        key = (node.path, constraint.message)
+        if key in seen:
+            continue
+        seen.add(key)
+        hints = []
+        for name in names:
+            lattice = lattices.get(name)
+            if lattice is not None and name in sizes:
+                near = lattice.nearest(sizes[name])
+                if near:
+                    hints.append(f"`{name}` = {' or '.join(map(str, near))} fit{'s' if len(near) == 1 else ''} ({lattice.describe()})")
+        at = ", ".join(f"{n}={sizes[n]}" for n in names if n in sizes)
+        diagnostics.append(
+            Diagnostic(f"`{node.name}` at {at}: {constraint.message}", path=format_path(node.path), hint="; ".join(hints) or None, severity=constraint.severity, code="NS201" if constraint.severity == "error" else "NS211").located(info.graph.sources.span(node.path))
+        )
+    return diagnostics
+
+
+# --- counts -------------------------------------------------------------------------------------
+
+
+def node_parameters(info: NodeInfo) -> int:
+    """Parameters of one node's module, from its arguments (no allocation)."""
+    op = info.node.op
+    if op.kind != "module":
+        return 0
+    if op.param_count is not None:
+        return op.param_count(info.args)
+    with torch.device("meta"):
+        module = op.target(**_module_kwargs(info.args))
+    return sum(p.numel() for p in module.parameters())
+
+
+def _module_kwargs(args: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}
+
+
+def count_parameters(info: ShapeInfo) -> int:
+    return sum(node_parameters(n) for n in info.nodes.values())
+
+
+def node_macs(info: NodeInfo) -> int | None:
+    op = info.node.op
+    if op.macs is None or not all(is_concrete(d) for s in (*info.inputs, info.output) for d in s):
+        return None if op.macs is not None else 0
+    return op.macs(info.inputs, info.output, info.args)
+
+
+def activation_elements(shape: Shape) -> int | None:
+    if not all(is_concrete(d) for d in shape):
+        return None
+    return math.prod(int(d) for d in shape)  # type: ignore[arg-type]
+
+
+def evaluate_shape(shape: Shape, env: Mapping[str, int]) -> tuple[int, ...]:
+    return tuple(evaluate_dim(d, env) for d in shape)
+
+
+Dim = Dim  # re-exported for type hints of callers
