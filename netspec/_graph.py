@@ -285,7 +285,7 @@ class _Expander:
         args = {k: self.evaluate(v, env, path + (k,)) for k, v in node.args.items()}
         for problem in check_args(op, args):
             arg_path = path + (problem.arg,) if problem.arg else path
-            self.report(f"`{op.name}`: {problem.message}", arg_path, hint=problem.hint, key=problem.kind == "unknown", code=_ARG_CODES.get(problem.kind, "NS140"))
+            self.report(problem.message, arg_path, hint=problem.hint, key=problem.kind == "unknown", code=_ARG_CODES.get(problem.kind, "NS140"))
         if len(self.nodes) >= self.max_nodes:
             self.report(f"the spec expands to more than {self.max_nodes} nodes", path, hint="lower a `repeat` count, or raise the node limit", code="NS134")
             raise _TooLarge

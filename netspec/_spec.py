@@ -336,6 +336,9 @@ def load_document(source: str | os.PathLike[str], *, limits: Limits) -> tuple[Do
     if isinstance(source, str) and not source.endswith(SPEC_SUFFIXES) and os.sep not in source:
         bundled = bundled_path(source)
         if bundled is None:
+            if "\n" in source or source.lstrip().startswith("{"):
+                hint = "this looks like spec text: read it with `netspec.loads(text)`"
+                raise SpecError([Diagnostic("expected a path or a bundled spec name, got spec text", hint=hint, code="NS101")])
             hint = did_you_mean(source, list_specs(), listing=12)
             raise SpecError([Diagnostic(f"no bundled spec or file named `{source}`", hint=hint, code="NS101")])
         return read_file(bundled, limits=limits, display_name=f"<bundled>/{bundled.name}"), bundled

@@ -1,0 +1,39 @@
+"""The examples in the README and the guides run, so the documentation cannot rot."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import netspec
+
+ROOT = Path(__file__).resolve().parents[1]
+GUIDES = [ROOT / "README.md", ROOT / "docs" / "getting-started.md"]
+FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```", re.S | re.M)
+
+
+def _blocks(path: Path, language: str) -> list[str]:
+    return [body for lang, body in FENCE.findall(path.read_text()) if lang == language]
+
+
+PYTHON_EXAMPLES = [(p.name, i, code) for p in GUIDES for i, code in enumerate(_blocks(p, "python"))]
+YAML_EXAMPLES = [(p.name, i, text) for p in GUIDES for i, text in enumerate(_blocks(p, "yaml")) if text.startswith("netspec:")]
+
+
+@pytest.mark.parametrize(("doc", "index", "code"), PYTHON_EXAMPLES, ids=[f"{d}-{i}" for d, i, _ in PYTHON_EXAMPLES])
+def test_python_example_runs(doc: str, index: int, code: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    exec(compile(code, f"{doc}[{index}]", "exec"), {"__name__": "__doc_example__"})  # noqa: S102 - our own docs
+
+
+@pytest.mark.parametrize(("doc", "index", "text"), YAML_EXAMPLES, ids=[f"{d}-{i}" for d, i, _ in YAML_EXAMPLES])
+def test_yaml_example_loads(doc: str, index: int, text: str) -> None:
+    assert netspec.loads(text).name
+
+
+def test_readme_example_is_the_example_file() -> None:
+    readme_spec = next(t for t in _blocks(ROOT / "README.md", "yaml") if t.startswith("netspec:"))
+    example = (ROOT / "examples" / "tiny_cnn.yaml").read_text()
+    assert readme_spec.strip() in example
