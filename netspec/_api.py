@@ -55,7 +55,14 @@ def _checked(spec: Spec) -> Spec:
     if not _has_required_params(spec):
         graph = expand(spec)
         spec._warnings = list(graph.warnings)
+        spec._graph = graph
     return spec
+
+
+def _graph(spec: Spec, params: Mapping[str, Any] | None) -> Graph:
+    if not params and spec._graph is not None:
+        return spec._graph
+    return expand(spec, params or {})
 
 
 def _has_required_params(spec: Spec) -> bool:
@@ -68,8 +75,7 @@ def _spec(source: Source) -> Spec:
 
 def prepare(source: Source, params: Mapping[str, Any] | None = None, input_shapes: Mapping[str, Sequence[int]] | None = None, *, concrete: bool = False) -> ShapeInfo:
     """Load, expand and infer shapes: everything `build` does before allocating."""
-    graph = expand(_spec(source), params or {})
-    return infer(graph, input_shapes, concrete=concrete)
+    return infer(_graph(_spec(source), params), input_shapes, concrete=concrete)
 
 
 def infer_shapes(source: Source, /, *, params: Mapping[str, Any] | None = None, **input_shapes: Sequence[int]) -> dict[str, tuple[Any, ...]]:

@@ -210,8 +210,10 @@ def _describe_type(annotation: Any, plural: bool = False) -> str:
     if origin in (tuple, list) and members:
         if origin is list or (len(members) == 2 and members[1] is Ellipsis):
             text = f"a list of {_describe_type(members[0], True)}"
+        elif len(members) == 1:
+            text = f"a list with {_describe_type(members[0])}"
         elif len(set(members)) == 1:
-            text = f"a list of {len(members)} {_describe_type(members[0], len(members) > 1)}"
+            text = f"a list of {len(members)} {_describe_type(members[0], True)}"
         else:
             text = "a list [" + ", ".join(_describe_type(m) for m in members) + "]"
         return "lists" if plural else text

@@ -249,6 +249,7 @@ class Spec(_Model):
     _source: SourceMap = PrivateAttr(default_factory=SourceMap)
     _warnings: list[Diagnostic] = PrivateAttr(default_factory=list)
     _path: Path | None = PrivateAttr(default=None)
+    _graph: Any = PrivateAttr(default=None)  # the graph at the default parameters, once expanded
 
     _nodes_list = field_validator("nodes", mode="before")(classmethod(lambda cls, v: _nodes_mapping(v)))
     _names = field_validator("nodes")(classmethod(lambda cls, v: _check_node_names(v)))

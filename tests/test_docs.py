@@ -37,3 +37,13 @@ def test_readme_example_is_the_example_file() -> None:
     readme_spec = next(t for t in _blocks(ROOT / "README.md", "yaml") if t.startswith("netspec:"))
     example = (ROOT / "examples" / "tiny_cnn.yaml").read_text()
     assert readme_spec.strip() in example
+
+
+def test_op_catalog_page_is_current() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_ops", ROOT / "tools" / "gen_ops.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    current = (ROOT / "docs" / "ops.md").read_text()
+    assert module.render() == current, "docs/ops.md is out of date: run `python tools/gen_ops.py`"
