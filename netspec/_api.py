@@ -13,7 +13,7 @@ from ._compile import compile_graph
 from ._errors import Diagnostic, SpecError
 from ._graph import Graph, expand
 from ._load import Limits
-from ._shapes import ShapeInfo, SizeLattice, check_sizes, count_parameters, infer, valid_sizes as _valid_sizes
+from ._shapes import ShapeInfo, SizeLattice, check_sizes, count_parameters, infer, node_parameters, valid_sizes as _valid_sizes
 from ._spec import Spec, parse_source, spec_from_document
 
 __all__ = [
@@ -70,7 +70,11 @@ def _has_required_params(spec: Spec) -> bool:
 
 
 def _spec(source: Source) -> Spec:
-    return source if isinstance(source, Spec) else load(source)
+    """The spec, parsed and validated but not yet expanded: the caller expands it with its parameters."""
+    if isinstance(source, Spec):
+        return source
+    doc, path = parse_source(source)
+    return spec_from_document(doc, path)
 
 
 def prepare(source: Source, params: Mapping[str, Any] | None = None, input_shapes: Mapping[str, Sequence[int]] | None = None, *, concrete: bool = False) -> ShapeInfo:
@@ -98,21 +102,60 @@ def count_params(source: Source, /, **params: Any) -> int:
 
 
 def validate(source: Source, /, *, params: Mapping[str, Any] | None = None, input_shapes: Mapping[str, Sequence[int]] | None = None) -> list[Diagnostic]:
-    """Every check short of building: raises `SpecError` on errors, returns the warnings."""
+    """Every check short of building: raises `SpecError` on errors, returns the warnings.
+
+    Input sizes (the spec's `dims`, overridden by `input_shapes`) are checked against the conditions
+    the layers put on them: a size at which a layer fails is an error, one at which a pooling drops
+    rows or a centered crop is off by a pixel is a warning; both name the layer and the nearest sizes
+    that fit.
+    """
     spec = _spec(source)
-    info = prepare(spec, params, input_shapes)
-    warnings = list(info.graph.warnings) + list(info.warnings)
-    if info.constraints:
-        lattices = _valid_sizes(info)
+    try:
+        info = prepare(spec, params)  # symbolic sizes: the conditions every layer puts on them
+    except SpecError:
+        if not input_shapes:
+            raise
+        info = None  # only concrete sizes can be inferred (e.g. an op without a shape rule)
+    found: list[Diagnostic] = []
+    warnings: list[Diagnostic] = []
+    if info is not None:
+        warnings = list(info.graph.warnings) + list(info.warnings)
         sizes = {**spec.dims, **_given_sizes(info.graph, input_shapes)}
-        found = check_sizes(info, sizes, lattices) if sizes else []
-        for name, lattice in lattices.items():
-            if not lattice.runs and name not in sizes:
-                found.append(Diagnostic(f"no size of input dimension `{name}` works: {lattice.describe()}", code="NS202"))
+        found = _size_findings(info, sizes)
         if any(d.is_error for d in found):
             raise SpecError(found + warnings, spec.source)
-        warnings += found
-    return warnings
+    if input_shapes:
+        concrete = prepare(spec, params, input_shapes)
+        covered = {d.path for d in found}
+        if info is None:
+            warnings = list(concrete.graph.warnings)
+        warnings += [d for d in concrete.warnings if d.path not in covered]
+    return warnings + found
+
+
+def _size_findings(info: ShapeInfo, sizes: Mapping[str, int]) -> list[Diagnostic]:
+    if not info.constraints:
+        return []
+    lattices = _valid_sizes(info)
+    found = check_sizes(info, sizes, lattices) if sizes else []
+    for name, lattice in lattices.items():
+        if not lattice.runs and name not in sizes:
+            found.append(Diagnostic(f"no size of input dimension `{name}` works: {lattice.describe()}", code="NS202"))
+    return found
+
+
+def _check_declared_sizes(info: ShapeInfo) -> None:
+    """Refuse a spec whose own example sizes (`dims`) cannot run.
+
+    Sizes that run but do not fit exactly (a pooling drops a row) are left to `validate`: they are
+    common in classifiers and not worth a warning on every build.
+    """
+    sizes = info.graph.spec.dims
+    if not info.constraints or not sizes:
+        return
+    if any(d.is_error for d in check_sizes(info, sizes, {})):
+        errors = [d for d in check_sizes(info, sizes, _valid_sizes(info)) if d.is_error]
+        raise SpecError(errors, info.graph.sources)
 
 
 def _given_sizes(graph: Graph, input_shapes: Mapping[str, Sequence[int]] | None) -> dict[str, int]:
@@ -140,14 +183,23 @@ def build(
     than `max_params` parameters is refused before anything is allocated.
     """
     info = prepare(source, params, input_shapes)
-    total = count_parameters(info)
-    if total > max_params:
-        raise SpecError([Diagnostic(
-            f"the model has {total:,} parameters, over the budget of {max_params:,}",
-            hint="lower the widths, or pass `max_params=` to build a model this large",
-            code="NS190",
-        )])
+    _check_budget(info, max_params)
+    if input_shapes is None:
+        _check_declared_sizes(info)
     module = compile_graph(info)
     if device is not None or dtype is not None:
         module = module.to(device=device, dtype=dtype)
     return module
+
+
+def _check_budget(info: ShapeInfo, max_params: int) -> None:
+    counts = {name: node_parameters(node) for name, node in info.nodes.items()}
+    total = sum(counts.values())
+    if total <= max_params:
+        return
+    largest = max(counts, key=counts.__getitem__)
+    raise SpecError([Diagnostic(
+        f"the model has {total:,} parameters, over the budget of {max_params:,} (the largest layer, `{largest}`, has {counts[largest]:,})",
+        hint="lower the widths, or pass `max_params=` to build a model this large",
+        code="NS190",
+    ).located(info.graph.sources.span(info.nodes[largest].node.path))], info.graph.sources)

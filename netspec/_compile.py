@@ -122,11 +122,22 @@ def _function_kwargs(info: NodeInfo) -> dict[str, Any]:
     return {k: v for k, v in info.args.items()}
 
 
-def _stack_trace(graph_def: Graph, node: GraphNode) -> str | None:
-    span = graph_def.sources.span(node.path)
-    if span is None:
-        return None
-    return f'  File "{span.file}", line {span.line}, in {node.name}\n'
+class _StackTraces:
+    """Python-style one-frame stack traces pointing at spec lines, which `print_readable` summarises."""
+
+    def __init__(self, graph_def: Graph) -> None:
+        self.sources = graph_def.sources
+        self.lines: dict[str | None, list[str]] = {}
+
+    def __call__(self, path: tuple[Any, ...], name: str) -> str | None:
+        span = self.sources.span(path)
+        if span is None:
+            return None
+        if span.file not in self.lines:
+            self.lines[span.file] = self.sources.texts.get(span.file, "").splitlines()
+        lines = self.lines[span.file]
+        code = lines[span.line - 1].strip() if 0 < span.line <= len(lines) else ""
+        return f'  File "{span.file}", line {span.line}, in {name}\n    {code}\n'
 
 
 def compile_graph(info: ShapeInfo, *, guard: bool = True) -> fx.GraphModule:
@@ -143,6 +154,7 @@ def compile_graph(info: ShapeInfo, *, guard: bool = True) -> fx.GraphModule:
     apply_init(modules, graph_def.init)
 
     graph = fx.Graph()
+    stack_trace = _StackTraces(graph_def)
     values: dict[str, fx.Node] = {}
     for name, shape in info.inputs.items():
         placeholder = graph.placeholder(name)
@@ -150,13 +162,15 @@ def compile_graph(info: ShapeInfo, *, guard: bool = True) -> fx.GraphModule:
         if guard:
             channels = declared[1] if len(declared) > 1 and isinstance(declared[1], int) else 0
             placeholder = graph.call_function(_runtime.check_input, (placeholder, name, len(declared), channels, _expected_shape(declared)))
+            placeholder.stack_trace = stack_trace(("inputs", name), name)
         values[name] = placeholder
     for node in graph_def.order:
         if node.name not in used:
             continue
         value = _emit(graph, info.nodes[node.name], [values[i] for i in node.inputs])
-        value.stack_trace = _stack_trace(graph_def, node)
+        value.stack_trace = stack_trace(node.path, node.name)
         values[node.name] = value
+    _mark_runtime_calls(graph)
     outputs = [values[name] for name in graph_def.outputs]
     graph.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
     graph.lint()
@@ -167,6 +181,17 @@ def compile_graph(info: ShapeInfo, *, guard: bool = True) -> fx.GraphModule:
         module._modules[name] = child
     module.meta["netspec"] = {"spec": graph_def.spec.name, "params": dict(graph_def.params), "inputs": {k: _expected_shape(v) for k, v in graph_def.inputs.items()}}
     return module
+
+
+def _mark_runtime_calls(graph: fx.Graph) -> None:
+    """Mark calls of `_runtime` functions as fx-wrapped (leaves), as `torch.fx.wrap` would.
+
+    The generated code then declares them with `wrap(...)`, so re-tracing it (which is how a pickled
+    GraphModule is loaded) keeps them as calls instead of tracing into their Python control flow.
+    """
+    for node in graph.nodes:
+        if node.op == "call_function" and getattr(node.target, "__module__", None) == _runtime.__name__:
+            node.meta["is_wrapped"] = True
 
 
 def _class_name(name: str) -> str:

@@ -127,6 +127,7 @@ class SourceMap:
         self.values: dict[Path, Span] = {}
         self.keys: dict[Path, Span] = {}
         self.texts: dict[str | None, str] = {}
+        self._lines: dict[str | None, tuple[str, list[str]]] = {}  # split texts, for rendering many diagnostics
 
     def span(self, path: Sequence[PathPart], *, key: bool = False) -> Span | None:
         """The span of the value at `path` (or of its key), else of the nearest enclosing part."""
@@ -152,8 +153,14 @@ class SourceMap:
         text = self.texts.get(file)
         if text is None:
             return None
-        lines = text.splitlines()
+        cached = self._lines.get(file)
+        if cached is None or cached[0] is not text:
+            cached = self._lines[file] = (text, text.splitlines())
+        lines = cached[1]
         return lines[line - 1] if 0 < line <= len(lines) else None
+
+
+MAX_RENDERED = 200  # diagnostics `str(SpecError)` shows; a hostile spec can produce thousands
 
 
 class SpecError(Exception):
@@ -173,7 +180,10 @@ class SpecError(Exception):
         return [d for d in self.diagnostics if not d.is_error]
 
     def render(self, *, color: bool = False) -> str:
-        return "\n".join(render_diagnostic(d, self.sources, color=color) for d in self.diagnostics)
+        shown = [render_diagnostic(d, self.sources, color=color) for d in self.diagnostics[:MAX_RENDERED]]
+        if len(self.diagnostics) > MAX_RENDERED:
+            shown.append(f"... and {len(self.diagnostics) - MAX_RENDERED:,} more (all are in `.diagnostics`)")
+        return "\n".join(shown)
 
     def __str__(self) -> str:
         return self.render()
@@ -195,7 +205,7 @@ def render_diagnostic(diag: Diagnostic, sources: SourceMap | None = None, *, col
         lines.append(f"  {blue}-->{reset} at `{escape_text(diag.path)}`")
     source = sources.line_text(diag.file, diag.line) if sources and diag.line else None
     if source is not None:
-        shown = escape_text(source.expandtabs(1), 300)
+        shown = escape_text(source[:1000].expandtabs(1), 300)
         gutter = str(diag.line)
         start = max((diag.column or 1) - 1, 0)
         width = 1

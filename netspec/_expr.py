@@ -7,6 +7,8 @@ strings), and every failure is an `ExprError` whose offset and length point into
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import math
 import operator
@@ -15,7 +17,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from ._errors import did_you_mean
 
-__all__ = ["Expr", "ExprError", "Template", "Value", "compile_value", "is_identifier", "parse_expr"]
+__all__ = [
+    "EVALUATION_BUDGET",
+    "Expr",
+    "ExprBudgetError",
+    "ExprError",
+    "Template",
+    "Value",
+    "compile_value",
+    "evaluation_budget",
+    "is_identifier",
+    "parse_expr",
+]
 
 Value = int | float | bool | str | list  # lists hold values too, nested lists included
 
@@ -23,6 +36,9 @@ _MAX_SOURCE = 1000  # characters in one expression
 _MAX_DEPTH = 50  # nesting of parentheses, brackets and operators
 _MAX_INT = 2**63 - 1  # largest integer result, either sign
 _MAX_ITEMS = 10_000  # items of a list result (nested items included) or characters of a string result
+# Work units (tree nodes visited, list items and characters built or compared) that one evaluation may
+# spend when no shared budget is active. Each limit above bounds one value; this bounds the time.
+EVALUATION_BUDGET = 200_000
 
 _FUNCTIONS = ("min", "max", "abs", "len")
 _LITERALS = {"true": True, "True": True, "false": False, "False": False}
@@ -101,8 +117,64 @@ class ExprError(Exception):
 _Range = tuple[int, int]  # (offset, length) in the original text
 
 
+class ExprBudgetError(ExprError):
+    """The work budget of the evaluations ran out (see `evaluation_budget`)."""
+
+
 def _fail(message: str, span: _Range, hint: str | None = None) -> ExprError:
     return ExprError(message, span[0], span[1], hint)
+
+
+class _Budget:
+    """Work units left to the evaluations that share this budget."""
+
+    __slots__ = ("left", "total")
+
+    def __init__(self, units: int) -> None:
+        self.left = self.total = units
+
+
+_BUDGET: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar("netspec_expr_budget", default=None)
+
+
+@contextlib.contextmanager
+def evaluation_budget(units: int) -> Iterator[None]:
+    """Let every evaluation inside the `with` block share one budget of `units` work units.
+
+    Without it each evaluation gets `EVALUATION_BUDGET` units of its own. A spec's expansion evaluates
+    expressions once per node instance, so it shares one budget to bound the total time.
+    When the units run out, evaluation raises `ExprBudgetError`.
+    """
+    token = _BUDGET.set(_Budget(units))
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
+
+
+def _spend(units: int, span: _Range) -> None:
+    budget = _BUDGET.get()
+    if budget is None:
+        return
+    budget.left -= units
+    if budget.left < 0:
+        raise ExprBudgetError(
+            f"the expressions take too much work to evaluate (more than {budget.total:,} steps)",
+            span[0],
+            span[1],
+            "simplify the expressions, or lower the `repeat` counts that evaluate them again and again",
+        )
+
+
+def _metered(run: Callable[[], Value]) -> Value:
+    """Run an evaluation under the active budget, or under a fresh one of `EVALUATION_BUDGET` units."""
+    if _BUDGET.get() is not None:
+        return run()
+    token = _BUDGET.set(_Budget(EVALUATION_BUDGET))
+    try:
+        return run()
+    finally:
+        _BUDGET.reset(token)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -500,6 +572,8 @@ def _size(value: object) -> int:
 
 
 def _check_size(size: int, span: _Range) -> None:
+    """Refuse a value over the size limit; charge its size (the work of building it) to the budget."""
+    _spend(size, span)
     if size > _MAX_ITEMS:
         raise _fail(f"value too large: lists and strings may hold at most {_MAX_ITEMS} items or characters", span)
 
@@ -512,6 +586,7 @@ def _require_bool(value: Value, node: Node, what: str) -> bool:
 
 
 def _evaluate(node: Node, env: Mapping[str, Value]) -> Value:
+    _spend(1, node.span)
     match node:
         case Const(value=value):
             return value
@@ -634,6 +709,8 @@ def _compare(op: str, left: Value, right: Value, span: _Range) -> bool:
         message = f"cannot compare `{_type_name(left)}` with `{_type_name(right)}` using `{op}`"
         raise _fail(message, span, _bool_hint(left, right))
     if op in ("==", "!="):
+        if isinstance(left, list):
+            _spend(_size(left), span)  # an item-by-item comparison
         return _equal(left, right) == (op == "==")
     if kind not in ("number", "str"):
         raise _fail(f"`{op}` needs numbers or strings, got `{kind}`", span)
@@ -672,6 +749,7 @@ def _call(function: str, args: list[Value], node: Call) -> Value:
             raise _fail(f"`abs` needs a number, got `{_type_name(first)}`", node.args[0].span, _bool_hint(first))
         return _check_number(abs(first), node.span)
     items = args
+    _spend(_size(args), node.span)
     if len(args) == 1:
         if not isinstance(first, list):
             message = f"`{function}` of one argument needs a list, got `{_type_name(first)}`"
@@ -702,7 +780,7 @@ class Expr:
 
     def evaluate(self, env: Mapping[str, Value]) -> Value:
         """The value of the expression with its names bound by `env`."""
-        return _evaluate(self.tree, env)
+        return _metered(lambda: _evaluate(self.tree, env))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -718,9 +796,12 @@ class Template:
 
     def render(self, env: Mapping[str, Value]) -> str:
         """The text with each part replaced by its value, which must be an `int` or a `str`."""
-        text = "".join(part if isinstance(part, str) else _render_part(part, env) for part in self.parts)
-        _check_size(len(text), (0, len(self.source)))
-        return text
+        def render() -> str:
+            text = "".join(part if isinstance(part, str) else _render_part(part, env) for part in self.parts)
+            _check_size(len(text), (0, len(self.source)))
+            return text
+
+        return _metered(render)  # type: ignore[return-value]
 
 
 def _render_part(node: Node, env: Mapping[str, Value]) -> str:

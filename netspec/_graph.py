@@ -6,21 +6,27 @@ module in the compiled model, and the spec path it was defined at, for diagnosti
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
+import gc
 import heapq
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ._errors import Diagnostic, SourceMap, Span, SpecError, did_you_mean, format_path
-from ._expr import Expr, ExprError, Template, compile_value
+from ._expr import Expr, ExprBudgetError, ExprError, Template, compile_value, evaluation_budget
 from ._ops import OpDef, catalog, check_args, get_op
-from ._spec import BlockDef, NodeDef, ParamDef, Spec
+from ._spec import BlockDef, NodeDef, ParamDef, Spec, source_span, static_problems, unknown_op
 
 __all__ = ["Graph", "GraphNode", "InitPlan", "MAX_GRAPH_NODES", "bind_params", "expand"]
 
 MAX_GRAPH_NODES = 100_000
 MAX_BLOCK_DEPTH = 32
+# Work units of one expansion: each node or block instance costs 1, plus 4 per argument it evaluates and
+# checks, plus 1 per 8 names in the scope it copies. Bounds the time a hostile `repeat` can cost.
+MAX_EXPANSION_WORK = 2_000_000
+MAX_EXPRESSION_WORK = 5_000_000  # the budget the expressions of one expansion share (see `_expr`)
 REPEAT_INDEX = "i"
 
 Path = tuple[str | int, ...]
@@ -195,6 +201,8 @@ class _Expander:
         self.spec = spec
         self.params = params
         self.max_nodes = max_nodes
+        self.work = 0
+        self.exhausted = False  # the expression budget ran out
         self.nodes: list[GraphNode] = []
         self.ops: list[_OpEntry] = []
         self.diagnostics: list[Diagnostic] = []
@@ -207,8 +215,18 @@ class _Expander:
         if (format_path(path), message) in self._seen:
             return
         self._seen.add((format_path(path), message))
-        where = span or self.spec.source.span(path, key=key) or _digit_span(self.spec.source, path)
+        where = span or source_span(self.spec.source, path, key=key)
         self.diagnostics.append(Diagnostic(message, path=format_path(path), hint=hint, code=code, severity=severity).located(where))  # type: ignore[arg-type]
+
+    def add_static(self, problems: list[Diagnostic]) -> None:
+        """Add what the static checks found in parts the expansion did not reach (disabled nodes, unused blocks)."""
+        recursion_found = any(d.code == "NS143" for d in self.diagnostics)
+        for problem in problems:
+            if problem.code == "NS143" and recursion_found:
+                continue  # the same cycle, entered from another block
+            if (problem.path, problem.message) not in self._seen:
+                self._seen.add((problem.path, problem.message))
+                self.diagnostics.append(problem)
 
     # -- values
 
@@ -223,6 +241,7 @@ class _Expander:
                 return compiled
             except ExprError as err:
                 self.report(err.message, path, hint=err.hint, code="NS131", span=_expr_span(self.spec.source, path, err))
+                self.exhausted = self.exhausted or isinstance(err, ExprBudgetError)
                 raise _Skip from None
         if isinstance(value, list):
             return [self.evaluate(v, env, path + (i,)) for i, v in enumerate(value)]
@@ -270,14 +289,41 @@ class _Expander:
             self.report(f"`repeat` must be a whole number >= 0, got {count!r:.40}", path + ("repeat",), code="NS133")
             raise _Skip
         entry = _RepeatEntry([], path, refs, scope)
+        smallest: tuple[int, int] | None = None  # the fewest nodes and work units of one instance so far
         for i in range(count):
             env = {**scope.env, REPEAT_INDEX: i}
             child_refs = refs if i == 0 else [(entry.children[-1], path)] + refs[1:]
+            before = (len(self.nodes), self.work)
             child = self.expand_one(scope, f"{scope.prefix}{local}.{i}", node, path, child_refs, env, stack)
             entry.children.append(child)
+            grown = (len(self.nodes) - before[0], self.work - before[1])
+            smallest = grown if smallest is None else (min(smallest[0], grown[0]), min(smallest[1], grown[1]))
+            self.check_projection(count, count - 1 - i, smallest, path)
         return entry
 
+    def check_projection(self, count: int, remaining: int, smallest: tuple[int, int], path: Path) -> None:
+        """Stop a repeat early when its remaining instances, each as large as the smallest so far, pass a limit."""
+        nodes, work = len(self.nodes) + remaining * smallest[0], self.work + remaining * smallest[1]
+        if nodes > self.max_nodes:
+            message = f"the spec expands to more than {self.max_nodes} nodes (`repeat: {count}` here makes about {nodes:,})"
+        elif work > MAX_EXPANSION_WORK:
+            message = f"expanding the spec takes more than {MAX_EXPANSION_WORK:,} steps (`repeat: {count}` here takes about {work:,})"
+        else:
+            return
+        self.report(message, path + ("repeat",), hint="lower a `repeat` count, or raise the node limit", code="NS134")
+        raise _TooLarge
+
+    def charge(self, node: NodeDef, env: Mapping[str, Any], path: Path) -> None:
+        """Count the work of one node or block instance; stop at the limit or when the expressions' budget is spent."""
+        self.work += 1 + 4 * len(node.model_extra or {}) + len(env) // 8
+        if self.work > MAX_EXPANSION_WORK:
+            self.report(f"expanding the spec takes more than {MAX_EXPANSION_WORK:,} steps", path, hint="lower the `repeat` counts, or give repeated nodes fewer arguments", code="NS134")
+            raise _TooLarge
+        if self.exhausted:
+            raise _TooLarge
+
     def expand_one(self, scope: _Scope, qualified: str, node: NodeDef, path: Path, refs: list[tuple[Any, Path]], env: dict[str, Any], stack: tuple[str, ...]) -> Any:
+        self.charge(node, env, path)
         refs = [(self.render_ref(r, env, p), p) for r, p in refs]
         if node.block is not None:
             return self.expand_block(scope, qualified, node, path, refs, env, stack)
@@ -308,14 +354,7 @@ class _Expander:
         op = get_op(name)
         if op is not None:
             return op
-        if "." in name or name.startswith("__"):
-            message = f"`{name}` is not an op: ops are names from the catalog, never import paths"
-            hint = "register your own layer with `@netspec.register_op(...)` and name it here"
-        else:
-            message = f"unknown op `{name}`"
-            hint = did_you_mean(name, list(catalog()) + list(self.spec.blocks)) or "see `docs/ops.md` for the catalog"
-            if name in self.spec.blocks:
-                hint = f"`{name}` is a block: write `block: {name}`"
+        message, hint = unknown_op(name, self.spec.blocks)
         self.report(message, path + ("op",), hint=hint, code="NS141")
         raise _Skip
 
@@ -351,6 +390,7 @@ class _Expander:
         child.output = block.output or next(reversed(block.nodes))
         if block.output is not None and block.output not in block.nodes:
             self.report(f"block output `{block.output}` is not a node of block `{name}`", ("blocks", name, "output"), hint=did_you_mean(block.output, block.nodes), code="NS137")
+            child.output = next(reversed(block.nodes))  # reported once here, not again at every use
         return _InstanceEntry(child)
 
     def block_env(self, name: str, block: BlockDef, node: NodeDef, path: Path, env: dict[str, Any]) -> dict[str, Any]:
@@ -446,7 +486,8 @@ class _Expander:
                 if produced is not None:
                     inputs.append(produced)
             entry.node.inputs = inputs
-            self.check_arity(entry.node)
+            if len(inputs) == len(entry.refs):  # else the missing reference is the problem to report
+                self.check_arity(entry.node)
 
     def check_arity(self, node: GraphNode) -> None:
         count, op = len(node.inputs), node.op
@@ -466,12 +507,8 @@ class _TooLarge(Exception):
 _ARG_CODES = {"unknown": "NS144", "missing": "NS145", "type": "NS146", "value": "NS147"}
 
 
-def _digit_span(sources: SourceMap, path: Path) -> Span | None:
-    return sources.span(tuple(int(p) if isinstance(p, str) and p.isdigit() else p for p in path))
-
-
 def _expr_span(sources: SourceMap, path: Path, err: ExprError) -> Span | None:
-    span = sources.span(path) or _digit_span(sources, path)
+    span = source_span(sources, path)
     if span is None or span.line != span.end_line:
         return span
     line = sources.line_text(span.file, span.line) or ""
@@ -621,11 +658,30 @@ def _init_plans(spec: Spec, params: dict[str, Any], expander: _Expander) -> list
 
 def expand(spec: Spec, params: Mapping[str, Any] | None = None, *, max_nodes: int = MAX_GRAPH_NODES) -> Graph:
     """Expand `spec` with parameter `params` (overrides of the defaults) into a `Graph`."""
+    with _collector_paused():
+        return _expand(spec, params, max_nodes)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Expansion allocates many small objects that all live until the graph is done; the cyclic
+    garbage collector would scan them again and again, which made large specs superlinear."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _expand(spec: Spec, params: Mapping[str, Any] | None, max_nodes: int) -> Graph:
     values = bind_params(spec, params or {})
     expander = _Expander(spec, values, max_nodes)
     inputs = _input_shapes(spec, values, expander)
     try:
-        top = expander.expand_top()
+        with evaluation_budget(MAX_EXPRESSION_WORK):
+            top = expander.expand_top()
     except _TooLarge:
         raise SpecError(expander.diagnostics, spec.source) from None
     expander.connect()
@@ -639,6 +695,7 @@ def expand(spec: Spec, params: Mapping[str, Any] | None = None, *, max_nodes: in
     if cycle:
         first = expander.nodes[min(n.index for n in expander.nodes if n.name in cycle)] if cycle else None
         expander.report(f"cycle: {' -> '.join(cycle)}", first.path if first else ("nodes",), hint="a node cannot use its own output, directly or through others", code="NS154")
+    expander.add_static(static_problems(spec))
     warnings = unused_param_warnings(spec) + _unused_node_warnings(expander.nodes, outputs, spec)
     errors = [d for d in expander.diagnostics if d.is_error]
     if errors:

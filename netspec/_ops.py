@@ -1295,8 +1295,21 @@ def _table() -> dict[str, OpDef]:
 
 
 def get_op(name: str) -> OpDef | None:
-    """The op called `name`, or None."""
-    return _table().get(name)
+    """The op called `name`, or None; installed plugins are loaded the first time a name is missing."""
+    op = _table().get(name)
+    if op is None and not _plugins_scanned:
+        _scan_plugins()
+        op = _table().get(name)
+    return op
+
+
+_plugins_scanned = False  # whether the entry points have been looked at once
+
+
+def _scan_plugins() -> None:
+    global _plugins_scanned
+    _plugins_scanned = True
+    load_plugins()
 
 
 def catalog() -> Mapping[str, OpDef]:
@@ -1404,26 +1417,63 @@ def _tensor_params(fn: Callable, skip: int) -> tuple[int, bool]:
 
 
 def _meta_shape_rule(name: str, kind: str, target: Callable) -> ShapeRule:
+    """Find the output shape by running the op on meta tensors.
+
+    Sizes must be fixed, except a symbolic batch (dimension 0): the op is run at two batch sizes,
+    and an output dimension that follows them is the batch.
+    """
     def rule(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
-        for shape in inputs:
-            if not all(is_concrete(d) for d in shape):
+        batch = _symbolic_batch(name, inputs)
+        if batch is None:
+            return _run_on_meta(name, kind, target, inputs, args)
+        runs = [
+            _run_on_meta(name, kind, target, [(size, *s[1:]) if s and s[0] == batch else s for s in inputs], args)
+            for size in (2, 3)
+        ]
+        if len(runs[0]) != len(runs[1]):
+            raise ShapeError(f"the rank of `{name}`'s output depends on the batch size")
+        output: list[Dim] = []
+        for a, b in zip(*runs):
+            if a != b and (a, b) != (2, 3):
                 raise ShapeError(
-                    f"`{name}` has no shape rule, so its output shape is found by running it, which needs fixed "
-                    f"sizes; the input is {format_shape(shape)}",
+                    f"`{name}`'s output size {a} (batch 2) / {b} (batch 3) depends on the batch size in a way "
+                    f"only a shape rule can tell",
                     f"give register_op(\"{name}\", ..., shape=rule) a rule (inputs, args, check) -> output shape",
                 )
-        tensors = [torch.empty(shape, device="meta") for shape in inputs]
-        try:
-            with torch.device("meta"):
-                output = target(**args)(*tensors) if kind == "module" else target(*tensors, **args)
-        except Exception as exc:  # the op's own failure, reported against the spec
-            shapes = ", ".join(format_shape(s) for s in inputs)
-            raise ShapeError(f"`{name}` fails on inputs {shapes}: {exc}") from exc
-        if not isinstance(output, torch.Tensor):
-            raise ShapeError(f"`{name}` returns a {type(output).__name__}, not a tensor")
-        return tuple(output.shape)
+            output.append(batch if a != b else a)
+        return tuple(output)
 
     return rule
+
+
+def _symbolic_batch(name: str, inputs: list[Shape]) -> Dim | None:
+    """The symbolic batch dimension shared by the inputs, when it is the only symbolic size."""
+    batch = None
+    for shape in inputs:
+        for i, d in enumerate(shape):
+            if is_concrete(d):
+                continue
+            if i != 0 or (batch is not None and d != batch):
+                raise ShapeError(
+                    f"`{name}` has no shape rule, so its output shape is found by running it, which needs fixed "
+                    f"sizes (a symbolic batch is fine); the input is {format_shape(shape)}",
+                    f"give register_op(\"{name}\", ..., shape=rule) a rule (inputs, args, check) -> output shape",
+                )
+            batch = d
+    return batch
+
+
+def _run_on_meta(name: str, kind: str, target: Callable, inputs: list[Shape], args: dict) -> Shape:
+    tensors = [torch.empty(shape, device="meta") for shape in inputs]
+    try:
+        with torch.device("meta"):
+            output = target(**args)(*tensors) if kind == "module" else target(*tensors, **args)
+    except Exception as exc:  # the op's own failure, reported against the spec
+        shapes = ", ".join(format_shape(s) for s in inputs)
+        raise ShapeError(f"`{name}` fails on inputs {shapes}: {exc}") from exc
+    if not isinstance(output, torch.Tensor):
+        raise ShapeError(f"`{name}` returns a {type(output).__name__}, not a tensor")
+    return tuple(output.shape)
 
 
 def _meta_param_count(cls: type[nn.Module]) -> ParamRule:

@@ -166,7 +166,20 @@ class SizeLattice:
         above = [s for s in self.exact if s > size][:1]
         return (below + above)[:count] if count else below + above
 
+    def __repr__(self) -> str:
+        return f"SizeLattice({self.symbol!r}: {self.describe()})"
+
     def describe(self) -> str:
+        """The sizes that fit exactly, then (when they differ) those that only run."""
+        exact = self._describe_exact()
+        if not self.exact or set(self.runs) == set(self.exact):
+            return exact
+        first = self.runs[0]
+        contiguous = self.runs[-1] - first + 1 == len(self.runs)
+        others = f"other sizes >= {first}" if contiguous else "some other sizes"
+        return f"{exact} ({others} run, but drop rows or crop off-center)"
+
+    def _describe_exact(self) -> str:
         if not self.exact:
             return f"no size of `{self.symbol}` up to {self.limit} fits" if not self.runs else f"no size of `{self.symbol}` up to {self.limit} fits exactly (it runs from {self.runs[0]})"
         first, period = self.exact[0], self.period
@@ -214,13 +227,14 @@ def valid_sizes(info: ShapeInfo, *, limit: int = SIZE_SEARCH_LIMIT) -> dict[str,
         hard = [c for c in constraints if c.severity == "error"]
         soft = [c for c in constraints if c.severity != "error"]
         runs, exact = [], []
-        for size in range(1, limit + 1):
+        upto = max(limit, 2 * info.graph.spec.dims.get(name, 0))  # past the spec's example size (audio: 8000)
+        for size in range(1, upto + 1):
             env = {**example, name: size}
             if all(c.holds(env) for c in hard):
                 runs.append(size)
                 if all(c.holds(env) for c in soft):
                     exact.append(size)
-        lattices[name] = SizeLattice(name, tuple(runs), tuple(exact), limit)
+        lattices[name] = SizeLattice(name, tuple(runs), tuple(exact), upto)
     return lattices
 
 
@@ -237,15 +251,20 @@ def check_sizes(info: ShapeInfo, sizes: Mapping[str, int], lattices: Mapping[str
     """Diagnostics for the constraints that `sizes` (e.g. `{"H": 256}`) violates, naming the layer."""
     diagnostics = []
     seen = set()
+    failed: set[tuple[str, ...]] = set()
     env = {**{s: DEFAULT_BATCH for s in _all_symbols(info)}, **sizes}
     for node, constraint in info.constraints:
         if constraint.holds(env):
             continue
         names = sorted(_constraint_symbols(constraint))
+        if not set(names) <= sizes.keys():
+            continue  # a size not given is not checked
         key = (node.path, constraint.message)
-        if key in seen:
-            continue
+        if key in seen or (constraint.severity == "error" and tuple(names) in failed):
+            continue  # the layers after the first one too small for a size fail with it
         seen.add(key)
+        if constraint.severity == "error":
+            failed.add(tuple(names))
         hints = []
         for name in names:
             lattice = lattices.get(name)
@@ -255,7 +274,7 @@ def check_sizes(info: ShapeInfo, sizes: Mapping[str, int], lattices: Mapping[str
                     hints.append(f"`{name}` = {' or '.join(map(str, near))} fit{'s' if len(near) == 1 else ''} ({lattice.describe()})")
         at = ", ".join(f"{n}={sizes[n]}" for n in names if n in sizes)
         diagnostics.append(
-            Diagnostic(f"`{node.name}` at {at}: {constraint.message}", path=format_path(node.path), hint="; ".join(hints) or None, severity=constraint.severity, code="NS201" if constraint.severity == "error" else "NS211").located(info.graph.sources.span(node.path))
+            Diagnostic(f"`{node.name}` at {at}: {constraint.describe(env) or constraint.message}", path=format_path(node.path), hint="; ".join(hints) or None, severity=constraint.severity, code="NS201" if constraint.severity == "error" else "NS211").located(info.graph.sources.span(node.path))
         )
     return diagnostics
 

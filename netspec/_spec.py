@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import re
 from collections.abc import Mapping
@@ -25,8 +26,10 @@ from pydantic import (
     model_validator,
 )
 
-from ._errors import Diagnostic, SourceMap, SpecError, did_you_mean, format_path
+from ._errors import Diagnostic, SourceMap, Span, SpecError, did_you_mean, format_path
+from ._expr import Expr, ExprError, Template, compile_value
 from ._load import Document, Limits, parse_text, read_file
+from ._ops import catalog, get_op
 
 __all__ = [
     "FORMAT_VERSION",
@@ -40,6 +43,8 @@ __all__ = [
     "list_specs",
     "load_document",
     "spec_from_document",
+    "static_problems",
+    "unknown_op",
 ]
 
 FORMAT_VERSION = 1
@@ -70,12 +75,12 @@ class _Model(BaseModel):
 class ParamDef(_Model):
     """A typed parameter. `default` absent means the parameter is required (blocks only)."""
 
-    type: ParamType
-    default: JsonValue = None
-    min: int | float | None = None
-    max: int | float | None = None
-    choices: Annotated[tuple[JsonValue, ...], Strict(False)] | None = None
-    doc: str = ""
+    type: ParamType = Field(description="The value's type; values given at build time are checked against it.")
+    default: JsonValue = Field(None, description="The value when none is given at build time; absent: the parameter is required.")
+    min: int | float | None = Field(None, description="Smallest allowed value (numbers).")
+    max: int | float | None = Field(None, description="Largest allowed value (numbers).")
+    choices: Annotated[tuple[JsonValue, ...], Strict(False)] | None = Field(None, description="The only values allowed.")
+    doc: str = Field("", description="What the parameter means, for readers and generated docs.")
 
     @model_validator(mode="before")
     @classmethod
@@ -120,12 +125,12 @@ class NodeDef(_Model):
     model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True, strict=True)
     __pydantic_extra__: dict[str, JsonValue]
 
-    op: str | None = None
-    block: str | None = None
-    inputs: InputRefs | None = Field(None, alias="in")
-    repeat: int | str | None = None
-    when: bool | str | None = None
-    doc: str = ""
+    op: str | None = Field(None, description="An op of the catalog (`Conv2d`, `ReLU`, `add`, ...); exclusive with `block`.")
+    block: str | None = Field(None, description="A block of this spec to instantiate (may be `$param`); exclusive with `op`.")
+    inputs: InputRefs | None = Field(None, alias="in", description="The node's input(s): node names, `block.node`, `repeat.index`; default: the previous node.")
+    repeat: int | str | None = Field(None, description="Instantiate the node this many times in sequence (`name.0`, `name.1`, ...); `i` is the index.")
+    when: bool | str | None = Field(None, description="A bool (usually `$param`); when false the node passes its first input through.")
+    doc: str = Field("", description="A note for readers.")
 
     @model_validator(mode="before")
     @classmethod
@@ -165,11 +170,11 @@ def _check_node_names(nodes: dict[str, NodeDef]) -> dict[str, NodeDef]:
 class BlockDef(_Model):
     """A reusable sub-graph with parameters, instantiated by nodes with `block:`."""
 
-    params: dict[str, ParamDef] = {}
-    inputs: Names = ("x",)
-    nodes: Annotated[dict[str, NodeDef], Field(min_length=1)]
-    output: str | None = None
-    doc: str = ""
+    params: dict[str, ParamDef] = Field({}, description="Parameters of the block, given by the nodes that use it (`planes: int` is required).")
+    inputs: Names = Field(("x",), description="Names of the block's inputs, bound in order to the using node's `in`.")
+    nodes: Annotated[dict[str, NodeDef], Field(min_length=1, description="The block's nodes, in order.")]
+    output: str | None = Field(None, description="The node whose output is the block's output; default: the last node.")
+    doc: str = Field("", description="A note for readers.")
 
     _nodes_list = field_validator("nodes", mode="before")(classmethod(lambda cls, v: _nodes_mapping(v)))
     _names = field_validator("nodes")(classmethod(lambda cls, v: _check_node_names(v)))
@@ -200,11 +205,11 @@ class InitRule(_Model):
     (`{kaiming_normal: {mode: fan_out, nonlinearity: relu}}`, `{constant: 1}`).
     """
 
-    ops: Names | None = None
-    nodes: Names | None = None
-    when: bool | str = True
-    weight: InitFnName | dict[InitFnName, JsonValue] | None = None
-    bias: InitFnName | dict[InitFnName, JsonValue] | None = None
+    ops: Names | None = Field(None, description="Select modules by op name (`Conv2d`, `BatchNorm2d`).")
+    nodes: Names | None = Field(None, description="Select modules by qualified name, with `*` wildcards (`layer*.*.bn2`).")
+    when: bool | str = Field(True, description="Apply the rule only when this bool expression holds.")
+    weight: InitFnName | dict[InitFnName, JsonValue] | None = Field(None, description="Init function for `weight`: a name or `{name: args}`.")
+    bias: InitFnName | dict[InitFnName, JsonValue] | None = Field(None, description="Init function for `bias`: a name or `{name: args}`.")
 
     @field_validator("ops", "nodes", mode="before")
     @classmethod
@@ -233,18 +238,18 @@ InputShape = Annotated[tuple[Annotated[int, Field(ge=1)] | str, ...], Strict(Fal
 class Spec(_Model):
     """A validated spec: what `netspec.load` returns. Frozen; `.source` tells where each part came from."""
 
-    netspec: Literal[1] = FORMAT_VERSION
-    name: str
-    description: str = ""
-    extends: str | None = None
-    params: dict[str, ParamDef] = {}
-    inputs: Annotated[dict[str, InputShape], Field(min_length=1)]
-    dims: dict[str, Annotated[int, Field(ge=1)]] = {}
-    blocks: dict[str, BlockDef] = {}
-    nodes: Annotated[dict[str, NodeDef], Field(min_length=1)]
-    outputs: Names | None = None
-    init: Annotated[tuple[InitRule, ...], Strict(False)] = ()
-    remove: Names = ()
+    netspec: Literal[1] = Field(FORMAT_VERSION, description="The format version of the language; this netspec reads version 1.")
+    name: str = Field(description="The model's name.")
+    description: str = Field("", description="One line about the model.")
+    extends: str | None = Field(None, description="Start from a bundled spec (`resnet18`) or a relative file (`base.yaml`).")
+    params: dict[str, ParamDef] = Field({}, description="Named, typed values; `$name` uses one; `netspec.build(spec, name=...)` overrides it.")
+    inputs: Annotated[dict[str, InputShape], Field(min_length=1, description="The model's inputs and their shapes: numbers, symbols (`N`, `H`) or `$param`.")]
+    dims: dict[str, Annotated[int, Field(ge=1)]] = Field({}, description="Example sizes of the symbolic dimensions (`{H: 224, W: 224}`).")
+    blocks: dict[str, BlockDef] = Field({}, description="Reusable sub-graphs with parameters, used by nodes with `block:`.")
+    nodes: Annotated[dict[str, NodeDef], Field(min_length=1, description="The layers in order; each takes the previous one's output unless `in` says otherwise.")]
+    outputs: Names | None = Field(None, description="The model's output node(s); several make the model return a tuple. Default: the last node.")
+    init: Annotated[tuple[InitRule, ...], Strict(False)] = Field((), description="Parameter initialisation rules, applied module by module in order.")
+    remove: Names = Field((), description="With `extends`: names of the parent's nodes to delete.")
 
     _source: SourceMap = PrivateAttr(default_factory=SourceMap)
     _warnings: list[Diagnostic] = PrivateAttr(default_factory=list)
@@ -290,6 +295,14 @@ class Spec(_Model):
     def path(self) -> Path | None:
         """The file this spec was read from, if any."""
         return self._path
+
+    def __eq__(self, other: object) -> bool:
+        # Specs are equal by content; where they were read from (and what was derived) does not count.
+        if not isinstance(other, Spec):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as plain data; `Spec.model_validate(spec.to_dict())` gives an equal spec."""
@@ -381,7 +394,7 @@ def merge_data(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
     merged = copy.deepcopy(parent)
     merged.pop("remove", None)
     for key, value in child.items():
-        if key == "extends":
+        if key in ("extends", "remove"):
             continue
         if key == "params":
             merged["params"] = _merge_params(merged.get("params"), value)
@@ -394,6 +407,20 @@ def merge_data(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
     if isinstance(removed, list) and isinstance(merged.get("nodes"), dict):
         merged["nodes"] = {k: v for k, v in merged["nodes"].items() if k not in removed}
     return merged
+
+
+def _check_removed(removed: Any, parent_nodes: Any, ref: str, sources: SourceMap) -> None:
+    """Every name in `remove` must be a node of the parent."""
+    if not isinstance(removed, list):
+        return
+    names = list(_nodes_mapping(parent_nodes) or {}) if isinstance(parent_nodes, (dict, list)) else []
+    problems = [
+        Diagnostic(f"`remove`: `{name}` is not a node of `{ref}`", path=f"remove[{i}]", hint=did_you_mean(str(name), names, listing=12), code="NS106").located(sources.span(("remove", i)))
+        for i, name in enumerate(removed)
+        if name not in names
+    ]
+    if problems:
+        raise SpecError(problems, sources)
 
 
 def _with_extends(doc: Document, path: Path | None, limits: Limits, chain: tuple[Path, ...] = ()) -> Document:
@@ -418,6 +445,7 @@ def _with_extends(doc: Document, path: Path | None, limits: Limits, chain: tuple
     parent_doc = _with_extends(parent_doc, target, limits, (*chain, *([path] if path else [])))
     if not isinstance(parent_doc.data, dict):
         return doc
+    _check_removed(data.get("remove"), parent_doc.data.get("nodes"), ref, doc.sources)
     sources = SourceMap()
     sources.merge(doc.sources)
     sources.merge(parent_doc.sources)
@@ -475,6 +503,22 @@ def _diagnostic_for(error: Any, sources: SourceMap) -> Diagnostic:
     return Diagnostic(message, path=format_path(path), hint=hint, code=_code_for(kind)).located(span)
 
 
+_SHOULD_BE = re.compile(r"^Input should be (.*) \(got (.*)\)$", re.S)
+
+
+def _merge_alternatives(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """One diagnostic per value for a field that takes one of several types (`int | str`)."""
+    merged: list[Diagnostic] = []
+    for diag in diagnostics:
+        last = merged[-1] if merged else None
+        this, before = _SHOULD_BE.match(diag.message), _SHOULD_BE.match(last.message) if last else None
+        if last and this and before and diag.code == last.code == "NS112" and diag.path == last.path and this[2] == before[2]:
+            merged[-1] = dataclasses.replace(last, message=f"Input should be {before[1]} or {this[1]} (got {this[2]})")
+        else:
+            merged.append(diag)
+    return merged
+
+
 def _digit_span(path: tuple[str | int, ...], sources: SourceMap):
     alt = tuple(int(p) if isinstance(p, str) and p.isdigit() else p for p in path)
     return sources.span(alt)
@@ -490,25 +534,86 @@ def spec_from_document(doc: Document, path: Path | None = None, *, limits: Limit
     if not isinstance(doc.data, dict):
         kind = type(doc.data).__name__
         raise SpecError([Diagnostic(f"a spec is a mapping of fields, got a {kind}", hint="start with `name:`, `inputs:` and `nodes:`", code="NS102").located(doc.sources.span(()))], doc.sources)
+    if doc.data.get("remove") and doc.data.get("extends") is None:
+        hint = "`remove` deletes nodes of the spec named by `extends`; delete the nodes here instead"
+        raise SpecError([Diagnostic("`remove` needs `extends`", path="remove", hint=hint, code="NS106").located(doc.sources.span(("remove",), key=True))], doc.sources)
     doc = _with_extends(doc, path, limits)
     try:
         spec = Spec.model_validate(doc.data)
     except ValidationError as err:
         diagnostics = [_diagnostic_for(e, doc.sources) for e in err.errors()]
-        unique = list(dict.fromkeys(diagnostics))
+        unique = _merge_alternatives(list(dict.fromkeys(diagnostics)))
         raise SpecError(unique, doc.sources) from None
     spec._source = doc.sources
     spec._path = path
+    if any(p.required for p in spec.params.values()):
+        # Such a spec is not expanded when loaded: check what can be checked without values.
+        errors = [d for d in static_problems(spec) if d.is_error]
+        if errors:
+            raise SpecError(errors, doc.sources)
     return spec
 
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the language, generated from the models (for editors and CI)."""
     schema = Spec.model_json_schema(by_alias=True, mode="validation")
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "netspec spec"
-    schema["$id"] = "https://netspec.dev/schema/v1.json"
-    return schema
+    _accept_shorthands(schema)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://netspec.dev/schema/v1.json",
+        "title": "netspec spec",
+        **{k: v for k, v in schema.items() if k != "title"},
+    }
+
+
+def _one_or_more(item: dict[str, Any], description: str, *, nullable: bool = False) -> dict[str, Any]:
+    forms = [item, {"type": "array", "items": item, "minItems": 1}] + ([{"type": "null"}] if nullable else [])
+    return {"description": description, "anyOf": forms}
+
+
+def _accept_shorthands(schema: dict[str, Any]) -> None:
+    """Teach the generated schema the short forms the models accept before validation."""
+    defs = schema["$defs"]
+    name = {"type": "string"}
+    node_name = {"pattern": _NAME.pattern}
+    defs["Param"] = {
+        "description": "A parameter: its definition, a type name (a required parameter, e.g. `int`), or a default value (type inferred).",
+        "anyOf": [{"$ref": "#/$defs/ParamDef"}, {"type": ["boolean", "integer", "number", "string", "array"]}],
+    }
+    defs["Node"] = {
+        "description": "A node: `{op: ..., <args>}`, `{block: ..., <block params>}`, or an op name alone (`ReLU`).",
+        "anyOf": [{"$ref": "#/$defs/NodeDef"}, {"type": "string", "description": "an op with no arguments"}],
+    }
+    defs["Nodes"] = {
+        "description": "Named nodes in order, or a list of unnamed nodes (named `0`, `1`, ... by position).",
+        "anyOf": [
+            {"type": "object", "additionalProperties": {"$ref": "#/$defs/Node"}, "propertyNames": node_name, "minProperties": 1},
+            {"type": "array", "items": {"$ref": "#/$defs/Node"}, "minItems": 1},
+        ],
+    }
+    node = defs["NodeDef"]
+    node["properties"]["in"] = _one_or_more(name, node["properties"]["in"]["description"])
+    node["properties"]["repeat"] = {**node["properties"]["repeat"], "anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}]}
+    node["oneOf"] = [{"required": ["op"]}, {"required": ["block"]}]
+    block = defs["BlockDef"]
+    block["properties"]["inputs"] = _one_or_more(name, block["properties"]["inputs"]["description"])
+    block["properties"]["nodes"] = {"$ref": "#/$defs/Nodes", "description": block["properties"]["nodes"]["description"]}
+    for owner in (block, schema):
+        owner["properties"]["params"]["additionalProperties"] = {"$ref": "#/$defs/Param"}
+        owner["properties"]["params"]["propertyNames"] = {"pattern": _SYMBOL.pattern}
+    rule = defs["InitRule"]
+    for key in ("ops", "nodes"):
+        rule["properties"][key] = _one_or_more(name, rule["properties"][key]["description"], nullable=True)
+    props = schema["properties"]
+    props["nodes"] = {"$ref": "#/$defs/Nodes", "description": props["nodes"]["description"]}
+    props["outputs"] = _one_or_more(name, props["outputs"]["description"], nullable=True)
+    props["inputs"]["propertyNames"] = node_name
+    for key in ("blocks", "dims"):
+        props[key]["propertyNames"] = {"pattern": _SYMBOL.pattern}
+    # A spec that extends another may leave out what it inherits.
+    required = schema.pop("required")
+    schema["if"] = {"required": ["extends"]}
+    schema["else"] = {"required": required}
 
 
 def parse_source(source: str | bytes | os.PathLike[str] | Mapping[str, Any], *, limits: Limits | None = None, text: bool = False) -> tuple[Document, Path | None]:
@@ -519,3 +624,135 @@ def parse_source(source: str | bytes | os.PathLike[str] | Mapping[str, Any], *, 
     if isinstance(source, Mapping):
         return Document(dict(source), SourceMap(), None), None
     return load_document(source, limits=limits)  # type: ignore[arg-type]
+
+
+# --- checks that need no parameter values -------------------------------------------------------
+
+REPEAT_INDEX = "i"  # the instance index inside a node with `repeat`
+_WORD = r"(?<![A-Za-z0-9_]){}(?![A-Za-z0-9_])"
+_MAX_STATIC_DEPTH = 64  # deeper nesting is reported when the graph is expanded
+
+
+def unknown_op(name: str, blocks: Mapping[str, Any]) -> tuple[str, str | None]:
+    """The message and hint for an op name the catalog lacks."""
+    if "." in name or name.startswith("__"):
+        message = f"`{name}` is not an op: ops are names from the catalog, never import paths"
+        return message, "register your own layer with `@netspec.register_op(...)` and name it here"
+    if name in blocks:
+        return f"unknown op `{name}`", f"`{name}` is a block: write `block: {name}`"
+    if "$" in name:
+        return f"`op` is not an expression: `{name}`", "name the op itself; to choose between ops, give each its node with `when:`"
+    return f"unknown op `{name}`", did_you_mean(name, list(catalog()) + list(blocks)) or "see `docs/ops.md` for the catalog"
+
+
+def source_span(sources: SourceMap, path: tuple[str | int, ...], *, key: bool = False) -> Span | None:
+    """The span at `path`, where a position in a list of nodes may be written `"0"` or `0`."""
+    numeric = tuple(int(p) if isinstance(p, str) and p.isdigit() else p for p in path)
+    if numeric != path and _known_depth(sources, numeric) > _known_depth(sources, path):
+        path = numeric
+    return sources.span(path, key=key)
+
+
+def _known_depth(sources: SourceMap, path: tuple[str | int, ...]) -> int:
+    for depth in range(len(path), 0, -1):
+        if path[:depth] in sources.values:
+            return depth
+    return 0
+
+
+class _StaticChecker:
+    """Walks the whole spec, every block and every node whether enabled or not, with names only."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.problems: list[Diagnostic] = []
+
+    def report(self, message: str, path: tuple[str | int, ...], *, hint: str | None, code: str, span: Span | None = None) -> None:
+        where = span or source_span(self.spec.source, path)
+        self.problems.append(Diagnostic(message, path=format_path(path), hint=hint, code=code).located(where))
+
+    def names(self, value: Any, known: frozenset[str], path: tuple[str | int, ...]) -> None:
+        """Report every name an expression in `value` reads that is not in `known`."""
+        if isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                self.names(item, known, path + (i,))
+        elif isinstance(value, dict):
+            for k, item in value.items():
+                self.names(item, known, path + (k,))
+        elif isinstance(value, str) and "$" in value:
+            try:
+                compiled = compile_value(value)
+            except ExprError as err:
+                self.report(err.message, path, hint=err.hint, code="NS131", span=self.expr_span(path, err.offset, err.length))
+                return
+            if isinstance(compiled, (Expr, Template)):
+                for name in sorted(compiled.names() - known):
+                    match = re.search(_WORD.format(re.escape(name)), value)
+                    offset = match.start() if match else 0
+                    hint = did_you_mean(name, known, listing=8)
+                    self.report(f"unknown name `{name}`", path, hint=hint, code="NS131", span=self.expr_span(path, offset, len(name)))
+
+    def expr_span(self, path: tuple[str | int, ...], offset: int, length: int) -> Span | None:
+        span = source_span(self.spec.source, path)
+        if span is None or span.line != span.end_line:
+            return span
+        line = self.spec.source.line_text(span.file, span.line) or ""
+        quoted = 1 if line[span.column - 1 : span.column] in ("'", '"') else 0
+        column = span.column + quoted + offset
+        return Span(span.file, span.line, column, span.line, column + max(length, 1))
+
+    def nodes(self, nodes: Mapping[str, NodeDef], known: frozenset[str], nodes_path: tuple[str | int, ...]) -> None:
+        for local, node in nodes.items():
+            path = nodes_path + (local,)
+            self.names(node.repeat, known, path + ("repeat",))
+            self.names(node.when, known, path + ("when",))
+            inner = known | {REPEAT_INDEX} if node.repeat is not None else known
+            self.names(list(node.inputs or ()), inner, path + ("in",))
+            self.names(node.args, inner, path)
+            if node.op is not None and get_op(node.op) is None:
+                message, hint = unknown_op(node.op, self.spec.blocks)
+                self.report(message, path + ("op",), hint=hint, code="NS141")
+            self.names(node.block, inner, path + ("block",))
+            if node.block is not None and "$" not in node.block and node.block not in self.spec.blocks:
+                hint = did_you_mean(node.block, self.spec.blocks) or (f"`{node.block}` is an op: write `op: {node.block}`" if get_op(node.block) else None)
+                self.report(f"unknown block `{node.block}`", path + ("block",), hint=hint, code="NS142")
+
+    def block_cycles(self) -> None:
+        """Blocks that use themselves, directly or through others (block names written literally)."""
+        uses = {
+            name: [(local, node.block) for local, node in block.nodes.items() if node.block in self.spec.blocks]
+            for name, block in self.spec.blocks.items()
+        }
+        done: set[str] = set()
+        for start in self.spec.blocks:
+            if start not in done:
+                self._walk_blocks(start, (start,), uses, done)
+
+    def _walk_blocks(self, name: str, stack: tuple[str, ...], uses: dict[str, list[tuple[str, str]]], done: set[str]) -> None:
+        # Depth-first, each block walked once: a cycle shows as a use of a block still on the stack.
+        for local, used in uses[name]:
+            if used in stack:
+                cycle = (*stack[stack.index(used) :], used)
+                path = ("blocks", name, "nodes", local, "block")
+                self.report(f"recursive block: {' -> '.join(cycle)}", path, hint="a block may use other blocks, not itself", code="NS143")
+            elif used not in done and len(stack) < _MAX_STATIC_DEPTH:
+                self._walk_blocks(used, (*stack, used), uses, done)
+        done.add(name)
+
+
+def static_problems(spec: Spec) -> list[Diagnostic]:
+    """What can be found wrong without parameter values: unknown names in expressions, unknown ops
+    and blocks, recursive blocks; in every node, including disabled ones and unused blocks."""
+    checker = _StaticChecker(spec)
+    params = frozenset(spec.params)
+    for name, dims in spec.inputs.items():
+        checker.names(list(dims), params, ("inputs", name))
+    checker.nodes(spec.nodes, params, ("nodes",))
+    for bname, block in spec.blocks.items():
+        checker.nodes(block.nodes, params | frozenset(block.params), ("blocks", bname, "nodes"))
+    for index, rule in enumerate(spec.init):
+        checker.names(rule.when, params, ("init", index, "when"))
+        for field in ("weight", "bias"):
+            checker.names(getattr(rule, field), params, ("init", index, field))
+    checker.block_cycles()
+    return checker.problems

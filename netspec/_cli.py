@@ -1,0 +1,453 @@
+"""The `netspec` command: validate, summary, graph, schema, list, export.
+
+Exit codes: 0 success (every spec valid), 1 a spec has errors (or warnings under `--strict`),
+2 a usage or I/O error (bad option, missing file, missing optional package).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import glob
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from ._errors import Diagnostic, SourceMap, SpecError, did_you_mean, escape_text, render_diagnostic
+from ._load import parse_text
+from ._spec import SPEC_SUFFIXES, Spec, bundled_path, list_specs, parse_source, spec_from_document
+
+__all__ = ["UsageError", "github_annotation", "main"]
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_GLOB_CHARS = frozenset("*?[")
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported on one line of stderr, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors raised as `UsageError` instead of printed usage."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+        return args.run(args)
+    except UsageError as err:
+        print(f"netspec: error: {escape_text(str(err), 500)}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # `netspec list | head`
+        sys.stderr.close()
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return 130
+
+
+# --- argument types -----------------------------------------------------------------------------
+
+
+def _param(text: str) -> tuple[str, Any]:
+    """`NAME=VALUE`, the value read as a YAML scalar or flow list (`10`, `[3, 4, 6, 3]`, `bottleneck`)."""
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep or not _NAME.match(name):
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. `num_classes=10`), got {text!r:.80}")
+    try:
+        parsed = parse_text(value, file=f"-p {name}").data
+    except SpecError as err:
+        reason = err.diagnostics[0].message if err.diagnostics else "cannot read it"
+        raise argparse.ArgumentTypeError(f"bad value for parameter `{name}`: {reason}") from None
+    if isinstance(parsed, dict):
+        raise argparse.ArgumentTypeError(f"bad value for parameter `{name}`: a mapping is not a parameter value")
+    return name, parsed
+
+
+def _input_shape(text: str) -> tuple[str, tuple[int, ...]]:
+    """`NAME=1,3,224,224` (brackets allowed)."""
+    name, sep, dims = text.partition("=")
+    name = name.strip()
+    parts = [p.strip() for p in dims.strip().strip("[]()").split(",")]
+    if not sep or not _NAME.match(name) or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"expected NAME=DIMS with positive sizes (e.g. `x=1,3,224,224`), got {text!r:.80}")
+    return name, tuple(int(p) for p in parts)
+
+
+def _depth(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a depth >= 0, got {text!r:.40}")
+    return int(text)
+
+
+# --- the parser ---------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _Parser(prog="netspec", description="Validate, summarise, draw and export netspec network specs.")
+    parser.add_argument("--version", action="version", version=f"netspec {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True, parser_class=_Parser)
+
+    validate = commands.add_parser("validate", help="check specs: syntax, schema, graph and shapes", description="Check spec files, folders, globs and bundled names.")
+    validate.add_argument("paths", nargs="+", metavar="PATH", help="spec files, folders (searched recursively), globs or bundled spec names")
+    _spec_options(validate)
+    validate.add_argument("--format", choices=("text", "json", "github"), default="text", help="output format (default: text)")
+    validate.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    validate.add_argument("-q", "--quiet", action="store_true", help="print errors only: no warnings, no count line")
+    validate.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="color text output (default: auto)")
+    validate.set_defaults(run=_run_validate)
+
+    summary = commands.add_parser("summary", help="a table of layers, shapes, parameters and MACs", description="Summarise a spec at its example input sizes.")
+    summary.add_argument("spec", metavar="SPEC", help="a spec file or a bundled spec name")
+    _spec_options(summary)
+    summary.add_argument("--depth", type=_depth, default=None, metavar="N", help="fold blocks nested deeper than N into one row each")
+    summary.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    summary.set_defaults(run=_run_summary)
+
+    graph = commands.add_parser("graph", help="draw the network (Mermaid, DOT, SVG, PNG)", description="Draw a spec's graph.")
+    graph.add_argument("spec", metavar="SPEC", help="a spec file or a bundled spec name")
+    _spec_options(graph)
+    graph.add_argument("--format", choices=("mermaid", "dot", "svg", "png"), default="mermaid", help="output format (default: mermaid; svg and png need Graphviz)")
+    graph.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
+    graph.add_argument("--depth", type=_depth, default=None, metavar="N", help="draw blocks nested deeper than N as one box")
+    graph.set_defaults(run=_run_graph)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of the spec language", description="Print the JSON Schema of specs.")
+    schema.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
+    schema.set_defaults(run=_run_schema)
+
+    listing = commands.add_parser("list", help="list the bundled specs", description="List the bundled specs with their descriptions.")
+    listing.set_defaults(run=_run_list)
+
+    export = commands.add_parser("export", help="write a standalone PyTorch file, TorchScript or ONNX", description="Export a spec's network.")
+    export.add_argument("spec", metavar="SPEC", help="a spec file or a bundled spec name")
+    export.add_argument("--to", choices=("python", "torchscript", "onnx"), required=True, help="the format to write")
+    export.add_argument("output", metavar="OUT", help="the file to write")
+    _spec_options(export)
+    export.set_defaults(run=_run_export)
+    return parser
+
+
+def _spec_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-p", "--param", dest="params", type=_param, action="append", default=[], metavar="NAME=VALUE", help="override a spec parameter (repeatable)")
+    parser.add_argument("--input-shape", dest="input_shapes", type=_input_shape, action="append", default=[], metavar="NAME=DIMS", help="check at this input shape, e.g. x=1,3,224,224 (repeatable)")
+
+
+# --- finding specs ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Target:
+    display: str  # how reports name it
+    source: Path | str  # a file, or a bundled name
+
+
+def _expand_paths(paths: Sequence[str]) -> list[_Target]:
+    targets: dict[str, _Target] = {}
+    for arg in paths:
+        for target in _expand_one(arg):
+            targets.setdefault(os.path.normcase(os.path.abspath(target.source)) if isinstance(target.source, Path) else target.source, target)
+    return list(targets.values())
+
+
+def _expand_one(arg: str) -> Iterator[_Target]:
+    if any(c in _GLOB_CHARS for c in arg) and not os.path.exists(arg):
+        matches = sorted(glob.glob(arg, recursive=True))
+        if not matches:
+            raise UsageError(f"no file matches `{arg}`")
+        for match in matches:
+            yield from _expand_one(match) if os.path.isdir(match) else [_file_target(match)]
+    elif os.path.isdir(arg):
+        found = sorted(_specs_in(arg))
+        if not found:
+            raise UsageError(f"no .yaml, .yml or .json file in the folder `{arg}`")
+        yield from (_file_target(f) for f in found)
+    elif os.path.isfile(arg):
+        yield _file_target(arg)
+    else:
+        yield _bundled_target(arg)
+
+
+def _specs_in(folder: str) -> Iterator[str]:
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # skip .git, .venv, ...
+        yield from (os.path.join(root, f) for f in files if f.endswith(SPEC_SUFFIXES))
+
+
+def _file_target(path: str) -> _Target:
+    return _Target(os.path.normpath(path), Path(path))
+
+
+def _bundled_target(name: str) -> _Target:
+    if bundled_path(name) is None:
+        if name.endswith(SPEC_SUFFIXES) or os.sep in name or "/" in name:
+            raise UsageError(f"no such file: `{name}`")
+        hint = did_you_mean(name, list_specs(), listing=12)
+        raise UsageError(f"`{name}` is neither a file nor a bundled spec" + (f"; {hint}" if hint else ""))
+    return _Target(name, name)
+
+
+def _single_spec(arg: str) -> Path | str:
+    if os.path.isdir(arg):
+        raise UsageError(f"`{arg}` is a folder; give one spec file or bundled name")
+    return Path(arg) if os.path.isfile(arg) else _bundled_target(arg).source
+
+
+def _read_spec(source: Path | str) -> Spec:
+    """The validated spec model, without expanding its graph (that happens once, with the parameters)."""
+    document, path = parse_source(source)
+    return spec_from_document(document, path)
+
+
+# --- validate -----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Result:
+    target: _Target
+    diagnostics: list[Diagnostic]
+    sources: SourceMap | None
+
+    @property
+    def errors(self) -> int:
+        return sum(d.is_error for d in self.diagnostics)
+
+    @property
+    def warnings(self) -> int:
+        return len(self.diagnostics) - self.errors
+
+
+def _check(target: _Target, params: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> _Result:
+    from ._api import validate
+
+    try:
+        spec = _read_spec(target.source)
+        found = validate(spec, params=params, input_shapes=shapes or None)
+        sources: SourceMap | None = spec.source
+    except SpecError as err:
+        found, sources = err.diagnostics, err.sources
+    except Exception as err:  # noqa: BLE001 - a bug, not the spec's fault: still one report per file, no traceback
+        found = [Diagnostic(
+            f"internal error while checking: {type(err).__name__}: {err}",
+            hint="please report this together with the spec",
+            code="NS000",
+        )]
+        sources = None
+    placed = [d if d.file is not None else dataclasses.replace(d, file=target.display) for d in found]
+    return _Result(target, placed, sources)
+
+
+def _strict(result: _Result) -> _Result:
+    promoted = [d if d.is_error else dataclasses.replace(d, severity="error") for d in result.diagnostics]
+    return dataclasses.replace(result, diagnostics=promoted)
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    targets = _expand_paths(args.paths)
+    params, shapes = dict(args.params), dict(args.input_shapes)
+    results = [_check(t, params, shapes) for t in targets]
+    if args.strict:
+        results = [_strict(r) for r in results]
+    writer = {"text": _write_text, "json": _write_json, "github": _write_github}[args.format]
+    writer(results, args, sys.stdout)
+    return EXIT_INVALID if any(r.errors for r in results) else EXIT_OK
+
+
+def _shown(result: _Result, quiet: bool) -> list[Diagnostic]:
+    return [d for d in result.diagnostics if d.is_error or not quiet]
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _count_line(results: list[_Result]) -> str:
+    errors, warnings = sum(r.errors for r in results), sum(r.warnings for r in results)
+    return f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')} in {_plural(len(results), 'file')}"
+
+
+def _use_color(choice: str, stream: TextIO) -> bool:
+    if choice != "auto":
+        return choice == "always"
+    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+
+
+def _write_text(results: list[_Result], args: argparse.Namespace, out: TextIO) -> None:
+    color = _use_color(args.color, out)
+    for result in results:
+        out.writelines(render_diagnostic(d, result.sources, color=color) + "\n\n" for d in _shown(result, args.quiet))
+    if not args.quiet:
+        out.write(_count_line(results) + "\n")
+
+
+def _write_json(results: list[_Result], args: argparse.Namespace, out: TextIO) -> None:
+    document = {
+        "files": [
+            {"file": r.target.display, "valid": not r.errors, "diagnostics": [d.to_dict() for d in _shown(r, args.quiet)]}
+            for r in results
+        ],
+        "counts": {
+            "files": len(results),
+            "invalid_files": sum(bool(r.errors) for r in results),
+            "errors": sum(r.errors for r in results),
+            "warnings": sum(r.warnings for r in results),
+        },
+    }
+    json.dump(document, out, indent=2)
+    out.write("\n")
+
+
+def _escape_data(text: str) -> str:
+    """Workflow-command escaping of a message, after control characters are made visible."""
+    return escape_text(text, 1000).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_annotation(diag: Diagnostic) -> str:
+    """One `::error ...::message` workflow command; spec text can never end the line or start another."""
+    properties = [("file", diag.file), ("line", diag.line), ("col", diag.column), ("endLine", diag.end_line), ("endColumn", diag.end_column), ("title", diag.code)]
+    shown = ",".join(f"{key}={_escape_property(str(value))}" for key, value in properties if value is not None)
+    message = _escape_data(diag.message)
+    if diag.path:
+        message += " (at " + _escape_data(f"`{diag.path}`") + ")"
+    if diag.hint:
+        message += "%0Ahelp: " + _escape_data(diag.hint)
+    return f"::{diag.severity} {shown}::{message}"
+
+
+def _write_github(results: list[_Result], args: argparse.Namespace, out: TextIO) -> None:
+    for result in results:
+        out.writelines(github_annotation(d) + "\n" for d in _shown(result, args.quiet))
+    if not args.quiet:
+        out.write("netspec: " + _count_line(results) + "\n")
+
+
+# --- summary, graph, schema, list, export -------------------------------------------------------
+
+
+def _report_spec_error(err: SpecError) -> int:
+    print(err.render(), file=sys.stderr)
+    return EXIT_INVALID
+
+
+_SpecAction = Callable[[Spec, dict[str, Any], "dict[str, tuple[int, ...]] | None", argparse.Namespace], int]
+
+
+def _with_spec(action: _SpecAction) -> Callable[[argparse.Namespace], int]:
+    """Resolve SPEC, read it, and turn the spec's own errors into diagnostics on stderr (exit 1)."""
+
+    def run(args: argparse.Namespace) -> int:
+        source = _single_spec(args.spec)
+        try:
+            spec = _read_spec(source)
+            return action(spec, dict(args.params), dict(args.input_shapes) or None, args)
+        except SpecError as err:
+            return _report_spec_error(err)
+
+    return run
+
+
+def _write_output(data: str | bytes, output: str | None) -> None:
+    if output is None or output == "-":
+        if isinstance(data, bytes):
+            if sys.stdout.isatty():
+                raise UsageError("refusing to write binary output to a terminal: give `-o FILE`")
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+        else:
+            sys.stdout.write(data if data.endswith("\n") else data + "\n")
+        return
+    try:
+        if isinstance(data, bytes):
+            Path(output).write_bytes(data)
+        else:
+            Path(output).write_text(data if data.endswith("\n") else data + "\n", encoding="utf-8")
+    except OSError as err:
+        raise UsageError(f"cannot write `{output}`: {err.strerror or err}") from None
+
+
+def _summary(spec: Spec, params: dict[str, Any], shapes: dict | None, args: argparse.Namespace) -> int:
+    from ._summary import summarize
+
+    table = summarize(spec, params=params, input_shapes=shapes, depth=args.depth)
+    _write_output(json.dumps(table.to_dict(), indent=2) if args.format == "json" else table.render(), None)
+    return EXIT_OK
+
+
+def _graph(spec: Spec, params: dict[str, Any], shapes: dict | None, args: argparse.Namespace) -> int:
+    from . import _draw
+    from ._api import prepare
+
+    info = prepare(spec, params, shapes)
+    if args.format == "mermaid":
+        data: str | bytes = _draw.render_mermaid(info, depth=args.depth)
+    elif args.format == "dot":
+        data = _draw.render_dot(info, depth=args.depth)
+    else:
+        try:
+            data = _draw.render_image(info, args.format, depth=args.depth)
+        except RuntimeError as err:
+            raise UsageError(str(err)) from None
+    _write_output(data, args.output)
+    return EXIT_OK
+
+
+def _export(spec: Spec, params: dict[str, Any], shapes: dict | None, args: argparse.Namespace) -> int:
+    from ._export import ExportError, MissingDependencyError, export_onnx, export_python, export_torchscript
+
+    try:
+        if args.to == "python":
+            _write_output(export_python(spec, params, input_shapes=shapes), args.output)
+        elif args.to == "torchscript":
+            export_torchscript(spec, args.output, params, input_shapes=shapes)
+        else:
+            export_onnx(spec, args.output, params, input_shapes=shapes)
+    except MissingDependencyError as err:
+        raise UsageError(str(err)) from None
+    except ExportError as err:
+        print(f"netspec: cannot export: {escape_text(str(err), 500)}", file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as err:
+        raise UsageError(f"cannot write `{args.output}`: {err.strerror or err}") from None
+    return EXIT_OK
+
+
+_run_summary = _with_spec(_summary)
+_run_graph = _with_spec(_graph)
+_run_export = _with_spec(_export)
+
+
+def _run_schema(args: argparse.Namespace) -> int:
+    from ._spec import json_schema
+
+    _write_output(json.dumps(json_schema(), indent=2), args.output)
+    return EXIT_OK
+
+
+def _run_list(args: argparse.Namespace) -> int:
+    rows = []
+    for name in list_specs():
+        try:
+            description = _read_spec(name).description
+        except SpecError:
+            description = "(invalid: run `netspec validate " + name + "`)"
+        rows.append((name, escape_text(" ".join(description.split()), 160)))
+    width = max((len(name) for name, _ in rows), default=0)
+    for name, description in rows:
+        sys.stdout.write(f"{name.ljust(width)}  {description}".rstrip() + "\n")
+    return EXIT_OK

@@ -1,0 +1,420 @@
+"""Drawings of a shape-checked graph: Mermaid text, Graphviz DOT text, and images through Graphviz.
+
+Every input and node is a box showing its name, its op and its output shape; block instances and
+repeats (the prefixes of qualified names: `layer2`, `layer2.0`, `layer2.0.downsample`) are nested
+clusters. With `depth`, a group whose qualified name has more than `depth` parts is folded into one
+box: `depth=1` draws `layer1` as a cluster of the boxes `layer1.0` and `layer1.1`; `depth=0` draws
+`layer1` as a single box. Edges carry the shape of the tensor they move; edges into `add` (residual
+sums) are dashed and edges into `concat` thick, with a legend.
+
+No text from a spec ever reaches the output unescaped: every box and cluster has a generated id
+(`n0`, `g0`), and labels are escaped for the target syntax.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+from collections.abc import Iterable
+from typing import Literal
+
+from ._dims import Shape, format_shape
+from ._errors import did_you_mean
+from ._graph import GraphNode
+from ._shapes import ShapeInfo
+
+__all__ = ["DOT_TIMEOUT_S", "IMAGE_FORMATS", "dot_text", "mermaid_text", "render_dot", "render_image", "render_mermaid"]
+
+# Output formats handed to `dot -T<format>`; a fixed list so no argument is ever taken from outside.
+IMAGE_FORMATS = ("svg", "png", "pdf", "jpg", "gif", "ps", "eps")
+DOT_TIMEOUT_S = 60
+
+EdgeStyle = Literal["plain", "residual", "concat"]
+BoxKind = Literal["input", "op", "merge", "folded"]
+
+# Edges into these ops are drawn in their own style, explained in the legend.
+_EDGE_STYLES: dict[str, EdgeStyle] = {"add": "residual", "concat": "concat"}
+_LEGEND: dict[EdgeStyle, str] = {"residual": "add (residual)", "concat": "concat (skip)"}
+
+# --- the drawing, independent of the syntax -------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Box:
+    """One drawn box: an input, a node, or a folded group of nodes."""
+
+    id: str
+    lines: list[str]
+    kind: BoxKind
+    output: bool = False
+
+
+@dataclasses.dataclass
+class _Cluster:
+    """A block instance or a repeat, drawn around its boxes and inner clusters."""
+
+    id: str
+    title: str
+    children: list[_Box | _Cluster] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class _Edge:
+    source: str
+    target: str
+    label: str
+    style: EdgeStyle
+
+
+@dataclasses.dataclass
+class _Drawing:
+    items: list[_Box | _Cluster]
+    edges: list[_Edge]
+
+    @property
+    def styles(self) -> set[EdgeStyle]:
+        return {edge.style for edge in self.edges}
+
+
+@dataclasses.dataclass
+class _Fold:
+    """The members of a folded group, collected before its box is labelled."""
+
+    box: _Box
+    members: list[GraphNode] = dataclasses.field(default_factory=list)
+
+
+def _check_depth(depth: int | None) -> None:
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
+        raise ValueError(f"`depth` must be a whole number >= 0 or None, got {depth!r:.40}")
+
+
+def _prefixes(name: str) -> list[str]:
+    """`a.b.c` -> [`a`, `a.b`]: the groups a node belongs to, outermost first."""
+    parts = name.split(".")
+    return [".".join(parts[:k]) for k in range(1, len(parts))]
+
+
+def _representative(name: str, depth: int | None) -> str:
+    """The drawn box of a node: itself, or the group it is folded into."""
+    parts = name.split(".")
+    if depth is None or len(parts) - 1 <= depth:
+        return name
+    return ".".join(parts[: depth + 1])
+
+
+class _Layout:
+    """Builds a `_Drawing` from shape information."""
+
+    def __init__(self, info: ShapeInfo, depth: int | None) -> None:
+        self.info = info
+        self.depth = depth
+        self.nodes = [n for n in info.graph.nodes if n.name in info.nodes]
+        self.direct: dict[str, list[GraphNode]] = {}  # group -> the nodes named `group.<local>`
+        self.parts: dict[str, set[str]] = {}  # group -> the next name parts below it
+        for node in self.nodes:
+            self.direct.setdefault(node.name.rpartition(".")[0], []).append(node)
+            for group in _prefixes(node.name):
+                self.parts.setdefault(group, set()).add(node.name[len(group) + 1 :].partition(".")[0])
+        self.users: dict[str, list[str]] = {}
+        for node in self.nodes:
+            for name in node.inputs:
+                self.users.setdefault(name, []).append(node.name)
+        self.position = {n.name: k for k, n in enumerate(info.graph.order)}
+        self.items: list[_Box | _Cluster] = []
+        self.clusters: dict[str, _Cluster] = {}
+        self.boxes: dict[str, _Box] = {}
+        self.folds: dict[str, _Fold] = {}
+
+    def drawing(self) -> _Drawing:
+        for name, shape in self.info.inputs.items():
+            self.add_box(name, _Box(self.next_box_id(), [name, "input", format_shape(shape)], "input"), [])
+        for node in self.nodes:
+            self.place(node)
+        for name, fold in self.folds.items():
+            fold.box.lines = self.fold_lines(name, fold.members)
+        for name in self.info.graph.outputs:
+            self.boxes[_representative(name, self.depth)].output = True
+        return _Drawing(self.items, self.edges())
+
+    def next_box_id(self) -> str:
+        return f"n{len(self.boxes)}"
+
+    def add_box(self, name: str, box: _Box, groups: list[str]) -> None:
+        self.boxes[name] = box
+        self.container(groups).append(box)
+
+    def container(self, groups: list[str]) -> list[_Box | _Cluster]:
+        """The children list of the innermost of `groups` (outermost first), creating clusters."""
+        children = self.items
+        for group in groups:
+            cluster = self.clusters.get(group)
+            if cluster is None:
+                cluster = _Cluster(f"g{len(self.clusters)}", self.group_title(group))
+                self.clusters[group] = cluster
+                children.append(cluster)
+            children = cluster.children
+        return children
+
+    def place(self, node: GraphNode) -> None:
+        drawn = _representative(node.name, self.depth)
+        if drawn == node.name:
+            kind: BoxKind = "merge" if node.op.name in _EDGE_STYLES else "op"
+            lines = [node.name, node.op.name, format_shape(self.info.nodes[node.name].output)]
+            self.add_box(node.name, _Box(self.next_box_id(), lines, kind), _prefixes(node.name))
+            return
+        fold = self.folds.get(drawn)
+        if fold is None:
+            fold = _Fold(_Box(self.next_box_id(), [], "folded"))
+            self.folds[drawn] = fold
+            self.add_box(drawn, fold.box, _prefixes(drawn))
+        fold.members.append(node)
+
+    # -- labels
+
+    def group_title(self, group: str) -> str:
+        what = self.group_kind(group)
+        return f"{group} : {what}" if what else group
+
+    def group_kind(self, group: str) -> str:
+        """What a group is: its block (`basic`), or `2 x basic` for a repeat."""
+        direct = self.direct.get(group, [])
+        block = self.defining_block(direct)
+        if block is not None:
+            return block
+        if direct:  # a repeated op: `convs.0`, `convs.1`
+            return f"{len(direct)} x {direct[0].op.name}"
+        children = sorted(self.parts.get(group, ()))
+        if children and all(c.isdigit() for c in children):
+            inner = self.group_kind(f"{group}.{children[0]}")
+            return f"{len(children)} x {inner}" if inner else f"{len(children)} instances"
+        return self.declared_block(group) or ""
+
+    @staticmethod
+    def defining_block(direct: list[GraphNode]) -> str | None:
+        """The block whose body defines these nodes (a repeated op is not defined by its group)."""
+        for node in direct:
+            if node.name.rpartition(".")[2] == str(node.path[-1]) and node.path[0] == "blocks":
+                return str(node.path[1])
+        return None
+
+    def declared_block(self, group: str) -> str | None:
+        """The block a group instantiates, read from its node definition when it names it literally."""
+        parent, _, local = group.rpartition(".")
+        if not parent:
+            node_def = self.info.graph.spec.nodes.get(local)
+        else:
+            parent_block = self.defining_block(self.direct.get(parent, []))
+            block_def = self.info.graph.spec.blocks.get(parent_block) if parent_block else None
+            node_def = block_def.nodes.get(local) if block_def else None
+        name = node_def.block if node_def is not None else None
+        return name if isinstance(name, str) and "$" not in name else None
+
+    def fold_lines(self, group: str, members: list[GraphNode]) -> list[str]:
+        what = self.group_kind(group)
+        count = f"{len(members)} op{'s' if len(members) != 1 else ''}"
+        return [group, f"{what}, {count}" if what else count, format_shape(self.group_output(members))]
+
+    def group_output(self, members: list[GraphNode]) -> Shape:
+        """The shape leaving a folded group: of its last member used outside it (or an output)."""
+        inside = {n.name for n in members}
+        outputs = set(self.info.graph.outputs)
+        leaving = {m for m in inside if m in outputs or any(u not in inside for u in self.users.get(m, ()))}
+        last = max(leaving or inside, key=self.position.__getitem__)
+        return self.info.nodes[last].output
+
+    # -- edges
+
+    def edges(self) -> list[_Edge]:
+        """One edge per pair of drawn boxes; a plain edge wins over a styled one between the same pair."""
+        found: dict[tuple[str, str], _Edge] = {}
+        for node in self.info.graph.order:
+            if node.name not in self.info.nodes:
+                continue
+            target = self.boxes[_representative(node.name, self.depth)].id
+            style = _EDGE_STYLES.get(node.op.name, "plain")
+            for name in node.inputs:
+                source = self.boxes[_representative(name, self.depth)].id
+                if source == target:
+                    continue
+                known = found.get((source, target))
+                if known is None:
+                    found[(source, target)] = _Edge(source, target, format_shape(self.info.shape(name)), style)
+                elif style == "plain":
+                    known.style = "plain"
+        return list(found.values())
+
+
+def _layout(info: ShapeInfo, depth: int | None) -> _Drawing:
+    _check_depth(depth)
+    return _Layout(info, depth).drawing()
+
+
+def _walk(items: Iterable[_Box | _Cluster]) -> Iterable[_Box]:
+    for item in items:
+        if isinstance(item, _Cluster):
+            yield from _walk(item.children)
+        else:
+            yield item
+
+# --- Mermaid --------------------------------------------------------------------------------------
+
+# Characters that pass into a quoted Mermaid label as they are; every other one becomes an entity
+# code (`#34;`), so no label can close its quotes, open HTML or start a Mermaid construct.
+_MERMAID_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _.,:()[]+-*/=%'")
+_MERMAID_ARROWS = {"plain": "-->", "residual": "-.->", "concat": "==>"}
+_MERMAID_CLASSES = {
+    "input": "fill:#e8eefc,stroke:#4060a0",
+    "op": "fill:#ffffff,stroke:#606060",
+    "merge": "fill:#fff4dc,stroke:#b07000",
+    "folded": "fill:#f2f2f2,stroke:#606060,stroke-dasharray:4 3",
+    "output": "stroke-width:3px",
+}
+
+
+def mermaid_text(text: str) -> str:
+    """`text` escaped for a double-quoted Mermaid label; a newline becomes a line break."""
+    return "<br/>".join("".join(c if c in _MERMAID_SAFE else f"#{ord(c)};" for c in line) for line in text.split("\n"))
+
+
+def _mermaid_label(lines: list[str]) -> str:
+    return '"' + "<br/>".join(mermaid_text(line) for line in lines) + '"'
+
+
+def _mermaid_items(items: list[_Box | _Cluster], indent: str) -> list[str]:
+    out = []
+    for item in items:
+        if isinstance(item, _Cluster):
+            out.append(f"{indent}subgraph {item.id}[{_mermaid_label([item.title])}]")
+            out.append(f"{indent}  direction TB")
+            out += _mermaid_items(item.children, indent + "  ")
+            out.append(f"{indent}end")
+        else:
+            shape = ("([", "])") if item.kind == "input" else ("[", "]")
+            out.append(f"{indent}{item.id}{shape[0]}{_mermaid_label(item.lines)}{shape[1]}")
+    return out
+
+
+def _mermaid_legend(styles: set[EdgeStyle]) -> list[str]:
+    shown = [s for s in _LEGEND if s in styles]
+    if not shown:
+        return []
+    out = [f"  subgraph legend[{_mermaid_label(['legend'])}]", "    direction LR"]
+    for k, style in enumerate(shown):
+        label = _mermaid_label([_LEGEND[style]])
+        out.append(f'    lg{2 * k}[" "] {_MERMAID_ARROWS[style]}|{label}| lg{2 * k + 1}[" "]')
+    out.append("  end")
+    return out
+
+
+def render_mermaid(info: ShapeInfo, *, depth: int | None = None) -> str:
+    """A Mermaid flowchart of the graph (for Markdown), groups deeper than `depth` folded."""
+    drawing = _layout(info, depth)
+    lines = ["flowchart TD"]
+    lines += _mermaid_items(drawing.items, "  ")
+    for edge in drawing.edges:
+        lines.append(f"  {edge.source} {_MERMAID_ARROWS[edge.style]}|{_mermaid_label([edge.label])}| {edge.target}")
+    lines += _mermaid_legend(drawing.styles)
+    boxes = list(_walk(drawing.items))
+    for kind, style in _MERMAID_CLASSES.items():
+        members = [b.id for b in boxes if (b.output if kind == "output" else b.kind == kind)]
+        if members:
+            lines.append(f"  classDef {kind} {style}")
+            lines.append(f"  class {','.join(members)} {kind}")
+    return "\n".join(lines) + "\n"
+
+
+# --- Graphviz DOT ---------------------------------------------------------------------------------
+
+_DOT_BOXES = {
+    "input": 'shape=ellipse, fillcolor="#e8eefc"',
+    "op": 'fillcolor="#ffffff"',
+    "merge": 'shape=oval, fillcolor="#fff4dc"',
+    "folded": 'style="rounded,filled,dashed", fillcolor="#f2f2f2"',
+}
+_DOT_EDGES = {"plain": "", "residual": ', style=dashed, color="#3060c0"', "concat": ', penwidth=2.5, color="#c06000"'}
+
+
+def dot_text(text: str) -> str:
+    """`text` escaped for a double-quoted DOT string; a newline becomes a centred line break."""
+    out = []
+    for c in text:
+        if c in '\\"':
+            out.append("\\" + c)
+        elif c == "\n":
+            out.append("\\n")
+        elif c.isprintable():
+            out.append(c)
+    return "".join(out)
+
+
+def _dot_label(lines: list[str]) -> str:
+    return '"' + "\\n".join(dot_text(line) for line in lines) + '"'
+
+
+def _dot_items(items: list[_Box | _Cluster], indent: str) -> list[str]:
+    out = []
+    for item in items:
+        if isinstance(item, _Cluster):
+            out.append(f"{indent}subgraph cluster_{item.id} {{")
+            out.append(f'{indent}  label={_dot_label([item.title])}; style="rounded,dashed"; color="#808080";')
+            out += _dot_items(item.children, indent + "  ")
+            out.append(f"{indent}}}")
+        else:
+            extra = ", peripheries=2" if item.output else ""
+            out.append(f"{indent}{item.id} [label={_dot_label(item.lines)}, {_DOT_BOXES[item.kind]}{extra}];")
+    return out
+
+
+def _dot_legend(styles: set[EdgeStyle]) -> list[str]:
+    shown = [s for s in _LEGEND if s in styles]
+    if not shown:
+        return []
+    out = ["  subgraph cluster_legend {", '    label="legend"; style="rounded"; color="#c0c0c0";']
+    for k, style in enumerate(shown):
+        out.append(f"    lg{2 * k} [shape=point]; lg{2 * k + 1} [shape=point];")
+        out.append(f"    lg{2 * k} -> lg{2 * k + 1} [label={_dot_label([_LEGEND[style]])}{_DOT_EDGES[style]}];")
+    out.append("  }")
+    return out
+
+
+def render_dot(info: ShapeInfo, *, depth: int | None = None) -> str:
+    """A Graphviz DOT digraph of the graph, groups deeper than `depth` folded."""
+    drawing = _layout(info, depth)
+    lines = [
+        "digraph netspec {",
+        '  graph [rankdir=TB, fontname="Helvetica", fontsize=11];',
+        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10];',
+        '  edge [fontname="Helvetica", fontsize=9];',
+    ]
+    lines += _dot_items(drawing.items, "  ")
+    for edge in drawing.edges:
+        lines.append(f"  {edge.source} -> {edge.target} [label={_dot_label([edge.label])}{_DOT_EDGES[edge.style]}];")
+    lines += _dot_legend(drawing.styles)
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def render_image(info: ShapeInfo, fmt: str, *, depth: int | None = None) -> bytes:
+    """The DOT drawing rendered by Graphviz's `dot` as `fmt` (`svg`, `png`, `pdf`, ...)."""
+    if fmt not in IMAGE_FORMATS:
+        hint = did_you_mean(fmt, IMAGE_FORMATS, listing=len(IMAGE_FORMATS))
+        raise ValueError(f"unknown image format `{fmt}`" + (f": {hint}" if hint else ""))
+    dot = shutil.which("dot")
+    if dot is None:
+        raise RuntimeError(
+            "Graphviz's `dot` program is not on the PATH: install Graphviz (`apt install graphviz`, "
+            "`brew install graphviz` or `conda install graphviz`), or write DOT text and render it elsewhere"
+        )
+    source = render_dot(info, depth=depth).encode("utf-8")
+    try:
+        result = subprocess.run(
+            [dot, f"-T{fmt}"], input=source, capture_output=True, timeout=DOT_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"Graphviz's `dot` did not finish within {DOT_TIMEOUT_S} s; try a smaller `depth`") from None
+    if result.returncode != 0:
+        message = result.stderr.decode("utf-8", "replace").strip()[:500]
+        raise RuntimeError(f"Graphviz's `dot` failed (exit status {result.returncode}): {message}")
+    return result.stdout

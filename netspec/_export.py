@@ -1,0 +1,369 @@
+"""Exporters: a standalone PyTorch source file, a TorchScript archive, an ONNX model.
+
+The Python exporter writes code that imports only torch. Spec text reaches that code only as
+identifiers the spec loader validated, numbers, and strings quoted by `repr`: names are checked
+again here before use, and everything else is rendered from Python values, never pasted as text.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import keyword
+import math
+import os
+import re
+import tokenize
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import fx, nn
+
+from . import _runtime
+from ._api import Source, build, prepare
+from ._compile import INIT_FUNCTIONS, _check_init_args, _live_nodes, compile_graph
+from ._graph import Graph, GraphNode
+from ._shapes import ShapeInfo
+
+__all__ = ["ExportError", "MissingDependencyError", "export_onnx", "export_python", "export_torchscript"]
+
+
+class ExportError(Exception):
+    """A valid spec that cannot be written in the requested format (e.g. an op outside `torch.nn`)."""
+
+
+class MissingDependencyError(ExportError):
+    """An optional package the format needs is not installed."""
+
+
+# --- Python source ------------------------------------------------------------------------------
+
+_QUALIFIED_NAME = re.compile(r"^[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*$")
+# Names fx puts in every generated function's globals; any other global must be a runtime helper.
+_FX_BUILTIN_GLOBALS = frozenset({"inf", "nan", "NoneType", "torch", "device", "fx_pytree", "pytree"})
+_FX_WRAP_LINE = re.compile(r'^torch\.fx\._symbolic_trace\.wrap\("[A-Za-z0-9_]+"\)$')
+# What the copied runtime helpers may use from their module besides each other.
+_RUNTIME_IMPORTS = {"torch": torch, "F": torch.nn.functional, "Tensor": torch.Tensor, "annotations": None}
+_HEADER_IMPORTS = ("from __future__ import annotations", "", "import torch", "import torch.nn.functional as F", "from torch import Tensor, nn")
+_RESERVED = frozenset({"torch", "F", "Tensor", "nn", "annotations", "SPEC_NAME", "SPEC_PARAMS", "EXAMPLE_INPUT_SHAPES", "_add_module"})
+
+
+def export_python(
+    source: Source,
+    params: Mapping[str, Any] | None = None,
+    *,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+) -> str:
+    """The source of a standalone module equivalent to `netspec.build(source, **params)`.
+
+    The file imports only torch. Its class creates the same modules at the same qualified names in
+    the same order (so state_dicts load with `strict=True`, and under one seed the parameters are
+    equal), applies the spec's init rules in `_init_weights`, and runs the compiled graph's code.
+    """
+    info = prepare(source, params, input_shapes)
+    example = prepare(info.graph.spec, params, input_shapes, concrete=True).inputs
+    with torch.device("meta"):  # the code is all we need: allocate nothing
+        module = compile_graph(info)
+    class_name = _class_name(info.graph.spec.name)
+    helpers, renames = _runtime_helpers(module.graph)
+    forward = _forward_source(module.graph, renames)
+    parts = [
+        _header(info.graph),
+        "\n".join(_HEADER_IMPORTS),
+        _constants(info.graph, example),
+        *helpers,
+        _ADD_MODULE_SOURCE,
+        _class_source(class_name, info, module, forward),
+    ]
+    return "\n\n\n".join(p.strip("\n") for p in parts) + "\n"
+
+
+def _class_name(name: str) -> str:
+    words = "".join(c if c.isascii() and c.isalnum() else " " for c in name).split()
+    cleaned = "".join(w[:1].upper() + w[1:] for w in words)
+    if not cleaned.isidentifier() or cleaned in _RESERVED:
+        cleaned = "Network" + cleaned if cleaned.isalnum() else "Network"
+    return cleaned
+
+
+def _literal(value: Any, *, tuples: bool = True) -> str:
+    """Python source for a plain value, produced by `repr`; lists become tuples (as `build` passes
+    module arguments) unless `tuples` is false."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return repr(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else f"float({str(value)!r})"
+    if isinstance(value, (list, tuple)):
+        items = [_literal(v, tuples=tuples) for v in value]
+        if not tuples:
+            return "[" + ", ".join(items) + "]"
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    raise ExportError(f"cannot write the value {value!r:.60} ({type(value).__name__}) as Python source")
+
+
+def _identifier(name: str, what: str) -> str:
+    if not name.isidentifier() or keyword.iskeyword(name) or not name.isascii():
+        raise ExportError(f"{what} `{name!r:.60}` is not a Python identifier")
+    return name
+
+
+def _qualified(name: str) -> str:
+    if not _QUALIFIED_NAME.match(name):
+        raise ExportError(f"node name {name!r:.60} is not a dotted name")
+    return name
+
+
+def _header(graph: Graph) -> str:
+    from . import __version__  # the package's, imported late: this module may be imported by it
+
+    lines = [
+        f"# A PyTorch module generated by netspec {__version__} from the spec {graph.spec.name!r}.",
+        "# It needs torch only. Parameters it was generated with:",
+    ]
+    lines += [f"#   {_identifier(k, 'parameter name')} = {_literal(v, tuples=False)}" for k, v in graph.params.items()] or ["#   (none)"]
+    return "\n".join(lines)
+
+
+def _constants(graph: Graph, example: Mapping[str, Sequence[Any]]) -> str:
+    params = "{" + ", ".join(f"{_identifier(k, 'parameter name')!r}: {_literal(v, tuples=False)}" for k, v in graph.params.items()) + "}"
+    shapes = "{" + ", ".join(f"{_identifier(k, 'input name')!r}: {_literal([int(d) for d in s])}" for k, s in example.items()) + "}"
+    return "\n".join([
+        f"SPEC_NAME = {graph.spec.name!r}",
+        f"SPEC_PARAMS = {params}",
+        "# Input shapes at the spec's example sizes (`dims`).",
+        f"EXAMPLE_INPUT_SHAPES = {shapes}",
+    ])
+
+
+_ADD_MODULE_SOURCE = '''
+def _add_module(root: nn.Module, qualified: str, module: nn.Module) -> None:
+    """Register `module` at a dotted name, creating plain containers for the missing parents."""
+    *parents, leaf = qualified.split(".")
+    owner = root
+    for part in parents:
+        if part not in owner._modules:
+            owner.add_module(part, nn.Module())
+        owner = owner._modules[part]
+    owner.add_module(leaf, module)
+'''
+
+
+def _class_source(class_name: str, info: ShapeInfo, module: fx.GraphModule, forward: str) -> str:
+    graph = info.graph
+    live = _live_nodes(graph)
+    nodes = [n for n in graph.nodes if n.name in live and n.op.kind == "module"]
+    lines = [f"class {class_name}(nn.Module):", '    """The network of the spec `SPEC_NAME` with `SPEC_PARAMS`, as `netspec.build` compiles it."""', "", "    def __init__(self) -> None:", "        super().__init__()"]
+    lines += ["        " + _construction(node, info.nodes[node.name].args) for node in nodes]
+    init = _init_lines(nodes, module, graph)
+    if init:
+        lines += ["        self._init_weights()", "", "    def _init_weights(self) -> None:", '        """The spec\'s init rules, applied module by module in registration order."""']
+        lines += ["        with torch.no_grad():"] + ["            " + line for line in init]
+    lines += [""] + ["    " + line if line else "" for line in forward.splitlines()]
+    return "\n".join(lines)
+
+
+def _construction(node: GraphNode, args: Mapping[str, Any]) -> str:
+    target = node.op.target
+    class_name = getattr(target, "__name__", "")
+    if getattr(nn, class_name, None) is not target:
+        raise ExportError(f"node `{node.name}` uses `{node.op.name}`, which is not a `torch.nn` module: a standalone file cannot create it")
+    kwargs = ", ".join(f"{_identifier(k, 'argument name')}={_literal(v)}" for k, v in args.items())
+    call = f"nn.{_identifier(class_name, 'module class')}({kwargs})"
+    name = _qualified(node.name)
+    if "." not in name and name.isidentifier() and not keyword.iskeyword(name):
+        return f"self.{name} = {call}"
+    return f"_add_module(self, {name!r}, {call})"
+
+
+def _init_lines(nodes: list[GraphNode], module: fx.GraphModule, graph: Graph) -> list[str]:
+    """The spec's init rules resolved statically, in the order `build` applies them."""
+    prepared = []
+    for plan in graph.init:
+        steps = []
+        for param in ("weight", "bias"):
+            choice = getattr(plan, param)
+            if choice is not None and choice[0] != "default":
+                fn = INIT_FUNCTIONS[choice[0]][0]
+                steps.append((param, fn.__name__, _check_init_args(plan, choice[0], choice[1], param)))
+        prepared.append((plan, steps))
+    lines = []
+    for node in nodes:
+        instance = module.get_submodule(node.name)
+        owner = f"self.{node.name}" if "." not in node.name and node.name.isidentifier() else f"self.get_submodule({node.name!r})"
+        for plan, steps in prepared:
+            if not plan.matches(node):
+                continue
+            for param, fn_name, kwargs in steps:
+                if isinstance(getattr(instance, param, None), torch.Tensor):
+                    extra = "".join(f", {_identifier(k, 'init argument')}={_literal(v)}" for k, v in kwargs.items())
+                    lines.append(f"nn.init.{_identifier(fn_name, 'init function')}({owner}.{param}{extra})")
+    return lines
+
+
+def _forward_source(graph: fx.Graph, renames: Mapping[str, str]) -> str:
+    """The fx code of `forward`, runtime helpers renamed; stack traces (spec text) left out."""
+    for node in graph.nodes:
+        node.stack_trace = None
+    code = graph.python_code(root_module="self", verbose=False)
+    unknown = set(code.globals) - _FX_BUILTIN_GLOBALS - set(renames)
+    if unknown:
+        raise ExportError(f"the compiled code calls {sorted(unknown)}, which a torch-only file cannot provide")
+    prologue, found, body = code.src.partition("def forward(")
+    if not found or any(line.strip() and not _FX_WRAP_LINE.match(line.strip()) for line in prologue.splitlines()):
+        raise ExportError("unexpected code from torch.fx: cannot export it")
+    return _rename_tokens("def forward(" + body, renames, calls_only=False).rstrip() + "\n"
+
+
+# --- runtime helpers, copied into the file --------------------------------------------------------
+
+
+def _runtime_functions() -> dict[str, Any]:
+    return {name: obj for name, obj in vars(_runtime).items() if inspect.isfunction(obj) and obj.__module__ == _runtime.__name__}
+
+
+def _runtime_helpers(graph: fx.Graph) -> tuple[list[str], dict[str, str]]:
+    """Sources of the runtime functions the graph calls (and those they call), and fx-name -> new name."""
+    functions = _runtime_functions()
+    code = graph.python_code(root_module="self")
+    called = {name: obj.__name__ for name, obj in code.globals.items() if inspect.isfunction(obj) and functions.get(obj.__name__) is obj}
+    needed = _closure(set(called.values()), functions)
+    new_names = _helper_names(needed, {node.name for node in graph.nodes} | _RESERVED)
+    order = sorted(needed, key=lambda name: inspect.getsourcelines(functions[name])[1])
+    sources = [_rename_tokens(inspect.getsource(functions[name]), new_names, calls_only=True) for name in order]
+    return sources, {fx_name: new_names[name] for fx_name, name in called.items()}
+
+
+def _helper_names(names: Iterable[str], taken: set[str]) -> dict[str, str]:
+    """`check_input` -> `_check_input`; a private `_pad` beside `pad` -> `_pad_impl`; never a taken name."""
+    chosen: dict[str, str] = {}
+    for name in sorted(names, key=lambda n: (n.startswith("_"), n)):  # public names choose first
+        new = "_" + name.lstrip("_")
+        if new in taken:
+            new += "_impl"
+        while new in taken:
+            new += "_"
+        taken.add(new)
+        chosen[name] = new
+    return chosen
+
+
+def _closure(names: set[str], functions: Mapping[str, Any]) -> set[str]:
+    pending, found = list(names), set()
+    while pending:
+        name = pending.pop()
+        if name in found:
+            continue
+        found.add(name)
+        fn = functions[name]
+        _check_runtime_globals(fn, functions)
+        pending.extend(n for n in _called_names(inspect.getsource(fn)) if n in functions)
+    return found
+
+
+def _check_runtime_globals(fn: Any, functions: Mapping[str, Any]) -> None:
+    """A copied helper may use only torch, `F`, `Tensor`, builtins and other helpers."""
+    for name in fn.__code__.co_names:
+        if name in vars(_runtime) and name not in functions and name not in _RUNTIME_IMPORTS:
+            raise ExportError(f"the runtime helper `{fn.__name__}` uses `{name}`, which the exporter does not copy")
+
+
+def _tokens(source: str) -> list[tokenize.TokenInfo]:
+    return [t for t in tokenize.generate_tokens(io.StringIO(source).readline) if t.type not in (tokenize.NL, tokenize.COMMENT)]
+
+
+def _called_names(source: str) -> set[str]:
+    tokens = _tokens(source)
+    return {t.string for prev, t, nxt in _triples(tokens) if _is_call(prev, t, nxt)}
+
+
+def _triples(tokens: list[tokenize.TokenInfo]) -> Iterable[tuple[tokenize.TokenInfo | None, tokenize.TokenInfo, tokenize.TokenInfo | None]]:
+    for i, token in enumerate(tokens):
+        yield (tokens[i - 1] if i else None), token, (tokens[i + 1] if i + 1 < len(tokens) else None)
+
+
+def _is_call(prev: tokenize.TokenInfo | None, token: tokenize.TokenInfo, nxt: tokenize.TokenInfo | None) -> bool:
+    """A bare name followed by `(` (a call or a `def`), not an attribute such as `F.pad(`."""
+    return token.type == tokenize.NAME and nxt is not None and nxt.string == "(" and not (prev is not None and prev.string == ".")
+
+
+def _rename_tokens(source: str, renames: Mapping[str, str], *, calls_only: bool) -> str:
+    """Rename NAME tokens (only called or defined ones with `calls_only`), leaving all other text as it is."""
+    lines = source.splitlines(keepends=True)
+    edits: list[tuple[int, int, int, str]] = []
+    for prev, token, nxt in _triples(_tokens(source)):
+        if token.type != tokenize.NAME or token.string not in renames:
+            continue
+        if calls_only and not _is_call(prev, token, nxt):
+            continue
+        if not calls_only and prev is not None and prev.string == ".":
+            continue
+        (row, col), (_, end) = token.start, token.end
+        edits.append((row, col, end, renames[token.string]))
+    for row, col, end, new in sorted(edits, reverse=True):
+        line = lines[row - 1]
+        lines[row - 1] = line[:col] + new + line[end:]
+    return "".join(lines)
+
+
+# --- TorchScript and ONNX ---------------------------------------------------------------------------
+
+
+def export_torchscript(
+    source: Source,
+    out: str | os.PathLike[str] | io.BytesIO,
+    params: Mapping[str, Any] | None = None,
+    *,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+) -> torch.jit.ScriptModule:
+    """Build the model, script it with `torch.jit.script` and save it to `out`; returns the script module."""
+    module = build(source, input_shapes=input_shapes, **dict(params or {}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch 2.13 deprecates TorchScript
+        warnings.filterwarnings("ignore", message="The TorchScript type system", category=UserWarning)
+        scripted = torch.jit.script(module)
+        scripted.save(out)
+    return scripted
+
+
+def export_onnx(
+    source: Source,
+    out: str | os.PathLike[str],
+    params: Mapping[str, Any] | None = None,
+    *,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+) -> None:
+    """Export to ONNX at the spec's example input shapes (its `dims`, or `input_shapes`), in eval mode.
+
+    Needs the `onnx` and `onnxscript` packages (`pip install netspec[onnx]`), else raises
+    `MissingDependencyError`.
+    """
+    _require_onnx()
+    info = prepare(source, params, input_shapes, concrete=True)
+    module = build(info.graph.spec, input_shapes=input_shapes, **dict(params or {})).eval()
+    example = tuple(torch.zeros(tuple(int(d) for d in shape)) for shape in info.inputs.values())
+    outputs = list(info.graph.outputs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter reports its progress as warnings
+        torch.onnx.export(
+            module,
+            example,
+            os.fspath(out),
+            input_names=list(info.inputs),
+            output_names=[o.replace(".", "_") for o in outputs],
+            dynamo=True,
+            verbose=False,
+        )
+
+
+def _require_onnx() -> None:
+    missing = []
+    for package in ("onnx", "onnxscript"):
+        try:
+            __import__(package)
+        except ImportError:
+            missing.append(package)
+    if missing:
+        raise MissingDependencyError(f"exporting to ONNX needs {' and '.join(f'`{m}`' for m in missing)}: install netspec[onnx]")
+

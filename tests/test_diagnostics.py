@@ -1,0 +1,260 @@
+"""Every check of the loader and validator: one invalid fixture each, with the exact place of each diagnostic.
+
+A fixture under tests/specs/invalid/ is listed in `EXPECTED` with, for each diagnostic, its code,
+line, column and path, and words its message and hint must hold. `netspec.validate` runs after
+`netspec.load` so that shape-stage checks (`in_channels`) have fixtures too.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+import netspec
+from netspec import Diagnostic, SpecError
+from netspec._load import LOAD_CODES
+
+INVALID = Path(__file__).parent / "specs" / "invalid"
+
+
+class Want(NamedTuple):
+    code: str
+    line: int | None
+    column: int | None
+    path: str
+    message: str = ""  # a part of the message
+    hint: str = ""  # a part of the hint
+
+
+EXPECTED: dict[str, list[Want]] = {
+    "syntax_yaml.yaml": [Want("NS005", 5, 6, "", "did not find expected ',' or ']'")],
+    "syntax_json.json": [Want("NS005", 5, 3, "", "did not find expected ',' or '}'")],
+    "duplicate_key.yaml": [Want("NS009", 7, 3, "nodes.fc", "duplicate key `fc`", "first set on line 6")],
+    "duplicate_name.yaml": [Want("NS132", 6, 3, "nodes.x", "node `x` has the name of an input")],
+    "bad_version.yaml": [Want("NS113", 1, 10, "netspec", "invalid value 2", "format version 1")],
+    "unknown_top_level.yaml": [Want("NS110", 5, 1, "node", "unknown field `node` at top level", "did you mean `nodes`?")],
+    "unknown_field.yaml": [
+        Want("NS110", 4, 22, "params.width.defualt", "unknown field `defualt`", "did you mean `default`?"),
+        Want("NS110", 11, 5, "blocks.mlp.outptu", "unknown field `outptu`", "did you mean `output`?"),
+    ],
+    "missing_field.yaml": [Want("NS111", 1, 1, "nodes", "missing required field `nodes`")],
+    "wrong_type.yaml": [
+        Want("NS112", 2, 7, "name", "valid string"),
+        Want("NS112", 5, 11, "dims.H", "valid integer"),
+        Want("NS112", 5, 19, "dims.W", "greater than or equal to 1"),
+        Want("NS112", 7, 63, "nodes.conv.repeat", "valid integer"),
+    ],
+    "bad_name.yaml": [Want("NS114", 6, 3, "nodes", "`conv-1` is not a valid name")],
+    "bad_extends.yaml": [Want("NS104", 2, 10, "extends", "cannot extend `resnet81`")],
+    "bad_remove.yaml": [Want("NS106", 4, 10, "remove[0]", "`maxpol` is not a node of `resnet18`", "did you mean `maxpool`?")],
+    "remove_without_extends.yaml": [Want("NS106", 7, 1, "remove", "`remove` needs `extends`")],
+    "bad_param_value.yaml": [
+        Want("NS121", 4, 31, "params.width", "must be >= 1, got 0"),
+        Want("NS121", 5, 30, "params.mode", "must be one of ['slow', 'careful'], got 'fast'"),
+    ],
+    "bad_expression.yaml": [
+        Want("NS131", 8, 45, "nodes.fc.out_features", "expected an expression, found `}`"),
+        Want("NS131", 9, 43, "nodes.fc2.out_features", "attribute access is not allowed"),
+    ],
+    "missing_param.yaml": [
+        Want("NS131", 8, 35, "nodes.fc.out_features", "unknown name `widht`", "did you mean `width`?"),
+        # in a node disabled by `when: false`: found without evaluating it
+        Want("NS131", 9, 29, "nodes.drop.p", "unknown name `rate`", "`width`"),
+    ],
+    "missing_param_required.yaml": [
+        Want("NS131", 8, 37, "nodes.fc.out_features", "unknown name `widht`", "did you mean `width`?"),
+    ],
+    "bad_repeat_when.yaml": [
+        Want("NS133", 8, 45, "nodes.fc.repeat", "`repeat` must be a whole number >= 0, got -1"),
+        Want("NS133", 9, 29, "nodes.drop.when", "`when` must be true or false, got 2"),
+    ],
+    "wrong_arity.yaml": [
+        Want("NS136", 13, 25, "nodes.m.in", "block `merge` takes 2 inputs (a, b), got 1", "in: [a, b]"),
+        Want("NS153", 12, 8, "nodes.sum.in", "`add` takes 2 or more input(s), got 1"),
+    ],
+    "block_params.yaml": [
+        Want("NS138", 11, 19, "nodes.a.widht", "block `mlp` has no parameter `widht`", "did you mean `width`?"),
+        Want("NS139", 11, 6, "nodes.a", "block `mlp` needs parameter `width`", "add `width: ...`"),
+        Want("NS139", 12, 36, "nodes.b.depth", "parameter `depth` must be >= 1, got 0"),
+    ],
+    "unknown_op.yaml": [
+        Want("NS141", 6, 14, "nodes.conv.op", "unknown op `Conv2D`", "did you mean `Conv2d`?"),
+        Want("NS141", 7, 13, "nodes.act.op", "`torch.nn.ReLU` is not an op", "register_op"),
+    ],
+    "missing_block.yaml": [
+        Want("NS142", 10, 14, "nodes.a.block", "unknown block `mpl`", "did you mean `mlp`?"),
+        Want("NS141", 11, 11, "nodes.b.op", "unknown op `mlp`", "`mlp` is a block: write `block: mlp`"),
+    ],
+    "recursive_block.yaml": [
+        Want("NS143", 12, 22, "blocks.inner.nodes.again.block", "recursive block: outer -> inner -> outer"),
+    ],
+    "unknown_argument.yaml": [Want("NS144", 6, 55, "nodes.conv.strides", "`Conv2d` has no argument `strides`", "did you mean `stride`?")],
+    "missing_argument.yaml": [Want("NS145", 6, 9, "nodes.conv.out_channels", "`Conv2d` needs `out_channels`", "an integer")],
+    "wrong_argument_type.yaml": [
+        Want("NS146", 6, 36, "nodes.conv.out_channels", "must be an integer, got `8.5`"),
+        Want("NS146", 6, 63, "nodes.conv.bias", 'must be true or false, got `"no"`'),
+    ],
+    "missing_node.yaml": [
+        Want("NS151", 7, 25, "nodes.fc2.in[0]", "unknown node `fc` in this spec", "did you mean `fc2`?"),
+        Want("NS152", 8, 28, "nodes.sum.in[1]", "`fc1` is a single node, it has no `0`"),
+        Want("NS151", 9, 11, "outputs[0]", "unknown node `summ`", "did you mean `sum`?"),
+    ],
+    "cycle.yaml": [Want("NS154", 6, 6, "nodes.a", "cycle: a -> b -> c -> a", "its own output")],
+    "in_channels_mismatch.yaml": [Want("NS200", 6, 9, "nodes.conv", "`in_channels` is 4 but the input has 3 channels", "leave `in_channels` out")],
+    "several_errors.yaml": [
+        Want("NS131", 9, 37, "nodes.conv.out_channels", "unknown name `widht`", "did you mean `width`?"),
+        Want("NS141", 10, 12, "nodes.bn.op", "unknown op `BatchNorm2D`", "did you mean `BatchNorm2d`?"),
+        Want("NS144", 11, 20, "nodes.relu.inplce", "no argument `inplce`", "did you mean `inplace`?"),
+        Want("NS146", 12, 38, "nodes.pool.kernel_size", "must be an integer or a list of integers", "without quotes"),
+        Want("NS151", 13, 26, "nodes.head.in[0]", "unknown node `rleu`", "did you mean `relu`?"),
+    ],
+}
+
+# Specs that load, with warnings on `spec.warnings`.
+EXPECTED_WARNINGS: dict[str, list[Want]] = {
+    "unused.yaml": [
+        Want("NS160", 5, 3, "params.spare", "parameter `spare` is never used"),
+        Want("NS162", 10, 3, "nodes.side", "the output of `side` is never used", "list it in `outputs`"),
+    ],
+}
+
+
+def _errors_of(path: Path) -> SpecError:
+    with pytest.raises(SpecError) as caught:
+        netspec.validate(netspec.load(path))
+    return caught.value
+
+
+def _check(found: list[Diagnostic], wanted: list[Want], file: Path) -> None:
+    where = [(d.code, d.line, d.column, d.path) for d in found]
+    assert where == [(w.code, w.line, w.column, w.path) for w in wanted], "\n".join(map(str, found))
+    for diagnostic, want in zip(found, wanted):
+        assert want.message in diagnostic.message
+        assert want.hint in (diagnostic.hint or "")
+        assert diagnostic.file is not None and Path(diagnostic.file).name == file.name
+
+
+def test_every_invalid_fixture_has_expectations() -> None:
+    fixtures = {p.name for p in INVALID.iterdir() if p.is_file()}
+    assert fixtures == set(EXPECTED) | set(EXPECTED_WARNINGS)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_invalid_fixture(name: str) -> None:
+    error = _errors_of(INVALID / name)
+    _check(error.errors, EXPECTED[name], INVALID / name)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_WARNINGS))
+def test_warning_fixture(name: str) -> None:
+    spec = netspec.load(INVALID / name)
+    _check(spec.warnings, EXPECTED_WARNINGS[name], INVALID / name)
+    assert all(d.severity == "warning" for d in spec.warnings)
+    assert netspec.validate(spec) == spec.warnings
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    error = _errors_of(INVALID / "several_errors.yaml")
+    assert len({d.code for d in error.errors}) == 5
+    assert len(str(error).split("error[")) == 6
+
+
+def test_rendering_is_compiler_style() -> None:
+    error = _errors_of(INVALID / "unknown_argument.yaml")
+    lines = str(error).splitlines()
+    assert lines[0].endswith("unknown_argument.yaml:6:55: error[NS144]: `Conv2d` has no argument `strides`")
+    source = next(i for i, line in enumerate(lines) if line.startswith("6 |"))
+    assert lines[source] == "6 |   conv: {op: Conv2d, out_channels: 8, kernel_size: 3, strides: 2}"
+    caret = lines[source + 1]
+    assert caret.index("^") == lines[source].index("strides")
+    assert caret.count("^") == len("strides")
+    assert lines[-1] == "  help: did you mean `stride`?"
+
+
+def test_warnings_render_as_warnings() -> None:
+    spec = netspec.load(INVALID / "unused.yaml")
+    rendered = str(SpecError(spec.warnings, spec.source))
+    assert "unused.yaml:5:3: warning[NS160]: parameter `spare` is never used" in rendered
+
+
+def test_errors_carry_the_warnings_too() -> None:
+    error = _errors_of(INVALID / "missing_node.yaml")
+    assert [d.code for d in error.warnings] == ["NS162"]
+
+
+def test_bad_override_name_suggests_the_parameter() -> None:
+    with pytest.raises(SpecError) as caught:
+        netspec.build("resnet18", num_clases=10)
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.code == "NS120"
+    assert diagnostic.message == "unknown parameter `num_clases` for spec `resnet18`"
+    assert diagnostic.hint == "did you mean `num_classes`?"
+
+
+def test_bad_override_value_is_checked() -> None:
+    with pytest.raises(SpecError) as caught:
+        netspec.count_params("resnet18", num_classes=0, block="wide")
+    assert [(d.code, d.path) for d in caught.value.diagnostics] == [("NS121", "params.num_classes"), ("NS121", "params.block")]
+    assert "must be >= 1, got 0" in caught.value.diagnostics[0].message
+
+
+def test_required_parameter_needs_a_value() -> None:
+    spec = netspec.load(Path(__file__).parent / "specs" / "valid" / "required_param.yaml")
+    with pytest.raises(SpecError) as caught:
+        netspec.build(spec)
+    (diagnostic,) = caught.value.diagnostics
+    assert (diagnostic.code, diagnostic.path) == ("NS121", "params.classes")
+    assert "no default and no value" in diagnostic.message
+    assert netspec.build(spec, classes=3).fc.out_features == 3
+
+
+def test_unknown_bundled_spec_suggests_one() -> None:
+    with pytest.raises(SpecError) as caught:
+        netspec.load("resnet19")
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.code == "NS101"
+    assert diagnostic.hint is not None and "resnet18" in diagnostic.hint
+
+
+def test_op_is_not_an_expression() -> None:
+    text = "name: t\ninputs: {x: [N, 4]}\nparams: {act: ReLU}\nnodes:\n  a: {op: $act}\n"
+    with pytest.raises(SpecError) as caught:
+        netspec.loads(text)
+    (diagnostic,) = caught.value.errors
+    assert (diagnostic.code, diagnostic.line, diagnostic.column) == ("NS141", 5, 11)
+    assert "`when:`" in (diagnostic.hint or "")
+
+
+def test_unused_block_is_still_checked() -> None:
+    text = "name: t\ninputs: {x: [N, 4]}\nblocks:\n  spare:\n    nodes: [{op: Linaer, out_features: $n}]\nnodes: [ReLU]\n"
+    with pytest.raises(SpecError) as caught:
+        netspec.loads(text)
+    found = [(d.code, d.line, d.column, d.path) for d in caught.value.errors]
+    assert found == [("NS131", 5, 41, "blocks.spare.nodes.0.out_features"), ("NS141", 5, 18, "blocks.spare.nodes.0.op")]
+
+
+def test_a_cycle_of_unused_blocks_is_found() -> None:
+    text = "name: t\ninputs: {x: [N, 4]}\nblocks:\n  a: {nodes: {n: {block: b}}}\n  b: {nodes: {n: {block: a}}}\nnodes: [ReLU]\n"
+    with pytest.raises(SpecError) as caught:
+        netspec.loads(text)
+    (diagnostic,) = caught.value.errors
+    assert (diagnostic.code, diagnostic.path, diagnostic.message) == ("NS143", "blocks.b.nodes.n.block", "recursive block: a -> b -> a")
+
+
+def test_errors_in_list_form_nodes_point_at_the_item() -> None:
+    text = "name: t\ninputs: {x: [N, 4]}\nnodes:\n  - {op: Linear, out_features: 4}\n  - {op: Linear, out_feature: 4}\n"
+    with pytest.raises(SpecError) as caught:
+        netspec.loads(text)
+    found = [(d.code, d.line, d.column, d.path) for d in caught.value.errors]
+    assert found[0] == ("NS144", 5, 18, "nodes.1.out_feature")
+
+
+def test_every_code_is_documented() -> None:
+    source = "".join(p.read_text() for p in (Path(__file__).resolve().parents[1] / "netspec").glob("*.py"))
+    used = set(re.findall(r"NS\d{3}", source))
+    documented = set(re.findall(r"^### (NS\d{3})", (Path(__file__).resolve().parents[1] / "docs" / "errors.md").read_text(), re.M))
+    assert used - documented == set(), "document these codes in docs/errors.md"
+    assert set(LOAD_CODES) <= documented

@@ -1,0 +1,130 @@
+"""The summary table: exact totals, folding by depth, block rows, JSON form."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+import netspec
+from netspec._summary import BYTES_PER_ELEMENT, summarize
+
+# Published figures (torchvision; the U-Net paper's architecture), conv + linear MACs.
+RESNET18_PARAMS = 11_689_512
+RESNET18_MACS = 1_814_073_344
+UNET_PARAMS = 31_030_658
+
+
+@pytest.fixture(scope="module")
+def resnet18():
+    return summarize("resnet18")
+
+
+def _rows(summary, kind=None):
+    return {r.name: r for r in summary.rows if kind is None or r.kind == kind}
+
+
+def test_resnet18_totals_are_exact(resnet18):
+    totals = resnet18.totals
+    assert totals.params == RESNET18_PARAMS
+    assert totals.trainable_params == RESNET18_PARAMS
+    assert totals.macs == RESNET18_MACS
+    assert totals.param_bytes == RESNET18_PARAMS * BYTES_PER_ELEMENT
+    assert totals.input_bytes == 3 * 224 * 224 * BYTES_PER_ELEMENT
+
+
+def test_activation_memory_sums_every_node_output(resnet18):
+    shapes = netspec.infer_shapes("resnet18", x=(1, 3, 224, 224))
+    elements = sum(math.prod(shape) for name, shape in shapes.items() if name != "x")
+    assert resnet18.totals.activation_bytes == elements * BYTES_PER_ELEMENT
+
+
+def test_node_rows_carry_shapes_params_and_macs(resnet18):
+    rows = _rows(resnet18, "node")
+    assert rows["conv1"].output == (1, 64, 112, 112)
+    assert rows["conv1"].params == 64 * 3 * 7 * 7
+    assert rows["conv1"].macs == 64 * 3 * 7 * 7 * 112 * 112
+    assert rows["fc"].params == 512 * 1000 + 1000
+    assert rows["layer2.0.downsample.0"].depth == 3
+    assert sum(r.params for r in rows.values()) == RESNET18_PARAMS
+
+
+def test_block_rows_sum_their_nodes(resnet18):
+    nodes, blocks = _rows(resnet18, "node"), _rows(resnet18, "block")
+    for name, row in blocks.items():
+        members = [r for n, r in nodes.items() if n.startswith(name + ".")]
+        assert row.params == sum(r.params for r in members), name
+        assert row.macs == sum(r.macs for r in members), name
+    assert blocks["layer1"].op == "basic x2"
+    assert blocks["layer2.0"].op == "basic"
+    assert blocks["layer2.0.downsample"].op == "projection"
+    assert blocks["layer2"].output == (1, 128, 28, 28)  # the block's output, not its shortcut's
+
+
+def test_rows_follow_the_tree(resnet18):
+    names = [r.name for r in resnet18.rows]
+    assert names[:6] == ["x", "conv1", "bn1", "relu", "maxpool", "layer1"]
+    assert names.index("layer1") < names.index("layer1.0") < names.index("layer1.0.conv1") < names.index("layer1.1")
+
+
+@pytest.mark.parametrize("depth", [0, 1, 2])
+def test_depth_folds_rows_but_not_totals(resnet18, depth):
+    folded = summarize("resnet18", depth=depth)
+    assert folded.totals == resnet18.totals
+    assert all(r.depth <= depth for r in folded.rows)
+    assert all(r.folded == (r.kind == "block" and r.depth == depth) for r in folded.rows)
+
+
+def test_depth_zero_has_one_row_per_top_level_node():
+    summary = summarize("resnet18", depth=0)
+    assert [r.name for r in summary.rows] == [
+        "x", "conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "flatten", "fc",
+    ]
+    assert summary.rows[5].params == 2 * (2 * 64 * 64 * 9 + 2 * 128)
+
+
+def test_params_and_input_shapes_are_applied():
+    summary = summarize("resnet18", params={"num_classes": 10}, input_shapes={"x": (2, 3, 64, 64)})
+    rows = _rows(summary)
+    assert rows["fc"].params == 512 * 10 + 10
+    assert rows["conv1"].output == (2, 64, 32, 32)
+    assert summary.totals.params == RESNET18_PARAMS - 513_000 + 5_130
+
+
+@pytest.mark.parametrize("name", netspec.list_specs())
+def test_params_agree_with_count_params(name):
+    assert summarize(name).totals.params == netspec.count_params(name)
+
+
+def test_unet_params_and_built_model_agree():
+    assert summarize("unet").totals.params == UNET_PARAMS
+    model = netspec.build("unet", width=4)
+    assert summarize("unet", params={"width": 4}).totals.params == sum(p.numel() for p in model.parameters())
+
+
+def test_render_shows_rows_and_totals(resnet18):
+    text = resnet18.render()
+    assert "Total parameters:      11,689,512" in text
+    assert "Total MACs:            1,814,073,344 (1.81 G)" in text
+    assert "\n  layer1.0 " in text and "\n    layer1.0.conv1 " in text
+    folded = summarize("resnet18", depth=0).render()
+    assert "basic x2 (folded)" in folded and "layer1.0" not in folded
+
+
+def test_to_dict_is_json(resnet18):
+    data = json.loads(json.dumps(resnet18.to_dict()))
+    assert data["spec"] == "resnet18"
+    assert data["inputs"] == {"x": [1, 3, 224, 224]}
+    assert data["totals"]["macs"] == RESNET18_MACS
+    assert data["rows"][1] == {
+        "name": "conv1", "depth": 0, "kind": "node", "op": "Conv2d", "output": [1, 64, 112, 112],
+        "params": 9408, "macs": 118_013_952, "folded": False,
+    }
+
+
+def test_invalid_specs_raise_spec_errors():
+    with pytest.raises(netspec.SpecError):
+        summarize("resnet18", params={"num_clases": 10})
+    with pytest.raises(ValueError, match="depth"):
+        summarize("lenet5", depth=-1)
