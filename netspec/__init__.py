@@ -5,6 +5,7 @@ from ._errors import Diagnostic, SpecError
 from ._ops import register_op
 from ._shapes import SizeLattice
 from ._spec import Spec, json_schema, list_specs
+from ._summary import Summary, summarize
 
 __version__ = "0.1.0"
 
@@ -13,6 +14,7 @@ __all__ = [
     "SizeLattice",
     "Spec",
     "SpecError",
+    "Summary",
     "build",
     "count_params",
     "infer_shapes",
@@ -21,6 +23,7 @@ __all__ = [
     "load",
     "loads",
     "register_op",
+    "summarize",
     "valid_sizes",
     "validate",
 ]

@@ -47,3 +47,11 @@ def test_op_catalog_page_is_current() -> None:
     spec.loader.exec_module(module)
     current = (ROOT / "docs" / "ops.md").read_text()
     assert module.render() == current, "docs/ops.md is out of date: run `python tools/gen_ops.py`"
+
+
+def test_readme_summary_is_what_the_command_prints() -> None:
+    import netspec._summary as summary
+
+    shown = re.search(r"`netspec summary examples/tiny_cnn.yaml` prints:\n\n```text\n(.*?)\n```", (ROOT / "README.md").read_text(), re.S)
+    assert shown, "README lost its summary example"
+    assert summary.summarize(str(ROOT / "examples" / "tiny_cnn.yaml")).render().rstrip() == shown.group(1)
