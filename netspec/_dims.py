@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterable, Mapping
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 __all__ = [
     "Constraint",
@@ -196,7 +196,8 @@ def _evaluate_atom(atom: _Atom, env: Mapping[str, int]) -> int:
     if isinstance(atom, str):
         if atom not in env:
             raise KeyError(f"no value for the dimension `{atom}`")
-        return int(env[atom])
+        value = env[atom]
+        return value if hasattr(value, "shape") else int(value)  # a tensor of sizes evaluates them all at once
     return atom.numerator.evaluate(env) // atom.divisor
 
 
@@ -326,6 +327,27 @@ class Constraint:
     def holds(self, env: Mapping[str, int]) -> bool:
         """Whether the condition holds for the given variable values."""
         return _holds(self.kind, tuple(evaluate_dim(d, env) for d in self.dims), self.params)
+
+    def holds_for_each(self, env: Mapping[str, Any]) -> Any:
+        """`holds` for many sizes at once: `env` values may be integer tensors; returns a bool tensor."""
+        values = tuple(evaluate_dim(d, env) for d in self.dims)
+        kind = self.kind
+        if kind == "positive":
+            return values[0] >= 1
+        if kind == "equal":
+            return values[0] == values[1]
+        if kind == "at_least":
+            return values[0] >= values[1]
+        if kind == "even":
+            return values[0] % 2 == 0
+        span_, stride, padding = self.params
+        span = values[0] + 2 * padding - span_
+        return (span < 0) | (span % stride <= padding)
+
+    @property
+    def condition(self) -> tuple[Any, ...]:
+        """What the constraint requires, without its wording: equal conditions are checked once."""
+        return (self.kind, self.dims, self.params, self.severity)
 
     def describe(self, env: Mapping[str, int]) -> str | None:
         """The message a check on the concrete sizes of `env` gives, or None when the condition holds."""

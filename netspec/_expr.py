@@ -573,9 +573,9 @@ def _size(value: object) -> int:
 
 def _check_size(size: int, span: _Range) -> None:
     """Refuse a value over the size limit; charge its size (the work of building it) to the budget."""
-    _spend(size, span)
     if size > _MAX_ITEMS:
         raise _fail(f"value too large: lists and strings may hold at most {_MAX_ITEMS} items or characters", span)
+    _spend(size, span)
 
 
 def _require_bool(value: Value, node: Node, what: str) -> bool:

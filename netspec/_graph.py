@@ -26,7 +26,7 @@ MAX_BLOCK_DEPTH = 32
 # Work units of one expansion: each node or block instance costs 1, plus 4 per argument it evaluates and
 # checks, plus 1 per 8 names in the scope it copies. Bounds the time a hostile `repeat` can cost.
 MAX_EXPANSION_WORK = 2_000_000
-MAX_EXPRESSION_WORK = 5_000_000  # the budget the expressions of one expansion share (see `_expr`)
+MAX_EXPRESSION_WORK = 2_000_000  # the budget the expressions of one expansion share (see `_expr`)
 REPEAT_INDEX = "i"
 
 Path = tuple[str | int, ...]

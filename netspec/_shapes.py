@@ -224,17 +224,18 @@ def valid_sizes(info: ShapeInfo, *, limit: int = SIZE_SEARCH_LIMIT) -> dict[str,
             by_symbol.setdefault(name, []).append(constraint)
     lattices = {}
     for name, constraints in sorted(by_symbol.items()):
-        hard = [c for c in constraints if c.severity == "error"]
-        soft = [c for c in constraints if c.severity != "error"]
-        runs, exact = [], []
+        unique = list({c.condition: c for c in constraints}.values())
         upto = max(limit, 2 * info.graph.spec.dims.get(name, 0))  # past the spec's example size (audio: 8000)
-        for size in range(1, upto + 1):
-            env = {**example, name: size}
-            if all(c.holds(env) for c in hard):
-                runs.append(size)
-                if all(c.holds(env) for c in soft):
-                    exact.append(size)
-        lattices[name] = SizeLattice(name, tuple(runs), tuple(exact), upto)
+        env = {**example, name: torch.arange(1, upto + 1)}
+        runs = torch.ones(upto, dtype=torch.bool)
+        exact = torch.ones(upto, dtype=torch.bool)
+        for c in unique:
+            mask = c.holds_for_each(env)
+            if c.severity == "error":
+                runs &= mask
+            exact &= mask
+        sizes = env[name]
+        lattices[name] = SizeLattice(name, tuple(sizes[runs].tolist()), tuple(sizes[exact & runs].tolist()), upto)
     return lattices
 
 
