@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -14,7 +15,7 @@ from ._errors import Diagnostic, SpecError
 from ._graph import Graph, expand
 from ._load import Limits
 from ._shapes import ShapeInfo, SizeLattice, check_sizes, count_parameters, infer, node_parameters, valid_sizes as _valid_sizes
-from ._spec import Spec, parse_source, spec_from_document
+from ._spec import SPEC_SUFFIXES, Spec, bundled_path, parse_source, spec_from_document
 
 __all__ = [
     "DEFAULT_MAX_PARAMS",
@@ -73,8 +74,20 @@ def _spec(source: Source) -> Spec:
     """The spec, parsed and validated but not yet expanded: the caller expands it with its parameters."""
     if isinstance(source, Spec):
         return source
+    if isinstance(source, str) and _is_bundled_name(source):
+        return _bundled(source)
     doc, path = parse_source(source)
     return spec_from_document(doc, path)
+
+
+def _is_bundled_name(source: str) -> bool:
+    """A bundled spec name: its files ship with the package and never change, so it is read once."""
+    return bundled_path(source) is not None and not source.endswith(SPEC_SUFFIXES)
+
+
+@functools.lru_cache(maxsize=64)
+def _bundled(name: str) -> Spec:
+    return load(name)
 
 
 def prepare(source: Source, params: Mapping[str, Any] | None = None, input_shapes: Mapping[str, Sequence[int]] | None = None, *, concrete: bool = False) -> ShapeInfo:

@@ -324,6 +324,11 @@ class Constraint:
     what: str = ""
     hint: str | None = None
 
+    @property
+    def text(self) -> str:
+        """The condition in words, with its symbolic sizes."""
+        return self.message or _symbolic_message(self.kind, self.dims, self.params, self.what)
+
     def holds(self, env: Mapping[str, int]) -> bool:
         """Whether the condition holds for the given variable values."""
         return _holds(self.kind, tuple(evaluate_dim(d, env) for d in self.dims), self.params)
@@ -437,5 +442,5 @@ class ShapeCheck:
                 raise ShapeError(message, hint)
             self.warnings.append(message)
             return
-        message = _symbolic_message(kind, dims, params, what)
-        self.constraints.append(Constraint(kind, dims, params, message, severity, what, hint))
+        # The wording is built only when a diagnostic needs it (`Constraint.text`): most constraints hold.
+        self.constraints.append(Constraint(kind, dims, params, "", severity, what, hint))

@@ -260,7 +260,7 @@ def check_sizes(info: ShapeInfo, sizes: Mapping[str, int], lattices: Mapping[str
         names = sorted(_constraint_symbols(constraint))
         if not set(names) <= sizes.keys():
             continue  # a size not given is not checked
-        key = (node.path, constraint.message)
+        key = (node.path, constraint.condition)
         if key in seen or (constraint.severity == "error" and tuple(names) in failed):
             continue  # the layers after the first one too small for a size fail with it
         seen.add(key)
@@ -275,7 +275,7 @@ def check_sizes(info: ShapeInfo, sizes: Mapping[str, int], lattices: Mapping[str
                     hints.append(f"`{name}` = {' or '.join(map(str, near))} fit{'s' if len(near) == 1 else ''} ({lattice.describe()})")
         at = ", ".join(f"{n}={sizes[n]}" for n in names if n in sizes)
         diagnostics.append(
-            Diagnostic(f"`{node.name}` at {at}: {constraint.describe(env) or constraint.message}", path=format_path(node.path), hint="; ".join(hints) or None, severity=constraint.severity, code="NS201" if constraint.severity == "error" else "NS211").located(info.graph.sources.span(node.path))
+            Diagnostic(f"`{node.name}` at {at}: {constraint.describe(env) or constraint.text}", path=format_path(node.path), hint="; ".join(hints) or None, severity=constraint.severity, code="NS201" if constraint.severity == "error" else "NS211").located(info.graph.sources.span(node.path))
         )
     return diagnostics
 

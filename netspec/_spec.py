@@ -379,6 +379,8 @@ def _resolve_extends(ref: str, base: Path | None, root: Path | None) -> Path | N
 
 
 def _merge_params(parent: Any, child: Any) -> Any:
+    if child is not None and not isinstance(child, dict):
+        return child  # the model reports the type error, at the child's `params`
     merged = dict(parent) if isinstance(parent, dict) else {}
     for name, value in (child or {}).items():
         old = merged.get(name)
@@ -474,8 +476,10 @@ def _loc_to_path(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
 
 
 def _diagnostic_for(error: Any, sources: SourceMap) -> Diagnostic:
-    path = _loc_to_path(error["loc"])
     kind = error["type"]
+    path = _loc_to_path(error["loc"])
+    if kind == "extra_forbidden":  # the last part is the user's key, whatever it looks like (`a[0]`)
+        path = (*_loc_to_path(error["loc"][:-1]), error["loc"][-1])
     message = error["msg"]
     hint = None
     key_span = False

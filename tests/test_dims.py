@@ -165,7 +165,7 @@ def test_positive_symbolic_becomes_a_constraint():
     check.positive(H // 2 - 2, "`MaxPool2d` output height")
     (constraint,) = check.constraints
     assert (constraint.kind, constraint.severity, constraint.dims) == ("positive", "error", (H // 2 - 2,))
-    assert "H//2-2" in constraint.message
+    assert "H//2-2" in constraint.text
     assert constraint.holds({"H": 6}) and not constraint.holds({"H": 5})
     assert constraint.describe({"H": 6}) is None
     assert constraint.describe({"H": 3}) == "`MaxPool2d` output height would be -1; it must be at least 1"
@@ -245,7 +245,7 @@ def test_exact_window_symbolic_constraint():
     (constraint,) = check.constraints
     assert (constraint.kind, constraint.severity, constraint.params) == ("exact", "warning", (2, 2, 0))
     assert constraint.holds({"H": 572}) and not constraint.holds({"H": 571})
-    assert "571" not in constraint.message and "H-4" in constraint.message
+    assert "571" not in constraint.text and "H-4" in constraint.text
     assert "567" in constraint.describe({"H": 571})
 
 
