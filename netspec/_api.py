@@ -11,7 +11,7 @@ import torch
 from torch import fx
 
 from ._compile import compile_graph
-from ._errors import Diagnostic, SpecError
+from ._errors import Diagnostic, Span, SpecError
 from ._graph import Graph, expand
 from ._load import Limits
 from ._shapes import ShapeInfo, SizeLattice, check_sizes, count_parameters, infer, node_parameters, valid_sizes as _valid_sizes
@@ -98,10 +98,14 @@ def prepare(source: Source, params: Mapping[str, Any] | None = None, input_shape
 def infer_shapes(source: Source, /, *, params: Mapping[str, Any] | None = None, **input_shapes: Sequence[int]) -> dict[str, tuple[Any, ...]]:
     """The output shape of every input and node, by qualified name.
 
+    Block instances (`layer1.0`) and repeats (`layer1`) are there too, with the shape of their output.
+
     Inputs not given keep their symbolic dimensions (`N`, `H`), which stay symbolic in the result.
     """
     info = prepare(source, params, input_shapes)
-    return {**{k: tuple(v) for k, v in info.inputs.items()}, **{k: n.output for k, n in info.nodes.items()}}
+    shapes = {**{k: tuple(v) for k, v in info.inputs.items()}, **{k: n.output for k, n in info.nodes.items()}}
+    shapes.update({alias: shapes[name] for alias, name in info.graph.aliases.items() if name in shapes})
+    return shapes
 
 
 def valid_sizes(source: Source, /, *, params: Mapping[str, Any] | None = None) -> dict[str, SizeLattice]:
@@ -153,8 +157,18 @@ def _size_findings(info: ShapeInfo, sizes: Mapping[str, int]) -> list[Diagnostic
     found = check_sizes(info, sizes, lattices) if sizes else []
     for name, lattice in lattices.items():
         if not lattice.runs and name not in sizes:
-            found.append(Diagnostic(f"no size of input dimension `{name}` works: {lattice.describe()}", code="NS202"))
+            diagnostic = Diagnostic(f"no size of input dimension `{name}` works: {lattice.describe()}", code="NS202")
+            found.append(diagnostic.located(_symbol_span(info, name)))
     return found
+
+
+def _symbol_span(info: ShapeInfo, symbol: str) -> Span | None:
+    """Where the first input that uses `symbol` declares it (else the spec's `inputs`)."""
+    for input_name, dims in info.graph.spec.inputs.items():
+        for index, dim in enumerate(dims):
+            if dim == symbol:
+                return info.graph.sources.span(("inputs", input_name, index))
+    return info.graph.sources.span(("inputs",))
 
 
 def _check_declared_sizes(info: ShapeInfo) -> None:

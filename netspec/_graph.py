@@ -74,6 +74,9 @@ class Graph:
     outputs: list[str]
     init: list[InitPlan]
     warnings: list[Diagnostic]
+    # Names that are not ops but stand for one's output: block instances (`layer1.0`), repeats
+    # (`layer1`) and nodes disabled by `when` (their input).
+    aliases: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def sources(self) -> SourceMap:
@@ -475,6 +478,26 @@ class _Expander:
             return None  # caller falls back to the node itself; the error is recorded
         return None
 
+    def aliases(self, scope: _Scope) -> dict[str, str]:
+        """The output each block instance, repeat and disabled node of `scope` (recursively) stands for."""
+        found: dict[str, str] = {}
+        for local, entry in scope.entries.items():
+            name = f"{scope.prefix}{local}"
+            if isinstance(entry, (_InputEntry, _OpEntry)):
+                continue
+            produced = self.resolve_entry(entry, "", name, ())
+            if produced is not None and produced != name:
+                found[name] = produced
+            children = entry.children if isinstance(entry, _RepeatEntry) else [entry]
+            for i, child in enumerate(children):
+                if isinstance(child, _InstanceEntry):
+                    if isinstance(entry, _RepeatEntry):
+                        child_output = self.resolve_entry(child, "", name, ())
+                        if child_output is not None:
+                            found[f"{name}.{i}"] = child_output
+                    found.update(self.aliases(child.scope))
+        return found
+
     def connect(self) -> None:
         for entry in self.ops:
             inputs = []
@@ -700,7 +723,9 @@ def _expand(spec: Spec, params: Mapping[str, Any] | None, max_nodes: int) -> Gra
     errors = [d for d in expander.diagnostics if d.is_error]
     if errors:
         raise SpecError(expander.diagnostics + warnings, spec.source)
-    return Graph(spec, values, inputs, expander.nodes, order, outputs, init, warnings + [d for d in expander.diagnostics if not d.is_error])
+    graph = Graph(spec, values, inputs, expander.nodes, order, outputs, init, warnings + [d for d in expander.diagnostics if not d.is_error])
+    graph.aliases = expander.aliases(top)
+    return graph
 
 
 def _unused_node_warnings(nodes: list[GraphNode], outputs: list[str], spec: Spec) -> list[Diagnostic]:

@@ -1117,6 +1117,12 @@ def _smallest(dims: list[Dim]) -> Dim:
     Callers add `at_least` constraints against the choice, so a wrong guess for small sizes
     shows up as a constraint violation rather than a wrong shape.
     """
+    variables = {frozenset(d.variables) for d in dims if not is_concrete(d)}
+    if len(variables) > 1:
+        # Sizes of independent symbols (a skip of `H` next to a tensor of `h`) cannot be ordered:
+        # the first input is the target, as in U-Net's `[upsampled, skip]`, and the others must be larger.
+        return dims[0]
+
     def value(d: Dim) -> int:
         return d if is_concrete(d) else d.evaluate({name: _REFERENCE_SIZE for name in d.variables})
 

@@ -22,6 +22,7 @@ __all__ = ["NodeInfo", "ShapeInfo", "SizeLattice", "count_parameters", "infer", 
 
 DEFAULT_BATCH = 1
 SIZE_SEARCH_LIMIT = 2048
+MAX_SIZE_SEARCH = 1 << 20  # sizes searched at most, whatever the spec's example size
 
 
 @dataclasses.dataclass
@@ -225,12 +226,16 @@ def valid_sizes(info: ShapeInfo, *, limit: int = SIZE_SEARCH_LIMIT) -> dict[str,
     lattices = {}
     for name, constraints in sorted(by_symbol.items()):
         unique = list({c.condition: c for c in constraints}.values())
-        upto = max(limit, 2 * info.graph.spec.dims.get(name, 0))  # past the spec's example size (audio: 8000)
+        # Past the spec's example size (audio: 8000), but never so far that the search itself is a memory bomb.
+        upto = max(limit, min(2 * info.graph.spec.dims.get(name, 0), MAX_SIZE_SEARCH))
         env = {**example, name: torch.arange(1, upto + 1)}
         runs = torch.ones(upto, dtype=torch.bool)
         exact = torch.ones(upto, dtype=torch.bool)
         for c in unique:
-            mask = c.holds_for_each(env)
+            try:
+                mask = c.holds_for_each(env)
+            except (OverflowError, RuntimeError):  # an argument past int64 (`kernel_size: 10**20`): no size fits it
+                mask = torch.zeros(upto, dtype=torch.bool)
             if c.severity == "error":
                 runs &= mask
             exact &= mask

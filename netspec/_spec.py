@@ -171,7 +171,7 @@ class BlockDef(_Model):
     """A reusable sub-graph with parameters, instantiated by nodes with `block:`."""
 
     params: dict[str, ParamDef] = Field({}, description="Parameters of the block, given by the nodes that use it (`planes: int` is required).")
-    inputs: Names = Field(("x",), description="Names of the block's inputs, bound in order to the using node's `in`.")
+    inputs: InputRefs = Field(("x",), description="Names of the block's inputs, bound in order to the using node's `in`.")
     nodes: Annotated[dict[str, NodeDef], Field(min_length=1, description="The block's nodes, in order.")]
     output: str | None = Field(None, description="The node whose output is the block's output; default: the last node.")
     doc: str = Field("", description="A note for readers.")
