@@ -286,7 +286,9 @@ def _holds(kind: ConstraintKind, values: tuple[int, ...], params: tuple[int, ...
         return values[0] >= values[1]
     if kind == "even":
         return values[0] % 2 == 0
-    return _dropped_rows(values[0], *params) == 0
+    kernel_span, stride, padding = params
+    span = values[0] + 2 * padding - kernel_span
+    return (span < 0) | (span % stride <= padding)  # `_dropped_rows(...) == 0`, written to work on tensors too
 
 
 def _violation(kind: ConstraintKind, values: tuple[int, ...], params: tuple[int, ...], what: str) -> str:
@@ -330,24 +332,11 @@ class Constraint:
         return self.message or _symbolic_message(self.kind, self.dims, self.params, self.what)
 
     def holds(self, env: Mapping[str, int]) -> bool:
-        """Whether the condition holds for the given variable values."""
-        return _holds(self.kind, tuple(evaluate_dim(d, env) for d in self.dims), self.params)
+        """Whether the condition holds for the given variable values.
 
-    def holds_for_each(self, env: Mapping[str, Any]) -> Any:
-        """`holds` for many sizes at once: `env` values may be integer tensors; returns a bool tensor."""
-        values = tuple(evaluate_dim(d, env) for d in self.dims)
-        kind = self.kind
-        if kind == "positive":
-            return values[0] >= 1
-        if kind == "equal":
-            return values[0] == values[1]
-        if kind == "at_least":
-            return values[0] >= values[1]
-        if kind == "even":
-            return values[0] % 2 == 0
-        span_, stride, padding = self.params
-        span = values[0] + 2 * padding - span_
-        return (span < 0) | (span % stride <= padding)
+        Values may be integer tensors (every size to try at once); the result is then a bool tensor.
+        """
+        return _holds(self.kind, tuple(evaluate_dim(d, env) for d in self.dims), self.params)
 
     @property
     def condition(self) -> tuple[Any, ...]:

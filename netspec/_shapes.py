@@ -233,7 +233,7 @@ def valid_sizes(info: ShapeInfo, *, limit: int = SIZE_SEARCH_LIMIT) -> dict[str,
         exact = torch.ones(upto, dtype=torch.bool)
         for c in unique:
             try:
-                mask = c.holds_for_each(env)
+                mask = c.holds(env)
             except (OverflowError, RuntimeError):  # an argument past int64 (`kernel_size: 10**20`): no size fits it
                 mask = torch.zeros(upto, dtype=torch.bool)
             if c.severity == "error":
