@@ -2,6 +2,7 @@
 
 from ._api import build, count_params, infer_shapes, load, loads, valid_sizes, validate
 from ._errors import Diagnostic, SpecError
+from ._load import Limits
 from ._ops import register_op
 from ._shapes import SizeLattice
 from ._spec import Spec, json_schema, list_specs
@@ -11,6 +12,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Diagnostic",
+    "Limits",
     "SizeLattice",
     "Spec",
     "SpecError",

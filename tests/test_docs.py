@@ -19,6 +19,8 @@ def _blocks(path: Path, language: str) -> list[str]:
 
 
 PYTHON_EXAMPLES = [(p.name, i, code) for p in GUIDES for i, code in enumerate(_blocks(p, "python"))]
+# Pages whose examples build on each other: each page runs top to bottom in one namespace.
+SEQUENTIAL_PAGES = ["custom-ops.md", "zoo.md", "security.md"]
 YAML_EXAMPLES = [(p.name, i, text) for p in GUIDES for i, text in enumerate(_blocks(p, "yaml")) if text.startswith("netspec:")]
 
 
@@ -26,6 +28,21 @@ YAML_EXAMPLES = [(p.name, i, text) for p in GUIDES for i, text in enumerate(_blo
 def test_python_example_runs(doc: str, index: int, code: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     exec(compile(code, f"{doc}[{index}]", "exec"), {"__name__": "__doc_example__"})  # noqa: S102 - our own docs
+
+
+@pytest.mark.parametrize("page", SEQUENTIAL_PAGES)
+def test_page_examples_run_in_order(page: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from netspec._ops import catalog, unregister_op
+
+    monkeypatch.chdir(ROOT)
+    before = set(catalog())
+    namespace = {"__name__": "__doc_example__"}
+    try:
+        for index, code in enumerate(_blocks(ROOT / "docs" / page, "python")):
+            exec(compile(code, f"{page}[{index}]", "exec"), namespace)  # noqa: S102 - our own docs
+    finally:
+        for name in set(catalog()) - before:
+            unregister_op(name)
 
 
 @pytest.mark.parametrize(("doc", "index", "text"), YAML_EXAMPLES, ids=[f"{d}-{i}" for d, i, _ in YAML_EXAMPLES])

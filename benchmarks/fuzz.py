@@ -1,0 +1,48 @@
+"""Run the spec mutation fuzzer and print its figures.
+
+    python benchmarks/fuzz.py --cases 10000 [--seed 0] [--case-seconds 5] [--save failures/]
+
+Exit status 0 when every case ended in success or a located `SpecError`, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "fuzz"))
+
+from fuzzlib import CASE_SECONDS, run_fuzz, seed_files  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=1000, help="number of mutated specs to run (default: 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed; a run is deterministic for a seed")
+    parser.add_argument("--case-seconds", type=float, default=CASE_SECONDS, help="deadline of one case")
+    parser.add_argument("--save", type=Path, help="write each failing case to this folder")
+    args = parser.parse_args(argv)
+
+    report = run_fuzz(args.cases, seed=args.seed, case_seconds=args.case_seconds)
+    print(f"seed files:       {len(seed_files())}")
+    print(f"cases:            {report.cases:,} (seed {args.seed})")
+    print(f"accepted:         {report.accepted:,}")
+    print(f"refused (located): {report.refused:,}")
+    print(f"failures:         {len(report.failures):,}")
+    print(f"time:             {report.seconds:.1f} s ({report.cases / max(report.seconds, 1e-9):,.0f} cases/s, slowest case {report.slowest * 1000:.0f} ms)")
+    kinds = collections.Counter((f.kind, f.detail.strip().splitlines()[-1][:120]) for f in report.failures)
+    for (kind, last), count in kinds.most_common():
+        print(f"  {count:5} x {kind}: {last}")
+    if args.save and report.failures:
+        args.save.mkdir(parents=True, exist_ok=True)
+        for failure in report.failures:
+            (args.save / f"case-{failure.case}.yaml").write_text(failure.text, encoding="utf-8")
+            (args.save / f"case-{failure.case}.json").write_text(json.dumps(vars(failure), indent=1), encoding="utf-8")
+    return 1 if report.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""Bombs of every kind are refused by a limit before they cost time or memory."""
+
+from __future__ import annotations
+
+import pytest
+
+import netspec
+from hostile import CORPUS, HEADER, located_error, peak_memory, spec_with_nodes, timed
+from netspec._load import Limits, parse_text
+
+MB = 1 << 20
+
+
+def billion_laughs(levels: int = 9) -> str:
+    text = "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+    for k in range(1, levels):
+        text += f"a{k}: &a{k} [" + ", ".join([f"*a{k - 1}"] * 10) + "]\n"
+    return text
+
+
+def test_alias_bomb_is_refused_in_milliseconds_and_kilobytes() -> None:
+    text = billion_laughs()
+    seconds, error = timed(lambda: parse_text(text, file="laughs.yaml"))
+    assert isinstance(error, netspec.SpecError) and error.errors[0].code == "NS017"
+    assert error.errors[0].line is not None
+    assert seconds < 0.1, f"{seconds * 1000:.1f} ms"  # about 1 ms on a laptop; CI machines vary
+    assert peak_memory(lambda: parse_text(text, file="laughs.yaml")) < 4 * MB
+
+
+def test_alias_bomb_in_keys_position_is_refused() -> None:
+    text = billion_laughs(6) + "b: {*a5 : 1}\n"
+    err = located_error(lambda: parse_text(text, file="laughs.yaml"))
+    assert err.errors[0].code in ("NS010", "NS017")
+
+
+NESTED_REPEATS = HEADER + "blocks:\n  b0: {nodes: {r: ReLU}}\n" + "".join(
+    f"  b{k}: {{nodes: {{r: {{block: b{k - 1}, repeat: 1000}}}}}}\n" for k in range(1, 6)
+) + "nodes:\n  a: {block: b5, repeat: 1000}\n"
+
+EXPANSION_BOMBS = {
+    "nested repeats (10^18 nodes)": NESTED_REPEATS,
+    "flat repeat over the node limit": spec_with_nodes("  a: {op: ReLU, repeat: 100001}\n"),
+    "repeat count from an expression": spec_with_nodes("  a: {op: ReLU, repeat: \"${2 ** 62}\"}\n"),
+    "empty block instances": HEADER + "blocks:\n  e: {nodes: {r: {op: ReLU, repeat: 0}}}\n"
+    "nodes:\n  a: {block: e, repeat: 1000000000}\n",
+    "disabled block instances": HEADER + "blocks:\n  d: {nodes: {r: {op: ReLU, when: false}}}\n"
+    "nodes:\n  a: {block: d, repeat: 1000000000}\n",
+    "many arguments repeated": spec_with_nodes(
+        "  a: {op: ReLU, repeat: 100000, " + ", ".join(f"k{j}: 1" for j in range(2000)) + "}\n"
+    ),
+    "costly expression repeated": spec_with_nodes(
+        "  a: {op: ReLU, repeat: 100000, inplace: \"${" + " and ".join(["[0] * 9999 == [0] * 9999"] * 30) + "}\"}\n"
+    ),
+    "recursive block": HEADER + "blocks:\n  b: {nodes: {inner: {block: b, repeat: 1000}}}\nnodes:\n  a: {block: b}\n",
+}
+
+
+@pytest.mark.parametrize("text", EXPANSION_BOMBS.values(), ids=EXPANSION_BOMBS.keys())
+def test_expansion_bomb_is_refused_before_it_blows_up(text: str) -> None:
+    seconds, error = timed(lambda: netspec.loads(text))
+    assert isinstance(error, netspec.SpecError), error
+    located_error(lambda: netspec.loads(text))
+    assert error.errors[0].code in ("NS134", "NS131", "NS143", "NS144"), str(error)
+    assert seconds < 2.0, f"{seconds:.2f} s"
+
+
+def test_expansion_bomb_memory_is_bounded() -> None:
+    assert peak_memory(lambda: netspec.loads(NESTED_REPEATS)) < 32 * MB
+
+
+def test_extends_cycle_between_two_files(tmp_path) -> None:
+    (tmp_path / "a.yaml").write_text(HEADER + "extends: b.yaml\nnodes:\n  a: ReLU\n")
+    (tmp_path / "b.yaml").write_text(HEADER + "extends: a.yaml\nnodes:\n  b: ReLU\n")
+    seconds, _ = timed(lambda: netspec.load(tmp_path / "a.yaml"))
+    err = located_error(lambda: netspec.load(tmp_path / "a.yaml"))
+    assert err.errors[0].code == "NS105" and "cycle" in err.errors[0].message
+    assert seconds < 0.5
+
+
+def test_long_extends_chain_is_cut(tmp_path) -> None:
+    for k in range(20):
+        (tmp_path / f"s{k}.yaml").write_text(HEADER + f"extends: s{k + 1}.yaml\nnodes:\n  a: ReLU\n")
+    (tmp_path / "s20.yaml").write_text(spec_with_nodes("  a: ReLU\n"))
+    err = located_error(lambda: netspec.load(tmp_path / "s0.yaml"))
+    assert err.errors[0].code == "NS105"
+
+
+# -- size bombs ----------------------------------------------------------------------------------
+
+
+def test_parameter_budget_refuses_before_allocation() -> None:
+    spec = netspec.loads(
+        "netspec: 1\nname: huge\ninputs: {x: [N, 10000000]}\nnodes:\n  fc: {op: Linear, out_features: 10000000}\n"
+    )
+    seconds, error = timed(lambda: netspec.build(spec))
+    assert isinstance(error, netspec.SpecError)
+    diagnostic = error.errors[0]
+    assert diagnostic.code == "NS190" and "100,000,010,000,000" in diagnostic.message
+    assert diagnostic.line == 5
+    assert seconds < 1.0  # 400 TB were never allocated
+
+
+def test_parameter_budget_can_be_lowered() -> None:
+    err = located_error(lambda: netspec.build("lenet5", max_params=1000))
+    assert "61,706" in err.errors[0].message
+
+
+def test_huge_parameter_override_is_refused_by_the_budget() -> None:
+    with pytest.raises(netspec.SpecError) as caught:
+        netspec.build("lenet5", num_classes=10**40)
+    assert caught.value.errors[0].code in ("NS190", "NS131", "NS147")
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "1e400", ".nan", "-.inf", "9" * 40, "true", "\"8\"", "8.0"])
+def test_bad_sizes_are_refused(value: str) -> None:
+    text = spec_with_nodes(f"  conv: {{op: Conv2d, out_channels: {value}, kernel_size: 3}}\n")
+    err = located_error(lambda: netspec.loads(text))
+    assert err.errors[0].line == 5
+
+
+# -- pathological text ---------------------------------------------------------------------------
+
+
+def test_ten_megabyte_file_is_refused_before_reading(tmp_path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_bytes(b"# " + b"x" * (10 * MB) + b"\n")
+    seconds, _ = timed(lambda: netspec.load(path))
+    err = located_error(lambda: netspec.load(path))
+    assert err.errors[0].code == "NS002" and "10,485,763 bytes" in err.errors[0].message
+    assert seconds < 0.5
+
+
+def test_ten_megabyte_text_is_refused() -> None:
+    err = located_error(lambda: netspec.loads("a: " + "x" * (10 * MB)))
+    assert err.errors[0].code == "NS002"
+
+
+@pytest.mark.parametrize("depth", [10**5, 10**6])
+@pytest.mark.parametrize("form", ["flow list", "flow map", "block list", "json"])
+def test_deep_nesting_is_refused(form: str, depth: int) -> None:
+    text = {
+        "flow list": "[" * depth + "]" * depth,
+        "flow map": "{a: " * depth + "1" + "}" * depth,
+        "block list": "- " * depth + "x\n",
+        "json": '{"a":' * depth + "1" + "}" * depth,
+    }[form]
+    if len(text.encode()) > Limits().max_bytes:
+        text = text[: Limits().max_bytes // 2]  # still far deeper than the limit
+    seconds, _ = timed(lambda: parse_text(text, file="deep.yaml"))
+    err = located_error(lambda: parse_text(text, file="deep.yaml"))
+    assert err.errors[0].code in ("NS016", "NS005")
+    assert seconds < 2.0
+
+
+def test_deep_block_mapping_is_refused() -> None:
+    text = "".join("  " * k + f"k{k}:\n" for k in range(2000)) + "  " * 2000 + "v\n"
+    err = located_error(lambda: parse_text(text, file="deep.yaml"))
+    assert err.errors[0].code == "NS016"
+
+
+def test_very_long_line_is_refused_cheaply() -> None:
+    text = spec_with_nodes("  a: {op: \"" + "A" * 4_000_000 + "\"}\n")
+    seconds, _ = timed(lambda: netspec.loads(text))
+    err = located_error(lambda: netspec.loads(text))
+    assert err.errors[0].code == "NS015"
+    assert len(str(err)) < 5000  # the echoed line is cut
+    assert seconds < 2.0
+
+
+def test_many_errors_render_in_bounded_time() -> None:
+    text = spec_with_nodes("  a: {op: ReLU, " + ", ".join(f"k{j}: 1" for j in range(5000)) + "}\n")
+    seconds, error = timed(lambda: netspec.loads(text))
+    assert isinstance(error, netspec.SpecError) and len(error.diagnostics) == 5000
+    assert "more (all are in `.diagnostics`)" in str(error)
+    assert seconds < 2.0
+
+
+def test_bom_is_accepted_and_tabs_are_refused_with_a_place() -> None:
+    good = b"\xef\xbb\xbf" + spec_with_nodes("  a: ReLU\n").encode()
+    assert netspec.loads(good).name == "hostile"
+    err = located_error(lambda: netspec.loads((CORPUS / "mixed_tabs.yaml").read_text()))
+    assert err.errors[0].line == 6 and "tab" in (err.errors[0].hint or err.errors[0].message)
+
+
+def test_limits_can_be_tightened() -> None:
+    text = spec_with_nodes("  a: ReLU\n")
+    err = located_error(lambda: netspec.loads(text, limits=Limits(max_bytes=20)))
+    assert err.errors[0].code == "NS002"

@@ -1,0 +1,62 @@
+"""Diagnostics echo spec text: terminal control and CI workflow commands are escaped."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import netspec
+from hostile import CORPUS, located_error, spec_with_nodes
+
+ANSI_OP = '"\\e[31mRed\\e]0;title\\a\\e[2J\\x9b31m\\u202eevil"'
+
+
+def test_control_characters_are_escaped_in_str() -> None:
+    err = located_error(lambda: netspec.loads(spec_with_nodes(f"  a: {{op: {ANSI_OP}}}\n")))
+    text = str(err)
+    assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text and "\u202e" not in text
+    assert "\\u001b[31mRed" in text
+
+
+def test_newlines_in_values_do_not_fake_diagnostics() -> None:
+    err = located_error(lambda: netspec.loads(spec_with_nodes('  a: {op: "x\\nspec.yaml:1:1: error[NS000]: fake"}\n')))
+    assert not any(line.startswith("spec.yaml:1:1") for line in str(err).splitlines())
+
+
+def test_color_rendering_escapes_spec_text_too() -> None:
+    err = located_error(lambda: netspec.loads(spec_with_nodes(f"  a: {{op: {ANSI_OP}}}\n")))
+    assert "\x1b]0;" not in err.render(color=True)
+
+
+CLI_EXISTS = (Path(netspec.__file__).parent / "_cli.py").exists()
+
+
+@pytest.mark.skipif(not CLI_EXISTS, reason="the `netspec` command (netspec/_cli.py) is not written yet")
+@pytest.mark.parametrize("name", ["github_command.yaml", "ansi_escape.yaml", "control_chars.yaml"])
+def test_github_format_cannot_start_a_workflow_command(name: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "netspec", "validate", "--format", "github", name],
+        cwd=CORPUS, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    commands = [line for line in lines if line.startswith("::")]
+    assert commands and all(line.startswith("::error file=") for line in commands), lines
+    assert len(commands) == 1, lines  # one diagnostic, one command: the value's own `::` and newline are escaped
+    assert "\r" not in result.stdout and "\x1b" not in result.stdout
+    assert all(line.startswith(("::error", "netspec:")) for line in lines), lines
+
+
+@pytest.mark.skipif(not CLI_EXISTS, reason="the `netspec` command (netspec/_cli.py) is not written yet")
+def test_github_properties_escape_separators(tmp_path) -> None:
+    path = tmp_path / "a,b::c.yaml"
+    path.write_text(spec_with_nodes("  a: {op: nope}\n"))
+    result = subprocess.run(
+        [sys.executable, "-m", "netspec", "validate", "--format", "github", path.name],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+    )
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("::error file=a%2Cb%3A%3Ac.yaml,line=5,"), first
