@@ -6,16 +6,15 @@ module in the compiled model, and the spec path it was defined at, for diagnosti
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import fnmatch
-import gc
 import heapq
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from ._errors import Diagnostic, SourceMap, Span, SpecError, did_you_mean, format_path
 from ._expr import Expr, ExprBudgetError, ExprError, Template, compile_value, evaluation_budget
+from ._load import collector_paused
 from ._ops import OpDef, catalog, check_args, get_op
 from ._spec import BlockDef, NodeDef, ParamDef, Spec, source_span, static_problems, unknown_op
 
@@ -681,21 +680,8 @@ def _init_plans(spec: Spec, params: dict[str, Any], expander: _Expander) -> list
 
 def expand(spec: Spec, params: Mapping[str, Any] | None = None, *, max_nodes: int = MAX_GRAPH_NODES) -> Graph:
     """Expand `spec` with parameter `params` (overrides of the defaults) into a `Graph`."""
-    with _collector_paused():
+    with collector_paused():
         return _expand(spec, params, max_nodes)
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Expansion allocates many small objects that all live until the graph is done; the cyclic
-    garbage collector would scan them again and again, which made large specs superlinear."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _expand(spec: Spec, params: Mapping[str, Any] | None, max_nodes: int) -> Graph:
