@@ -16,9 +16,9 @@ import cProfile
 import pstats
 
 import torch
+from _common import interleaved, reference_models, report
 
 import netspec
-from _common import interleaved, reference_models, report
 
 TARGET = 1.2
 

@@ -14,9 +14,9 @@ import statistics
 import time
 
 import torch
+from _common import interleaved, reference_models, report
 
 import netspec
-from _common import interleaved, reference_models, report
 
 TARGET = 1.02
 

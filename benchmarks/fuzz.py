@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "fuzz"))
 
-from fuzzlib import CASE_SECONDS, run_fuzz, seed_files  # noqa: E402
+from fuzzlib import CASE_SECONDS, run_fuzz, seed_files
 
 
 def main(argv: list[str] | None = None) -> int:

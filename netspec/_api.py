@@ -14,7 +14,8 @@ from ._compile import compile_graph
 from ._errors import Diagnostic, Span, SpecError
 from ._graph import Graph, expand
 from ._load import Limits
-from ._shapes import ShapeInfo, SizeLattice, check_sizes, count_parameters, infer, node_parameters, valid_sizes as _valid_sizes
+from ._shapes import ShapeInfo, SizeLattice, check_sizes, count_parameters, infer, node_parameters
+from ._shapes import valid_sizes as _valid_sizes
 from ._spec import SPEC_SUFFIXES, Spec, bundled_path, parse_source, spec_from_document
 
 __all__ = [

@@ -20,7 +20,7 @@ from ._errors import Diagnostic, SpecError
 from ._graph import Graph, GraphNode, InitPlan
 from ._shapes import NodeInfo, ShapeInfo
 
-__all__ = ["compile_graph", "INIT_FUNCTIONS"]
+__all__ = ["INIT_FUNCTIONS", "compile_graph"]
 
 # Init rule names -> the torch.nn.init function and the keyword arguments a spec may pass.
 INIT_FUNCTIONS: dict[str, tuple[Any, frozenset[str]]] = {
@@ -60,7 +60,7 @@ def _register(root: nn.Module, qualified: str, module: nn.Module) -> None:
 
 
 def _check_init_args(plan: InitPlan, name: str, args: Mapping[str, Any], param: str) -> dict[str, Any]:
-    fn, allowed = INIT_FUNCTIONS[name]
+    allowed = INIT_FUNCTIONS[name][1]
     path = ".".join(map(str, plan.path + (param, name)))
     kwargs = {}
     for key, value in args.items():
@@ -156,7 +156,7 @@ def compile_graph(info: ShapeInfo, *, guard: bool = True) -> fx.GraphModule:
     graph = fx.Graph()
     stack_trace = _StackTraces(graph_def)
     values: dict[str, fx.Node] = {}
-    for name, shape in info.inputs.items():
+    for name in info.inputs:
         placeholder = graph.placeholder(name)
         declared = graph_def.inputs[name]
         if guard:

@@ -18,7 +18,7 @@ from ._load import collector_paused
 from ._ops import OpDef, catalog, check_args, get_op
 from ._spec import BlockDef, NodeDef, ParamDef, Spec, source_span, static_problems, unknown_op
 
-__all__ = ["Graph", "GraphNode", "InitPlan", "MAX_GRAPH_NODES", "bind_params", "expand"]
+__all__ = ["MAX_GRAPH_NODES", "Graph", "GraphNode", "InitPlan", "bind_params", "expand"]
 
 MAX_GRAPH_NODES = 100_000
 MAX_BLOCK_DEPTH = 32
@@ -56,9 +56,7 @@ class InitPlan:
     def matches(self, node: GraphNode) -> bool:
         if self.ops is not None and node.op.name not in self.ops:
             return False
-        if self.patterns is not None and not any(fnmatch.fnmatchcase(node.name, p) for p in self.patterns):
-            return False
-        return True
+        return self.patterns is None or any(fnmatch.fnmatchcase(node.name, p) for p in self.patterns)
 
 
 @dataclasses.dataclass

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from ._dims import Constraint, Dim, Shape, ShapeCheck, ShapeError, Sym, evaluate_dim, format_shape, is_concrete, sym
+from ._dims import Constraint, Shape, ShapeCheck, ShapeError, Sym, evaluate_dim, format_shape, is_concrete, sym
 from ._errors import Diagnostic, SpecError, format_path
 from ._graph import Graph, GraphNode
 from ._ops import complete_args
@@ -324,5 +324,3 @@ def activation_elements(shape: Shape) -> int | None:
 def evaluate_shape(shape: Shape, env: Mapping[str, int]) -> tuple[int, ...]:
     return tuple(evaluate_dim(d, env) for d in shape)
 
-
-Dim = Dim  # re-exported for type hints of callers

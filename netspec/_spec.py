@@ -507,7 +507,7 @@ def _diagnostic_for(error: Any, sources: SourceMap) -> Diagnostic:
     return Diagnostic(message, path=format_path(path), hint=hint, code=_code_for(kind)).located(span)
 
 
-_SHOULD_BE = re.compile(r"^Input should be (.*) \(got (.*)\)$", re.S)
+_SHOULD_BE = re.compile(r"^Input should be (.*) \(got (.*)\)$", re.DOTALL)
 
 
 def _merge_alternatives(diagnostics: list[Diagnostic]) -> list[Diagnostic]:

@@ -231,7 +231,7 @@ def _scaled(value: int | None, units: Sequence[tuple[float, str]]) -> str:
     if value is None:
         return "?"
     for scale, unit in units:
-        if value >= scale and scale > 1:
+        if value >= scale > 1:
             return f"{value / scale:.2f} {unit}"
     return f"{value} {units[-1][1]}".rstrip()
 

@@ -255,6 +255,6 @@ def test_errors_in_list_form_nodes_point_at_the_item() -> None:
 def test_every_code_is_documented() -> None:
     source = "".join(p.read_text() for p in (Path(__file__).resolve().parents[1] / "netspec").glob("*.py"))
     used = set(re.findall(r"NS\d{3}", source))
-    documented = set(re.findall(r"^### (NS\d{3})", (Path(__file__).resolve().parents[1] / "docs" / "errors.md").read_text(), re.M))
+    documented = set(re.findall(r"^### (NS\d{3})", (Path(__file__).resolve().parents[1] / "docs" / "errors.md").read_text(), re.MULTILINE))
     assert used - documented == set(), "document these codes in docs/errors.md"
     assert set(LOAD_CODES) <= documented

@@ -11,7 +11,7 @@ import netspec
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDES = [ROOT / "README.md", ROOT / "docs" / "getting-started.md"]
-FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```", re.S | re.M)
+FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
 def _blocks(path: Path, language: str) -> list[str]:
@@ -69,6 +69,6 @@ def test_op_catalog_page_is_current() -> None:
 def test_readme_summary_is_what_the_command_prints() -> None:
     import netspec._summary as summary
 
-    shown = re.search(r"`netspec summary examples/tiny_cnn.yaml` prints:\n\n```text\n(.*?)\n```", (ROOT / "README.md").read_text(), re.S)
+    shown = re.search(r"`netspec summary examples/tiny_cnn.yaml` prints:\n\n```text\n(.*?)\n```", (ROOT / "README.md").read_text(), re.DOTALL)
     assert shown, "README lost its summary example"
     assert summary.summarize(str(ROOT / "examples" / "tiny_cnn.yaml")).render().rstrip() == shown.group(1)

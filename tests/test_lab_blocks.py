@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from reference_models import BasicResidualBlock, ClassifierBlock, PreparatoryBlock
 from torch import nn
 
 import netspec
-from reference_models import BasicResidualBlock, ClassifierBlock, PreparatoryBlock
 
 LAB = Path(__file__).resolve().parent / "specs" / "lab"
 

@@ -21,7 +21,7 @@ VALID = Path(__file__).parent / "specs" / "valid"
 FIXTURES = sorted(p.name for p in VALID.iterdir() if p.suffix in (".yaml", ".json"))
 NEEDS_VALUES = {"required_param.yaml": {"classes": 3}}
 # ```yaml or ```json, ```yaml invalid (must raise SpecError), ```yaml file=NAME (also saved as NAME for `extends`)
-FENCE = re.compile(r"^```(?:yaml|json)( invalid)?(?: file=(\S+))?\n(.*?)^```", re.S | re.M)
+FENCE = re.compile(r"^```(?:yaml|json)( invalid)?(?: file=(\S+))?\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
 def load(name: str) -> Spec:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from fuzzlib import run_case, run_fuzz, seed_files
 
 

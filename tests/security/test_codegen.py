@@ -8,9 +8,9 @@ import tokenize
 
 import pytest
 import torch
+from hostile import PWNED, located_error, spec_with_nodes
 
 import netspec
-from hostile import PWNED, located_error, spec_with_nodes
 from netspec._ops import unregister_op
 
 BREAKOUTS = ["a'); import os; #", "x\nimport os", 'x"); __import__("os").system("id"); ("', "__class__", "a.b", "a b", "é"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from hostile import CORPUS_FILES, PWNED, located_error, timed
 
 import netspec
-from hostile import CORPUS_FILES, PWNED, located_error, timed
 
 # The first error each hostile file must produce: the refusal happens for the right reason.
 EXPECTED = {

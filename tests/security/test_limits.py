@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hostile import CORPUS, HEADER, located_error, peak_memory, spec_with_nodes, timed
 
 import netspec
-from hostile import CORPUS, HEADER, located_error, peak_memory, spec_with_nodes, timed
 from netspec._load import Limits, parse_text
 
 MB = 1 << 20

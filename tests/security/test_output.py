@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from hostile import CORPUS, located_error, spec_with_nodes
 
 import netspec
-from hostile import CORPUS, located_error, spec_with_nodes
 
 ANSI_OP = '"\\e[31mRed\\e]0;title\\a\\e[2J\\x9b31m\\u202eevil"'
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 
 import pytest
+from hostile import HEADER, located_error, spec_with_nodes
 
 import netspec
-from hostile import HEADER, located_error, spec_with_nodes
+
 
 def child_text(ref: str) -> str:
     return HEADER + f"extends: {ref}\nnodes:\n  b: ReLU\n"
