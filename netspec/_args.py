@@ -272,6 +272,9 @@ def _literal_choices(annotation: Any) -> list[str]:
     return []
 
 
+MAX_UNKNOWN_REPORTED = 20  # past this, one diagnostic counts the rest (a hostile spec may give thousands)
+
+
 def check_args(op: OpDef, args: Mapping[str, Any], *, allow_missing_inferred: bool = True) -> list[ArgProblem]:
     """Every problem with the arguments `args` given to `op`: unknown, missing, mistyped, out of range.
 
@@ -279,11 +282,14 @@ def check_args(op: OpDef, args: Mapping[str, Any], *, allow_missing_inferred: bo
     `"3"` is not a number; an integer is accepted for a float; lists stand for tuples).
     """
     problems: list[ArgProblem] = []
-    for name in args:
-        if name not in op.args:
-            known = ", ".join(f"`{n}`" for n in op.args) or "none"
-            hint = did_you_mean(name, op.args) or f"`{op.name}` takes: {known}"
-            problems.append(ArgProblem(name, f"`{op.name}` has no argument `{name}`", hint, "unknown"))
+    unknown = [name for name in args if name not in op.args]
+    for name in unknown[:MAX_UNKNOWN_REPORTED]:
+        known = ", ".join(f"`{n}`" for n in op.args) or "none"
+        hint = did_you_mean(name, op.args) or f"`{op.name}` takes: {known}"
+        problems.append(ArgProblem(name, f"`{op.name}` has no argument `{name}`", hint, "unknown"))
+    if len(unknown) > MAX_UNKNOWN_REPORTED:
+        rest = len(unknown) - MAX_UNKNOWN_REPORTED
+        problems.append(ArgProblem(None, f"`{op.name}` has {rest:,} more unknown arguments", None, "unknown"))
     for name, spec in op.args.items():
         if spec.required and name not in args and not (spec.inferred and allow_missing_inferred):
             problems.append(ArgProblem(
