@@ -13,7 +13,7 @@ from torch import fx
 from ._compile import compile_graph
 from ._errors import Diagnostic, Span, SpecError
 from ._graph import Graph, expand
-from ._load import Limits
+from ._load import Limits, collector_paused
 from ._shapes import ShapeInfo, SizeLattice, check_sizes, count_parameters, infer, node_parameters
 from ._shapes import valid_sizes as _valid_sizes
 from ._spec import SPEC_SUFFIXES, Spec, bundled_path, parse_source, spec_from_document
@@ -44,13 +44,15 @@ def load(source: str | os.PathLike[str] | Mapping[str, Any], *, limits: Limits |
     if isinstance(source, Spec):
         return source
     doc, path = parse_source(source, limits=limits)
-    return _checked(spec_from_document(doc, path, limits=limits))
+    with collector_paused():
+        return _checked(spec_from_document(doc, path, limits=limits))
 
 
 def loads(text: str | bytes, *, limits: Limits | None = None) -> Spec:
     """Read and validate a spec from YAML or JSON text."""
     doc, _ = parse_source(text, limits=limits, text=True)
-    return _checked(spec_from_document(doc, None, limits=limits))
+    with collector_paused():
+        return _checked(spec_from_document(doc, None, limits=limits))
 
 
 def _checked(spec: Spec) -> Spec:
@@ -93,7 +95,9 @@ def _bundled(name: str) -> Spec:
 
 def prepare(source: Source, params: Mapping[str, Any] | None = None, input_shapes: Mapping[str, Sequence[int]] | None = None, *, concrete: bool = False) -> ShapeInfo:
     """Load, expand and infer shapes: everything `build` does before allocating."""
-    return infer(_graph(_spec(source), params), input_shapes, concrete=concrete)
+    graph = _graph(_spec(source), params)
+    with collector_paused():
+        return infer(graph, input_shapes, concrete=concrete)
 
 
 def infer_shapes(source: Source, /, *, params: Mapping[str, Any] | None = None, **input_shapes: Sequence[int]) -> dict[str, tuple[Any, ...]]:
