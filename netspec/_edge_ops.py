@@ -43,7 +43,8 @@ def _add_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
                 " such as a 1x1 `Conv2d` with the same stride and output channels)",
             )
         for axis, (a, b) in enumerate(zip(first, other)):
-            check.equal(a, b, f"dimension {axis} of the `add` inputs {format_shape(first)} and {format_shape(other)}")
+            if a != b:  # equal sizes need no check (and no message)
+                check.equal(a, b, f"dimension {axis} of the `add` inputs {format_shape(first)} and {format_shape(other)}")
     return first
 
 

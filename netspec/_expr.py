@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import functools
 import math
 import operator
 import re
@@ -818,11 +819,7 @@ def parse_expr(source: str) -> Expr:
     return Expr(source, _Parser(tokens).parse())
 
 
-def compile_value(text: str) -> Expr | Template | str:
-    """Compile a spec string: `$name` or `${expr}` -> `Expr`, text with `${...}` inside -> `Template`.
-
-    `$$` stands for a literal `$`; text without `$` comes back unchanged (the same object).
-    """
+def _compile_value(text: str) -> Expr | Template | str:
     if "$" not in text:
         return text
     if len(text) > _MAX_ITEMS:
@@ -836,6 +833,19 @@ def compile_value(text: str) -> Expr | Template | str:
     if all(isinstance(part, str) for part in parts):
         return "".join(parts)
     return Template(text, tuple(parts))
+
+_compile_cached = functools.lru_cache(maxsize=4096)(_compile_value)  # specs repeat their expressions
+
+
+def compile_value(text: str) -> Expr | Template | str:
+    """Compile a spec string: `$name` or `${expr}` -> `Expr`, text with `${...}` inside -> `Template`.
+
+    `$$` stands for a literal `$`; text without `$` comes back unchanged (the same object).
+    Short texts are compiled once and cached: specs repeat their expressions, and results are immutable.
+    """
+    if "$" not in text:
+        return text
+    return _compile_cached(text) if len(text) <= 256 else _compile_value(text)
 
 
 def _split_template(text: str) -> list[str | Node]:
