@@ -113,13 +113,8 @@ def _emit(graph: fx.Graph, info: NodeInfo, values: list[fx.Node]) -> fx.Node:
         for value in values[1:]:
             result = graph.call_function(op.target, (result, value))
         return result
-    if op.name == "concat":
-        return graph.call_function(op.target, (values,), _function_kwargs(info))
-    return graph.call_function(op.target, tuple(values), _function_kwargs(info))
-
-
-def _function_kwargs(info: NodeInfo) -> dict[str, Any]:
-    return {k: v for k, v in info.args.items()}
+    inputs = (values,) if op.inputs_as_list else tuple(values)
+    return graph.call_function(op.target, inputs, dict(info.args))
 
 
 class _StackTraces:
