@@ -26,3 +26,14 @@ def test_wheel_contains_every_bundled_spec(tmp_path: Path) -> None:
     assert bundled, "no bundled specs found"
     assert {f"netspec/specs/{name}" for name in bundled} <= names
     assert "netspec/_cli.py" in names
+
+    # Installed from the wheel (not the checkout), bundled specs load by name.
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)], check=True, timeout=300)
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import netspec; "
+        "assert netspec.__file__.startswith(sys.argv[1]), netspec.__file__; "
+        "print(len(netspec.list_specs()), netspec.count_params('resnet18'))"
+    )
+    shown = subprocess.run([sys.executable, "-c", probe, str(target)], capture_output=True, text=True, timeout=300, cwd=tmp_path, check=True)
+    assert shown.stdout.split() == [str(len(bundled)), "11689512"]
