@@ -321,6 +321,7 @@ def export_torchscript(
     module = build(source, input_shapes=input_shapes, **dict(params or {}))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # torch 2.13 deprecates TorchScript
+        warnings.simplefilter("ignore", FutureWarning)  # and torch 2.14 says so with a FutureWarning
         warnings.filterwarnings("ignore", message="The TorchScript type system", category=UserWarning)
         scripted = torch.jit.script(module)
         scripted.save(out)

@@ -245,6 +245,7 @@ def test_export_torchscript(capsys, tmp_path):
     assert code == 0, err
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)  # torch 2.14 deprecates TorchScript this way
         loaded = torch.jit.load(str(out)).eval()
     torch.manual_seed(0)
     model = netspec.build("unet", width=2).eval()

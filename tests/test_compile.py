@@ -89,6 +89,7 @@ def test_print_readable_points_at_the_spec_lines(resnet):
 def test_torch_jit_script(resnet, unet):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit.script is deprecated in torch 2.13
+        warnings.simplefilter("ignore", FutureWarning)  # and in torch 2.14, with a FutureWarning
         # GraphModule's own __init__ annotates empty containers; TorchScript warns about torch's code.
         warnings.filterwarnings("ignore", message=".*instance-level annotations on empty non-base types")
         scripted = [torch.jit.script(model) for model in (resnet, unet)]

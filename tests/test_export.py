@@ -152,6 +152,7 @@ def test_ops_outside_torch_nn_are_refused():
 def _jit_load(path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # torch 2.13 deprecates TorchScript
+        warnings.simplefilter("ignore", FutureWarning)  # torch 2.14 too, with a FutureWarning
         return torch.jit.load(str(path))
 
 

@@ -575,7 +575,7 @@ def test_edge_op_rules_match_the_runtime(name, args, shapes):
 def script(fn):
     """`torch.jit.script`, which this torch version marks deprecated but the runtime still supports."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated")  # Deprecation- or FutureWarning
         return torch.jit.script(fn)
 
 
