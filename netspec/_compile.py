@@ -8,7 +8,6 @@ qualified names, initialised by the spec's init rules, and called directly by ge
 from __future__ import annotations
 
 import operator
-from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -16,31 +15,11 @@ from torch import fx, nn
 
 from . import _runtime
 from ._dims import Sym, format_shape
-from ._errors import Diagnostic, SpecError
-from ._graph import Graph, GraphNode, InitPlan
+from ._errors import Diagnostic, SpecError, format_path
+from ._graph import INIT_FUNCTIONS, Graph, GraphNode, InitPlan
 from ._shapes import NodeInfo, ShapeInfo
 
 __all__ = ["INIT_FUNCTIONS", "compile_graph"]
-
-# Init rule names -> the torch.nn.init function and the keyword arguments a spec may pass.
-INIT_FUNCTIONS: dict[str, tuple[Any, frozenset[str]]] = {
-    "kaiming_normal": (nn.init.kaiming_normal_, frozenset({"a", "mode", "nonlinearity"})),
-    "kaiming_uniform": (nn.init.kaiming_uniform_, frozenset({"a", "mode", "nonlinearity"})),
-    "xavier_normal": (nn.init.xavier_normal_, frozenset({"gain"})),
-    "xavier_uniform": (nn.init.xavier_uniform_, frozenset({"gain"})),
-    "normal": (nn.init.normal_, frozenset({"mean", "std"})),
-    "uniform": (nn.init.uniform_, frozenset({"a", "b"})),
-    "trunc_normal": (nn.init.trunc_normal_, frozenset({"mean", "std", "a", "b"})),
-    "constant": (nn.init.constant_, frozenset({"val", "value"})),
-    "zeros": (nn.init.zeros_, frozenset()),
-    "ones": (nn.init.ones_, frozenset()),
-    "orthogonal": (nn.init.orthogonal_, frozenset({"gain"})),
-}
-_INIT_CHOICES = {
-    "mode": {"fan_in", "fan_out"},
-    "nonlinearity": {"relu", "leaky_relu", "linear", "tanh", "sigmoid", "selu", "conv2d"},
-}
-
 
 def _instantiate(info: NodeInfo) -> nn.Module:
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in info.args.items()}
@@ -59,23 +38,7 @@ def _register(root: nn.Module, qualified: str, module: nn.Module) -> None:
     owner.add_module(leaf, module)
 
 
-def _check_init_args(plan: InitPlan, name: str, args: Mapping[str, Any], param: str) -> dict[str, Any]:
-    allowed = INIT_FUNCTIONS[name][1]
-    path = ".".join(map(str, plan.path + (param, name)))
-    kwargs = {}
-    for key, value in args.items():
-        if key not in allowed:
-            hint = f"`{name}` takes: {', '.join(sorted(allowed)) or 'no arguments'}"
-            raise SpecError([Diagnostic(f"init function `{name}` has no argument `{key}`", path=path, hint=hint, code="NS180")])
-        if key in _INIT_CHOICES and value not in _INIT_CHOICES[key]:
-            raise SpecError([Diagnostic(f"`{key}` of `{name}` must be one of {sorted(_INIT_CHOICES[key])}, got {value!r:.40}", path=path, code="NS180")])
-        if key not in _INIT_CHOICES and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise SpecError([Diagnostic(f"`{key}` of `{name}` must be a number, got {value!r:.40}", path=path, code="NS180")])
-        kwargs["val" if key == "value" else key] = value
-    return kwargs
-
-
-def apply_init(modules: list[tuple[GraphNode, nn.Module]], plans: list[InitPlan]) -> None:
+def apply_init(modules: list[tuple[GraphNode, nn.Module]], plans: list[InitPlan], sources: Any = None) -> None:
     """Module-major, like a hand-written `for m in self.modules()` loop: later rules override earlier ones."""
     prepared = []
     for plan in plans:
@@ -84,20 +47,28 @@ def apply_init(modules: list[tuple[GraphNode, nn.Module]], plans: list[InitPlan]
             choice = getattr(plan, param)
             if choice is None:
                 continue
-            name, args = choice
-            if name == "default":
-                continue
-            steps.append((param, INIT_FUNCTIONS[name][0], _check_init_args(plan, name, args, param)))
+            name, kwargs = choice  # checked when the graph was expanded
+            if name != "default":
+                steps.append((param, name, kwargs))
         prepared.append((plan, steps))
     with torch.no_grad():
         for node, module in modules:
             for plan, steps in prepared:
                 if not plan.matches(node):
                     continue
-                for param, fn, kwargs in steps:
+                for param, name, kwargs in steps:
                     tensor = getattr(module, param, None)
                     if isinstance(tensor, torch.Tensor):
-                        fn(tensor, **kwargs)
+                        _initialise(tensor, name, kwargs, plan, node, sources, param)
+
+
+def _initialise(tensor: torch.Tensor, name: str, kwargs: dict[str, Any], plan: InitPlan, node: GraphNode, sources: Any, param: str) -> None:
+    try:
+        INIT_FUNCTIONS[name][0](tensor, **kwargs)
+    except (ValueError, RuntimeError) as err:  # e.g. a fan-based init of a 1-D tensor
+        path = plan.path + (param,)
+        message = f"init function `{name}` cannot initialise `{node.name}.{param}` of shape {list(tensor.shape)}: {err}"
+        raise SpecError([Diagnostic(message, path=format_path(path), hint="narrow the rule's `ops` or `nodes`", code="NS180").located(sources.span(path))], sources) from None
 
 
 def _expected_shape(shape: tuple[Any, ...]) -> str:
@@ -146,7 +117,7 @@ def compile_graph(info: ShapeInfo, *, guard: bool = True) -> fx.GraphModule:
             module = _instantiate(info.nodes[node.name])
             _register(root, node.name, module)
             modules.append((node, module))
-    apply_init(modules, graph_def.init)
+    apply_init(modules, graph_def.init, graph_def.sources)
 
     graph = fx.Graph()
     stack_trace = _StackTraces(graph_def)

@@ -23,7 +23,7 @@ from torch import fx, nn
 
 from . import _runtime
 from ._api import Source, build, prepare
-from ._compile import INIT_FUNCTIONS, _check_init_args, _live_nodes, compile_graph
+from ._compile import INIT_FUNCTIONS, _live_nodes, compile_graph
 from ._graph import Graph, GraphNode
 from ._shapes import ShapeInfo
 
@@ -186,7 +186,7 @@ def _init_lines(nodes: list[GraphNode], module: fx.GraphModule, graph: Graph) ->
             choice = getattr(plan, param)
             if choice is not None and choice[0] != "default":
                 fn = INIT_FUNCTIONS[choice[0]][0]
-                steps.append((param, fn.__name__, _check_init_args(plan, choice[0], choice[1], param)))
+                steps.append((param, fn.__name__, dict(choice[1])))  # checked when the graph was expanded
         prepared.append((plan, steps))
     lines = []
     for node in nodes:

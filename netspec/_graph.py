@@ -12,13 +12,15 @@ import heapq
 from collections.abc import Mapping
 from typing import Any
 
+from torch import nn
+
 from ._errors import Diagnostic, SourceMap, Span, SpecError, did_you_mean, format_path
 from ._expr import Expr, ExprBudgetError, ExprError, Template, compile_value, evaluation_budget
 from ._load import collector_paused
 from ._ops import OpDef, catalog, check_args, get_op
 from ._spec import BlockDef, NodeDef, ParamDef, Spec, source_span, static_problems, unknown_op
 
-__all__ = ["MAX_GRAPH_NODES", "Graph", "GraphNode", "InitPlan", "bind_params", "expand"]
+__all__ = ["INIT_FUNCTIONS", "MAX_GRAPH_NODES", "Graph", "GraphNode", "InitPlan", "bind_params", "check_init_args", "expand"]
 
 MAX_GRAPH_NODES = 100_000
 MAX_BLOCK_DEPTH = 32
@@ -642,6 +644,64 @@ def _input_shapes(spec: Spec, params: dict[str, Any], expander: _Expander) -> di
     return shapes
 
 
+# Init rule names -> the torch.nn.init function and the keyword arguments a spec may pass.
+INIT_FUNCTIONS: dict[str, tuple[Any, frozenset[str]]] = {
+    "kaiming_normal": (nn.init.kaiming_normal_, frozenset({"a", "mode", "nonlinearity"})),
+    "kaiming_uniform": (nn.init.kaiming_uniform_, frozenset({"a", "mode", "nonlinearity"})),
+    "xavier_normal": (nn.init.xavier_normal_, frozenset({"gain"})),
+    "xavier_uniform": (nn.init.xavier_uniform_, frozenset({"gain"})),
+    "normal": (nn.init.normal_, frozenset({"mean", "std"})),
+    "uniform": (nn.init.uniform_, frozenset({"a", "b"})),
+    "trunc_normal": (nn.init.trunc_normal_, frozenset({"mean", "std", "a", "b"})),
+    "constant": (nn.init.constant_, frozenset({"val", "value"})),
+    "zeros": (nn.init.zeros_, frozenset()),
+    "ones": (nn.init.ones_, frozenset()),
+    "orthogonal": (nn.init.orthogonal_, frozenset({"gain"})),
+}
+INIT_CHOICES = {
+    "mode": {"fan_in", "fan_out"},
+    "nonlinearity": {"relu", "leaky_relu", "linear", "tanh", "sigmoid", "selu", "conv2d"},
+}
+
+
+# Functions that need a weight of two or more dimensions (they compute fan-in and fan-out).
+FAN_BASED = frozenset({"kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform", "orthogonal"})
+# Ops whose `weight` is one number per channel.
+ONE_D_WEIGHTS = ("BatchNorm", "GroupNorm", "LayerNorm", "InstanceNorm", "PReLU")
+
+
+def check_init_args(name: str, args: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str, str | None]]]:
+    """The keyword arguments for init function `name`, and problems as (argument, message, hint)."""
+    allowed = INIT_FUNCTIONS[name][1]
+    kwargs: dict[str, Any] = {}
+    problems = []
+    for key, value in args.items():
+        if key not in allowed:
+            hint = did_you_mean(key, allowed) or f"`{name}` takes: {', '.join(sorted(allowed)) or 'no arguments'}"
+            problems.append((key, f"init function `{name}` has no argument `{key}`", hint))
+        elif key in INIT_CHOICES and not (isinstance(value, str) and value in INIT_CHOICES[key]):
+            hint = did_you_mean(str(value), INIT_CHOICES[key]) if isinstance(value, str) else None
+            problems.append((key, f"`{key}` of `{name}` must be one of {sorted(INIT_CHOICES[key])}, got {value!r:.40}", hint))
+        elif key not in INIT_CHOICES and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            problems.append((key, f"`{key}` of `{name}` must be a number, got {value!r:.40}", None))
+        else:
+            kwargs["val" if key == "value" else key] = value
+    if name == "constant" and "val" not in kwargs and not problems:
+        problems.append(("", "init function `constant` needs a value, e.g. `{constant: 1}`", None))
+    return kwargs, problems
+
+
+def _fan_problem(rule_ops: Any, param: str, name: str) -> str | None:
+    if name not in FAN_BASED:
+        return None
+    if param == "bias":
+        return f"`{name}` needs a weight of two or more dimensions; a bias has one"
+    one_d = [op for op in rule_ops or () if op.startswith(ONE_D_WEIGHTS)]
+    if one_d:
+        return f"`{name}` needs a weight of two or more dimensions; `{one_d[0]}` has one weight per channel"
+    return None
+
+
 def _init_plans(spec: Spec, params: dict[str, Any], expander: _Expander) -> list[InitPlan]:
     plans = []
     for index, rule in enumerate(spec.init):
@@ -662,18 +722,35 @@ def _init_plans(spec: Spec, params: dict[str, Any], expander: _Expander) -> list
         for param in ("weight", "bias"):
             fn = getattr(rule, param)
             if fn is None:
-                fns[param] = None
-            elif isinstance(fn, str):
-                fns[param] = (fn, {})
-            else:
-                (fn_name, fn_args), = fn.items()
-                try:
-                    fn_args = expander.evaluate(fn_args, params, path + (param, fn_name))
-                except _Skip:
-                    continue
-                fns[param] = (fn_name, fn_args if isinstance(fn_args, dict) else {"value": fn_args})
+                continue
+            fn_name, fn_args = (fn, {}) if isinstance(fn, str) else next(iter(fn.items()))
+            fn_path = path + (param,) if isinstance(fn, str) else path + (param, fn_name)
+            try:
+                fn_args = expander.evaluate(fn_args, params, fn_path)
+            except _Skip:
+                continue
+            if fn_name == "default":
+                continue
+            kwargs, problems = check_init_args(fn_name, fn_args if isinstance(fn_args, dict) else {"value": fn_args})
+            for key, message, hint in problems:
+                expander.report(message, fn_path + ((key,) if key else ()), hint=hint, key=bool(key) and key not in INIT_FUNCTIONS[fn_name][1], code="NS180")
+            fan = _fan_problem(rule.ops, param, fn_name)
+            if fan:
+                expander.report(fan, fn_path, hint="use `constant`, `zeros`, `ones`, `normal` or `uniform` here", code="NS180")
+            if not problems and not fan:
+                fns[param] = (fn_name, kwargs)
         plans.append(InitPlan(frozenset(rule.ops) if rule.ops is not None else None, rule.nodes, fns.get("weight"), fns.get("bias"), path))
     return plans
+
+
+def _unmatched_init_warnings(plans: list[InitPlan], nodes: list[GraphNode], spec: Spec) -> list[Diagnostic]:
+    """Init rules that select no node: most likely a typo in `nodes` or `ops`."""
+    warnings = []
+    for plan in plans:
+        if not any(plan.matches(node) for node in nodes):
+            path = plan.path
+            warnings.append(Diagnostic("this init rule matches no node", path=format_path(path), hint="check its `ops` and `nodes` patterns against the node names", code="NS163", severity="warning").located(spec.source.span(path)))
+    return warnings
 
 
 def expand(spec: Spec, params: Mapping[str, Any] | None = None, *, max_nodes: int = MAX_GRAPH_NODES) -> Graph:
@@ -703,7 +780,7 @@ def _expand(spec: Spec, params: Mapping[str, Any] | None, max_nodes: int) -> Gra
         first = expander.nodes[min(n.index for n in expander.nodes if n.name in cycle)] if cycle else None
         expander.report(f"cycle: {' -> '.join(cycle)}", first.path if first else ("nodes",), hint="a node cannot use its own output, directly or through others", code="NS154")
     expander.add_static(static_problems(spec))
-    warnings = unused_param_warnings(spec) + _unused_node_warnings(expander.nodes, outputs, spec)
+    warnings = unused_param_warnings(spec) + _unused_node_warnings(expander.nodes, outputs, spec) + _unmatched_init_warnings(init, expander.nodes, spec)
     errors = [d for d in expander.diagnostics if d.is_error]
     if errors:
         raise SpecError(expander.diagnostics + warnings, spec.source)
