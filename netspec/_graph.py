@@ -167,6 +167,7 @@ class _DisabledEntry:
     refs: list[tuple[str, Path]]
     scope: _Scope
     path: Path
+    failed: bool = False  # stands in for a node that could not be expanded (its error is reported)
 
 
 @dataclasses.dataclass
@@ -271,7 +272,7 @@ class _Expander:
             try:
                 entry = self.expand_node(scope, local, node, path, previous, stack)
             except _Skip:
-                entry = _DisabledEntry([(previous, path)], scope, path)
+                entry = _DisabledEntry([(previous, path)], scope, path, failed=True)
             scope.entries[local] = entry
             previous = local
 
@@ -449,7 +450,8 @@ class _Expander:
             return self._no_member(entry.node.name, rest, ref, path) or entry.node.name
         if isinstance(entry, _DisabledEntry):
             if rest:
-                self.report(f"`{ref}`: that node is disabled by `when`", path, code="NS152")
+                if not entry.failed:  # a node that failed to expand has its error already
+                    self.report(f"`{ref}`: that node is disabled by `when`", path, code="NS152")
                 return None
             first_ref, first_path = entry.refs[0]
             return self.resolve(entry.scope, first_ref, first_path)

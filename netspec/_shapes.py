@@ -68,37 +68,49 @@ def _declared_shapes(graph: Graph, given: Mapping[str, Sequence[int]] | None, co
     for name in given:
         if name not in graph.inputs:
             diagnostics.append(Diagnostic(f"unknown input `{name}`", path=f"inputs.{name}", hint=f"the inputs are: {', '.join(graph.inputs)}", code="NS170"))
-    bound: dict[str, int] = {}
+    bound: dict[str, tuple[int, str]] = {}  # symbol -> (size, the input that fixed it)
     shapes: dict[str, Shape] = {}
+    for name, declared in graph.inputs.items():  # given inputs first: they fix the symbols
+        if name in given:
+            problem = _bind(name, declared, tuple(given[name]), bound)
+            if problem:
+                path = ("inputs", name)
+                diagnostics.append(Diagnostic(problem, path=format_path(path), code="NS171").located(spec.source.span(path)))
+            else:
+                shapes[name] = tuple(given[name])
     for name, declared in graph.inputs.items():
-        path = ("inputs", name)
-        actual = given.get(name)
-        if actual is not None:
-            actual = tuple(actual)
-            ok = len(actual) == len(declared) and all(isinstance(a, int) and not isinstance(a, bool) and a >= 1 for a in actual)
-            for d, a in zip(declared, actual):
-                if not ok:
-                    break
-                if isinstance(d, int) and d != a:
-                    ok = False
-                elif isinstance(d, str):
-                    ok = bound.setdefault(d, a) == a
-            if not ok:
-                diagnostics.append(Diagnostic(f"input `{name}` has shape {format_shape(declared)}; {format_shape(actual)} does not fit it", path=format_path(path), code="NS171").located(spec.source.span(path)))
-                continue
-            shapes[name] = actual
+        if name in given:
             continue
         shape = []
         for d in declared:
-            if isinstance(d, str):
-                example = spec.dims.get(d, DEFAULT_BATCH if not spec.dims or d not in spec.dims else None)
-                shape.append(bound.get(d, example) if concrete and (d in bound or example is not None) else sym(d))
+            if isinstance(d, str) and d in bound:
+                shape.append(bound[d][0])  # the same symbol is the same size in every input
+            elif isinstance(d, str):
+                example = spec.dims.get(d, DEFAULT_BATCH)
+                shape.append(example if concrete else sym(d))
             else:
                 shape.append(d)
         shapes[name] = tuple(shape)
     if diagnostics:
         raise SpecError(diagnostics, spec.source)
     return shapes
+
+
+def _bind(name: str, declared: tuple[int | str, ...], actual: tuple[Any, ...], bound: dict[str, tuple[int, str]]) -> str | None:
+    """Check a given input shape against its declaration, binding its symbols; a message if it does not fit."""
+    where = f"input `{name}` has shape {format_shape(declared)}"
+    if len(actual) != len(declared):
+        return f"{where}; {format_shape(actual)} has {len(actual)} dimensions, not {len(declared)}"
+    if not all(isinstance(a, int) and not isinstance(a, bool) and a >= 1 for a in actual):
+        return f"{where}; {format_shape(actual)} is not a shape of whole numbers >= 1"
+    for d, a in zip(declared, actual):
+        if isinstance(d, int) and d != a:
+            return f"{where}; {format_shape(actual)} does not fit it ({a} where it says {d})"
+        if isinstance(d, str):
+            size, source = bound.setdefault(d, (a, name))
+            if size != a:
+                return f"{where}; {format_shape(actual)} gives `{d}` = {a}, but input `{source}` gives `{d}` = {size}"
+    return None
 
 
 def infer(graph: Graph, input_shapes: Mapping[str, Sequence[int]] | None = None, *, concrete: bool = False) -> ShapeInfo:

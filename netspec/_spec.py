@@ -451,7 +451,18 @@ def _with_extends(doc: Document, path: Path | None, limits: Limits, chain: tuple
     sources = SourceMap()
     sources.merge(doc.sources)
     sources.merge(parent_doc.sources)
+    _override_default_spans(data.get("params"), doc.sources, sources)
     return Document(merge_data(parent_doc.data, data), sources, doc.file)
+
+
+def _override_default_spans(params: Any, child: SourceMap, merged: SourceMap) -> None:
+    """A bare value overriding a parent's parameter is its new default: errors about it point at the child."""
+    if not isinstance(params, dict):
+        return
+    for name, value in params.items():
+        span = child.values.get(("params", name))
+        if span is not None and not isinstance(value, dict):
+            merged.values[("params", name, "default")] = span
 
 
 # --- validation ---------------------------------------------------------------------------------

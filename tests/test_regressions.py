@@ -1,0 +1,64 @@
+"""Mistakes a user made while trying netspec, each reported where it was made and as what it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import netspec
+
+
+def _error(run) -> netspec.SpecError:
+    with pytest.raises(netspec.SpecError) as info:
+        run()
+    return info.value
+
+
+def test_a_bad_override_in_an_extending_spec_points_at_the_child(tmp_path: Path) -> None:
+    child = tmp_path / "child.yaml"
+    child.write_text("netspec: 1\nextends: resnet18\nname: child\nparams:\n  num_classes: 0\n")
+    (diag,) = _error(lambda: netspec.load(child)).errors
+    assert (Path(diag.file).name, diag.line, diag.column, diag.code) == ("child.yaml", 5, 16, "NS121")
+
+
+def test_a_reference_into_a_block_that_failed_reports_only_the_real_error() -> None:
+    text = """
+netspec: 1
+name: blk
+inputs: {x: [N, 8]}
+blocks:
+  mlp:
+    params: {width: int}
+    nodes:
+      fc: {op: Linear, out_features: $width}
+      act: ReLU
+nodes:
+  a: {block: mlp, widht: 4}
+  f: {op: ReLU, in: a.fc}
+"""
+    messages = [d.message for d in _error(lambda: netspec.loads(text)).errors]
+    assert messages == ["block `mlp` has no parameter `widht`", "block `mlp` needs parameter `width`"]
+
+
+TWO_INPUTS = """
+netspec: 1
+name: two
+inputs:
+  img: [N, 3, 8, 8]
+  meta: [N, 5]
+nodes:
+  flat: {op: Flatten, in: img}
+  fc: {op: Linear, out_features: 4}
+  m: {op: Linear, in: meta, out_features: 4}
+  fused: {op: add, in: [fc, m]}
+"""
+
+
+def test_one_symbol_is_one_size_across_inputs() -> None:
+    spec = netspec.loads(TWO_INPUTS)
+    shapes = netspec.infer_shapes(spec, img=(2, 3, 8, 8))
+    assert shapes["meta"] == (2, 5) and shapes["fused"] == (2, 4)
+    (diag,) = _error(lambda: netspec.infer_shapes(spec, img=(2, 3, 8, 8), meta=(3, 5))).errors
+    assert diag.message == "input `meta` has shape [N, 5]; [3, 5] gives `N` = 3, but input `img` gives `N` = 2"
+    assert (diag.line, diag.column) == (6, 9)
