@@ -347,7 +347,7 @@ def _display_name(path: Path) -> str:
 
 def load_document(source: str | os.PathLike[str], *, limits: Limits) -> tuple[Document, Path | None]:
     """Read a path or a bundled name into a `Document`."""
-    if isinstance(source, str) and not source.endswith(SPEC_SUFFIXES) and os.sep not in source:
+    if isinstance(source, str) and not source.endswith(SPEC_SUFFIXES) and os.sep not in source and not Path(source).exists():
         bundled = bundled_path(source)
         if bundled is None:
             if "\n" in source or source.lstrip().startswith("{"):
@@ -357,6 +357,8 @@ def load_document(source: str | os.PathLike[str], *, limits: Limits) -> tuple[Do
             raise SpecError([Diagnostic(f"no bundled spec or file named `{source}`", hint=hint, code="NS101")])
         return read_file(bundled, limits=limits, display_name=f"<bundled>/{bundled.name}"), bundled
     path = Path(source)
+    if path.is_dir():
+        raise SpecError([Diagnostic(f"`{source}` is a folder, not a spec file", hint="name a .yaml, .yml or .json file in it (`netspec validate` takes folders)", code="NS101")])
     if not path.is_file():
         raise SpecError([Diagnostic(f"no such spec file: `{source}`", code="NS101")])
     return read_file(path, limits=limits, display_name=_display_name(path)), path.resolve()
@@ -425,6 +427,26 @@ def _check_removed(removed: Any, parent_nodes: Any, ref: str, sources: SourceMap
         raise SpecError(problems, sources)
 
 
+def _extends_problem(ref: str, base: Path | None, root: Path | None) -> str:
+    is_file = ref.endswith(SPEC_SUFFIXES) or "/" in ref or "\\" in ref
+    if not is_file:
+        return f"cannot extend `{ref}`: there is no bundled spec of that name"
+    if base is None:
+        return f"cannot extend `{ref}`: a spec given as text or data can extend bundled specs only"
+    if os.path.isabs(ref) or ref.startswith("~"):
+        return f"cannot extend `{ref}`: absolute paths are not allowed"
+    target = (base.parent / ref).resolve()
+    boundary = (root or base.parent).resolve()
+    if target != boundary and boundary not in target.parents:
+        return f"cannot extend `{ref}`: it is outside this spec's folder"
+    return f"cannot extend `{ref}`: no such file in this spec's folder"
+
+
+def _extends_hint(ref: str) -> str:
+    close = did_you_mean(ref, list_specs())
+    return close or "name a bundled spec or a relative file inside this spec's folder (no absolute paths, no `..` out of it)"
+
+
 def _with_extends(doc: Document, path: Path | None, limits: Limits, chain: tuple[Path, ...] = ()) -> Document:
     data = doc.data
     ref = data.get("extends") if isinstance(data, dict) else None
@@ -438,8 +460,7 @@ def _with_extends(doc: Document, path: Path | None, limits: Limits, chain: tuple
     root = chain[0].parent if chain else (path.parent if path else None)
     target = _resolve_extends(ref, path, root)
     if target is None:
-        hint = "name a bundled spec or a relative file inside this spec's folder (no absolute paths, no `..` out of it)"
-        raise SpecError([Diagnostic(f"cannot extend `{ref}`: not a bundled spec or a file inside the spec's folder", path="extends", hint=hint, code="NS104").located(span)], doc.sources)
+        raise SpecError([Diagnostic(_extends_problem(ref, path, root), path="extends", hint=_extends_hint(ref), code="NS104").located(span)], doc.sources)
     if target in chain or target == path:
         names = " -> ".join(p.name for p in (*chain, *( [path] if path else [])) ) + f" -> {target.name}"
         raise SpecError([Diagnostic(f"`extends` cycle: {names}", path="extends", code="NS105").located(span)], doc.sources)

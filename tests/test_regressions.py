@@ -62,3 +62,14 @@ def test_one_symbol_is_one_size_across_inputs() -> None:
     (diag,) = _error(lambda: netspec.infer_shapes(spec, img=(2, 3, 8, 8), meta=(3, 5))).errors
     assert diag.message == "input `meta` has shape [N, 5]; [3, 5] gives `N` = 3, but input `img` gives `N` = 2"
     assert (diag.line, diag.column) == (6, 9)
+
+
+def test_sources_that_exist_but_are_not_specs_say_so(tmp_path: Path) -> None:
+    assert "is a folder" in _error(lambda: netspec.load(tmp_path)).errors[0].message
+    (tmp_path / "e1.yaml").write_text("netspec: 1\nextends: resnet81\nname: c\n")
+    (tmp_path / "e2.yaml").write_text("netspec: 1\nextends: missing.yaml\nname: c\n")
+    first = _error(lambda: netspec.load(tmp_path / "e1.yaml")).errors[0]
+    assert first.message == "cannot extend `resnet81`: there is no bundled spec of that name"
+    assert first.hint == "did you mean `resnet18`?"
+    second = _error(lambda: netspec.load(tmp_path / "e2.yaml")).errors[0]
+    assert second.message == "cannot extend `missing.yaml`: no such file in this spec's folder"
