@@ -501,7 +501,7 @@ def _loc_to_path(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
     """Drop the parts pydantic adds for union members and validators (`int`, `function-after[...]`)."""
     path: list[str | int] = []
     for part in loc:
-        if isinstance(part, str) and (part in ("int", "str", "bool", "float", "list", "dict", "tuple", "none", "JsonValue") or "[" in part or part.startswith("literal")):
+        if isinstance(part, str) and (part in ("int", "str", "bool", "float", "list", "dict", "tuple", "none", "JsonValue") or "[" in part or part.startswith(("literal", "constrained-"))):
             continue
         path.append(part)
     return tuple(path)
@@ -531,15 +531,50 @@ def _diagnostic_for(error: Any, sources: SourceMap) -> Diagnostic:
     elif kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
         message = f"invalid value {error.get('input')!r}: expected {expected}"
+        if isinstance(error.get("input"), str):
+            hint = did_you_mean(error["input"], re.findall(r"'([^']*)'", expected))
         if path and path[0] == "netspec":
             hint = f"this netspec reads format version {FORMAT_VERSION}"
+    elif kind == "too_short" and path:
+        message = f"`{path[-1]}` needs at least one entry"
     else:
-        message = f"{message} (got {error.get('input')!r:.60})"
+        message = f"expected {_EXPECTED.get(kind) or _expected_from(error)}, got {_shown(error.get('input'))}"
     span = sources.span(path, key=key_span) or _digit_span(path, sources)
     return Diagnostic(message, path=format_path(path), hint=hint, code=_code_for(kind)).located(span)
 
 
-_SHOULD_BE = re.compile(r"^Input should be (.*) \(got (.*)\)$", re.DOTALL)
+_SHOULD_BE = re.compile(r"^expected (.*), got (.*)$", re.DOTALL)
+# What a value of each pydantic error type should have been, in the words of a spec author.
+_EXPECTED = {
+    "dict_type": "a mapping (`key: value` lines)",
+    "model_type": "a mapping (`key: value` lines)",
+    "model_attributes_type": "a mapping (`key: value` lines)",
+    "tuple_type": "a list",
+    "list_type": "a list",
+    "string_type": "a string",
+    "int_type": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+}
+
+
+def _expected_from(error: Any) -> str:
+    ctx = error.get("ctx") or {}
+    if error["type"] == "greater_than_equal":
+        return f"a number >= {ctx.get('ge')}"
+    if error["type"] == "greater_than":
+        return f"a number > {ctx.get('gt')}"
+    return error["msg"].removeprefix("Input should be ").rstrip(".")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing (null)"
+    return f"`{value!r:.60}`" if not isinstance(value, str) else f"`{value[:60]}` (a string)"
 
 
 def _merge_alternatives(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
@@ -549,7 +584,7 @@ def _merge_alternatives(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
         last = merged[-1] if merged else None
         this, before = _SHOULD_BE.match(diag.message), _SHOULD_BE.match(last.message) if last else None
         if last and this and before and diag.code == last.code == "NS112" and diag.path == last.path and this[2] == before[2]:
-            merged[-1] = dataclasses.replace(last, message=f"Input should be {before[1]} or {this[1]} (got {this[2]})")
+            merged[-1] = dataclasses.replace(last, message=f"expected {before[1]} or {this[1]}, got {this[2]}")
         else:
             merged.append(diag)
     return merged
@@ -579,6 +614,8 @@ def spec_from_document(doc: Document, path: Path | None = None, *, limits: Limit
     except ValidationError as err:
         diagnostics = [_diagnostic_for(e, doc.sources) for e in err.errors()]
         unique = _merge_alternatives(list(dict.fromkeys(diagnostics)))
+        named = {d.path for d in unique if d.code == "NS113"}  # a misspelt name: the other forms are noise
+        unique = [d for d in unique if d.code != "NS112" or d.path not in named]
         raise SpecError(unique, doc.sources) from None
     spec._source = doc.sources
     spec._path = path
