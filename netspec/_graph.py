@@ -123,19 +123,22 @@ def bind_params(spec: Spec, overrides: Mapping[str, Any]) -> dict[str, Any]:
     for name, value in overrides.items():
         if name not in spec.params:
             hint = did_you_mean(name, spec.params, listing=20) or "this spec has no parameters"
-            diagnostics.append(Diagnostic(f"unknown parameter `{name}` for spec `{spec.name}`", path=f"params.{name}", hint=hint, code="NS120"))
+            where = spec.source.span(("params",), key=True) or spec.source.span(("name",))
+            diagnostics.append(Diagnostic(f"unknown parameter `{name}` for spec `{spec.name}`", path=f"params.{name}", hint=hint, code="NS120").located(where))
     for name, pdef in spec.params.items():
         value = overrides.get(name, pdef.default)
         path = ("params", name)
         if isinstance(value, tuple):
             value = list(value)
         if value is None:
-            diagnostics.append(Diagnostic(f"parameter `{name}` has no default and no value", path=format_path(path), hint=f"pass `{name}=...` when building", code="NS121").located(spec.source.span(path)))
+            message = f"parameter `{name}` cannot be null" if name in overrides else f"parameter `{name}` has no default and no value"
+            diagnostics.append(Diagnostic(message, path=format_path(path), hint=f"pass `{name}=...` when building", code="NS121").located(spec.source.span(path)))
             continue
         problem = check_param_value(name, pdef, value)
         if problem:
+            # A default is shown where it is written; a value passed in code, at the parameter it sets.
             where = spec.source.span(path + ("default",)) if name not in overrides else None
-            diagnostics.append(Diagnostic(problem, path=format_path(path), code="NS121").located(where or (None if name in overrides else spec.source.span(path))))
+            diagnostics.append(Diagnostic(problem, path=format_path(path), code="NS121").located(where or spec.source.span(path, key=True)))
         values[name] = value
     if diagnostics:
         raise SpecError(diagnostics, spec.source)
