@@ -162,8 +162,12 @@ def _nodes_mapping(value: Any) -> Any:
 
 
 def _check_node_names(nodes: dict[str, NodeDef]) -> dict[str, NodeDef]:
-    for name in nodes:
-        _check_name(name, "node name")
+    bad = [name for name in nodes if not _NAME.match(name) or name.startswith("__")]
+    if len(bad) == 1:
+        _check_name(bad[0], "node name")
+    if bad:
+        listed = ", ".join(f"`{name}`" for name in bad)
+        raise ValueError(f"node names {listed} are not valid names: use letters, digits and `_`, starting with a letter (or a plain number), no dots or dashes")
     return nodes
 
 
@@ -528,6 +532,9 @@ def _diagnostic_for(error: Any, sources: SourceMap) -> Diagnostic:
         message = f"missing required field `{path[-1]}`"
     elif kind == "value_error":
         message = message.removeprefix("Value error, ")
+        named = re.search(r"`([^`]*)`", message)
+        if named and ("not a valid name" in message or "not valid names" in message) and path + (named[1],) in sources.keys:
+            path, key_span = path + (named[1],), True  # point at the (first) offending key
     elif kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
         message = f"invalid value {error.get('input')!r}: expected {expected}"

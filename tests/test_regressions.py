@@ -73,3 +73,10 @@ def test_sources_that_exist_but_are_not_specs_say_so(tmp_path: Path) -> None:
     assert first.hint == "did you mean `resnet18`?"
     second = _error(lambda: netspec.load(tmp_path / "e2.yaml")).errors[0]
     assert second.message == "cannot extend `missing.yaml`: no such file in this spec's folder"
+
+
+def test_every_invalid_node_name_is_named_at_the_first_of_them() -> None:
+    text = 'netspec: 1\nname: t\ninputs: {x: [N, 4]}\nnodes:\n  a: ReLU\n  1bad: ReLU\n  a.b: ReLU\n  "": ReLU\n'
+    (diag,) = _error(lambda: netspec.loads(text)).errors
+    assert "`1bad`, `a.b`, ``" in diag.message
+    assert (diag.line, diag.column, diag.path) == (6, 3, "nodes.1bad")
