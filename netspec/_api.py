@@ -11,10 +11,10 @@ import torch
 from torch import fx
 
 from ._compile import compile_graph
-from ._errors import Diagnostic, Span, SpecError
+from ._errors import Diagnostic, Span, SpecError, format_path
 from ._graph import Graph, expand
 from ._load import Limits, collector_paused
-from ._shapes import ShapeInfo, SizeLattice, check_sizes, count_parameters, infer, node_parameters
+from ._shapes import ShapeInfo, SizeLattice, check_sizes, count_parameters, first_impossible, infer, node_parameters
 from ._shapes import valid_sizes as _valid_sizes
 from ._spec import SPEC_SUFFIXES, Spec, bundled_path, parse_source, spec_from_document
 
@@ -162,8 +162,14 @@ def _size_findings(info: ShapeInfo, sizes: Mapping[str, int]) -> list[Diagnostic
     found = check_sizes(info, sizes, lattices) if sizes else []
     for name, lattice in lattices.items():
         if not lattice.runs and name not in sizes:
-            diagnostic = Diagnostic(f"no size of input dimension `{name}` works: {lattice.describe()}", code="NS202")
-            found.append(diagnostic.located(_symbol_span(info, name)))
+            culprit = first_impossible(info, name, lattice.limit)
+            if culprit is None:
+                diagnostic = Diagnostic(f"no size of input dimension `{name}` works: {lattice.describe()}", code="NS202")
+                found.append(diagnostic.located(_symbol_span(info, name)))
+                continue
+            node, constraint = culprit
+            message = f"`{node.name}`: no size of input dimension `{name}` up to {lattice.limit} works here: {constraint.text}"
+            found.append(Diagnostic(message, path=format_path(node.path), code="NS202").located(info.graph.sources.span(node.path)))
     return found
 
 

@@ -256,6 +256,23 @@ def valid_sizes(info: ShapeInfo, *, limit: int = SIZE_SEARCH_LIMIT) -> dict[str,
     return lattices
 
 
+def first_impossible(info: ShapeInfo, symbol: str, limit: int) -> tuple[GraphNode, Constraint] | None:
+    """The first node, in execution order, after which no size of `symbol` up to `limit` runs."""
+    example = {**{s: DEFAULT_BATCH for s in _all_symbols(info)}, **info.graph.spec.dims}
+    env = {**example, symbol: torch.arange(1, limit + 1)}
+    runs = torch.ones(limit, dtype=torch.bool)
+    for node, constraint in info.constraints:
+        if constraint.severity != "error" or symbol not in _constraint_symbols(constraint):
+            continue
+        try:
+            runs &= constraint.holds(env)
+        except (OverflowError, RuntimeError):
+            runs &= False
+        if not bool(runs.any()):
+            return node, constraint
+    return None
+
+
 def _all_symbols(info: ShapeInfo) -> set[str]:
     names: set[str] = set()
     for shape in info.inputs.values():

@@ -80,3 +80,17 @@ def test_every_invalid_node_name_is_named_at_the_first_of_them() -> None:
     (diag,) = _error(lambda: netspec.loads(text)).errors
     assert "`1bad`, `a.b`, ``" in diag.message
     assert (diag.line, diag.column, diag.path) == (6, 3, "nodes.1bad")
+
+
+def test_when_no_input_size_works_the_layer_that_rules_the_last_one_out_is_named() -> None:
+    text = """
+netspec: 1
+name: ns202
+inputs: {x: [N, 4, H, W]}
+nodes:
+  a: {op: Conv2d, out_channels: 4, kernel_size: 3, stride: 2}
+  b: {op: add, in: [a, x]}
+"""
+    errors = _error(lambda: netspec.validate(netspec.loads(text))).errors
+    assert [(d.code, d.line, d.column) for d in errors] == [("NS202", 7, 6), ("NS202", 7, 6)]
+    assert errors[0].message.startswith("`b`: no size of input dimension `H` up to 2048 works here")
