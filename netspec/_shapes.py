@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from ._dims import Constraint, Shape, ShapeCheck, ShapeError, Sym, evaluate_dim, format_shape, is_concrete, sym
+from ._dims import Constraint, Shape, ShapeCheck, ShapeError, Sym, format_shape, is_concrete, sym
 from ._errors import Diagnostic, SpecError, format_path
 from ._graph import Graph, GraphNode
 from ._ops import complete_args
@@ -54,9 +54,12 @@ class ShapeInfo:
 
     @property
     def symbols(self) -> set[str]:
+        """The symbolic dimensions the inputs still have (`N`, `H`, ...)."""
         names: set[str] = set()
         for shape in self.inputs.values():
-            names |= {d.variables and next(iter(d.variables)) for d in shape if isinstance(d, Sym)}  # type: ignore[misc]
+            for d in shape:
+                if isinstance(d, Sym):
+                    names |= set(d.variables)
         return names
 
 
@@ -230,7 +233,7 @@ def _constraint_symbols(constraint: Constraint) -> set[str]:
 
 def valid_sizes(info: ShapeInfo, *, limit: int = SIZE_SEARCH_LIMIT) -> dict[str, SizeLattice]:
     """For each symbolic input dimension that some layer constrains, the sizes that run and fit."""
-    example = {**{s: DEFAULT_BATCH for s in _all_symbols(info)}, **info.graph.spec.dims}
+    example = {**{s: DEFAULT_BATCH for s in info.symbols}, **info.graph.spec.dims}
     by_symbol: dict[str, list[Constraint]] = {}
     for _, constraint in info.constraints:
         for name in _constraint_symbols(constraint):
@@ -258,7 +261,7 @@ def valid_sizes(info: ShapeInfo, *, limit: int = SIZE_SEARCH_LIMIT) -> dict[str,
 
 def first_impossible(info: ShapeInfo, symbol: str, limit: int) -> tuple[GraphNode, Constraint] | None:
     """The first node, in execution order, after which no size of `symbol` up to `limit` runs."""
-    example = {**{s: DEFAULT_BATCH for s in _all_symbols(info)}, **info.graph.spec.dims}
+    example = {**{s: DEFAULT_BATCH for s in info.symbols}, **info.graph.spec.dims}
     env = {**example, symbol: torch.arange(1, limit + 1)}
     runs = torch.ones(limit, dtype=torch.bool)
     for node, constraint in info.constraints:
@@ -273,21 +276,12 @@ def first_impossible(info: ShapeInfo, symbol: str, limit: int) -> tuple[GraphNod
     return None
 
 
-def _all_symbols(info: ShapeInfo) -> set[str]:
-    names: set[str] = set()
-    for shape in info.inputs.values():
-        for d in shape:
-            if isinstance(d, Sym):
-                names |= set(d.variables)
-    return names
-
-
 def check_sizes(info: ShapeInfo, sizes: Mapping[str, int], lattices: Mapping[str, SizeLattice]) -> list[Diagnostic]:
     """Diagnostics for the constraints that `sizes` (e.g. `{"H": 256}`) violates, naming the layer."""
     diagnostics = []
     seen = set()
     failed: set[tuple[str, ...]] = set()
-    env = {**{s: DEFAULT_BATCH for s in _all_symbols(info)}, **sizes}
+    env = {**{s: DEFAULT_BATCH for s in info.symbols}, **sizes}
     for node, constraint in info.constraints:
         if constraint.holds(env):
             continue
@@ -348,8 +342,3 @@ def activation_elements(shape: Shape) -> int | None:
     if not all(is_concrete(d) for d in shape):
         return None
     return math.prod(int(d) for d in shape)  # type: ignore[arg-type]
-
-
-def evaluate_shape(shape: Shape, env: Mapping[str, int]) -> tuple[int, ...]:
-    return tuple(evaluate_dim(d, env) for d in shape)
-
