@@ -22,7 +22,9 @@ def reference_models() -> ModuleType:
     return module
 
 
-def interleaved(a: Callable[[], object], b: Callable[[], object], *, repeats: int, warmup: int = 2) -> tuple[list[float], list[float]]:
+def interleaved(
+    a: Callable[[], object], b: Callable[[], object], *, repeats: int, warmup: int = 2
+) -> tuple[list[float], list[float]]:
     """Seconds per call of `a` and `b`, alternating A, B, B, A, ... so drift hits both alike."""
     for _ in range(warmup):
         a()

@@ -33,8 +33,13 @@ def chain(nodes: int) -> dict[str, Any]:
 def chain_repeat(nodes: int) -> dict[str, Any]:
     """The same graph from one block repeated."""
     block = {"nodes": {"fc": {"op": "Linear", "out_features": 16}, "relu": "ReLU"}}
-    return {"netspec": 1, "name": "chain-repeat", "inputs": {"x": ["N", 16]}, "blocks": {"layer": block},
-            "nodes": {"stack": {"block": "layer", "repeat": nodes // 2}}}
+    return {
+        "netspec": 1,
+        "name": "chain-repeat",
+        "inputs": {"x": ["N", 16]},
+        "blocks": {"layer": block},
+        "nodes": {"stack": {"block": "layer", "repeat": nodes // 2}},
+    }
 
 
 def _conv_block(channels: int) -> dict[str, Any]:
@@ -52,14 +57,26 @@ def _conv_block(channels: int) -> dict[str, Any]:
 def conv_blocks(nodes: int) -> dict[str, Any]:
     """Residual conv blocks (4 nodes each), one node per block instance written out."""
     body = {f"b{k}": {"block": "res", "planes": 8} for k in range(nodes // 4)}
-    return {"netspec": 1, "name": "conv-blocks", "inputs": {"x": ["N", 8, "H", "W"]}, "dims": {"H": 16, "W": 16},
-            "blocks": {"res": _conv_block(8)}, "nodes": body}
+    return {
+        "netspec": 1,
+        "name": "conv-blocks",
+        "inputs": {"x": ["N", 8, "H", "W"]},
+        "dims": {"H": 16, "W": 16},
+        "blocks": {"res": _conv_block(8)},
+        "nodes": body,
+    }
 
 
 def conv_blocks_repeat(nodes: int) -> dict[str, Any]:
     """The same residual conv blocks from one repeated node."""
-    return {"netspec": 1, "name": "conv-blocks-repeat", "inputs": {"x": ["N", 8, "H", "W"]}, "dims": {"H": 16, "W": 16},
-            "blocks": {"res": _conv_block(8)}, "nodes": {"stack": {"block": "res", "repeat": nodes // 4, "planes": 8}}}
+    return {
+        "netspec": 1,
+        "name": "conv-blocks-repeat",
+        "inputs": {"x": ["N", 8, "H", "W"]},
+        "dims": {"H": 16, "W": 16},
+        "blocks": {"res": _conv_block(8)},
+        "nodes": {"stack": {"block": "res", "repeat": nodes // 4, "planes": 8}},
+    }
 
 
 def median_ms(action: Callable[[], object], repeats: int) -> float:
@@ -88,7 +105,9 @@ def bench_generated(repeats: int) -> None:
             load = median_ms(lambda: netspec.loads(text), runs)
             spec = netspec.loads(text)
             check = median_ms(lambda: netspec.validate(spec), runs)
-            print(f"  {generator.__name__:<20}{size:>7}{load:>10.1f}{check:>13.1f}{(load + check) * 1000 / size:>10.1f}")
+            print(
+                f"  {generator.__name__:<20}{size:>7}{load:>10.1f}{check:>13.1f}{(load + check) * 1000 / size:>10.1f}"
+            )
 
 
 def main() -> None:

@@ -32,7 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"accepted:         {report.accepted:,}")
     print(f"refused (located): {report.refused:,}")
     print(f"failures:         {len(report.failures):,}")
-    print(f"time:             {report.seconds:.1f} s ({report.cases / max(report.seconds, 1e-9):,.0f} cases/s, slowest case {report.slowest * 1000:.0f} ms)")
+    print(
+        f"time:             {report.seconds:.1f} s ({report.cases / max(report.seconds, 1e-9):,.0f} cases/s, slowest case {report.slowest * 1000:.0f} ms)"
+    )
     kinds = collections.Counter((f.kind, f.detail.strip().splitlines()[-1][:120]) for f in report.failures)
     for (kind, last), count in kinds.most_common():
         print(f"  {count:5} x {kind}: {last}")

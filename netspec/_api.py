@@ -93,14 +93,22 @@ def _bundled(name: str) -> Spec:
     return load(name)
 
 
-def prepare(source: Source, params: Mapping[str, Any] | None = None, input_shapes: Mapping[str, Sequence[int]] | None = None, *, concrete: bool = False) -> ShapeInfo:
+def prepare(
+    source: Source,
+    params: Mapping[str, Any] | None = None,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+    *,
+    concrete: bool = False,
+) -> ShapeInfo:
     """Load, expand and infer shapes: everything `build` does before allocating."""
     graph = _graph(_spec(source), params)
     with collector_paused():
         return infer(graph, input_shapes, concrete=concrete)
 
 
-def infer_shapes(source: Source, /, *, params: Mapping[str, Any] | None = None, **input_shapes: Sequence[int]) -> dict[str, tuple[Any, ...]]:
+def infer_shapes(
+    source: Source, /, *, params: Mapping[str, Any] | None = None, **input_shapes: Sequence[int]
+) -> dict[str, tuple[Any, ...]]:
     """The output shape of every input and node, by qualified name.
 
     Block instances (`layer1.0`) and repeats (`layer1`) are there too, with the shape of their output.
@@ -123,7 +131,13 @@ def count_params(source: Source, /, **params: Any) -> int:
     return count_parameters(prepare(source, params))
 
 
-def validate(source: Source, /, *, params: Mapping[str, Any] | None = None, input_shapes: Mapping[str, Sequence[int]] | None = None) -> list[Diagnostic]:
+def validate(
+    source: Source,
+    /,
+    *,
+    params: Mapping[str, Any] | None = None,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+) -> list[Diagnostic]:
     """Every check short of building: raises `SpecError` on errors, returns the warnings.
 
     Input sizes (the spec's `dims`, overridden by `input_shapes`) are checked against the conditions
@@ -164,12 +178,18 @@ def _size_findings(info: ShapeInfo, sizes: Mapping[str, int]) -> list[Diagnostic
         if not lattice.runs and name not in sizes:
             culprit = first_impossible(info, name, lattice.limit)
             if culprit is None:
-                diagnostic = Diagnostic(f"no size of input dimension `{name}` works: {lattice.describe()}", code="NS202")
+                diagnostic = Diagnostic(
+                    f"no size of input dimension `{name}` works: {lattice.describe()}", code="NS202"
+                )
                 found.append(diagnostic.located(_symbol_span(info, name)))
                 continue
             node, constraint = culprit
             message = f"`{node.name}`: no size of input dimension `{name}` up to {lattice.limit} works here: {constraint.text}"
-            found.append(Diagnostic(message, path=format_path(node.path), code="NS202").located(info.graph.sources.span(node.path)))
+            found.append(
+                Diagnostic(message, path=format_path(node.path), code="NS202").located(
+                    info.graph.sources.span(node.path)
+                )
+            )
     return found
 
 
@@ -236,8 +256,13 @@ def _check_budget(info: ShapeInfo, max_params: int) -> None:
     if total <= max_params:
         return
     largest = max(counts, key=counts.__getitem__)
-    raise SpecError([Diagnostic(
-        f"the model has {total:,} parameters, over the budget of {max_params:,} (the largest layer, `{largest}`, has {counts[largest]:,})",
-        hint="lower the widths, or pass `max_params=` to build a model this large",
-        code="NS190",
-    ).located(info.graph.sources.span(info.nodes[largest].node.path))], info.graph.sources)
+    raise SpecError(
+        [
+            Diagnostic(
+                f"the model has {total:,} parameters, over the budget of {max_params:,} (the largest layer, `{largest}`, has {counts[largest]:,})",
+                hint="lower the widths, or pass `max_params=` to build a model this large",
+                code="NS190",
+            ).located(info.graph.sources.span(info.nodes[largest].node.path))
+        ],
+        info.graph.sources,
+    )

@@ -292,12 +292,14 @@ def check_args(op: OpDef, args: Mapping[str, Any], *, allow_missing_inferred: bo
         problems.append(ArgProblem(None, f"`{op.name}` has {rest:,} more unknown arguments", None, "unknown"))
     for name, spec in op.args.items():
         if spec.required and name not in args and not (spec.inferred and allow_missing_inferred):
-            problems.append(ArgProblem(
-                name,
-                f"`{op.name}` needs `{name}`",
-                f"add `{name}`: {_describe_type(spec.annotation)}",
-                "missing",
-            ))
+            problems.append(
+                ArgProblem(
+                    name,
+                    f"`{op.name}` needs `{name}`",
+                    f"add `{name}`: {_describe_type(spec.annotation)}",
+                    "missing",
+                )
+            )
     valid: dict[str, Any] = {}  # the well-typed arguments, for the value checks
     for name, value in args.items():
         if name in op.args:
@@ -358,11 +360,26 @@ def _mismatch_hint(op_name: str, name: str) -> str:
 
 # -- value checks by argument name --------------------------------------------------------------
 
-_AT_LEAST_ONE = frozenset({
-    "in_channels", "out_channels", "in_features", "out_features", "num_features", "num_channels", "num_groups",
-    "num_parameters", "upscale_factor", "kernel_size", "stride", "dilation", "groups", "normalized_shape",
-    "output_size", "size",
-})
+_AT_LEAST_ONE = frozenset(
+    {
+        "in_channels",
+        "out_channels",
+        "in_features",
+        "out_features",
+        "num_features",
+        "num_channels",
+        "num_groups",
+        "num_parameters",
+        "upscale_factor",
+        "kernel_size",
+        "stride",
+        "dilation",
+        "groups",
+        "normalized_shape",
+        "output_size",
+        "size",
+    }
+)
 _NON_NEGATIVE = frozenset({"padding", "output_padding", "pad"})
 _PROBABILITIES = frozenset({"p", "momentum"})
 

@@ -80,7 +80,9 @@ def _input_shape(text: str) -> tuple[str, tuple[int, ...]]:
     name = name.strip()
     parts = [p.strip() for p in dims.strip().strip("[]()").split(",")]
     if not sep or not _NAME.match(name) or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise argparse.ArgumentTypeError(f"expected NAME=DIMS with positive sizes (e.g. `x=1,3,224,224`), got {text!r:.80}")
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=DIMS with positive sizes (e.g. `x=1,3,224,224`), got {text!r:.80}"
+        )
     return name, tuple(int(p) for p in parts)
 
 
@@ -100,38 +102,72 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"netspec {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True, parser_class=_Parser)
 
-    validate = commands.add_parser("validate", help="check specs: syntax, schema, graph and shapes", description="Check spec files, folders, globs and bundled names.")
-    validate.add_argument("paths", nargs="+", metavar="PATH", help="spec files, folders (searched recursively), globs or bundled spec names")
+    validate = commands.add_parser(
+        "validate",
+        help="check specs: syntax, schema, graph and shapes",
+        description="Check spec files, folders, globs and bundled names.",
+    )
+    validate.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="spec files, folders (searched recursively), globs or bundled spec names",
+    )
     _spec_options(validate)
-    validate.add_argument("--format", choices=("text", "json", "github"), default="text", help="output format (default: text)")
+    validate.add_argument(
+        "--format", choices=("text", "json", "github"), default="text", help="output format (default: text)"
+    )
     validate.add_argument("--strict", action="store_true", help="treat warnings as errors")
     validate.add_argument("-q", "--quiet", action="store_true", help="print errors only: no warnings, no count line")
-    validate.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="color text output (default: auto)")
+    validate.add_argument(
+        "--color", choices=("auto", "always", "never"), default="auto", help="color text output (default: auto)"
+    )
     validate.set_defaults(run=_run_validate)
 
-    summary = commands.add_parser("summary", help="a table of layers, shapes, parameters and MACs", description="Summarise a spec at its example input sizes.")
+    summary = commands.add_parser(
+        "summary",
+        help="a table of layers, shapes, parameters and MACs",
+        description="Summarise a spec at its example input sizes.",
+    )
     summary.add_argument("spec", metavar="SPEC", help="a spec file or a bundled spec name")
     _spec_options(summary)
-    summary.add_argument("--depth", type=_depth, default=None, metavar="N", help="fold blocks nested deeper than N into one row each")
+    summary.add_argument(
+        "--depth", type=_depth, default=None, metavar="N", help="fold blocks nested deeper than N into one row each"
+    )
     summary.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     summary.set_defaults(run=_run_summary)
 
-    graph = commands.add_parser("graph", help="draw the network (Mermaid, DOT, SVG, PNG)", description="Draw a spec's graph.")
+    graph = commands.add_parser(
+        "graph", help="draw the network (Mermaid, DOT, SVG, PNG)", description="Draw a spec's graph."
+    )
     graph.add_argument("spec", metavar="SPEC", help="a spec file or a bundled spec name")
     _spec_options(graph)
-    graph.add_argument("--format", choices=("mermaid", "dot", "svg", "png"), default="mermaid", help="output format (default: mermaid; svg and png need Graphviz)")
+    graph.add_argument(
+        "--format",
+        choices=("mermaid", "dot", "svg", "png"),
+        default="mermaid",
+        help="output format (default: mermaid; svg and png need Graphviz)",
+    )
     graph.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
-    graph.add_argument("--depth", type=_depth, default=None, metavar="N", help="draw blocks nested deeper than N as one box")
+    graph.add_argument(
+        "--depth", type=_depth, default=None, metavar="N", help="draw blocks nested deeper than N as one box"
+    )
     graph.set_defaults(run=_run_graph)
 
-    schema = commands.add_parser("schema", help="print the JSON Schema of the spec language", description="Print the JSON Schema of specs.")
+    schema = commands.add_parser(
+        "schema", help="print the JSON Schema of the spec language", description="Print the JSON Schema of specs."
+    )
     schema.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
     schema.set_defaults(run=_run_schema)
 
-    listing = commands.add_parser("list", help="list the bundled specs", description="List the bundled specs with their descriptions.")
+    listing = commands.add_parser(
+        "list", help="list the bundled specs", description="List the bundled specs with their descriptions."
+    )
     listing.set_defaults(run=_run_list)
 
-    export = commands.add_parser("export", help="write a standalone PyTorch file, TorchScript or ONNX", description="Export a spec's network.")
+    export = commands.add_parser(
+        "export", help="write a standalone PyTorch file, TorchScript or ONNX", description="Export a spec's network."
+    )
     export.add_argument("spec", metavar="SPEC", help="a spec file or a bundled spec name")
     export.add_argument("--to", choices=("python", "torchscript", "onnx"), required=True, help="the format to write")
     export.add_argument("output", metavar="OUT", help="the file to write")
@@ -141,8 +177,25 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _spec_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-p", "--param", dest="params", type=_param, action="append", default=[], metavar="NAME=VALUE", help="override a spec parameter (repeatable)")
-    parser.add_argument("--input-shape", dest="input_shapes", type=_input_shape, action="append", default=[], metavar="NAME=DIMS", help="check at this input shape, e.g. x=1,3,224,224 (repeatable)")
+    parser.add_argument(
+        "-p",
+        "--param",
+        dest="params",
+        type=_param,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a spec parameter (repeatable)",
+    )
+    parser.add_argument(
+        "--input-shape",
+        dest="input_shapes",
+        type=_input_shape,
+        action="append",
+        default=[],
+        metavar="NAME=DIMS",
+        help="check at this input shape, e.g. x=1,3,224,224 (repeatable)",
+    )
 
 
 # --- finding specs ------------------------------------------------------------------------------
@@ -158,7 +211,10 @@ def _expand_paths(paths: Sequence[str]) -> list[_Target]:
     targets: dict[str, _Target] = {}
     for arg in paths:
         for target in _expand_one(arg):
-            targets.setdefault(os.path.normcase(os.path.abspath(target.source)) if isinstance(target.source, Path) else target.source, target)
+            targets.setdefault(
+                os.path.normcase(os.path.abspath(target.source)) if isinstance(target.source, Path) else target.source,
+                target,
+            )
     return list(targets.values())
 
 
@@ -239,11 +295,13 @@ def _check(target: _Target, params: dict[str, Any], shapes: dict[str, tuple[int,
     except SpecError as err:
         found, sources = err.diagnostics, err.sources
     except Exception as err:  # noqa: BLE001 - a bug, not the spec's fault: still one report per file, no traceback
-        found = [Diagnostic(
-            f"internal error while checking: {type(err).__name__}: {err}",
-            hint="please report this together with the spec",
-            code="NS000",
-        )]
+        found = [
+            Diagnostic(
+                f"internal error while checking: {type(err).__name__}: {err}",
+                hint="please report this together with the spec",
+                code="NS000",
+            )
+        ]
         sources = None
     placed = [d if d.file is not None else dataclasses.replace(d, file=target.display) for d in found]
     return _Result(target, placed, sources)
@@ -295,7 +353,11 @@ def _write_text(results: list[_Result], args: argparse.Namespace, out: TextIO) -
 def _write_json(results: list[_Result], args: argparse.Namespace, out: TextIO) -> None:
     document = {
         "files": [
-            {"file": r.target.display, "valid": not r.errors, "diagnostics": [d.to_dict() for d in _shown(r, args.quiet)]}
+            {
+                "file": r.target.display,
+                "valid": not r.errors,
+                "diagnostics": [d.to_dict() for d in _shown(r, args.quiet)],
+            }
             for r in results
         ],
         "counts": {
@@ -320,7 +382,14 @@ def _escape_property(text: str) -> str:
 
 def github_annotation(diag: Diagnostic) -> str:
     """One `::error ...::message` workflow command; spec text can never end the line or start another."""
-    properties = [("file", diag.file), ("line", diag.line), ("col", diag.column), ("endLine", diag.end_line), ("endColumn", diag.end_column), ("title", diag.code)]
+    properties = [
+        ("file", diag.file),
+        ("line", diag.line),
+        ("col", diag.column),
+        ("endLine", diag.end_line),
+        ("endColumn", diag.end_column),
+        ("title", diag.code),
+    ]
     shown = ",".join(f"{key}={_escape_property(str(value))}" for key, value in properties if value is not None)
     message = _escape_data(diag.message)
     if diag.path:

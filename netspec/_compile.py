@@ -21,6 +21,7 @@ from ._shapes import NodeInfo, ShapeInfo
 
 __all__ = ["INIT_FUNCTIONS", "compile_graph"]
 
+
 def _instantiate(info: NodeInfo) -> nn.Module:
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in info.args.items()}
     return info.node.op.target(**kwargs)
@@ -62,13 +63,22 @@ def apply_init(modules: list[tuple[GraphNode, nn.Module]], plans: list[InitPlan]
                         _initialise(tensor, name, kwargs, plan, node, sources, param)
 
 
-def _initialise(tensor: torch.Tensor, name: str, kwargs: dict[str, Any], plan: InitPlan, node: GraphNode, sources: Any, param: str) -> None:
+def _initialise(
+    tensor: torch.Tensor, name: str, kwargs: dict[str, Any], plan: InitPlan, node: GraphNode, sources: Any, param: str
+) -> None:
     try:
         INIT_FUNCTIONS[name][0](tensor, **kwargs)
     except (ValueError, RuntimeError) as err:  # e.g. a fan-based init of a 1-D tensor
         path = plan.path + (param,)
         message = f"init function `{name}` cannot initialise `{node.name}.{param}` of shape {list(tensor.shape)}: {err}"
-        raise SpecError([Diagnostic(message, path=format_path(path), hint="narrow the rule's `ops` or `nodes`", code="NS180").located(sources.span(path))], sources) from None
+        raise SpecError(
+            [
+                Diagnostic(
+                    message, path=format_path(path), hint="narrow the rule's `ops` or `nodes`", code="NS180"
+                ).located(sources.span(path))
+            ],
+            sources,
+        ) from None
 
 
 def _expected_shape(shape: tuple[Any, ...]) -> str:
@@ -127,7 +137,9 @@ def compile_graph(info: ShapeInfo, *, guard: bool = True) -> fx.GraphModule:
         declared = graph_def.inputs[name]
         if guard:
             channels = declared[1] if len(declared) > 1 and isinstance(declared[1], int) else 0
-            placeholder = graph.call_function(_runtime.check_input, (placeholder, name, len(declared), channels, _expected_shape(declared)))
+            placeholder = graph.call_function(
+                _runtime.check_input, (placeholder, name, len(declared), channels, _expected_shape(declared))
+            )
             placeholder.stack_trace = stack_trace(("inputs", name), name)
         values[name] = placeholder
     for node in graph_def.order:
@@ -145,7 +157,11 @@ def compile_graph(info: ShapeInfo, *, guard: bool = True) -> fx.GraphModule:
     module._modules.clear()
     for name, child in root._modules.items():
         module._modules[name] = child
-    module.meta["netspec"] = {"spec": graph_def.spec.name, "params": dict(graph_def.params), "inputs": {k: _expected_shape(v) for k, v in graph_def.inputs.items()}}
+    module.meta["netspec"] = {
+        "spec": graph_def.spec.name,
+        "params": dict(graph_def.params),
+        "inputs": {k: _expected_shape(v) for k, v in graph_def.inputs.items()},
+    }
     return module
 
 

@@ -300,7 +300,9 @@ def _violation(kind: ConstraintKind, values: tuple[int, ...], params: tuple[int,
     if kind == "at_least":
         return f"{what}: {values[0]} is smaller than {values[1]}"
     if kind == "even":
-        return f"{what}: the sizes differ by {values[0]}, an odd number, so the centered crop is off-center by one pixel"
+        return (
+            f"{what}: the sizes differ by {values[0]}, an odd number, so the centered crop is off-center by one pixel"
+        )
     size, (span, stride, padding) = values[0], params
     dropped = _dropped_rows(size, span, stride, padding)
     return (

@@ -258,6 +258,7 @@ def _walk(items: Iterable[_Box | _Cluster]) -> Iterable[_Box]:
         else:
             yield item
 
+
 # --- Mermaid --------------------------------------------------------------------------------------
 
 # Characters that pass into a quoted Mermaid label as they are; every other one becomes an entity

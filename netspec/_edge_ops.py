@@ -44,7 +44,9 @@ def _add_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
             )
         for axis, (a, b) in enumerate(zip(first, other)):
             if a != b:  # equal sizes need no check (and no message)
-                check.equal(a, b, f"dimension {axis} of the `add` inputs {format_shape(first)} and {format_shape(other)}")
+                check.equal(
+                    a, b, f"dimension {axis} of the `add` inputs {format_shape(first)} and {format_shape(other)}"
+                )
     return first
 
 
@@ -64,7 +66,9 @@ def _mul_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
                     "inputs of `mul` must have equal sizes or size 1 in each dimension (counted from the last)",
                 )
             else:
-                check.equal(a, b, f"dimension {axis} of the `mul` inputs {format_shape(result)} and {format_shape(other)}")
+                check.equal(
+                    a, b, f"dimension {axis} of the `mul` inputs {format_shape(result)} and {format_shape(other)}"
+                )
                 out.append(a)
         result = tuple(out)
     return result
@@ -95,11 +99,15 @@ def _concat_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
     rank = len(inputs[0])
     for other in inputs[1:]:
         if len(other) != rank:
-            raise ShapeError(f"cannot concatenate {format_shape(inputs[0])} and {format_shape(other)}: their ranks differ")
+            raise ShapeError(
+                f"cannot concatenate {format_shape(inputs[0])} and {format_shape(other)}: their ranks differ"
+            )
     axis = _normalize_axis("concat", "dim", args["dim"], rank)
     cropping = args["crop"] == "center"
     if cropping and axis >= 2:
-        raise ShapeError(f"`concat` with `crop: center` crops dimensions 2 and up, so it cannot join along dimension {axis}")
+        raise ShapeError(
+            f"`concat` with `crop: center` crops dimensions 2 and up, so it cannot join along dimension {axis}"
+        )
     out: list[Dim] = []
     for i in range(rank):
         sizes = [shape[i] for shape in inputs]
@@ -187,7 +195,7 @@ def _pad_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
         i = len(shape) - 1 - k  # F.pad lists the last dimension first
         out[i] = shape[i] + amounts_given[2 * k] + amounts_given[2 * k + 1]
         check.positive(out[i], f"`pad` output size in dimension {i}")
-        amounts.append((shape[i], max(amounts_given[2 * k: 2 * k + 2]), i))
+        amounts.append((shape[i], max(amounts_given[2 * k : 2 * k + 2]), i))
     _check_pad_mode(mode, len(shape), len(amounts_given) // 2, amounts, check)
     return tuple(out)
 
@@ -223,21 +231,52 @@ def edge_ops() -> list[OpDef]:
     """The catalog entries of the edge ops."""
     function = functools.partial(OpDef, kind="function", macs=_no_macs, param_count=_no_params)
     return [
-        function(name="add", target=operator.add, args=_edge_args(), shape=_add_shape, min_inputs=2, max_inputs=None,
-                 doc="Element-wise sum of two or more tensors of one shape."),
-        function(name="mul", target=operator.mul, args=_edge_args(), shape=_mul_shape, min_inputs=2, max_inputs=None,
-                 doc="Element-wise product of two or more broadcastable tensors."),
-        function(name="concat", target=_runtime.concat, min_inputs=2, max_inputs=None, inputs_as_list=True,
-                 args=_edge_args(("dim", int, 1), ("crop", Literal["center"] | None, None)),
-                 shape=_concat_shape,
-                 doc="Concatenate along `dim`; with `crop: center` first center-crop dimensions 2 and up to the smallest."),
-        function(name="crop", target=_runtime.crop, min_inputs=1, max_inputs=2, shape=_crop_shape,
-                 args=_edge_args(("size", list[int] | None, None), ("mode", Literal["center", "corner"], "center")),
-                 validate=lambda args: _edge_problems("crop", args),
-                 doc="Crop dimensions 2 and up to `size` or to the second input's sizes."),
-        function(name="pad", target=_runtime.pad, min_inputs=1, max_inputs=2, shape=_pad_shape,
-                 args=_edge_args(("pad", list[int] | None, None), ("mode", _PadMode, "constant"),
-                                 ("value", float, 0.0)),
-                 validate=lambda args: _edge_problems("pad", args),
-                 doc="Pad by `pad` (torch.nn.functional.pad order) or, centered, to the second input's sizes."),
+        function(
+            name="add",
+            target=operator.add,
+            args=_edge_args(),
+            shape=_add_shape,
+            min_inputs=2,
+            max_inputs=None,
+            doc="Element-wise sum of two or more tensors of one shape.",
+        ),
+        function(
+            name="mul",
+            target=operator.mul,
+            args=_edge_args(),
+            shape=_mul_shape,
+            min_inputs=2,
+            max_inputs=None,
+            doc="Element-wise product of two or more broadcastable tensors.",
+        ),
+        function(
+            name="concat",
+            target=_runtime.concat,
+            min_inputs=2,
+            max_inputs=None,
+            inputs_as_list=True,
+            args=_edge_args(("dim", int, 1), ("crop", Literal["center"] | None, None)),
+            shape=_concat_shape,
+            doc="Concatenate along `dim`; with `crop: center` first center-crop dimensions 2 and up to the smallest.",
+        ),
+        function(
+            name="crop",
+            target=_runtime.crop,
+            min_inputs=1,
+            max_inputs=2,
+            shape=_crop_shape,
+            args=_edge_args(("size", list[int] | None, None), ("mode", Literal["center", "corner"], "center")),
+            validate=lambda args: _edge_problems("crop", args),
+            doc="Crop dimensions 2 and up to `size` or to the second input's sizes.",
+        ),
+        function(
+            name="pad",
+            target=_runtime.pad,
+            min_inputs=1,
+            max_inputs=2,
+            shape=_pad_shape,
+            args=_edge_args(("pad", list[int] | None, None), ("mode", _PadMode, "constant"), ("value", float, 0.0)),
+            validate=lambda args: _edge_problems("pad", args),
+            doc="Pad by `pad` (torch.nn.functional.pad order) or, centered, to the second input's sizes.",
+        ),
     ]

@@ -111,7 +111,11 @@ def escape_text(text: str, limit: int = 200) -> str:
     for ch in text[:limit]:
         if ch in _ESCAPES:
             out.append(_ESCAPES[ch])
-        elif ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 or ch in "\u2028\u2029\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069":
+        elif (
+            ord(ch) < 0x20
+            or 0x7F <= ord(ch) < 0xA0
+            or ch in "\u2028\u2029\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+        ):
             out.append(f"\\u{ord(ch):04x}")
         else:
             out.append(ch)

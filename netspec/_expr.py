@@ -797,6 +797,7 @@ class Template:
 
     def render(self, env: Mapping[str, Value]) -> str:
         """The text with each part replaced by its value, which must be an `int` or a `str`."""
+
         def render() -> str:
             text = "".join(part if isinstance(part, str) else _render_part(part, env) for part in self.parts)
             _check_size(len(text), (0, len(self.source)))
@@ -833,6 +834,7 @@ def _compile_value(text: str) -> Expr | Template | str:
     if all(isinstance(part, str) for part in parts):
         return "".join(parts)
     return Template(text, tuple(parts))
+
 
 _compile_cached = functools.lru_cache(maxsize=4096)(_compile_value)  # specs repeat their expressions
 

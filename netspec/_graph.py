@@ -20,7 +20,16 @@ from ._load import collector_paused
 from ._ops import OpDef, catalog, check_args, get_op
 from ._spec import BlockDef, NodeDef, ParamDef, Spec, source_span, static_problems, unknown_op
 
-__all__ = ["INIT_FUNCTIONS", "MAX_GRAPH_NODES", "Graph", "GraphNode", "InitPlan", "bind_params", "check_init_args", "expand"]
+__all__ = [
+    "INIT_FUNCTIONS",
+    "MAX_GRAPH_NODES",
+    "Graph",
+    "GraphNode",
+    "InitPlan",
+    "bind_params",
+    "check_init_args",
+    "expand",
+]
 
 MAX_GRAPH_NODES = 100_000
 MAX_BLOCK_DEPTH = 32
@@ -124,21 +133,37 @@ def bind_params(spec: Spec, overrides: Mapping[str, Any]) -> dict[str, Any]:
         if name not in spec.params:
             hint = did_you_mean(name, spec.params, listing=20) or "this spec has no parameters"
             where = spec.source.span(("params",), key=True) or spec.source.span(("name",))
-            diagnostics.append(Diagnostic(f"unknown parameter `{name}` for spec `{spec.name}`", path=f"params.{name}", hint=hint, code="NS120").located(where))
+            diagnostics.append(
+                Diagnostic(
+                    f"unknown parameter `{name}` for spec `{spec.name}`", path=f"params.{name}", hint=hint, code="NS120"
+                ).located(where)
+            )
     for name, pdef in spec.params.items():
         value = overrides.get(name, pdef.default)
         path = ("params", name)
         if isinstance(value, tuple):
             value = list(value)
         if value is None:
-            message = f"parameter `{name}` cannot be null" if name in overrides else f"parameter `{name}` has no default and no value"
-            diagnostics.append(Diagnostic(message, path=format_path(path), hint=f"pass `{name}=...` when building", code="NS121").located(spec.source.span(path)))
+            message = (
+                f"parameter `{name}` cannot be null"
+                if name in overrides
+                else f"parameter `{name}` has no default and no value"
+            )
+            diagnostics.append(
+                Diagnostic(
+                    message, path=format_path(path), hint=f"pass `{name}=...` when building", code="NS121"
+                ).located(spec.source.span(path))
+            )
             continue
         problem = check_param_value(name, pdef, value)
         if problem:
             # A default is shown where it is written; a value passed in code, at the parameter it sets.
             where = spec.source.span(path + ("default",)) if name not in overrides else None
-            diagnostics.append(Diagnostic(problem, path=format_path(path), code="NS121").located(where or spec.source.span(path, key=True)))
+            diagnostics.append(
+                Diagnostic(problem, path=format_path(path), code="NS121").located(
+                    where or spec.source.span(path, key=True)
+                )
+            )
         values[name] = value
     if diagnostics:
         raise SpecError(diagnostics, spec.source)
@@ -217,12 +242,24 @@ class _Expander:
 
     # -- reporting
 
-    def report(self, message: str, path: Path, *, hint: str | None = None, code: str = "NS130", severity: str = "error", key: bool = False, span: Span | None = None) -> None:
+    def report(
+        self,
+        message: str,
+        path: Path,
+        *,
+        hint: str | None = None,
+        code: str = "NS130",
+        severity: str = "error",
+        key: bool = False,
+        span: Span | None = None,
+    ) -> None:
         if (format_path(path), message) in self._seen:
             return
         self._seen.add((format_path(path), message))
         where = span or source_span(self.spec.source, path, key=key)
-        self.diagnostics.append(Diagnostic(message, path=format_path(path), hint=hint, code=code, severity=severity).located(where))  # type: ignore[arg-type]
+        self.diagnostics.append(
+            Diagnostic(message, path=format_path(path), hint=hint, code=code, severity=severity).located(where)
+        )  # type: ignore[arg-type]
 
     def add_static(self, problems: list[Diagnostic]) -> None:
         """Add what the static checks found in parts the expansion did not reach (disabled nodes, unused blocks)."""
@@ -246,7 +283,9 @@ class _Expander:
                     return compiled.render(env)
                 return compiled
             except ExprError as err:
-                self.report(err.message, path, hint=err.hint, code="NS131", span=_expr_span(self.spec.source, path, err))
+                self.report(
+                    err.message, path, hint=err.hint, code="NS131", span=_expr_span(self.spec.source, path, err)
+                )
                 self.exhausted = self.exhausted or isinstance(err, ExprBudgetError)
                 raise _Skip from None
         if isinstance(value, list):
@@ -265,7 +304,9 @@ class _Expander:
         self.expand_nodes(scope, self.spec.nodes, ("nodes",), first_input, ())
         return scope
 
-    def expand_nodes(self, scope: _Scope, nodes: Mapping[str, NodeDef], nodes_path: Path, first: str, stack: tuple[str, ...]) -> None:
+    def expand_nodes(
+        self, scope: _Scope, nodes: Mapping[str, NodeDef], nodes_path: Path, first: str, stack: tuple[str, ...]
+    ) -> None:
         previous = first
         for local, node in nodes.items():
             path = nodes_path + (local,)
@@ -279,7 +320,9 @@ class _Expander:
             scope.entries[local] = entry
             previous = local
 
-    def expand_node(self, scope: _Scope, local: str, node: NodeDef, path: Path, previous: str, stack: tuple[str, ...]) -> Any:
+    def expand_node(
+        self, scope: _Scope, local: str, node: NodeDef, path: Path, previous: str, stack: tuple[str, ...]
+    ) -> Any:
         refs = [(r, path + ("in", i)) for i, r in enumerate(node.inputs)] if node.inputs else [(previous, path)]
         if node.when is not None:
             enabled = self.evaluate(node.when, scope.env, path + ("when",))
@@ -311,7 +354,9 @@ class _Expander:
         """Stop a repeat early when its remaining instances, each as large as the smallest so far, pass a limit."""
         nodes, work = len(self.nodes) + remaining * smallest[0], self.work + remaining * smallest[1]
         if nodes > self.max_nodes:
-            message = f"the spec expands to more than {self.max_nodes} nodes (`repeat: {count}` here makes about {nodes:,})"
+            message = (
+                f"the spec expands to more than {self.max_nodes} nodes (`repeat: {count}` here makes about {nodes:,})"
+            )
         elif work > MAX_EXPANSION_WORK:
             message = f"expanding the spec takes more than {MAX_EXPANSION_WORK:,} steps (`repeat: {count}` here takes about {work:,})"
         else:
@@ -323,12 +368,26 @@ class _Expander:
         """Count the work of one node or block instance; stop at the limit or when the expressions' budget is spent."""
         self.work += 1 + 4 * len(node.model_extra or {}) + len(env) // 8
         if self.work > MAX_EXPANSION_WORK:
-            self.report(f"expanding the spec takes more than {MAX_EXPANSION_WORK:,} steps", path, hint="lower the `repeat` counts, or give repeated nodes fewer arguments", code="NS134")
+            self.report(
+                f"expanding the spec takes more than {MAX_EXPANSION_WORK:,} steps",
+                path,
+                hint="lower the `repeat` counts, or give repeated nodes fewer arguments",
+                code="NS134",
+            )
             raise _TooLarge
         if self.exhausted:
             raise _TooLarge
 
-    def expand_one(self, scope: _Scope, qualified: str, node: NodeDef, path: Path, refs: list[tuple[Any, Path]], env: dict[str, Any], stack: tuple[str, ...]) -> Any:
+    def expand_one(
+        self,
+        scope: _Scope,
+        qualified: str,
+        node: NodeDef,
+        path: Path,
+        refs: list[tuple[Any, Path]],
+        env: dict[str, Any],
+        stack: tuple[str, ...],
+    ) -> Any:
         self.charge(node, env, path)
         refs = [(self.render_ref(r, env, p), p) for r, p in refs]
         if node.block is not None:
@@ -337,9 +396,20 @@ class _Expander:
         args = {k: self.evaluate(v, env, path + (k,)) for k, v in node.args.items()}
         for problem in check_args(op, args):
             arg_path = path + (problem.arg,) if problem.arg else path
-            self.report(problem.message, arg_path, hint=problem.hint, key=problem.kind == "unknown", code=_ARG_CODES.get(problem.kind, "NS140"))
+            self.report(
+                problem.message,
+                arg_path,
+                hint=problem.hint,
+                key=problem.kind == "unknown",
+                code=_ARG_CODES.get(problem.kind, "NS140"),
+            )
         if len(self.nodes) >= self.max_nodes:
-            self.report(f"the spec expands to more than {self.max_nodes} nodes", path, hint="lower a `repeat` count, or raise the node limit", code="NS134")
+            self.report(
+                f"the spec expands to more than {self.max_nodes} nodes",
+                path,
+                hint="lower a `repeat` count, or raise the node limit",
+                code="NS134",
+            )
             raise _TooLarge
         graph_node = GraphNode(qualified, op, args, [], path, len(self.nodes))
         self.nodes.append(graph_node)
@@ -364,18 +434,38 @@ class _Expander:
         self.report(message, path + ("op",), hint=hint, code="NS141")
         raise _Skip
 
-    def expand_block(self, scope: _Scope, qualified: str, node: NodeDef, path: Path, refs: list[tuple[Any, Path]], env: dict[str, Any], stack: tuple[str, ...]) -> Any:
+    def expand_block(
+        self,
+        scope: _Scope,
+        qualified: str,
+        node: NodeDef,
+        path: Path,
+        refs: list[tuple[Any, Path]],
+        env: dict[str, Any],
+        stack: tuple[str, ...],
+    ) -> Any:
         name = self.evaluate(node.block, env, path + ("block",))
         if not isinstance(name, str):
             self.report(f"`block` must name a block, got {name!r:.40}", path + ("block",), code="NS142")
             raise _Skip
         block = self.spec.blocks.get(name)
         if block is None:
-            self.report(f"unknown block `{name}`", path + ("block",), hint=did_you_mean(name, self.spec.blocks) or (f"`{name}` is an op: write `op: {name}`" if get_op(name) else None), code="NS142")
+            self.report(
+                f"unknown block `{name}`",
+                path + ("block",),
+                hint=did_you_mean(name, self.spec.blocks)
+                or (f"`{name}` is an op: write `op: {name}`" if get_op(name) else None),
+                code="NS142",
+            )
             raise _Skip
         if name in stack:
-            cycle = " -> ".join((*stack[stack.index(name):], name))
-            self.report(f"recursive block: {cycle}", path + ("block",), hint="a block may use other blocks, not itself", code="NS143")
+            cycle = " -> ".join((*stack[stack.index(name) :], name))
+            self.report(
+                f"recursive block: {cycle}",
+                path + ("block",),
+                hint="a block may use other blocks, not itself",
+                code="NS143",
+            )
             raise _Skip
         if len(stack) >= MAX_BLOCK_DEPTH:
             self.report(f"blocks nested deeper than {MAX_BLOCK_DEPTH}", path, code="NS143")
@@ -383,9 +473,18 @@ class _Expander:
         block_env = self.block_env(name, block, node, path, env)
         child = _Scope(prefix=f"{qualified}.", env=block_env, path=("blocks", name), instance=qualified)
         if len(refs) > len(block.inputs):
-            self.report(f"block `{name}` takes {len(block.inputs)} input(s) ({', '.join(block.inputs)}), got {len(refs)}", path + ("in",), code="NS136")
+            self.report(
+                f"block `{name}` takes {len(block.inputs)} input(s) ({', '.join(block.inputs)}), got {len(refs)}",
+                path + ("in",),
+                code="NS136",
+            )
         if len(refs) < len(block.inputs):
-            self.report(f"block `{name}` takes {len(block.inputs)} inputs ({', '.join(block.inputs)}), got {len(refs)}", path + ("in",) if node.inputs else path, hint=f"write `in: [{', '.join(block.inputs)}]` with the nodes to connect", code="NS136")
+            self.report(
+                f"block `{name}` takes {len(block.inputs)} inputs ({', '.join(block.inputs)}), got {len(refs)}",
+                path + ("in",) if node.inputs else path,
+                hint=f"write `in: [{', '.join(block.inputs)}]` with the nodes to connect",
+                code="NS136",
+            )
             raise _Skip
         for input_name, (ref, ref_path) in zip(block.inputs, refs):
             if not isinstance(ref, str):  # the previous instance of a repeat
@@ -395,7 +494,12 @@ class _Expander:
         self.expand_nodes(child, block.nodes, ("blocks", name, "nodes"), block.inputs[0], (*stack, name))
         child.output = block.output or next(reversed(block.nodes))
         if block.output is not None and block.output not in block.nodes:
-            self.report(f"block output `{block.output}` is not a node of block `{name}`", ("blocks", name, "output"), hint=did_you_mean(block.output, block.nodes), code="NS137")
+            self.report(
+                f"block output `{block.output}` is not a node of block `{name}`",
+                ("blocks", name, "output"),
+                hint=did_you_mean(block.output, block.nodes),
+                code="NS137",
+            )
             child.output = next(reversed(block.nodes))  # reported once here, not again at every use
         return _InstanceEntry(child)
 
@@ -404,18 +508,27 @@ class _Expander:
         for arg, raw in node.args.items():
             if arg not in block.params:
                 hint = did_you_mean(arg, block.params, listing=20) or f"block `{name}` has no parameters"
-                self.report(f"block `{name}` has no parameter `{arg}`", path + (arg,), hint=hint, key=True, code="NS138")
+                self.report(
+                    f"block `{name}` has no parameter `{arg}`", path + (arg,), hint=hint, key=True, code="NS138"
+                )
                 continue
             values[arg] = self.evaluate(raw, env, path + (arg,))
         for pname, pdef in block.params.items():
             if pname not in node.args:
                 if pdef.required:
-                    self.report(f"block `{name}` needs parameter `{pname}`", path, hint=f"add `{pname}: ...` to the node", code="NS139")
+                    self.report(
+                        f"block `{name}` needs parameter `{pname}`",
+                        path,
+                        hint=f"add `{pname}: ...` to the node",
+                        code="NS139",
+                    )
                     raise _Skip
                 values[pname] = pdef.default
             problem = check_param_value(pname, pdef, values[pname])
             if problem:
-                self.report(problem, path + (pname,) if pname in node.args else ("blocks", name, "params", pname), code="NS139")
+                self.report(
+                    problem, path + (pname,) if pname in node.args else ("blocks", name, "params", pname), code="NS139"
+                )
                 raise _Skip
         return values
 
@@ -443,7 +556,9 @@ class _Expander:
             return self.resolve(binding.scope, binding.ref, binding.path)  # type: ignore[arg-type]
         choices = list(scope.entries) + list(scope.bindings)
         where = f"block `{scope.path[1]}`" if scope.path else "this spec"
-        self.report(f"unknown node `{head}` in {where}", path, hint=did_you_mean(head, choices, listing=12), code="NS151")
+        self.report(
+            f"unknown node `{head}` in {where}", path, hint=did_you_mean(head, choices, listing=12), code="NS151"
+        )
         return None
 
     def resolve_entry(self, entry: Any, rest: str, ref: str, path: Path) -> str | None:
@@ -471,7 +586,11 @@ class _Expander:
                 return self.resolve_entry(entry.children[-1], "", ref, path)
             index, _, rest = rest.partition(".")
             if not index.isdigit() or int(index) >= len(entry.children):
-                self.report(f"`{ref}`: no instance `{index}` (the repeat has {len(entry.children)}: 0..{len(entry.children) - 1})", path, code="NS152")
+                self.report(
+                    f"`{ref}`: no instance `{index}` (the repeat has {len(entry.children)}: 0..{len(entry.children) - 1})",
+                    path,
+                    code="NS152",
+                )
                 return None
             return self.resolve_entry(entry.children[int(index)], rest, ref, path)
         raise AssertionError(entry)
@@ -519,8 +638,19 @@ class _Expander:
     def check_arity(self, node: GraphNode) -> None:
         count, op = len(node.inputs), node.op
         if count < op.min_inputs or (op.max_inputs is not None and count > op.max_inputs):
-            want = f"{op.min_inputs}" if op.max_inputs == op.min_inputs else f"{op.min_inputs} or more" if op.max_inputs is None else f"{op.min_inputs} to {op.max_inputs}"
-            self.report(f"`{node.name}`: `{op.name}` takes {want} input(s), got {count}", node.path + (("in",) if count else ()), hint="list them with `in: [a, b]`" if count < op.min_inputs else None, code="NS153")
+            want = (
+                f"{op.min_inputs}"
+                if op.max_inputs == op.min_inputs
+                else f"{op.min_inputs} or more"
+                if op.max_inputs is None
+                else f"{op.min_inputs} to {op.max_inputs}"
+            )
+            self.report(
+                f"`{node.name}`: `{op.name}` takes {want} input(s), got {count}",
+                node.path + (("in",) if count else ()),
+                hint="list them with `in: [a, b]`" if count < op.min_inputs else None,
+                code="NS153",
+            )
 
 
 class _Skip(Exception):
@@ -616,11 +746,22 @@ def unused_param_warnings(spec: Spec) -> list[Diagnostic]:
         for pname in block.params:
             if pname not in block_used:
                 path = ("blocks", bname, "params", pname)
-                warnings.append(Diagnostic(f"block parameter `{pname}` is never used", path=format_path(path), code="NS160", severity="warning").located(spec.source.span(path, key=True)))
+                warnings.append(
+                    Diagnostic(
+                        f"block parameter `{pname}` is never used",
+                        path=format_path(path),
+                        code="NS160",
+                        severity="warning",
+                    ).located(spec.source.span(path, key=True))
+                )
     for pname in spec.params:
         if pname not in used:
             path = ("params", pname)
-            warnings.append(Diagnostic(f"parameter `{pname}` is never used", path=format_path(path), code="NS160", severity="warning").located(spec.source.span(path, key=True)))
+            warnings.append(
+                Diagnostic(
+                    f"parameter `{pname}` is never used", path=format_path(path), code="NS160", severity="warning"
+                ).located(spec.source.span(path, key=True))
+            )
     return warnings
 
 
@@ -639,10 +780,14 @@ def _input_shapes(spec: Spec, params: dict[str, Any], expander: _Expander) -> di
                 except _Skip:
                     dim = 1
                 if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-                    expander.report(f"a dimension must be a whole number >= 1 or a symbol, got {dim!r:.40}", path, code="NS161")
+                    expander.report(
+                        f"a dimension must be a whole number >= 1 or a symbol, got {dim!r:.40}", path, code="NS161"
+                    )
                     dim = 1
             elif isinstance(dim, str) and not dim.isidentifier():
-                expander.report(f"`{dim}` is not a dimension: write a number, a symbol such as `H`, or `$param`", path, code="NS161")
+                expander.report(
+                    f"`{dim}` is not a dimension: write a number, a symbol such as `H`, or `$param`", path, code="NS161"
+                )
                 dim = 1
             shape.append(dim)
         shapes[name] = tuple(shape)
@@ -686,7 +831,9 @@ def check_init_args(name: str, args: Mapping[str, Any]) -> tuple[dict[str, Any],
             problems.append((key, f"init function `{name}` has no argument `{key}`", hint))
         elif key in INIT_CHOICES and not (isinstance(value, str) and value in INIT_CHOICES[key]):
             hint = did_you_mean(str(value), INIT_CHOICES[key]) if isinstance(value, str) else None
-            problems.append((key, f"`{key}` of `{name}` must be one of {sorted(INIT_CHOICES[key])}, got {value!r:.40}", hint))
+            problems.append(
+                (key, f"`{key}` of `{name}` must be one of {sorted(INIT_CHOICES[key])}, got {value!r:.40}", hint)
+            )
         elif key not in INIT_CHOICES and (isinstance(value, bool) or not isinstance(value, (int, float))):
             problems.append((key, f"`{key}` of `{name}` must be a number, got {value!r:.40}", None))
         else:
@@ -722,7 +869,12 @@ def _init_plans(spec: Spec, params: dict[str, Any], expander: _Expander) -> list
             continue
         for i, op_name in enumerate(rule.ops or ()):
             if get_op(op_name) is None:
-                expander.report(f"unknown op `{op_name}` in init rule", path + ("ops", i), hint=did_you_mean(op_name, catalog()), code="NS141")
+                expander.report(
+                    f"unknown op `{op_name}` in init rule",
+                    path + ("ops", i),
+                    hint=did_you_mean(op_name, catalog()),
+                    code="NS141",
+                )
         fns = {}
         for param in ("weight", "bias"):
             fn = getattr(rule, param)
@@ -738,13 +890,29 @@ def _init_plans(spec: Spec, params: dict[str, Any], expander: _Expander) -> list
                 continue
             kwargs, problems = check_init_args(fn_name, fn_args if isinstance(fn_args, dict) else {"value": fn_args})
             for key, message, hint in problems:
-                expander.report(message, fn_path + ((key,) if key else ()), hint=hint, key=bool(key) and key not in INIT_FUNCTIONS[fn_name][1], code="NS180")
+                expander.report(
+                    message,
+                    fn_path + ((key,) if key else ()),
+                    hint=hint,
+                    key=bool(key) and key not in INIT_FUNCTIONS[fn_name][1],
+                    code="NS180",
+                )
             fan = _fan_problem(rule.ops, param, fn_name)
             if fan:
-                expander.report(fan, fn_path, hint="use `constant`, `zeros`, `ones`, `normal` or `uniform` here", code="NS180")
+                expander.report(
+                    fan, fn_path, hint="use `constant`, `zeros`, `ones`, `normal` or `uniform` here", code="NS180"
+                )
             if not problems and not fan:
                 fns[param] = (fn_name, kwargs)
-        plans.append(InitPlan(frozenset(rule.ops) if rule.ops is not None else None, rule.nodes, fns.get("weight"), fns.get("bias"), path))
+        plans.append(
+            InitPlan(
+                frozenset(rule.ops) if rule.ops is not None else None,
+                rule.nodes,
+                fns.get("weight"),
+                fns.get("bias"),
+                path,
+            )
+        )
     return plans
 
 
@@ -754,7 +922,15 @@ def _unmatched_init_warnings(plans: list[InitPlan], nodes: list[GraphNode], spec
     for plan in plans:
         if not any(plan.matches(node) for node in nodes):
             path = plan.path
-            warnings.append(Diagnostic("this init rule matches no node", path=format_path(path), hint="check its `ops` and `nodes` patterns against the node names", code="NS163", severity="warning").located(spec.source.span(path)))
+            warnings.append(
+                Diagnostic(
+                    "this init rule matches no node",
+                    path=format_path(path),
+                    hint="check its `ops` and `nodes` patterns against the node names",
+                    code="NS163",
+                    severity="warning",
+                ).located(spec.source.span(path))
+            )
     return warnings
 
 
@@ -783,13 +959,31 @@ def _expand(spec: Spec, params: Mapping[str, Any] | None, max_nodes: int) -> Gra
     order, cycle = topological_order(expander.nodes, set(inputs))
     if cycle:
         first = expander.nodes[min(n.index for n in expander.nodes if n.name in cycle)] if cycle else None
-        expander.report(f"cycle: {' -> '.join(cycle)}", first.path if first else ("nodes",), hint="a node cannot use its own output, directly or through others", code="NS154")
+        expander.report(
+            f"cycle: {' -> '.join(cycle)}",
+            first.path if first else ("nodes",),
+            hint="a node cannot use its own output, directly or through others",
+            code="NS154",
+        )
     expander.add_static(static_problems(spec))
-    warnings = unused_param_warnings(spec) + _unused_node_warnings(expander.nodes, outputs, spec) + _unmatched_init_warnings(init, expander.nodes, spec)
+    warnings = (
+        unused_param_warnings(spec)
+        + _unused_node_warnings(expander.nodes, outputs, spec)
+        + _unmatched_init_warnings(init, expander.nodes, spec)
+    )
     errors = [d for d in expander.diagnostics if d.is_error]
     if errors:
         raise SpecError(expander.diagnostics + warnings, spec.source)
-    graph = Graph(spec, values, inputs, expander.nodes, order, outputs, init, warnings + [d for d in expander.diagnostics if not d.is_error])
+    graph = Graph(
+        spec,
+        values,
+        inputs,
+        expander.nodes,
+        order,
+        outputs,
+        init,
+        warnings + [d for d in expander.diagnostics if not d.is_error],
+    )
     graph.aliases = expander.aliases(top)
     return graph
 
@@ -803,6 +997,12 @@ def _unused_node_warnings(nodes: list[GraphNode], outputs: list[str], spec: Spec
         if node.name not in used and node.path not in seen:
             seen.add(node.path)
             warnings.append(
-                Diagnostic(f"the output of `{node.name}` is never used", path=format_path(node.path), hint="connect it with `in:`, list it in `outputs`, or remove it", code="NS162", severity="warning").located(spec.source.span(node.path, key=True))
+                Diagnostic(
+                    f"the output of `{node.name}` is never used",
+                    path=format_path(node.path),
+                    hint="connect it with `in:`, list it in `outputs`, or remove it",
+                    code="NS162",
+                    severity="warning",
+                ).located(spec.source.span(node.path, key=True))
             )
     return warnings

@@ -94,7 +94,7 @@ def _conv_family_shape(op: str, spatial: int, output_sizes: _OutputSizes) -> Sha
         _check_channels(op, "in_channels", args["in_channels"], shape, axis)
         _check_groups(op, args)
         geometry = _conv_geometry(op, args, spatial)
-        return shape[:axis] + (args["out_channels"],) + output_sizes(shape[axis + 1:], geometry, args, check)
+        return shape[:axis] + (args["out_channels"],) + output_sizes(shape[axis + 1 :], geometry, args, check)
 
     return rule
 
@@ -116,8 +116,11 @@ def _conv_shape(spatial: int) -> ShapeRule:
         for size, k, s, p, d, name in zip(sizes, kernel, stride, padding, dilation, _AXIS_NAMES[spatial]):
             span = d * (k - 1) + 1
             if args["padding_mode"] in ("reflect", "circular") and p:
-                check.at_least(size, p + (args["padding_mode"] == "reflect"),
-                               f"`{op}` input {name} with {args['padding_mode']} padding {p}")
+                check.at_least(
+                    size,
+                    p + (args["padding_mode"] == "reflect"),
+                    f"`{op}` input {name} with {args['padding_mode']} padding {p}",
+                )
             size_out = (size + 2 * p - span) // s + 1
             check.positive(size_out, f"`{op}` output {name}", hint=_too_small_hint(size, span, p))
             check.exact_window(size, span, s, p, f"`{op}` {name}")
@@ -184,7 +187,9 @@ def _channel_infer(op: str, name: str, spatial: int | None) -> InferRule:
         shape = inputs[0]
         if spatial is None:
             if len(shape) < 2:
-                raise ShapeError(f"`{op}` expects an input [N, C, ...] with a channel dimension, got {format_shape(shape)}")
+                raise ShapeError(
+                    f"`{op}` expects an input [N, C, ...] with a channel dimension, got {format_shape(shape)}"
+                )
             axis = 1
         else:
             axis = _expect_spatial_rank(op, shape, spatial)
@@ -205,7 +210,7 @@ def _pool_shape(op: str, spatial: int, *, dilated: bool) -> ShapeRule:
         padding = _per_axis(op, "padding", args["padding"], spatial)
         dilation = _per_axis(op, "dilation", args["dilation"], spatial) if dilated else (1,) * spatial
         out = []
-        for size, k, s, p, d, name in zip(shape[axis + 1:], kernel, stride, padding, dilation, _AXIS_NAMES[spatial]):
+        for size, k, s, p, d, name in zip(shape[axis + 1 :], kernel, stride, padding, dilation, _AXIS_NAMES[spatial]):
             if p > k // 2:
                 raise ShapeError(f"`padding` ({p}) of `{op}` must be at most half of `kernel_size` ({k})")
             span = d * (k - 1) + 1
@@ -227,7 +232,7 @@ def _adaptive_pool_shape(op: str, spatial: int) -> ShapeRule:
         (shape,) = inputs
         axis = _expect_spatial_rank(op, shape, spatial)
         sizes = _per_axis(op, "output_size", args["output_size"], spatial)
-        return shape[: axis + 1] + tuple(old if new is None else new for old, new in zip(shape[axis + 1:], sizes))
+        return shape[: axis + 1] + tuple(old if new is None else new for old, new in zip(shape[axis + 1 :], sizes))
 
     return rule
 
@@ -294,7 +299,7 @@ def _layer_norm_infer(inputs: list[Shape], args: dict) -> dict:
         raise ShapeError(
             f"`normalized_shape` {_render(given)} of `LayerNorm` has more dimensions than the input {format_shape(shape)}"
         )
-    trailing = tuple(_concrete("LayerNorm", d, "features", shape) for d in shape[len(shape) - count:])
+    trailing = tuple(_concrete("LayerNorm", d, "features", shape) for d in shape[len(shape) - count :])
     return {"normalized_shape": trailing if isinstance(given, (tuple, list)) else trailing[0]}
 
 
@@ -304,7 +309,7 @@ def _layer_norm_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Sha
     normalized = tuple(normalized) if isinstance(normalized, (tuple, list)) else (normalized,)
     if len(normalized) > len(shape):
         raise ShapeError(f"`normalized_shape` {_render(normalized)} of `LayerNorm` has more dimensions than the input")
-    for dim, expected in zip(shape[len(shape) - len(normalized):], normalized):
+    for dim, expected in zip(shape[len(shape) - len(normalized) :], normalized):
         check.equal(dim, expected, "the trailing dimensions of the `LayerNorm` input and `normalized_shape`")
     return shape
 
@@ -331,7 +336,9 @@ def _linear_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
         raise ShapeError("`Linear` expects an input with at least one dimension [..., features], got a scalar")
     actual = _concrete("Linear", shape[-1], "features", shape)
     if actual != args["in_features"]:
-        raise ShapeError(_mismatch_message("in_features", args["in_features"], actual), _mismatch_hint("Linear", "in_features"))
+        raise ShapeError(
+            _mismatch_message("in_features", args["in_features"], actual), _mismatch_hint("Linear", "in_features")
+        )
     return shape[:-1] + (args["out_features"],)
 
 
@@ -343,7 +350,7 @@ def _flatten_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
     end = _normalize_axis("Flatten", "end_dim", args["end_dim"], len(shape))
     if start > end:
         raise ShapeError(f"`start_dim` ({args['start_dim']}) of `Flatten` comes after `end_dim` ({args['end_dim']})")
-    return shape[:start] + (_numel(shape[start: end + 1]),) + shape[end + 1:]
+    return shape[:start] + (_numel(shape[start : end + 1]),) + shape[end + 1 :]
 
 
 def _unflatten_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
@@ -357,7 +364,7 @@ def _unflatten_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shap
         check.equal(shape[axis] // known * known, shape[axis], what)
     else:
         check.equal(shape[axis], known, what)
-    return shape[:axis] + tuple(sizes) + shape[axis + 1:]
+    return shape[:axis] + tuple(sizes) + shape[axis + 1 :]
 
 
 _UPSAMPLE_MODE_RANKS = {"linear": (3,), "bilinear": (4,), "bicubic": (4,), "trilinear": (5,)}
@@ -473,17 +480,29 @@ def _conv_problems(op: str, args: dict) -> list[ArgProblem]:
     padding = args.get("padding")
     if isinstance(padding, str):
         if padding not in ("same", "valid"):
-            problems.append(_value_problem(op, "padding", padding, "must be an integer, a list, \"same\" or \"valid\"",
-                                           did_you_mean(padding, ("same", "valid"))))
+            problems.append(
+                _value_problem(
+                    op,
+                    "padding",
+                    padding,
+                    'must be an integer, a list, "same" or "valid"',
+                    did_you_mean(padding, ("same", "valid")),
+                )
+            )
         elif padding == "same" and any(s != 1 for s in _values(args.get("stride", 1))):
-            problems.append(_value_problem(op, "padding", padding, "needs `stride: 1`",
-                                           "give explicit padding for a strided convolution"))
+            problems.append(
+                _value_problem(
+                    op, "padding", padding, "needs `stride: 1`", "give explicit padding for a strided convolution"
+                )
+            )
     groups = args.get("groups")
     for name in ("in_channels", "out_channels"):
         if isinstance(args.get(name), int) and isinstance(groups, int) and groups >= 1 and args[name] % groups:
-            problems.append(ArgProblem(
-                name, f"`{name}` (={args[name]}) of `{op}` must be divisible by `groups` (={groups})", None, "value"
-            ))
+            problems.append(
+                ArgProblem(
+                    name, f"`{name}` (={args[name]}) of `{op}` must be divisible by `groups` (={groups})", None, "value"
+                )
+            )
     return problems
 
 
@@ -491,15 +510,24 @@ def _pool_problems(op: str, args: dict) -> list[ArgProblem]:
     problems = []
     kernel, padding = args.get("kernel_size"), args.get("padding", 0)
     if kernel is not None and any(p > k // 2 for k, p in _pairs(kernel, padding)):
-        problems.append(_value_problem(op, "padding", args["padding"],
-                                       f"must be at most half of `kernel_size` ({_render(args['kernel_size'])})"))
+        problems.append(
+            _value_problem(
+                op,
+                "padding",
+                args["padding"],
+                f"must be at most half of `kernel_size` ({_render(args['kernel_size'])})",
+            )
+        )
     return problems + _single_output_problems(op, args)
 
 
 def _single_output_problems(op: str, args: dict) -> list[ArgProblem]:
     if args.get("return_indices"):
-        return [_value_problem(op, "return_indices", True, "is not supported",
-                               "a node yields one tensor; leave `return_indices` out")]
+        return [
+            _value_problem(
+                op, "return_indices", True, "is not supported", "a node yields one tensor; leave `return_indices` out"
+            )
+        ]
     return []
 
 
@@ -512,8 +540,14 @@ def _adaptive_problems(op: str, args: dict) -> list[ArgProblem]:
 def _group_norm_problems(op: str, args: dict) -> list[ArgProblem]:
     channels, groups = args.get("num_channels"), args.get("num_groups")
     if isinstance(channels, int) and isinstance(groups, int) and groups >= 1 and channels % groups:
-        return [ArgProblem("num_channels", f"`num_channels` (={channels}) of `GroupNorm` must be divisible by "
-                           f"`num_groups` (={groups})", None, "value")]
+        return [
+            ArgProblem(
+                "num_channels",
+                f"`num_channels` (={channels}) of `GroupNorm` must be divisible by `num_groups` (={groups})",
+                None,
+                "value",
+            )
+        ]
     return []
 
 
@@ -526,19 +560,35 @@ def _upsample_problems(op: str, args: dict) -> list[ArgProblem]:
         problems.append(ArgProblem(None, "`Upsample` needs exactly one of `size` and `scale_factor`", None, "value"))
     mode = args.get("mode", "nearest")
     if mode not in _UPSAMPLE_MODES:
-        problems.append(_value_problem(op, "mode", mode, "must be one of " + _join_or([_render(m) for m in _UPSAMPLE_MODES]),
-                                       did_you_mean(mode, _UPSAMPLE_MODES)))
+        problems.append(
+            _value_problem(
+                op,
+                "mode",
+                mode,
+                "must be one of " + _join_or([_render(m) for m in _UPSAMPLE_MODES]),
+                did_you_mean(mode, _UPSAMPLE_MODES),
+            )
+        )
     elif args.get("align_corners") is not None and mode not in ("linear", "bilinear", "bicubic", "trilinear"):
-        problems.append(_value_problem(op, "align_corners", args["align_corners"],
-                                       f"only applies to the linear, bilinear, bicubic and trilinear modes, not {_render(mode)}"))
+        problems.append(
+            _value_problem(
+                op,
+                "align_corners",
+                args["align_corners"],
+                f"only applies to the linear, bilinear, bicubic and trilinear modes, not {_render(mode)}",
+            )
+        )
     return problems
 
 
 def _gelu_problems(op: str, args: dict) -> list[ArgProblem]:
     approximate = args.get("approximate", "none")
     if approximate not in ("none", "tanh"):
-        return [_value_problem(op, "approximate", approximate, "must be \"none\" or \"tanh\"",
-                               did_you_mean(approximate, ("none", "tanh")))]
+        return [
+            _value_problem(
+                op, "approximate", approximate, 'must be "none" or "tanh"', did_you_mean(approximate, ("none", "tanh"))
+            )
+        ]
     return []
 
 
@@ -551,8 +601,14 @@ def _hardtanh_problems(op: str, args: dict) -> list[ArgProblem]:
 
 def _softmax_problems(op: str, args: dict) -> list[ArgProblem]:
     if "dim" in args and args["dim"] is None:
-        return [ArgProblem("dim", f"`{op}` needs `dim`, the dimension that sums to 1",
-                           "add `dim: 1` for [N, C, ...] scores", "missing")]
+        return [
+            ArgProblem(
+                "dim",
+                f"`{op}` needs `dim`, the dimension that sums to 1",
+                "add `dim: 1` for [N, C, ...] scores",
+                "missing",
+            )
+        ]
     return []
 
 
@@ -602,48 +658,108 @@ def _spatial_ops() -> list[OpDef]:
     ops = []
     for n in (1, 2, 3):
         conv, convt = getattr(nn, f"Conv{n}d"), getattr(nn, f"ConvTranspose{n}d")
-        ops.append(_module_op(conv, _conv_shape(n), infer=_channel_infer(conv.__name__, "in_channels", n),
-                              inferred=("in_channels",), macs=_conv_macs(n, transposed=False),
-                              params=_conv_params(n), checks=_conv_problems))
-        ops.append(_module_op(convt, _conv_transpose_shape(n), infer=_channel_infer(convt.__name__, "in_channels", n),
-                              inferred=("in_channels",), macs=_conv_macs(n, transposed=True),
-                              params=_conv_params(n), checks=_conv_problems))
+        ops.append(
+            _module_op(
+                conv,
+                _conv_shape(n),
+                infer=_channel_infer(conv.__name__, "in_channels", n),
+                inferred=("in_channels",),
+                macs=_conv_macs(n, transposed=False),
+                params=_conv_params(n),
+                checks=_conv_problems,
+            )
+        )
+        ops.append(
+            _module_op(
+                convt,
+                _conv_transpose_shape(n),
+                infer=_channel_infer(convt.__name__, "in_channels", n),
+                inferred=("in_channels",),
+                macs=_conv_macs(n, transposed=True),
+                params=_conv_params(n),
+                checks=_conv_problems,
+            )
+        )
         for pool, dilated in ((f"MaxPool{n}d", True), (f"AvgPool{n}d", False)):
             ops.append(_module_op(getattr(nn, pool), _pool_shape(pool, n, dilated=dilated), checks=_pool_problems))
         for pool in (f"AdaptiveAvgPool{n}d", f"AdaptiveMaxPool{n}d"):
             ops.append(_module_op(getattr(nn, pool), _adaptive_pool_shape(pool, n), checks=_adaptive_problems))
         instance = f"InstanceNorm{n}d"
-        ops.append(_module_op(getattr(nn, instance), _instance_norm_shape(instance, n),
-                              infer=_channel_infer(instance, "num_features", n), inferred=("num_features",),
-                              params=_norm_params))
+        ops.append(
+            _module_op(
+                getattr(nn, instance),
+                _instance_norm_shape(instance, n),
+                infer=_channel_infer(instance, "num_features", n),
+                inferred=("num_features",),
+                params=_norm_params,
+            )
+        )
     for name, layouts in (
         ("BatchNorm1d", {2: "[N, C]", 3: "[N, C, L]"}),
         ("BatchNorm2d", {4: "[N, C, H, W]"}),
         ("BatchNorm3d", {5: "[N, C, D, H, W]"}),
     ):
-        ops.append(_module_op(getattr(nn, name), _batch_norm_shape(name, layouts),
-                              infer=_batch_norm_infer(name, layouts), inferred=("num_features",), params=_norm_params))
+        ops.append(
+            _module_op(
+                getattr(nn, name),
+                _batch_norm_shape(name, layouts),
+                infer=_batch_norm_infer(name, layouts),
+                inferred=("num_features",),
+                params=_norm_params,
+            )
+        )
     for name, spatial in (("Dropout1d", 1), ("Dropout2d", 2), ("Dropout3d", 3)):
         ops.append(_module_op(getattr(nn, name), _dropout_shape(name, spatial)))
     return ops
 
 
 _SAME_SHAPE_OPS: dict[str, Callable[[str, dict], list[ArgProblem]] | None] = {
-    "Dropout": None, "AlphaDropout": None, "Identity": None, "ReLU": None, "ReLU6": None, "LeakyReLU": None,
-    "ELU": None, "SELU": None, "CELU": _celu_problems, "GELU": _gelu_problems, "SiLU": None, "Mish": None,
-    "Sigmoid": None, "Tanh": None, "Hardswish": None, "Hardsigmoid": None, "Hardtanh": _hardtanh_problems,
+    "Dropout": None,
+    "AlphaDropout": None,
+    "Identity": None,
+    "ReLU": None,
+    "ReLU6": None,
+    "LeakyReLU": None,
+    "ELU": None,
+    "SELU": None,
+    "CELU": _celu_problems,
+    "GELU": _gelu_problems,
+    "SiLU": None,
+    "Mish": None,
+    "Sigmoid": None,
+    "Tanh": None,
+    "Hardswish": None,
+    "Hardsigmoid": None,
+    "Hardtanh": _hardtanh_problems,
     "Softplus": None,
 }
 
 
 def _other_ops() -> list[OpDef]:
     ops = [
-        _module_op(nn.Linear, _linear_shape, infer=_linear_infer, inferred=("in_features",), macs=_linear_macs,
-                   params=_linear_params),
-        _module_op(nn.GroupNorm, _group_norm_shape, infer=_channel_infer("GroupNorm", "num_channels", None),
-                   inferred=("num_channels",), params=_group_norm_params, checks=_group_norm_problems),
-        _module_op(nn.LayerNorm, _layer_norm_shape, infer=_layer_norm_infer, inferred=("normalized_shape",),
-                   params=_layer_norm_params),
+        _module_op(
+            nn.Linear,
+            _linear_shape,
+            infer=_linear_infer,
+            inferred=("in_features",),
+            macs=_linear_macs,
+            params=_linear_params,
+        ),
+        _module_op(
+            nn.GroupNorm,
+            _group_norm_shape,
+            infer=_channel_infer("GroupNorm", "num_channels", None),
+            inferred=("num_channels",),
+            params=_group_norm_params,
+            checks=_group_norm_problems,
+        ),
+        _module_op(
+            nn.LayerNorm,
+            _layer_norm_shape,
+            infer=_layer_norm_infer,
+            inferred=("normalized_shape",),
+            params=_layer_norm_params,
+        ),
         _module_op(nn.Flatten, _flatten_shape),
         _module_op(nn.Unflatten, _unflatten_shape),
         _module_op(nn.Upsample, _upsample_shape, checks=_upsample_problems),

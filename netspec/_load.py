@@ -157,12 +157,16 @@ def read_file(path: str | os.PathLike[str], *, limits: Limits = Limits(), displa
             raw = handle.read(limits.max_bytes + 1)
     except OSError as error:
         reason = error.strerror or str(error)
-        raise SpecError([Diagnostic(
-            message=f"cannot read `{name}`: {reason}",
-            file=name,
-            hint="check the path and the file's permissions",
-            code="NS020",
-        )]) from None
+        raise SpecError(
+            [
+                Diagnostic(
+                    message=f"cannot read `{name}`: {reason}",
+                    file=name,
+                    hint="check the path and the file's permissions",
+                    code="NS020",
+                )
+            ]
+        ) from None
     return parse_text(raw, file=name, limits=limits)
 
 
@@ -180,13 +184,22 @@ def _decode(text: str | bytes, file: str | None, limits: Limits, sources: Source
         if surrogate:
             sources.texts[file] = _SURROGATE.sub("\ufffd", decoded)
             line, column = _position_of_index(decoded, surrogate.start())
-            raise SpecError([Diagnostic(
-                message=f"the text holds an unpaired surrogate U+{ord(surrogate.group()):04X}, "
-                "which is not valid Unicode",
-                file=file, line=line, column=column, end_line=line, end_column=column + 1,
-                hint="remove the character, or decode the file as UTF-8 before passing it",
-                code="NS003",
-            )], sources)
+            raise SpecError(
+                [
+                    Diagnostic(
+                        message=f"the text holds an unpaired surrogate U+{ord(surrogate.group()):04X}, "
+                        "which is not valid Unicode",
+                        file=file,
+                        line=line,
+                        column=column,
+                        end_line=line,
+                        end_column=column + 1,
+                        hint="remove the character, or decode the file as UTF-8 before passing it",
+                        code="NS003",
+                    )
+                ],
+                sources,
+            )
         return decoded
     raw = bytes(text)
     if len(raw) > limits.max_bytes:
@@ -205,17 +218,31 @@ def _decode_error(raw: bytes, error: UnicodeDecodeError, file: str | None, sourc
     hint = "save the file as UTF-8"
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         hint = "the file looks like UTF-16; save it as UTF-8"
-    return SpecError([Diagnostic(
-        message=f"the spec is not valid UTF-8: byte `0x{raw[error.start]:02x}` cannot be decoded",
-        file=file, line=line, column=column, end_line=line, end_column=column + 1,
-        hint=hint, code="NS003",
-    )], sources)
+    return SpecError(
+        [
+            Diagnostic(
+                message=f"the spec is not valid UTF-8: byte `0x{raw[error.start]:02x}` cannot be decoded",
+                file=file,
+                line=line,
+                column=column,
+                end_line=line,
+                end_column=column + 1,
+                hint=hint,
+                code="NS003",
+            )
+        ],
+        sources,
+    )
 
 
 def _too_large(size: int, file: str | None, limits: Limits) -> Diagnostic:
     return Diagnostic(
         message=f"the spec is {size:,} bytes; the limit is {limits.max_bytes:,} bytes",
-        file=file, line=1, column=1, end_line=1, end_column=1,
+        file=file,
+        line=1,
+        column=1,
+        end_line=1,
+        end_column=1,
         hint="split the spec into smaller files, or raise `Limits.max_bytes`",
         code="NS002",
     )
@@ -227,13 +254,22 @@ def _check_characters(text: str, file: str | None, sources: SourceMap) -> None:
     if bad is None:
         return
     line, column = _position_of_index(text, bad.start())
-    raise SpecError([Diagnostic(
-        message=f"character U+{ord(bad.group()):04X} is not allowed in a spec",
-        file=file, line=line, column=column, end_line=line, end_column=column + 1,
-        hint="remove it: a spec holds printable characters, tabs and line breaks only"
-        + (" (is this a binary file?)" if bad.group() == "\x00" else ""),
-        code="NS004",
-    )], sources)
+    raise SpecError(
+        [
+            Diagnostic(
+                message=f"character U+{ord(bad.group()):04X} is not allowed in a spec",
+                file=file,
+                line=line,
+                column=column,
+                end_line=line,
+                end_column=column + 1,
+                hint="remove it: a spec holds printable characters, tabs and line breaks only"
+                + (" (is this a binary file?)" if bad.group() == "\x00" else ""),
+                code="NS004",
+            )
+        ],
+        sources,
+    )
 
 
 def _position_of_index(text: str, index: int) -> tuple[int, int]:
@@ -379,7 +415,7 @@ def _shorten(text: str, limit: int = 40) -> str:
 
 
 def _shown_tag(tag: str) -> str:
-    return "!!" + tag[len(_YAML_TAG_PREFIX):] if tag.startswith(_YAML_TAG_PREFIX) else tag
+    return "!!" + tag[len(_YAML_TAG_PREFIX) :] if tag.startswith(_YAML_TAG_PREFIX) else tag
 
 
 # ---------------------------------------------------------------- composing
@@ -471,8 +507,13 @@ class _Composer:
             if handler is not None:
                 handler(event)
         if not self.has_root or self.root_is_blank:
-            self._fail("NS001", "the spec is empty", Span(self.file, 1, 1, 1, 1), (),
-                       "write the spec as a YAML or JSON mapping")
+            self._fail(
+                "NS001",
+                "the spec is empty",
+                Span(self.file, 1, 1, 1, 1),
+                (),
+                "write the spec as a YAML or JSON mapping",
+            )
         if self.alias_uses:
             return _copy_tree(self.root)  # aliases share objects; give each place its own copy
         return self.root
@@ -501,8 +542,13 @@ class _Composer:
     def _on_document_start(self, event: yaml.DocumentStartEvent) -> None:
         self.documents += 1
         if self.documents > 1:
-            self._fail("NS006", "the file holds more than one YAML document", self._span(event), (),
-                       "remove this `---` and what follows, or put each spec in its own file")
+            self._fail(
+                "NS006",
+                "the file holds more than one YAML document",
+                self._span(event),
+                (),
+                "remove this `---` and what follows, or put each spec in its own file",
+            )
 
     def _on_scalar(self, event: yaml.ScalarEvent) -> None:
         span = self._span(event)
@@ -513,8 +559,16 @@ class _Composer:
             self._take_key(parent, event.value, plain, span, event.tag)
             if event.anchor:
                 self.anchors[event.anchor] = _Anchor(
-                    value=None, size=1, height=0, prefix_len=0, values=range(0), keys=range(0), aliases=range(0),
-                    text=event.value, plain=plain, is_key=True,
+                    value=None,
+                    size=1,
+                    height=0,
+                    prefix_len=0,
+                    values=range(0),
+                    keys=range(0),
+                    aliases=range(0),
+                    text=event.value,
+                    plain=plain,
+                    is_key=True,
                 )
             return
         path = self._next_path(parent)
@@ -524,8 +578,15 @@ class _Composer:
         self.value_spans.append((path, span))
         if event.anchor:
             self.anchors[event.anchor] = _Anchor(
-                value=value, size=1, height=0, prefix_len=len(path), values=range(index, index + 1),
-                keys=range(0), aliases=range(0), text=event.value, plain=plain,
+                value=value,
+                size=1,
+                height=0,
+                prefix_len=len(path),
+                values=range(index, index + 1),
+                keys=range(0),
+                aliases=range(0),
+                text=event.value,
+                plain=plain,
             )
         if parent is None:
             self.root_is_blank = plain and event.value == "" and event.tag is None and not event.anchor
@@ -537,14 +598,24 @@ class _Composer:
         path = self._next_path(parent) if parent is None or not parent.expecting_key else parent.path
         self.alias_count += 1
         if self.alias_count > self.limits.max_aliases:
-            self._fail("NS018", f"the spec uses more than {self.limits.max_aliases:,} aliases", span, path,
-                       "write the values out, or raise `Limits.max_aliases`")
+            self._fail(
+                "NS018",
+                f"the spec uses more than {self.limits.max_aliases:,} aliases",
+                span,
+                path,
+                "write the values out, or raise `Limits.max_aliases`",
+            )
         anchor = self._anchor_named(event.anchor, span, path)
         if parent is not None and parent.expecting_key:
             if anchor.text is None:
-                self._fail("NS010", f"a mapping key must be a plain value, but `*{event.anchor}` names a "
-                           f"{'mapping' if isinstance(anchor.value, dict) else 'list'}", span, path,
-                           "use a string as the key")
+                self._fail(
+                    "NS010",
+                    f"a mapping key must be a plain value, but `*{event.anchor}` names a "
+                    f"{'mapping' if isinstance(anchor.value, dict) else 'list'}",
+                    span,
+                    path,
+                    "use a string as the key",
+                )
             self._count(1, span, path)
             self._take_key(parent, anchor.text, anchor.plain, span, None)
             return
@@ -563,8 +634,13 @@ class _Composer:
         parent = self.stack[-1] if self.stack else None
         is_mapping = isinstance(event, yaml.MappingStartEvent)
         if parent is not None and parent.expecting_key:
-            self._fail("NS010", f"a mapping key must be a plain value, not a {'mapping' if is_mapping else 'list'}",
-                       span, parent.path, "use a string as the key")
+            self._fail(
+                "NS010",
+                f"a mapping key must be a plain value, not a {'mapping' if is_mapping else 'list'}",
+                span,
+                parent.path,
+                "use a string as the key",
+            )
         path = self._next_path(parent)
         if len(self.stack) + 1 > self.limits.max_depth:
             self._too_deep(span, path)
@@ -573,18 +649,20 @@ class _Composer:
             self._tag_problem(event.tag, span, path)
         if event.anchor:
             self.anchors[event.anchor] = _IN_PROGRESS
-        self.stack.append(_Open(
-            value={} if is_mapping else [],
-            path=path,
-            start=(span.line, span.column),
-            flow=bool(event.flow_style),
-            anchor=event.anchor,
-            span_index=len(self.value_spans),
-            key_index=len(self.key_spans),
-            alias_index=len(self.alias_uses),
-            nodes_before=self.nodes - 1,
-            expecting_key=is_mapping,
-        ))
+        self.stack.append(
+            _Open(
+                value={} if is_mapping else [],
+                path=path,
+                start=(span.line, span.column),
+                flow=bool(event.flow_style),
+                anchor=event.anchor,
+                span_index=len(self.value_spans),
+                key_index=len(self.key_spans),
+                alias_index=len(self.alias_uses),
+                nodes_before=self.nodes - 1,
+                expecting_key=is_mapping,
+            )
+        )
         self.value_spans.append((path, None))
 
     def _on_close(self, event: yaml.CollectionEndEvent) -> None:
@@ -634,16 +712,22 @@ class _Composer:
         if tag is not None:
             self._tag_problem(tag, span, path)
         elif plain and text == "<<":
-            self._report("NS008", "merge keys (`<<`) are not supported", span, path,
-                         "write the fields out, or use a block")
+            self._report(
+                "NS008", "merge keys (`<<`) are not supported", span, path, "write the fields out, or use a block"
+            )
         elif plain and text == "":
             self._report("NS011", "a mapping key is empty", span, path, "write a name before the `:`")
         if len(text) > self.limits.max_scalar_chars:
             self._string_too_long(text, span, path)
         first_line = parent.key_lines.get(text)
         if first_line is not None:
-            self._report("NS009", f"duplicate key `{_shorten(text)}`", span, path,
-                         f"`{_shorten(text)}` is first set on line {first_line}; remove one of them or rename it")
+            self._report(
+                "NS009",
+                f"duplicate key `{_shorten(text)}`",
+                span,
+                path,
+                f"`{_shorten(text)}` is first set on line {first_line}; remove one of them or rename it",
+            )
         else:
             parent.key_lines[text] = span.line
             self.key_spans.append((path, span))
@@ -658,8 +742,13 @@ class _Composer:
             return text
         if not plain:
             if _SURROGATE.search(text):  # the pure-Python parser passes `\ud800` escapes through
-                self._report("NS003", "the string holds an unpaired surrogate escape, which is not valid Unicode",
-                             span, path, "escape the character as one code point, like `\\U0001F600`")
+                self._report(
+                    "NS003",
+                    "the string holds an unpaired surrogate escape, which is not valid Unicode",
+                    span,
+                    path,
+                    "escape the character as one code point, like `\\U0001F600`",
+                )
             return text
         try:
             return _resolve_plain(text, self.limits, json_like=self.json_like)
@@ -670,32 +759,61 @@ class _Composer:
     def _anchor_named(self, name: str, span: Span, path: Path) -> _Anchor:
         anchor = self.anchors.get(name)
         if anchor is None:
-            self._fail("NS019", f"alias `*{name}` names no anchor defined before it", span, path,
-                       f"define `&{name}` on a value above this line")
+            self._fail(
+                "NS019",
+                f"alias `*{name}` names no anchor defined before it",
+                span,
+                path,
+                f"define `&{name}` on a value above this line",
+            )
         if anchor is _IN_PROGRESS:
-            self._fail("NS019", f"alias `*{name}` is inside the value it names", span, path,
-                       "a value cannot contain itself; write the inner part out")
+            self._fail(
+                "NS019",
+                f"alias `*{name}` is inside the value it names",
+                span,
+                path,
+                "a value cannot contain itself; write the inner part out",
+            )
         return anchor
 
     def _count(self, nodes: int, span: Span, path: Path) -> None:
         self.nodes += nodes
         if self.nodes > self.limits.max_nodes:
-            self._fail("NS017", f"the spec has more than {self.limits.max_nodes:,} keys and values", span, path,
-                       "each alias (`*name`) counts as a full copy of what it names; "
-                       "simplify the spec, or raise `Limits.max_nodes`")
+            self._fail(
+                "NS017",
+                f"the spec has more than {self.limits.max_nodes:,} keys and values",
+                span,
+                path,
+                "each alias (`*name`) counts as a full copy of what it names; "
+                "simplify the spec, or raise `Limits.max_nodes`",
+            )
 
     def _too_deep(self, span: Span, path: Path) -> None:
-        self._fail("NS016", f"mappings and lists are nested more than {self.limits.max_depth} levels deep",
-                   span, path, "flatten the spec, or raise `Limits.max_depth`")
+        self._fail(
+            "NS016",
+            f"mappings and lists are nested more than {self.limits.max_depth} levels deep",
+            span,
+            path,
+            "flatten the spec, or raise `Limits.max_depth`",
+        )
 
     def _tag_problem(self, tag: str, span: Span, path: Path) -> None:
-        self._report("NS007", f"tag `{_shown_tag(tag)}` is not allowed", span, path,
-                     "remove the tag: a spec holds plain mappings, lists, strings, numbers, booleans and null")
+        self._report(
+            "NS007",
+            f"tag `{_shown_tag(tag)}` is not allowed",
+            span,
+            path,
+            "remove the tag: a spec holds plain mappings, lists, strings, numbers, booleans and null",
+        )
 
     def _string_too_long(self, text: str, span: Span, path: Path) -> None:
-        self._report("NS015", f"a string of {len(text):,} characters is longer than the limit of "
-                     f"{self.limits.max_scalar_chars:,}", span, path,
-                     "shorten it, or raise `Limits.max_scalar_chars`")
+        self._report(
+            "NS015",
+            f"a string of {len(text):,} characters is longer than the limit of {self.limits.max_scalar_chars:,}",
+            span,
+            path,
+            "shorten it, or raise `Limits.max_scalar_chars`",
+        )
 
     def _span(self, event: yaml.Event) -> Span:
         start, end = event.start_mark, event.end_mark
@@ -749,8 +867,9 @@ def _syntax_diagnostic(error: yaml.MarkedYAMLError, text: str, file: str | None,
         hint = f"flatten the spec: at most {limits.max_depth} levels are allowed"
     elif "tab" in problem or (mark is not None and text[mark.index : mark.index + 1] == "\t"):
         hint = "indent with spaces: YAML does not allow tabs for indentation"
-    return Diagnostic(message=problem, file=file, line=line, column=column, end_line=line, end_column=column + 1,
-                      hint=hint, code=code)
+    return Diagnostic(
+        message=problem, file=file, line=line, column=column, end_line=line, end_column=column + 1, hint=hint, code=code
+    )
 
 
 def _reader_diagnostic(error: yaml.reader.ReaderError, text: str, file: str | None, loader: type) -> Diagnostic:
@@ -759,12 +878,27 @@ def _reader_diagnostic(error: yaml.reader.ReaderError, text: str, file: str | No
         index = len(text.encode("utf-8")[:index].decode("utf-8", "ignore"))
     line, column = _position_of_index(text, min(index, len(text)))
     character = ord(error.character) if isinstance(error.character, str) else error.character
-    return Diagnostic(message=f"character U+{character:04X} is not allowed in a spec: {error.reason}",
-                      file=file, line=line, column=column, end_line=line, end_column=column + 1,
-                      hint="remove it", code="NS004")
+    return Diagnostic(
+        message=f"character U+{character:04X} is not allowed in a spec: {error.reason}",
+        file=file,
+        line=line,
+        column=column,
+        end_line=line,
+        end_column=column + 1,
+        hint="remove it",
+        code="NS004",
+    )
 
 
 def _unexpected_diagnostic(error: Exception, position: tuple[int, int], file: str | None) -> Diagnostic:
     line, column = position
-    return Diagnostic(message=f"the spec cannot be read: {error}", file=file, line=line, column=column,
-                      end_line=line, end_column=column + 1, hint="simplify the text near this place", code="NS005")
+    return Diagnostic(
+        message=f"the spec cannot be read: {error}",
+        file=file,
+        line=line,
+        column=column,
+        end_line=line,
+        end_column=column + 1,
+        hint="simplify the text near this place",
+        code="NS005",
+    )

@@ -128,8 +128,17 @@ def register_op(
     `in_channels`-like names among the args). Returns `target`.
     """
     if target is None:
-        return lambda fn: register_op(name, fn, shape=shape, infer=infer, inferred=inferred, macs=macs,
-                                      param_count=param_count, inputs=inputs, replace=replace)
+        return lambda fn: register_op(
+            name,
+            fn,
+            shape=shape,
+            infer=infer,
+            inferred=inferred,
+            macs=macs,
+            param_count=param_count,
+            inputs=inputs,
+            replace=replace,
+        )
     _check_new_name(name, replace)
     if isinstance(target, type) and issubclass(target, nn.Module):
         kind, count, variadic = "module", *_tensor_params(target.forward, skip=1)
@@ -207,6 +216,7 @@ def _meta_shape_rule(name: str, kind: str, target: Callable) -> ShapeRule:
     Sizes must be fixed, except a symbolic batch (dimension 0): the op is run at two batch sizes,
     and an output dimension that follows them is the batch.
     """
+
     def rule(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
         batch = _symbolic_batch(name, inputs)
         if batch is None:
@@ -223,7 +233,7 @@ def _meta_shape_rule(name: str, kind: str, target: Callable) -> ShapeRule:
                 raise ShapeError(
                     f"`{name}`'s output size {a} (batch 2) / {b} (batch 3) depends on the batch size in a way "
                     f"only a shape rule can tell",
-                    f"give register_op(\"{name}\", ..., shape=rule) a rule (inputs, args, check) -> output shape",
+                    f'give register_op("{name}", ..., shape=rule) a rule (inputs, args, check) -> output shape',
                 )
             output.append(batch if a != b else a)
         return tuple(output)
@@ -242,7 +252,7 @@ def _symbolic_batch(name: str, inputs: list[Shape]) -> Dim | None:
                 raise ShapeError(
                     f"`{name}` has no shape rule, so its output shape is found by running it, which needs fixed "
                     f"sizes (a symbolic batch is fine); the input is {format_shape(shape)}",
-                    f"give register_op(\"{name}\", ..., shape=rule) a rule (inputs, args, check) -> output shape",
+                    f'give register_op("{name}", ..., shape=rule) a rule (inputs, args, check) -> output shape',
                 )
             batch = d
     return batch

@@ -33,7 +33,9 @@ def _expect_spatial_rank(op: str, shape: Shape, spatial: int, *, unbatched: bool
     hint = None
     if len(shape) == 2:
         hint = "the input has no spatial dimensions; is a `Flatten` or `Linear` placed before this layer?"
-    raise ShapeError(f"`{op}` expects a {rank}-D input {_layout(spatial)}{alternative}, got {format_shape(shape)}", hint)
+    raise ShapeError(
+        f"`{op}` expects a {rank}-D input {_layout(spatial)}{alternative}, got {format_shape(shape)}", hint
+    )
 
 
 def _expect_ranks(op: str, shape: Shape, layouts: Mapping[int, str]) -> None:

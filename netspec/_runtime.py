@@ -32,8 +32,12 @@ def crop_to_size(x: Tensor, size: list[int], mode: str = "center", spatial_from:
     """
     if len(size) != x.dim() - spatial_from:
         raise ValueError(
-            "crop size " + str(size) + " does not match the " + str(x.dim() - spatial_from)
-            + " spatial dimensions of a tensor of shape " + str(list(x.shape))
+            "crop size "
+            + str(size)
+            + " does not match the "
+            + str(x.dim() - spatial_from)
+            + " spatial dimensions of a tensor of shape "
+            + str(list(x.shape))
         )
     for i in range(len(size)):
         dim = spatial_from + i
@@ -90,16 +94,21 @@ def pad_to(x: Tensor, ref: Tensor, mode: str = "constant", value: float = 0.0) -
         extra = ref.shape[dim] - x.shape[dim]
         if extra < 0:
             raise ValueError(
-                "cannot pad dimension " + str(dim) + " of size " + str(x.shape[dim])
-                + " to the smaller size " + str(ref.shape[dim])
+                "cannot pad dimension "
+                + str(dim)
+                + " of size "
+                + str(x.shape[dim])
+                + " to the smaller size "
+                + str(ref.shape[dim])
             )
         amounts.append(extra // 2)
         amounts.append(extra - extra // 2)
     return _pad(x, amounts, mode, value)
 
 
-def pad(x: Tensor, ref: Tensor | None = None, pad: list[int] | None = None,
-        mode: str = "constant", value: float = 0.0) -> Tensor:
+def pad(
+    x: Tensor, ref: Tensor | None = None, pad: list[int] | None = None, mode: str = "constant", value: float = 0.0
+) -> Tensor:
     """The `pad` op: pad to `ref`'s spatial sizes, or by `pad` (in `torch.nn.functional.pad` order)."""
     if ref is not None:
         return pad_to(x, ref, mode, value)
@@ -128,8 +137,7 @@ def check_input(x: Tensor, name: str, rank: int, channels: int, expected: str) -
 def _input_error(x: Tensor, name: str, rank: int, channels: int, expected: str) -> str:
     shape: list[int] = list(x.shape)
     message = (
-        "input `" + name + "` expects shape " + expected + ", got " + str(shape)
-        + " (a " + str(x.dim()) + "-D tensor)"
+        "input `" + name + "` expects shape " + expected + ", got " + str(shape) + " (a " + str(x.dim()) + "-D tensor)"
     )
     if x.dim() == rank - 1 and (channels <= 0 or (x.dim() > 0 and shape[0] == channels)):
         return message + "; add a batch dimension with x.unsqueeze(0)"

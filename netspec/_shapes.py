@@ -70,7 +70,14 @@ def _declared_shapes(graph: Graph, given: Mapping[str, Sequence[int]] | None, co
     given = dict(given or {})
     for name in given:
         if name not in graph.inputs:
-            diagnostics.append(Diagnostic(f"unknown input `{name}`", path=f"inputs.{name}", hint=f"the inputs are: {', '.join(graph.inputs)}", code="NS170"))
+            diagnostics.append(
+                Diagnostic(
+                    f"unknown input `{name}`",
+                    path=f"inputs.{name}",
+                    hint=f"the inputs are: {', '.join(graph.inputs)}",
+                    code="NS170",
+                )
+            )
     bound: dict[str, tuple[int, str]] = {}  # symbol -> (size, the input that fixed it)
     shapes: dict[str, Shape] = {}
     for name, declared in graph.inputs.items():  # given inputs first: they fix the symbols
@@ -78,7 +85,9 @@ def _declared_shapes(graph: Graph, given: Mapping[str, Sequence[int]] | None, co
             problem = _bind(name, declared, tuple(given[name]), bound)
             if problem:
                 path = ("inputs", name)
-                diagnostics.append(Diagnostic(problem, path=format_path(path), code="NS171").located(spec.source.span(path)))
+                diagnostics.append(
+                    Diagnostic(problem, path=format_path(path), code="NS171").located(spec.source.span(path))
+                )
             else:
                 shapes[name] = tuple(given[name])
     for name, declared in graph.inputs.items():
@@ -99,7 +108,9 @@ def _declared_shapes(graph: Graph, given: Mapping[str, Sequence[int]] | None, co
     return shapes
 
 
-def _bind(name: str, declared: tuple[int | str, ...], actual: tuple[Any, ...], bound: dict[str, tuple[int, str]]) -> str | None:
+def _bind(
+    name: str, declared: tuple[int | str, ...], actual: tuple[Any, ...], bound: dict[str, tuple[int, str]]
+) -> str | None:
     """Check a given input shape against its declaration, binding its symbols; a message if it does not fit."""
     where = f"input `{name}` has shape {format_shape(declared)}"
     if len(actual) != len(declared):
@@ -116,7 +127,9 @@ def _bind(name: str, declared: tuple[int | str, ...], actual: tuple[Any, ...], b
     return None
 
 
-def infer(graph: Graph, input_shapes: Mapping[str, Sequence[int]] | None = None, *, concrete: bool = False) -> ShapeInfo:
+def infer(
+    graph: Graph, input_shapes: Mapping[str, Sequence[int]] | None = None, *, concrete: bool = False
+) -> ShapeInfo:
     """Shapes of every node. Symbolic inputs stay symbolic unless given or `concrete` (the spec's `dims`)."""
     inputs = _declared_shapes(graph, input_shapes, concrete)
     shapes: dict[str, Shape] = dict(inputs)
@@ -135,11 +148,20 @@ def infer(graph: Graph, input_shapes: Mapping[str, Sequence[int]] | None = None,
         except ShapeError as err:
             where = ", ".join(f"`{i}` {format_shape(s)}" for i, s in zip(node.inputs, in_shapes))
             diagnostics.append(
-                Diagnostic(f"`{node.name}`: {err.message}", path=format_path(node.path), hint=err.hint or f"its input: {where}", code="NS200").located(sources.span(node.path))
+                Diagnostic(
+                    f"`{node.name}`: {err.message}",
+                    path=format_path(node.path),
+                    hint=err.hint or f"its input: {where}",
+                    code="NS200",
+                ).located(sources.span(node.path))
             )
             continue
         for message in check.warnings:
-            diagnostics.append(Diagnostic(f"`{node.name}`: {message}", path=format_path(node.path), code="NS210", severity="warning").located(sources.span(node.path)))
+            diagnostics.append(
+                Diagnostic(
+                    f"`{node.name}`: {message}", path=format_path(node.path), code="NS210", severity="warning"
+                ).located(sources.span(node.path))
+            )
         constraints.extend((node, c) for c in check.constraints)
         shapes[node.name] = tuple(output)
         infos[node.name] = NodeInfo(node, args, in_shapes, tuple(output))
@@ -197,7 +219,11 @@ class SizeLattice:
 
     def _describe_exact(self) -> str:
         if not self.exact:
-            return f"no size of `{self.symbol}` up to {self.limit} fits" if not self.runs else f"no size of `{self.symbol}` up to {self.limit} fits exactly (it runs from {self.runs[0]})"
+            return (
+                f"no size of `{self.symbol}` up to {self.limit} fits"
+                if not self.runs
+                else f"no size of `{self.symbol}` up to {self.limit} fits exactly (it runs from {self.runs[0]})"
+            )
         first, period = self.exact[0], self.period
         if period == 1:
             return f"any `{self.symbol}` >= {first}"
@@ -206,7 +232,9 @@ class SizeLattice:
             return f"`{self.symbol}` = {first} + {period}k (k >= 0): {shown}, ..."
         if period:
             residues = sorted({s % period for s in self.exact})
-            return f"`{self.symbol}` >= {first} with `{self.symbol}` mod {period} in {{{', '.join(map(str, residues))}}}"
+            return (
+                f"`{self.symbol}` >= {first} with `{self.symbol}` mod {period} in {{{', '.join(map(str, residues))}}}"
+            )
         shown = ", ".join(str(s) for s in self.exact[:8])
         return f"`{self.symbol}` in {{{shown}{', ...' if len(self.exact) > 8 else ''}}}"
 
@@ -300,10 +328,18 @@ def check_sizes(info: ShapeInfo, sizes: Mapping[str, int], lattices: Mapping[str
             if lattice is not None and name in sizes:
                 near = lattice.nearest(sizes[name])
                 if near:
-                    hints.append(f"`{name}` = {' or '.join(map(str, near))} fit{'s' if len(near) == 1 else ''} ({lattice.describe()})")
+                    hints.append(
+                        f"`{name}` = {' or '.join(map(str, near))} fit{'s' if len(near) == 1 else ''} ({lattice.describe()})"
+                    )
         at = ", ".join(f"{n}={sizes[n]}" for n in names if n in sizes)
         diagnostics.append(
-            Diagnostic(f"`{node.name}` at {at}: {constraint.describe(env) or constraint.text}", path=format_path(node.path), hint="; ".join(hints) or None, severity=constraint.severity, code="NS201" if constraint.severity == "error" else "NS211").located(info.graph.sources.span(node.path))
+            Diagnostic(
+                f"`{node.name}` at {at}: {constraint.describe(env) or constraint.text}",
+                path=format_path(node.path),
+                hint="; ".join(hints) or None,
+                severity=constraint.severity,
+                code="NS201" if constraint.severity == "error" else "NS211",
+            ).located(info.graph.sources.span(node.path))
         )
     return diagnostics
 

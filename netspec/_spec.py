@@ -76,10 +76,14 @@ class ParamDef(_Model):
     """A typed parameter. `default` absent means the parameter is required (blocks only)."""
 
     type: ParamType = Field(description="The value's type; values given at build time are checked against it.")
-    default: JsonValue = Field(None, description="The value when none is given at build time; absent: the parameter is required.")
+    default: JsonValue = Field(
+        None, description="The value when none is given at build time; absent: the parameter is required."
+    )
     min: int | float | None = Field(None, description="Smallest allowed value (numbers).")
     max: int | float | None = Field(None, description="Largest allowed value (numbers).")
-    choices: Annotated[tuple[JsonValue, ...], Strict(False)] | None = Field(None, description="The only values allowed.")
+    choices: Annotated[tuple[JsonValue, ...], Strict(False)] | None = Field(
+        None, description="The only values allowed."
+    )
     doc: str = Field("", description="What the parameter means, for readers and generated docs.")
 
     @model_validator(mode="before")
@@ -125,11 +129,24 @@ class NodeDef(_Model):
     model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True, strict=True)
     __pydantic_extra__: dict[str, JsonValue]
 
-    op: str | None = Field(None, description="An op of the catalog (`Conv2d`, `ReLU`, `add`, ...); exclusive with `block`.")
-    block: str | None = Field(None, description="A block of this spec to instantiate (may be `$param`); exclusive with `op`.")
-    inputs: InputRefs | None = Field(None, alias="in", description="The node's input(s): node names, `block.node`, `repeat.index`; default: the previous node.")
-    repeat: int | str | None = Field(None, description="Instantiate the node this many times in sequence (`name.0`, `name.1`, ...); `i` is the index.")
-    when: bool | str | None = Field(None, description="A bool (usually `$param`); when false the node passes its first input through.")
+    op: str | None = Field(
+        None, description="An op of the catalog (`Conv2d`, `ReLU`, `add`, ...); exclusive with `block`."
+    )
+    block: str | None = Field(
+        None, description="A block of this spec to instantiate (may be `$param`); exclusive with `op`."
+    )
+    inputs: InputRefs | None = Field(
+        None,
+        alias="in",
+        description="The node's input(s): node names, `block.node`, `repeat.index`; default: the previous node.",
+    )
+    repeat: int | str | None = Field(
+        None,
+        description="Instantiate the node this many times in sequence (`name.0`, `name.1`, ...); `i` is the index.",
+    )
+    when: bool | str | None = Field(
+        None, description="A bool (usually `$param`); when false the node passes its first input through."
+    )
     doc: str = Field("", description="A note for readers.")
 
     @model_validator(mode="before")
@@ -167,15 +184,21 @@ def _check_node_names(nodes: dict[str, NodeDef]) -> dict[str, NodeDef]:
         _check_name(bad[0], "node name")
     if bad:
         listed = ", ".join(f"`{name}`" for name in bad)
-        raise ValueError(f"node names {listed} are not valid names: use letters, digits and `_`, starting with a letter (or a plain number), no dots or dashes")
+        raise ValueError(
+            f"node names {listed} are not valid names: use letters, digits and `_`, starting with a letter (or a plain number), no dots or dashes"
+        )
     return nodes
 
 
 class BlockDef(_Model):
     """A reusable sub-graph with parameters, instantiated by nodes with `block:`."""
 
-    params: dict[str, ParamDef] = Field({}, description="Parameters of the block, given by the nodes that use it (`planes: int` is required).")
-    inputs: InputRefs = Field(("x",), description="Names of the block's inputs, bound in order to the using node's `in`.")
+    params: dict[str, ParamDef] = Field(
+        {}, description="Parameters of the block, given by the nodes that use it (`planes: int` is required)."
+    )
+    inputs: InputRefs = Field(
+        ("x",), description="Names of the block's inputs, bound in order to the using node's `in`."
+    )
     nodes: Annotated[dict[str, NodeDef], Field(min_length=1, description="The block's nodes, in order.")]
     output: str | None = Field(None, description="The node whose output is the block's output; default: the last node.")
     doc: str = Field("", description="A note for readers.")
@@ -197,8 +220,18 @@ class BlockDef(_Model):
 
 
 InitFnName = Literal[
-    "kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform", "normal", "uniform",
-    "trunc_normal", "constant", "zeros", "ones", "orthogonal", "default",
+    "kaiming_normal",
+    "kaiming_uniform",
+    "xavier_normal",
+    "xavier_uniform",
+    "normal",
+    "uniform",
+    "trunc_normal",
+    "constant",
+    "zeros",
+    "ones",
+    "orthogonal",
+    "default",
 ]
 
 
@@ -210,10 +243,16 @@ class InitRule(_Model):
     """
 
     ops: Names | None = Field(None, description="Select modules by op name (`Conv2d`, `BatchNorm2d`).")
-    nodes: Names | None = Field(None, description="Select modules by qualified name, with `*` wildcards (`layer*.*.bn2`).")
+    nodes: Names | None = Field(
+        None, description="Select modules by qualified name, with `*` wildcards (`layer*.*.bn2`)."
+    )
     when: bool | str = Field(True, description="Apply the rule only when this bool expression holds.")
-    weight: InitFnName | dict[InitFnName, JsonValue] | None = Field(None, description="Init function for `weight`: a name or `{name: args}`.")
-    bias: InitFnName | dict[InitFnName, JsonValue] | None = Field(None, description="Init function for `bias`: a name or `{name: args}`.")
+    weight: InitFnName | dict[InitFnName, JsonValue] | None = Field(
+        None, description="Init function for `weight`: a name or `{name: args}`."
+    )
+    bias: InitFnName | dict[InitFnName, JsonValue] | None = Field(
+        None, description="Init function for `bias`: a name or `{name: args}`."
+    )
 
     @field_validator("ops", "nodes", mode="before")
     @classmethod
@@ -242,17 +281,42 @@ InputShape = Annotated[tuple[Annotated[int, Field(ge=1)] | str, ...], Strict(Fal
 class Spec(_Model):
     """A validated spec: what `netspec.load` returns. Frozen; `.source` tells where each part came from."""
 
-    netspec: Literal[1] = Field(FORMAT_VERSION, description="The format version of the language; this netspec reads version 1.")
+    netspec: Literal[1] = Field(
+        FORMAT_VERSION, description="The format version of the language; this netspec reads version 1."
+    )
     name: str = Field(description="The model's name.")
     description: str = Field("", description="One line about the model.")
-    extends: str | None = Field(None, description="Start from a bundled spec (`resnet18`) or a relative file (`base.yaml`).")
-    params: dict[str, ParamDef] = Field({}, description="Named, typed values; `$name` uses one; `netspec.build(spec, name=...)` overrides it.")
-    inputs: Annotated[dict[str, InputShape], Field(min_length=1, description="The model's inputs and their shapes: numbers, symbols (`N`, `H`) or `$param`.")]
-    dims: dict[str, Annotated[int, Field(ge=1)]] = Field({}, description="Example sizes of the symbolic dimensions (`{H: 224, W: 224}`).")
-    blocks: dict[str, BlockDef] = Field({}, description="Reusable sub-graphs with parameters, used by nodes with `block:`.")
-    nodes: Annotated[dict[str, NodeDef], Field(min_length=1, description="The layers in order; each takes the previous one's output unless `in` says otherwise.")]
-    outputs: Names | None = Field(None, description="The model's output node(s); several make the model return a tuple. Default: the last node.")
-    init: Annotated[tuple[InitRule, ...], Strict(False)] = Field((), description="Parameter initialisation rules, applied module by module in order.")
+    extends: str | None = Field(
+        None, description="Start from a bundled spec (`resnet18`) or a relative file (`base.yaml`)."
+    )
+    params: dict[str, ParamDef] = Field(
+        {}, description="Named, typed values; `$name` uses one; `netspec.build(spec, name=...)` overrides it."
+    )
+    inputs: Annotated[
+        dict[str, InputShape],
+        Field(
+            min_length=1, description="The model's inputs and their shapes: numbers, symbols (`N`, `H`) or `$param`."
+        ),
+    ]
+    dims: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        {}, description="Example sizes of the symbolic dimensions (`{H: 224, W: 224}`)."
+    )
+    blocks: dict[str, BlockDef] = Field(
+        {}, description="Reusable sub-graphs with parameters, used by nodes with `block:`."
+    )
+    nodes: Annotated[
+        dict[str, NodeDef],
+        Field(
+            min_length=1,
+            description="The layers in order; each takes the previous one's output unless `in` says otherwise.",
+        ),
+    ]
+    outputs: Names | None = Field(
+        None, description="The model's output node(s); several make the model return a tuple. Default: the last node."
+    )
+    init: Annotated[tuple[InitRule, ...], Strict(False)] = Field(
+        (), description="Parameter initialisation rules, applied module by module in order."
+    )
     remove: Names = Field((), description="With `extends`: names of the parent's nodes to delete.")
 
     _source: SourceMap = PrivateAttr(default_factory=SourceMap)
@@ -351,18 +415,33 @@ def _display_name(path: Path) -> str:
 
 def load_document(source: str | os.PathLike[str], *, limits: Limits) -> tuple[Document, Path | None]:
     """Read a path or a bundled name into a `Document`."""
-    if isinstance(source, str) and not source.endswith(SPEC_SUFFIXES) and os.sep not in source and not Path(source).exists():
+    if (
+        isinstance(source, str)
+        and not source.endswith(SPEC_SUFFIXES)
+        and os.sep not in source
+        and not Path(source).exists()
+    ):
         bundled = bundled_path(source)
         if bundled is None:
             if "\n" in source or source.lstrip().startswith("{"):
                 hint = "this looks like spec text: read it with `netspec.loads(text)`"
-                raise SpecError([Diagnostic("expected a path or a bundled spec name, got spec text", hint=hint, code="NS101")])
+                raise SpecError(
+                    [Diagnostic("expected a path or a bundled spec name, got spec text", hint=hint, code="NS101")]
+                )
             hint = did_you_mean(source, list_specs(), listing=12)
             raise SpecError([Diagnostic(f"no bundled spec or file named `{source}`", hint=hint, code="NS101")])
         return read_file(bundled, limits=limits, display_name=f"<bundled>/{bundled.name}"), bundled
     path = Path(source)
     if path.is_dir():
-        raise SpecError([Diagnostic(f"`{source}` is a folder, not a spec file", hint="name a .yaml, .yml or .json file in it (`netspec validate` takes folders)", code="NS101")])
+        raise SpecError(
+            [
+                Diagnostic(
+                    f"`{source}` is a folder, not a spec file",
+                    hint="name a .yaml, .yml or .json file in it (`netspec validate` takes folders)",
+                    code="NS101",
+                )
+            ]
+        )
     if not path.is_file():
         raise SpecError([Diagnostic(f"no such spec file: `{source}`", code="NS101")])
     return read_file(path, limits=limits, display_name=_display_name(path)), path.resolve()
@@ -390,7 +469,11 @@ def _merge_params(parent: Any, child: Any) -> Any:
     merged = dict(parent) if isinstance(parent, dict) else {}
     for name, value in (child or {}).items():
         old = merged.get(name)
-        if isinstance(old, dict) and not isinstance(value, dict) and not (isinstance(value, str) and value in ParamType.__args__):
+        if (
+            isinstance(old, dict)
+            and not isinstance(value, dict)
+            and not (isinstance(value, str) and value in ParamType.__args__)
+        ):
             merged[name] = {**old, "default": value}  # a bare value overrides the default only
         else:
             merged[name] = value
@@ -423,7 +506,12 @@ def _check_removed(removed: Any, parent_nodes: Any, ref: str, sources: SourceMap
         return
     names = list(_nodes_mapping(parent_nodes) or {}) if isinstance(parent_nodes, (dict, list)) else []
     problems = [
-        Diagnostic(f"`remove`: `{name}` is not a node of `{ref}`", path=f"remove[{i}]", hint=did_you_mean(str(name), names, listing=12), code="NS106").located(sources.span(("remove", i)))
+        Diagnostic(
+            f"`remove`: `{name}` is not a node of `{ref}`",
+            path=f"remove[{i}]",
+            hint=did_you_mean(str(name), names, listing=12),
+            code="NS106",
+        ).located(sources.span(("remove", i)))
         for i, name in enumerate(removed)
         if name not in names
     ]
@@ -448,7 +536,10 @@ def _extends_problem(ref: str, base: Path | None, root: Path | None) -> str:
 
 def _extends_hint(ref: str) -> str:
     close = did_you_mean(ref, list_specs())
-    return close or "name a bundled spec or a relative file inside this spec's folder (no absolute paths, no `..` out of it)"
+    return (
+        close
+        or "name a bundled spec or a relative file inside this spec's folder (no absolute paths, no `..` out of it)"
+    )
 
 
 def _with_extends(doc: Document, path: Path | None, limits: Limits, chain: tuple[Path, ...] = ()) -> Document:
@@ -460,14 +551,30 @@ def _with_extends(doc: Document, path: Path | None, limits: Limits, chain: tuple
     if not isinstance(ref, str):
         return doc  # the model reports the type error
     if len(chain) >= MAX_EXTENDS_DEPTH:
-        raise SpecError([Diagnostic(f"`extends` chain deeper than {MAX_EXTENDS_DEPTH}", path="extends", code="NS105").located(span)], doc.sources)
+        raise SpecError(
+            [
+                Diagnostic(f"`extends` chain deeper than {MAX_EXTENDS_DEPTH}", path="extends", code="NS105").located(
+                    span
+                )
+            ],
+            doc.sources,
+        )
     root = chain[0].parent if chain else (path.parent if path else None)
     target = _resolve_extends(ref, path, root)
     if target is None:
-        raise SpecError([Diagnostic(_extends_problem(ref, path, root), path="extends", hint=_extends_hint(ref), code="NS104").located(span)], doc.sources)
+        raise SpecError(
+            [
+                Diagnostic(
+                    _extends_problem(ref, path, root), path="extends", hint=_extends_hint(ref), code="NS104"
+                ).located(span)
+            ],
+            doc.sources,
+        )
     if target in chain or target == path:
-        names = " -> ".join(p.name for p in (*chain, *( [path] if path else [])) ) + f" -> {target.name}"
-        raise SpecError([Diagnostic(f"`extends` cycle: {names}", path="extends", code="NS105").located(span)], doc.sources)
+        names = " -> ".join(p.name for p in (*chain, *([path] if path else []))) + f" -> {target.name}"
+        raise SpecError(
+            [Diagnostic(f"`extends` cycle: {names}", path="extends", code="NS105").located(span)], doc.sources
+        )
     parent_doc = read_file(target, limits=limits, display_name=_display_name(target))
     parent_doc = _with_extends(parent_doc, target, limits, (*chain, *([path] if path else [])))
     if not isinstance(parent_doc.data, dict):
@@ -505,7 +612,11 @@ def _loc_to_path(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
     """Drop the parts pydantic adds for union members and validators (`int`, `function-after[...]`)."""
     path: list[str | int] = []
     for part in loc:
-        if isinstance(part, str) and (part in ("int", "str", "bool", "float", "list", "dict", "tuple", "none", "JsonValue") or "[" in part or part.startswith(("literal", "constrained-"))):
+        if isinstance(part, str) and (
+            part in ("int", "str", "bool", "float", "list", "dict", "tuple", "none", "JsonValue")
+            or "[" in part
+            or part.startswith(("literal", "constrained-"))
+        ):
             continue
         path.append(part)
     return tuple(path)
@@ -533,7 +644,11 @@ def _diagnostic_for(error: Any, sources: SourceMap) -> Diagnostic:
     elif kind == "value_error":
         message = message.removeprefix("Value error, ")
         named = re.search(r"`([^`]*)`", message)
-        if named and ("not a valid name" in message or "not valid names" in message) and path + (named[1],) in sources.keys:
+        if (
+            named
+            and ("not a valid name" in message or "not valid names" in message)
+            and path + (named[1],) in sources.keys
+        ):
             path, key_span = path + (named[1],), True  # point at the (first) offending key
     elif kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
@@ -590,7 +705,14 @@ def _merge_alternatives(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     for diag in diagnostics:
         last = merged[-1] if merged else None
         this, before = _SHOULD_BE.match(diag.message), _SHOULD_BE.match(last.message) if last else None
-        if last and this and before and diag.code == last.code == "NS112" and diag.path == last.path and this[2] == before[2]:
+        if (
+            last
+            and this
+            and before
+            and diag.code == last.code == "NS112"
+            and diag.path == last.path
+            and this[2] == before[2]
+        ):
             merged[-1] = dataclasses.replace(last, message=f"expected {before[1]} or {this[1]}, got {this[2]}")
         else:
             merged.append(diag)
@@ -603,7 +725,9 @@ def _digit_span(path: tuple[str | int, ...], sources: SourceMap):
 
 
 def _code_for(kind: str) -> str:
-    return {"extra_forbidden": "NS110", "missing": "NS111", "literal_error": "NS113", "value_error": "NS114"}.get(kind, "NS112")
+    return {"extra_forbidden": "NS110", "missing": "NS111", "literal_error": "NS113", "value_error": "NS114"}.get(
+        kind, "NS112"
+    )
 
 
 def spec_from_document(doc: Document, path: Path | None = None, *, limits: Limits | None = None) -> Spec:
@@ -611,10 +735,26 @@ def spec_from_document(doc: Document, path: Path | None = None, *, limits: Limit
     limits = limits or Limits()
     if not isinstance(doc.data, dict):
         kind = type(doc.data).__name__
-        raise SpecError([Diagnostic(f"a spec is a mapping of fields, got a {kind}", hint="start with `name:`, `inputs:` and `nodes:`", code="NS102").located(doc.sources.span(()))], doc.sources)
+        raise SpecError(
+            [
+                Diagnostic(
+                    f"a spec is a mapping of fields, got a {kind}",
+                    hint="start with `name:`, `inputs:` and `nodes:`",
+                    code="NS102",
+                ).located(doc.sources.span(()))
+            ],
+            doc.sources,
+        )
     if doc.data.get("remove") and doc.data.get("extends") is None:
         hint = "`remove` deletes nodes of the spec named by `extends`; delete the nodes here instead"
-        raise SpecError([Diagnostic("`remove` needs `extends`", path="remove", hint=hint, code="NS106").located(doc.sources.span(("remove",), key=True))], doc.sources)
+        raise SpecError(
+            [
+                Diagnostic("`remove` needs `extends`", path="remove", hint=hint, code="NS106").located(
+                    doc.sources.span(("remove",), key=True)
+                )
+            ],
+            doc.sources,
+        )
     doc = _with_extends(doc, path, limits)
     try:
         spec = Spec.model_validate(doc.data)
@@ -667,13 +807,21 @@ def _accept_shorthands(schema: dict[str, Any]) -> None:
     defs["Nodes"] = {
         "description": "Named nodes in order, or a list of unnamed nodes (named `0`, `1`, ... by position).",
         "anyOf": [
-            {"type": "object", "additionalProperties": {"$ref": "#/$defs/Node"}, "propertyNames": node_name, "minProperties": 1},
+            {
+                "type": "object",
+                "additionalProperties": {"$ref": "#/$defs/Node"},
+                "propertyNames": node_name,
+                "minProperties": 1,
+            },
             {"type": "array", "items": {"$ref": "#/$defs/Node"}, "minItems": 1},
         ],
     }
     node = defs["NodeDef"]
     node["properties"]["in"] = _one_or_more(name, node["properties"]["in"]["description"])
-    node["properties"]["repeat"] = {**node["properties"]["repeat"], "anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}]}
+    node["properties"]["repeat"] = {
+        **node["properties"]["repeat"],
+        "anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}],
+    }
     node["oneOf"] = [{"required": ["op"]}, {"required": ["block"]}]
     block = defs["BlockDef"]
     block["properties"]["inputs"] = _one_or_more(name, block["properties"]["inputs"]["description"])
@@ -696,7 +844,9 @@ def _accept_shorthands(schema: dict[str, Any]) -> None:
     schema["else"] = {"required": required}
 
 
-def parse_source(source: str | bytes | os.PathLike[str] | Mapping[str, Any], *, limits: Limits | None = None, text: bool = False) -> tuple[Document, Path | None]:
+def parse_source(
+    source: str | bytes | os.PathLike[str] | Mapping[str, Any], *, limits: Limits | None = None, text: bool = False
+) -> tuple[Document, Path | None]:
     """Any accepted source (path, bundled name, mapping, or text when `text=True`) as a `Document`."""
     limits = limits or Limits()
     if text:
@@ -721,8 +871,13 @@ def unknown_op(name: str, blocks: Mapping[str, Any]) -> tuple[str, str | None]:
     if name in blocks:
         return f"unknown op `{name}`", f"`{name}` is a block: write `block: {name}`"
     if "$" in name:
-        return f"`op` is not an expression: `{name}`", "name the op itself; to choose between ops, give each its node with `when:`"
-    return f"unknown op `{name}`", did_you_mean(name, list(catalog()) + list(blocks)) or "see `docs/ops.md` for the catalog"
+        return (
+            f"`op` is not an expression: `{name}`",
+            "name the op itself; to choose between ops, give each its node with `when:`",
+        )
+    return f"unknown op `{name}`", did_you_mean(
+        name, list(catalog()) + list(blocks)
+    ) or "see `docs/ops.md` for the catalog"
 
 
 def source_span(sources: SourceMap, path: tuple[str | int, ...], *, key: bool = False) -> Span | None:
@@ -747,7 +902,9 @@ class _StaticChecker:
         self.spec = spec
         self.problems: list[Diagnostic] = []
 
-    def report(self, message: str, path: tuple[str | int, ...], *, hint: str | None, code: str, span: Span | None = None) -> None:
+    def report(
+        self, message: str, path: tuple[str | int, ...], *, hint: str | None, code: str, span: Span | None = None
+    ) -> None:
         where = span or source_span(self.spec.source, path)
         self.problems.append(Diagnostic(message, path=format_path(path), hint=hint, code=code).located(where))
 
@@ -763,14 +920,22 @@ class _StaticChecker:
             try:
                 compiled = compile_value(value)
             except ExprError as err:
-                self.report(err.message, path, hint=err.hint, code="NS131", span=self.expr_span(path, err.offset, err.length))
+                self.report(
+                    err.message, path, hint=err.hint, code="NS131", span=self.expr_span(path, err.offset, err.length)
+                )
                 return
             if isinstance(compiled, (Expr, Template)):
                 for name in sorted(compiled.names() - known):
                     match = re.search(_WORD.format(re.escape(name)), value)
                     offset = match.start() if match else 0
                     hint = did_you_mean(name, known, listing=8)
-                    self.report(f"unknown name `{name}`", path, hint=hint, code="NS131", span=self.expr_span(path, offset, len(name)))
+                    self.report(
+                        f"unknown name `{name}`",
+                        path,
+                        hint=hint,
+                        code="NS131",
+                        span=self.expr_span(path, offset, len(name)),
+                    )
 
     def expr_span(self, path: tuple[str | int, ...], offset: int, length: int) -> Span | None:
         span = source_span(self.spec.source, path)
@@ -794,7 +959,9 @@ class _StaticChecker:
                 self.report(message, path + ("op",), hint=hint, code="NS141")
             self.names(node.block, inner, path + ("block",))
             if node.block is not None and "$" not in node.block and node.block not in self.spec.blocks:
-                hint = did_you_mean(node.block, self.spec.blocks) or (f"`{node.block}` is an op: write `op: {node.block}`" if get_op(node.block) else None)
+                hint = did_you_mean(node.block, self.spec.blocks) or (
+                    f"`{node.block}` is an op: write `op: {node.block}`" if get_op(node.block) else None
+                )
                 self.report(f"unknown block `{node.block}`", path + ("block",), hint=hint, code="NS142")
 
     def block_cycles(self) -> None:
@@ -808,13 +975,20 @@ class _StaticChecker:
             if start not in done:
                 self._walk_blocks(start, (start,), uses, done)
 
-    def _walk_blocks(self, name: str, stack: tuple[str, ...], uses: dict[str, list[tuple[str, str]]], done: set[str]) -> None:
+    def _walk_blocks(
+        self, name: str, stack: tuple[str, ...], uses: dict[str, list[tuple[str, str]]], done: set[str]
+    ) -> None:
         # Depth-first, each block walked once: a cycle shows as a use of a block still on the stack.
         for local, used in uses[name]:
             if used in stack:
                 cycle = (*stack[stack.index(used) :], used)
                 path = ("blocks", name, "nodes", local, "block")
-                self.report(f"recursive block: {' -> '.join(cycle)}", path, hint="a block may use other blocks, not itself", code="NS143")
+                self.report(
+                    f"recursive block: {' -> '.join(cycle)}",
+                    path,
+                    hint="a block may use other blocks, not itself",
+                    code="NS143",
+                )
             elif used not in done and len(stack) < _MAX_STATIC_DEPTH:
                 self._walk_blocks(used, (*stack, used), uses, done)
         done.add(name)

@@ -160,7 +160,9 @@ def _rows(group: _Group, graph: Graph, depth: int | None, level: int = 0) -> lis
 
 
 def _node_row(info: NodeInfo, level: int) -> SummaryRow:
-    return SummaryRow(info.node.name, level, "node", info.node.op.name, info.output, node_parameters(info), node_macs(info))
+    return SummaryRow(
+        info.node.name, level, "node", info.node.op.name, info.output, node_parameters(info), node_macs(info)
+    )
 
 
 def _group_row(group: _Group, graph: Graph, level: int, folded: bool) -> SummaryRow:
@@ -254,12 +256,19 @@ def _render(summary: Summary) -> str:
     right = {3, 4}
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
 
     rule = "-" * len(line(_HEADERS))
     totals = summary.totals
     shown_params = ", ".join(f"{k}={v!r}" for k, v in summary.params.items())
-    out = [f"{escape_text(summary.spec)}" + (f" ({escape_text(shown_params, 300)})" if shown_params else ""), rule, line(_HEADERS), rule]
+    out = [
+        f"{escape_text(summary.spec)}" + (f" ({escape_text(shown_params, 300)})" if shown_params else ""),
+        rule,
+        line(_HEADERS),
+        rule,
+    ]
     out += [line(c) for c in table[1:]]
     out += [
         rule,

@@ -33,10 +33,7 @@ def _dtype_text(dtype: torch.dtype) -> str:
 
 def golden_lines(state_dict: Mapping[str, torch.Tensor]) -> list[str]:
     """One `key<TAB>shape<TAB>dtype` line per state_dict entry, in the state_dict's order."""
-    return [
-        f"{key}\t{_shape_text(tensor.shape)}\t{_dtype_text(tensor.dtype)}"
-        for key, tensor in state_dict.items()
-    ]
+    return [f"{key}\t{_shape_text(tensor.shape)}\t{_dtype_text(tensor.dtype)}" for key, tensor in state_dict.items()]
 
 
 def golden_path(name: str) -> Path:
@@ -52,11 +49,7 @@ def _accept_command() -> str:
 
 
 def _diff_excerpt(expected: list[str], actual: list[str], name: str) -> str:
-    diff = list(
-        difflib.unified_diff(
-            expected, actual, fromfile=f"golden/{name}.txt", tofile="actual", lineterm=""
-        )
-    )
+    diff = list(difflib.unified_diff(expected, actual, fromfile=f"golden/{name}.txt", tofile="actual", lineterm=""))
     if len(diff) > _MAX_DIFF_LINES:
         hidden = len(diff) - _MAX_DIFF_LINES
         diff = diff[:_MAX_DIFF_LINES] + [f"... ({hidden} more diff lines)"]

@@ -45,9 +45,7 @@ class BasicBlock(nn.Module):
 
     expansion = 1
 
-    def __init__(
-        self, in_planes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None
-    ) -> None:
+    def __init__(self, in_planes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
@@ -72,9 +70,7 @@ class Bottleneck(nn.Module):
 
     expansion = 4
 
-    def __init__(
-        self, in_planes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None
-    ) -> None:
+    def __init__(self, in_planes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None) -> None:
         super().__init__()
         out_planes = planes * self.expansion
         self.conv1 = nn.Conv2d(in_planes, planes, 1, bias=False)
@@ -127,9 +123,7 @@ class ResNet(nn.Module):
         self.fc = nn.Linear(512 * block.expansion, num_classes)
         self._initialise(zero_init_residual)
 
-    def _make_stage(
-        self, block: type[BasicBlock | Bottleneck], planes: int, count: int, stride: int
-    ) -> nn.Sequential:
+    def _make_stage(self, block: type[BasicBlock | Bottleneck], planes: int, count: int, stride: int) -> nn.Sequential:
         out_planes = planes * block.expansion
         downsample = None
         if stride != 1 or self.in_planes != out_planes:
@@ -162,23 +156,17 @@ class ResNet(nn.Module):
         return self.fc(x)
 
 
-def resnet18(
-    num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False
-) -> ResNet:
+def resnet18(num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False) -> ResNet:
     """ResNet-18: basic blocks, 2-2-2-2."""
     return ResNet(BasicBlock, [2, 2, 2, 2], num_classes, in_channels, zero_init_residual)
 
 
-def resnet34(
-    num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False
-) -> ResNet:
+def resnet34(num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False) -> ResNet:
     """ResNet-34: basic blocks, 3-4-6-3."""
     return ResNet(BasicBlock, [3, 4, 6, 3], num_classes, in_channels, zero_init_residual)
 
 
-def resnet50(
-    num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False
-) -> ResNet:
+def resnet50(num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False) -> ResNet:
     """ResNet-50: bottleneck blocks, 3-4-6-3."""
     return ResNet(Bottleneck, [3, 4, 6, 3], num_classes, in_channels, zero_init_residual)
 
@@ -241,9 +229,7 @@ class _PaperDecoderLevel(nn.Module):
 class UNet(nn.Module):
     """The paper's U-Net: `depth` pooling steps, widths `width * 2**k`; 1x572x572 -> 2x388x388."""
 
-    def __init__(
-        self, in_channels: int = 1, num_classes: int = 2, width: int = 64, depth: int = 4
-    ) -> None:
+    def __init__(self, in_channels: int = 1, num_classes: int = 2, width: int = 64, depth: int = 4) -> None:
         super().__init__()
         self.depth = depth
         widths = [width * 2**k for k in range(depth + 1)]
@@ -251,9 +237,7 @@ class UNet(nn.Module):
             _PaperEncoderLevel(in_channels if k == 0 else widths[k - 1], widths[k], pooled=k > 0)
             for k in range(depth + 1)
         )
-        self.dec = nn.ModuleList(
-            _PaperDecoderLevel(widths[depth - j], widths[depth - j - 1]) for j in range(depth)
-        )
+        self.dec = nn.ModuleList(_PaperDecoderLevel(widths[depth - j], widths[depth - j - 1]) for j in range(depth))
         self.head = nn.Conv2d(width, num_classes, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -320,21 +304,16 @@ class _SameDecoderLevel(nn.Module):
 class _SameUNetBase(nn.Module):
     """Padded U-Net over `dims` spatial dimensions; output size equals input size."""
 
-    def __init__(
-        self, in_channels: int, num_classes: int, width: int, depth: int, dims: int
-    ) -> None:
+    def __init__(self, in_channels: int, num_classes: int, width: int, depth: int, dims: int) -> None:
         super().__init__()
         self.depth = depth
         widths = [width * 2**k for k in range(depth + 1)]
         self.enc = nn.ModuleList(
-            _SameEncoderLevel(
-                in_channels if k == 0 else widths[k - 1], widths[k], pooled=k > 0, dims=dims
-            )
+            _SameEncoderLevel(in_channels if k == 0 else widths[k - 1], widths[k], pooled=k > 0, dims=dims)
             for k in range(depth + 1)
         )
         self.dec = nn.ModuleList(
-            _SameDecoderLevel(widths[depth - j], widths[depth - j - 1], dims=dims)
-            for j in range(depth)
+            _SameDecoderLevel(widths[depth - j], widths[depth - j - 1], dims=dims) for j in range(depth)
         )
         self.head = _CONV[dims](width, num_classes, 1)
 
@@ -351,18 +330,14 @@ class _SameUNetBase(nn.Module):
 class SameUNet(_SameUNetBase):
     """2-D padded U-Net ("unet-same"): sizes must be multiples of `2**depth`; output size = input."""
 
-    def __init__(
-        self, in_channels: int = 1, num_classes: int = 2, width: int = 64, depth: int = 4
-    ) -> None:
+    def __init__(self, in_channels: int = 1, num_classes: int = 2, width: int = 64, depth: int = 4) -> None:
         super().__init__(in_channels, num_classes, width, depth, dims=2)
 
 
 class UNet3d(_SameUNetBase):
     """3-D padded U-Net for volumes such as [N, 1, 32, 32, 32]; output size = input size."""
 
-    def __init__(
-        self, in_channels: int = 1, num_classes: int = 2, width: int = 16, depth: int = 3
-    ) -> None:
+    def __init__(self, in_channels: int = 1, num_classes: int = 2, width: int = 16, depth: int = 3) -> None:
         super().__init__(in_channels, num_classes, width, depth, dims=3)
 
 

@@ -21,11 +21,15 @@ import netspec
 from netspec._cli import github_annotation, main
 
 FIXTURES = Path(__file__).parent / "cli_fixtures"
-GITHUB_LINE = re.compile(r"^::(error|warning) file=[^,:]+(,line=\d+,col=\d+,endLine=\d+,endColumn=\d+)?,title=NS\d{3}::[^\r\n]*$")
+GITHUB_LINE = re.compile(
+    r"^::(error|warning) file=[^,:]+(,line=\d+,col=\d+,endLine=\d+,endColumn=\d+)?,title=NS\d{3}::[^\r\n]*$"
+)
 
 
 def netspec_command(*args: str, cwd: Path = FIXTURES) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "netspec", *args], check=False, cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "netspec", *args], check=False, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -74,7 +78,9 @@ def test_validate_json_report():
 
 
 def test_validate_github_annotations_cannot_be_injected():
-    run = netspec_command("validate", "--format", "github", "injection.yaml", "invalid_stride.yaml", "warning_unused.yaml")
+    run = netspec_command(
+        "validate", "--format", "github", "injection.yaml", "invalid_stride.yaml", "warning_unused.yaml"
+    )
     assert run.returncode == 1
     lines = run.stdout.split("\n")
     commands = [line for line in lines if line.startswith("::")]
@@ -123,7 +129,9 @@ def test_usage_errors_are_one_line(capsys, args, fragment):
 
 
 def test_params_are_read_as_yaml_values(capsys):
-    code, out, _ = run_main(capsys, "validate", "-p", "layers=[3, 4, 6, 3]", "-p", "block=bottleneck", "-p", "expansion=4", "resnet18")
+    code, out, _ = run_main(
+        capsys, "validate", "-p", "layers=[3, 4, 6, 3]", "-p", "block=bottleneck", "-p", "expansion=4", "resnet18"
+    )
     assert code == 0, out
     code, out, _ = run_main(capsys, "validate", "-p", "num_classes=ten", "lenet5")
     assert code == 1
@@ -142,7 +150,16 @@ def test_folders_globs_and_quiet(capsys, tmp_path):
     nested = tmp_path / "a" / "b"
     nested.mkdir(parents=True)
     (nested / "small.yml").write_text((FIXTURES / "valid_small.yaml").read_text())
-    (tmp_path / "a" / "warns.json").write_text(json.dumps({"name": "w", "params": {"unused": 1}, "inputs": {"x": ["N", 2]}, "nodes": {"fc": {"op": "Linear", "out_features": 1}}}))
+    (tmp_path / "a" / "warns.json").write_text(
+        json.dumps(
+            {
+                "name": "w",
+                "params": {"unused": 1},
+                "inputs": {"x": ["N", 2]},
+                "nodes": {"fc": {"op": "Linear", "out_features": 1}},
+            }
+        )
+    )
     (tmp_path / ".hidden").mkdir()
     (tmp_path / ".hidden" / "broken.yaml").write_text("nodes: [")
     (tmp_path / "notes.txt").write_text("not a spec")
@@ -165,7 +182,9 @@ def test_broken_yaml_is_a_diagnostic_not_a_traceback(capsys, tmp_path):
 
 
 def test_github_annotation_escapes_properties_and_data():
-    diag = netspec.Diagnostic("bad\n::error::x 100%", path="nodes.a", file="dir,x:y.yaml", line=3, column=4, hint="h\r\nx", code="NS144")
+    diag = netspec.Diagnostic(
+        "bad\n::error::x 100%", path="nodes.a", file="dir,x:y.yaml", line=3, column=4, hint="h\r\nx", code="NS144"
+    )
     line = github_annotation(diag)
     assert "\n" not in line and "\r" not in line
     assert line.startswith("::error file=dir%2Cx%3Ay.yaml,line=3,col=4,title=NS144::")
@@ -256,20 +275,30 @@ def test_export_torchscript(capsys, tmp_path):
 
 def test_export_onnx_without_the_extra_is_a_usage_error(capsys, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxscript", None)  # as if `netspec[onnx]` were not installed
-    assert_one_line_usage_error(*run_main(capsys, "export", "lenet5", "--to", "onnx", str(tmp_path / "m.onnx")), "install netspec[onnx]")
+    assert_one_line_usage_error(
+        *run_main(capsys, "export", "lenet5", "--to", "onnx", str(tmp_path / "m.onnx")), "install netspec[onnx]"
+    )
 
 
 def test_export_onnx_writes_a_checked_model(tmp_path):
     onnx = pytest.importorskip("onnx")
     pytest.importorskip("onnxscript")
     out = tmp_path / "lenet5.onnx"
-    done = subprocess.run([sys.executable, "-m", "netspec", "export", "lenet5", "--to", "onnx", str(out)], capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "netspec", "export", "lenet5", "--to", "onnx", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     onnx.checker.check_model(onnx.load(str(out)))
 
 
 def test_export_of_an_invalid_spec_reports_it(capsys, tmp_path):
-    code, out, err = run_main(capsys, "export", str(FIXTURES / "invalid_stride.yaml"), "--to", "python", str(tmp_path / "x.py"))
+    code, out, err = run_main(
+        capsys, "export", str(FIXTURES / "invalid_stride.yaml"), "--to", "python", str(tmp_path / "x.py")
+    )
     assert code == 1 and out == ""
     assert "error[NS144]" in err
     assert not os.path.exists(tmp_path / "x.py")

@@ -201,7 +201,12 @@ def test_build_refuses_a_model_over_the_budget_before_allocating(traced):
 
 
 def test_max_params_override():
-    small = {"netspec": 1, "name": "small", "inputs": {"x": ["N", 8]}, "nodes": {"fc": {"op": "Linear", "out_features": 8}}}
+    small = {
+        "netspec": 1,
+        "name": "small",
+        "inputs": {"x": ["N", 8]},
+        "nodes": {"fc": {"op": "Linear", "out_features": 8}},
+    }
     assert netspec.count_params(small) == 72
     with pytest.raises(netspec.SpecError, match="72 parameters, over the budget of 50"):
         netspec.build(small, max_params=50)
@@ -351,7 +356,9 @@ init:
 
 
 def test_init_arguments_are_checked():
-    with pytest.raises(netspec.SpecError, match=r"`mode` of `kaiming_normal` must be one of \['fan_in', 'fan_out'\], got 'fan_middle'"):
+    with pytest.raises(
+        netspec.SpecError, match=r"`mode` of `kaiming_normal` must be one of \['fan_in', 'fan_out'\], got 'fan_middle'"
+    ):
         netspec.build(netspec.loads(_with_init("{ops: [Conv2d], weight: {kaiming_normal: {mode: fan_middle}}}")))
     with pytest.raises(netspec.SpecError, match="init function `normal` has no argument `sigma`"):
         netspec.build(netspec.loads(_with_init("{ops: [Conv2d], weight: {normal: {sigma: 1}}}")))
@@ -371,5 +378,7 @@ def test_a_3d_input_is_refused_naming_the_input_and_the_shape(resnet):
 
 
 def test_a_wrong_channel_count_is_refused(resnet):
-    with pytest.raises(ValueError, match=r"input `x` expects shape \[N, 3, H, W\], got \[1, 1, 64, 64\].*channels\) is 1, not 3"):
+    with pytest.raises(
+        ValueError, match=r"input `x` expects shape \[N, 3, H, W\], got \[1, 1, 64, 64\].*channels\) is 1, not 3"
+    ):
         resnet(torch.randn(1, 1, 64, 64))

@@ -55,7 +55,12 @@ def _spec(nodes: dict, inputs: list | None = None) -> dict:
 
 def test_a_registered_module_class_in_a_spec(register):
     register("ChannelScale", ChannelScale, shape=keep_shape)
-    spec = _spec({"conv": {"op": "Conv2d", "out_channels": 6, "kernel_size": 1}, "scale": {"op": "ChannelScale", "channels": 6, "start": 2.0}})
+    spec = _spec(
+        {
+            "conv": {"op": "Conv2d", "out_channels": 6, "kernel_size": 1},
+            "scale": {"op": "ChannelScale", "channels": 6, "start": 2.0},
+        }
+    )
     model = netspec.build(spec)
     assert isinstance(model.scale, ChannelScale) and torch.all(model.scale.weight == 2)
     assert "self.scale(" in model.code
@@ -183,7 +188,9 @@ def test_plugins_through_a_patched_entry_point_list(monkeypatch):
         def load(self):
             return ChannelScale
 
-    monkeypatch.setattr(_ops.importlib.metadata, "entry_points", lambda group: [Entry()] if group == "netspec.ops" else [])
+    monkeypatch.setattr(
+        _ops.importlib.metadata, "entry_points", lambda group: [Entry()] if group == "netspec.ops" else []
+    )
     monkeypatch.setattr(_ops, "_plugins_scanned", False)
     monkeypatch.setattr(_ops, "_plugins_loaded", set())
     try:

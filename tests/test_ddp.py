@@ -44,7 +44,10 @@ def _gathered(tensor: torch.Tensor) -> list[torch.Tensor]:
 
 def _train(rank: int, port: int, results: dict) -> None:
     dist.init_process_group(
-        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD,
+        "gloo",
+        init_method=f"tcp://127.0.0.1:{port}",
+        rank=rank,
+        world_size=WORLD,
         timeout=datetime.timedelta(seconds=20),
     )
     try:

@@ -35,7 +35,9 @@ EXPECTED: dict[str, list[Want]] = {
     "duplicate_key.yaml": [Want("NS009", 7, 3, "nodes.fc", "duplicate key `fc`", "first set on line 6")],
     "duplicate_name.yaml": [Want("NS132", 6, 3, "nodes.x", "node `x` has the name of an input")],
     "bad_version.yaml": [Want("NS113", 1, 10, "netspec", "invalid value 2", "format version 1")],
-    "unknown_top_level.yaml": [Want("NS110", 5, 1, "node", "unknown field `node` at top level", "did you mean `nodes`?")],
+    "unknown_top_level.yaml": [
+        Want("NS110", 5, 1, "node", "unknown field `node` at top level", "did you mean `nodes`?")
+    ],
     "unknown_field.yaml": [
         Want("NS110", 4, 22, "params.width.defualt", "unknown field `defualt`", "did you mean `default`?"),
         Want("NS110", 11, 5, "blocks.mlp.outptu", "unknown field `outptu`", "did you mean `output`?"),
@@ -49,7 +51,9 @@ EXPECTED: dict[str, list[Want]] = {
     ],
     "bad_name.yaml": [Want("NS114", 6, 3, "nodes.conv-1", "`conv-1` is not a valid name")],
     "bad_extends.yaml": [Want("NS104", 2, 10, "extends", "cannot extend `resnet81`")],
-    "bad_remove.yaml": [Want("NS106", 4, 10, "remove[0]", "`maxpol` is not a node of `resnet18`", "did you mean `maxpool`?")],
+    "bad_remove.yaml": [
+        Want("NS106", 4, 10, "remove[0]", "`maxpol` is not a node of `resnet18`", "did you mean `maxpool`?")
+    ],
     "remove_without_extends.yaml": [Want("NS106", 7, 1, "remove", "`remove` needs `extends`")],
     "bad_param_value.yaml": [
         Want("NS121", 4, 31, "params.width", "must be >= 1, got 0"),
@@ -91,8 +95,12 @@ EXPECTED: dict[str, list[Want]] = {
     "recursive_block.yaml": [
         Want("NS143", 12, 22, "blocks.inner.nodes.again.block", "recursive block: outer -> inner -> outer"),
     ],
-    "unknown_argument.yaml": [Want("NS144", 6, 55, "nodes.conv.strides", "`Conv2d` has no argument `strides`", "did you mean `stride`?")],
-    "missing_argument.yaml": [Want("NS145", 6, 9, "nodes.conv.out_channels", "`Conv2d` needs `out_channels`", "an integer")],
+    "unknown_argument.yaml": [
+        Want("NS144", 6, 55, "nodes.conv.strides", "`Conv2d` has no argument `strides`", "did you mean `stride`?")
+    ],
+    "missing_argument.yaml": [
+        Want("NS145", 6, 9, "nodes.conv.out_channels", "`Conv2d` needs `out_channels`", "an integer")
+    ],
     "wrong_argument_type.yaml": [
         Want("NS146", 6, 36, "nodes.conv.out_channels", "must be an integer, got `8.5`"),
         Want("NS146", 6, 63, "nodes.conv.bias", 'must be true or false, got `"no"`'),
@@ -103,7 +111,9 @@ EXPECTED: dict[str, list[Want]] = {
         Want("NS151", 9, 11, "outputs[0]", "unknown node `summ`", "did you mean `sum`?"),
     ],
     "cycle.yaml": [Want("NS154", 6, 6, "nodes.a", "cycle: a -> b -> c -> a", "its own output")],
-    "in_channels_mismatch.yaml": [Want("NS200", 6, 9, "nodes.conv", "`in_channels` is 4 but the input has 3 channels", "leave `in_channels` out")],
+    "in_channels_mismatch.yaml": [
+        Want("NS200", 6, 9, "nodes.conv", "`in_channels` is 4 but the input has 3 channels", "leave `in_channels` out")
+    ],
     "several_errors.yaml": [
         Want("NS131", 9, 37, "nodes.conv.out_channels", "unknown name `widht`", "did you mean `width`?"),
         Want("NS141", 10, 12, "nodes.bn.op", "unknown op `BatchNorm2D`", "did you mean `BatchNorm2d`?"),
@@ -197,7 +207,10 @@ def test_bad_override_name_suggests_the_parameter() -> None:
 def test_bad_override_value_is_checked() -> None:
     with pytest.raises(SpecError) as caught:
         netspec.count_params("resnet18", num_classes=0, block="wide")
-    assert [(d.code, d.path) for d in caught.value.diagnostics] == [("NS121", "params.num_classes"), ("NS121", "params.block")]
+    assert [(d.code, d.path) for d in caught.value.diagnostics] == [
+        ("NS121", "params.num_classes"),
+        ("NS121", "params.block"),
+    ]
     assert "must be >= 1, got 0" in caught.value.diagnostics[0].message
 
 
@@ -229,7 +242,9 @@ def test_op_is_not_an_expression() -> None:
 
 
 def test_unused_block_is_still_checked() -> None:
-    text = "name: t\ninputs: {x: [N, 4]}\nblocks:\n  spare:\n    nodes: [{op: Linaer, out_features: $n}]\nnodes: [ReLU]\n"
+    text = (
+        "name: t\ninputs: {x: [N, 4]}\nblocks:\n  spare:\n    nodes: [{op: Linaer, out_features: $n}]\nnodes: [ReLU]\n"
+    )
     with pytest.raises(SpecError) as caught:
         netspec.loads(text)
     found = [(d.code, d.line, d.column, d.path) for d in caught.value.errors]
@@ -241,7 +256,11 @@ def test_a_cycle_of_unused_blocks_is_found() -> None:
     with pytest.raises(SpecError) as caught:
         netspec.loads(text)
     (diagnostic,) = caught.value.errors
-    assert (diagnostic.code, diagnostic.path, diagnostic.message) == ("NS143", "blocks.b.nodes.n.block", "recursive block: a -> b -> a")
+    assert (diagnostic.code, diagnostic.path, diagnostic.message) == (
+        "NS143",
+        "blocks.b.nodes.n.block",
+        "recursive block: a -> b -> a",
+    )
 
 
 def test_errors_in_list_form_nodes_point_at_the_item() -> None:
@@ -255,6 +274,10 @@ def test_errors_in_list_form_nodes_point_at_the_item() -> None:
 def test_every_code_is_documented() -> None:
     source = "".join(p.read_text() for p in (Path(__file__).resolve().parents[1] / "netspec").glob("*.py"))
     used = set(re.findall(r"NS\d{3}", source))
-    documented = set(re.findall(r"^### (NS\d{3})", (Path(__file__).resolve().parents[1] / "docs" / "errors.md").read_text(), re.MULTILINE))
+    documented = set(
+        re.findall(
+            r"^### (NS\d{3})", (Path(__file__).resolve().parents[1] / "docs" / "errors.md").read_text(), re.MULTILINE
+        )
+    )
     assert used - documented == set(), "document these codes in docs/errors.md"
     assert set(LOAD_CODES) <= documented

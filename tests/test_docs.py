@@ -21,7 +21,9 @@ def _blocks(path: Path, language: str) -> list[str]:
 PYTHON_EXAMPLES = [(p.name, i, code) for p in GUIDES for i, code in enumerate(_blocks(p, "python"))]
 # Pages whose examples build on each other: each page runs top to bottom in one namespace.
 SEQUENTIAL_PAGES = ["custom-ops.md", "zoo.md", "security.md"]
-YAML_EXAMPLES = [(p.name, i, text) for p in GUIDES for i, text in enumerate(_blocks(p, "yaml")) if text.startswith("netspec:")]
+YAML_EXAMPLES = [
+    (p.name, i, text) for p in GUIDES for i, text in enumerate(_blocks(p, "yaml")) if text.startswith("netspec:")
+]
 
 
 @pytest.mark.parametrize(("doc", "index", "code"), PYTHON_EXAMPLES, ids=[f"{d}-{i}" for d, i, _ in PYTHON_EXAMPLES])
@@ -69,6 +71,10 @@ def test_op_catalog_page_is_current() -> None:
 def test_readme_summary_is_what_the_command_prints() -> None:
     import netspec._summary as summary
 
-    shown = re.search(r"`netspec summary examples/tiny_cnn.yaml` prints:\n\n```text\n(.*?)\n```", (ROOT / "README.md").read_text(), re.DOTALL)
+    shown = re.search(
+        r"`netspec summary examples/tiny_cnn.yaml` prints:\n\n```text\n(.*?)\n```",
+        (ROOT / "README.md").read_text(),
+        re.DOTALL,
+    )
     assert shown, "README lost its summary example"
     assert summary.summarize(str(ROOT / "examples" / "tiny_cnn.yaml")).render().rstrip() == shown.group(1)

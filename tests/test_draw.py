@@ -23,30 +23,34 @@ HOSTILE = 'x"] --> evil["<script>#1;\n}'
 _LABEL = r'"[^"\n]*"'
 _ID = r"(?:n\d+|lg\d+)"
 MERMAID_LINE = re.compile(
-    "|".join([
-        r"flowchart TD",
-        rf"  *{_ID}(?:\(\[{_LABEL}\]\)|\[{_LABEL}\])",
-        rf"  *subgraph (?:g\d+|legend)\[{_LABEL}\]",
-        r"  *direction (?:TB|LR)",
-        r"  *end",
-        rf"  *{_ID}(?:\[{_LABEL}\])? (?:-->|-\.->|==>)\|{_LABEL}\| {_ID}(?:\[{_LABEL}\])?",
-        r"  classDef \w+ [\w#:,\- ]+",
-        r"  class (?:n\d+,)*n\d+ \w+",
-    ])
+    "|".join(
+        [
+            r"flowchart TD",
+            rf"  *{_ID}(?:\(\[{_LABEL}\]\)|\[{_LABEL}\])",
+            rf"  *subgraph (?:g\d+|legend)\[{_LABEL}\]",
+            r"  *direction (?:TB|LR)",
+            r"  *end",
+            rf"  *{_ID}(?:\[{_LABEL}\])? (?:-->|-\.->|==>)\|{_LABEL}\| {_ID}(?:\[{_LABEL}\])?",
+            r"  classDef \w+ [\w#:,\- ]+",
+            r"  class (?:n\d+,)*n\d+ \w+",
+        ]
+    )
 )
 # A DOT string: quotes inside are escaped, as are backslashes.
 _DOT_STRING = r'"(?:[^"\\\n]|\\.)*"'
 DOT_LINE = re.compile(
-    "|".join([
-        r"digraph netspec \{",
-        r"  (?:graph|node|edge) \[.*\];",
-        rf"  *(?:n\d+|lg\d+) \[label={_DOT_STRING}(?:, [a-z]+=(?:{_DOT_STRING}|[\w.]+))*\];",
-        rf"  *(?:n\d+|lg\d+) -> (?:n\d+|lg\d+) \[label={_DOT_STRING}(?:, [a-z]+=(?:{_DOT_STRING}|[\w.]+))*\];",
-        r"  *lg\d+ \[shape=point\]; lg\d+ \[shape=point\];",
-        r"  *subgraph cluster_(?:g\d+|legend) \{",
-        rf"  *label={_DOT_STRING}; style={_DOT_STRING}; color={_DOT_STRING};",
-        r" *\}",
-    ])
+    "|".join(
+        [
+            r"digraph netspec \{",
+            r"  (?:graph|node|edge) \[.*\];",
+            rf"  *(?:n\d+|lg\d+) \[label={_DOT_STRING}(?:, [a-z]+=(?:{_DOT_STRING}|[\w.]+))*\];",
+            rf"  *(?:n\d+|lg\d+) -> (?:n\d+|lg\d+) \[label={_DOT_STRING}(?:, [a-z]+=(?:{_DOT_STRING}|[\w.]+))*\];",
+            r"  *lg\d+ \[shape=point\]; lg\d+ \[shape=point\];",
+            r"  *subgraph cluster_(?:g\d+|legend) \{",
+            rf"  *label={_DOT_STRING}; style={_DOT_STRING}; color={_DOT_STRING};",
+            r" *\}",
+        ]
+    )
 )
 
 

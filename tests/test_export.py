@@ -78,12 +78,25 @@ def test_python_export_runs_without_netspec(tmp_path):
         with torch.no_grad():
             expected = model(x)
         built_params = dict(model.meta["netspec"]["params"])
-        torch.save({"state": model.state_dict(), "input": x, "output": expected, "class": type(model).__name__, "params": built_params}, tmp_path / f"{name}.pt")
+        torch.save(
+            {
+                "state": model.state_dict(),
+                "input": x,
+                "output": expected,
+                "class": type(model).__name__,
+                "params": built_params,
+            },
+            tmp_path / f"{name}.pt",
+        )
     (tmp_path / "check.py").write_text(CHECKER, encoding="utf-8")
     site = os.path.dirname(os.path.dirname(torch.__file__))
     run = subprocess.run(
         [sys.executable, "-I", "-S", "check.py", site, *(name for name, _, _ in CASES)],
-        check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.strip() == f"ok {len(CASES)}"
@@ -113,7 +126,7 @@ def test_runtime_helpers_are_copied_with_their_dependencies():
 HOSTILE_SPEC = {
     "netspec": 1,
     "name": "evil\n__import__('os').system('echo pwned') # \"\"\" '''",
-    "params": {"tag": {"type": "str", "default": "a\nb'\"\"\"", "doc": "x"}},
+    "params": {"tag": {"type": "str", "default": 'a\nb\'"""', "doc": "x"}},
     "inputs": {"x": ["N", 4]},
     "nodes": {"fc": {"op": "Linear", "out_features": 2}},
 }

@@ -17,8 +17,8 @@ def test_every_init_problem_is_reported_at_load_with_its_place():
         netspec.load(FIXTURE)
     found = [(d.line, d.column, d.code, d.severity) for d in info.value.diagnostics]
     assert found == [
-        (8, 53, "NS180", "error"),   # mode: fan_outt
-        (9, 39, "NS180", "error"),   # stdd
+        (8, 53, "NS180", "error"),  # mode: fan_outt
+        (9, 39, "NS180", "error"),  # stdd
         (10, 34, "NS180", "error"),  # orthogonal on a BatchNorm weight
         (11, 44, "NS180", "error"),  # kaiming_normal on a bias
         (13, 40, "NS180", "error"),  # constant: abc
@@ -45,7 +45,10 @@ def test_valid_rules_apply():
         "name": "ok",
         "inputs": {"x": ["N", 4]},
         "nodes": {"fc": {"op": "Linear", "out_features": 3}, "bn": "BatchNorm1d"},
-        "init": [{"ops": ["Linear"], "weight": {"constant": 0.5}, "bias": "zeros"}, {"ops": ["BatchNorm1d"], "weight": {"constant": 2}}],
+        "init": [
+            {"ops": ["Linear"], "weight": {"constant": 0.5}, "bias": "zeros"},
+            {"ops": ["BatchNorm1d"], "weight": {"constant": 2}},
+        ],
     }
     model = netspec.build(spec)
     assert torch.all(model.fc.weight == 0.5) and torch.all(model.fc.bias == 0) and torch.all(model.bn.weight == 2)

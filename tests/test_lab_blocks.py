@@ -49,7 +49,9 @@ class ConvBlockUpsample(nn.Module):
         out = self.upsample(data)
         h, w = out.shape[2], out.shape[3]
         H, W = data_from_downsample.shape[2], data_from_downsample.shape[3]
-        cropped = data_from_downsample[:, :, H // 2 - h // 2 : H // 2 + (h // 2 + h % 2), W // 2 - w // 2 : W // 2 + (w // 2 + w % 2)]
+        cropped = data_from_downsample[
+            :, :, H // 2 - h // 2 : H // 2 + (h // 2 + h % 2), W // 2 - w // 2 : W // 2 + (w // 2 + w % 2)
+        ]
         return self.conv(torch.cat([out, cropped], dim=1))
 
 
@@ -79,7 +81,9 @@ def test_conv_block_upsample_crops_like_the_lab():
     _same_weights(built, reference)
     data, skip = torch.rand(1, 16, 28, 28), torch.rand(1, 8, 81, 81)  # odd sizes: the crop's h % 2 matters
     torch.testing.assert_close(built(data, skip), reference(data, skip))
-    shapes = netspec.infer_shapes(LAB / "conv_block_upsample.yaml", data=(1, 128, 196, 196), data_from_downsample=(1, 64, 568, 568))
+    shapes = netspec.infer_shapes(
+        LAB / "conv_block_upsample.yaml", data=(1, 128, 196, 196), data_from_downsample=(1, 64, 568, 568)
+    )
     assert shapes["cat"] == (1, 128, 392, 392) and shapes["conv"] == (1, 64, 388, 388)
 
 

@@ -49,7 +49,11 @@ def test_valid_fixture_loads_and_builds(name: str) -> None:
 
 def test_version_name_and_description() -> None:
     spec = load("version_and_name.yaml")
-    assert (spec.netspec, spec.name, spec.description) == (1, "version-and-name", "The smallest complete spec, one Linear layer.")
+    assert (spec.netspec, spec.name, spec.description) == (
+        1,
+        "version-and-name",
+        "The smallest complete spec, one Linear layer.",
+    )
     assert netspec.loads("name: t\ninputs: {x: [N, 2]}\nnodes: [ReLU]\n").netspec == 1  # the version defaults to 1
 
 
@@ -57,8 +61,14 @@ def test_typed_params_defaults_and_overrides() -> None:
     spec = load("typed_params.yaml")
     types = {name: p.type for name, p in spec.params.items()}
     assert types == {
-        "num_classes": "int", "in_channels": "int", "dropout": "float", "use_dropout": "bool",
-        "activation": "str", "widths": "list[int]", "scales": "list[float]", "tags": "list[str]",
+        "num_classes": "int",
+        "in_channels": "int",
+        "dropout": "float",
+        "use_dropout": "bool",
+        "activation": "str",
+        "widths": "list[int]",
+        "scales": "list[float]",
+        "tags": "list[str]",
     }
     default = netspec.build(spec)
     assert default.fc.out_features == 10 and hasattr(default, "drop")
@@ -179,7 +189,9 @@ def test_init_rules() -> None:
 
 def test_load_accepts_a_mapping_and_text() -> None:
     data = {"name": "m", "inputs": {"x": ["N", 4]}, "nodes": {"fc": {"op": "Linear", "out_features": 2}}}
-    assert netspec.load(data) == netspec.loads("name: m\ninputs: {x: [N, 4]}\nnodes: {fc: {op: Linear, out_features: 2}}\n")
+    assert netspec.load(data) == netspec.loads(
+        "name: m\ninputs: {x: [N, 4]}\nnodes: {fc: {op: Linear, out_features: 2}}\n"
+    )
 
 
 # --- docs/language.md ---------------------------------------------------------------------------
@@ -198,7 +210,11 @@ def test_language_doc_has_examples() -> None:
     assert any(invalid for _, invalid, _, _ in DOC_EXAMPLES)
 
 
-@pytest.mark.parametrize(("index", "invalid", "text"), [(i, inv, t) for i, inv, _, t in DOC_EXAMPLES], ids=[f"example-{e[0]}" for e in DOC_EXAMPLES])
+@pytest.mark.parametrize(
+    ("index", "invalid", "text"),
+    [(i, inv, t) for i, inv, _, t in DOC_EXAMPLES],
+    ids=[f"example-{e[0]}" for e in DOC_EXAMPLES],
+)
 def test_language_doc_example(index: int, invalid: bool, text: str, tmp_path: Path) -> None:
     for _, _, file, body in DOC_EXAMPLES:
         if file:

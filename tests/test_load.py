@@ -98,8 +98,17 @@ def test_yaml_spans_of_values_and_keys() -> None:
     assert values[("layers", 1)] == Span("net.yaml", 4, 5, 4, 11)  # quotes included
     assert keys[("layers",)] == Span("net.yaml", 2, 1, 2, 7)
     assert keys[("layers", 0, "conv", "out")] == Span("net.yaml", 3, 12, 3, 15)
-    assert set(values) == {(), ("name",), ("layers",), ("layers", 0), ("layers", 0, "conv"),
-                           ("layers", 0, "conv", "out"), ("layers", 0, "conv", "kernel"), ("layers", 1), ("scale",)}
+    assert set(values) == {
+        (),
+        ("name",),
+        ("layers",),
+        ("layers", 0),
+        ("layers", 0, "conv"),
+        ("layers", 0, "conv", "out"),
+        ("layers", 0, "conv", "kernel"),
+        ("layers", 1),
+        ("scale",),
+    }
 
 
 @pytest.mark.usefixtures("loader")
@@ -136,8 +145,7 @@ def test_aliases_copy_the_value_and_its_spans() -> None:
 @pytest.mark.usefixtures("loader")
 def test_nested_aliases_and_a_scalar_alias_as_key() -> None:
     document = parse_text("a: &a [1]\nb: &b [*a, *a]\nc: [*b]\n&k name: x\nd: {*k : 2}\ne: *k\n", file="f")
-    assert document.data == {"a": [1], "b": [[1], [1]], "c": [[[1], [1]]], "name": "x",
-                             "d": {"name": 2}, "e": "name"}
+    assert document.data == {"a": [1], "b": [[1], [1]], "c": [[[1], [1]]], "name": "x", "d": {"name": 2}, "e": "name"}
     values = document.sources.values
     assert values[("c", 0, 1, 0)] == Span("f", 1, 8, 1, 9)
     assert values[("c", 0, 1)] == Span("f", 2, 12, 2, 14)
@@ -147,15 +155,54 @@ def test_nested_aliases_and_a_scalar_alias_as_key() -> None:
 # ---------------------------------------------------------------- scalars
 
 PLAIN_SCALARS = [
-    ("null", None), ("Null", None), ("NULL", None), ("~", None), ("", None),
-    ("true", True), ("True", True), ("TRUE", True), ("false", False), ("False", False), ("FALSE", False),
-    ("yes", "yes"), ("no", "no"), ("on", "on"), ("off", "off"), ("y", "y"), ("nULL", "nULL"), ("tRUE", "tRUE"),
-    ("0", 0), ("-0", 0), ("+5", 5), ("42", 42), ("-17", -17), ("9" * 30, int("9" * 30)),
-    ("0x1F", 31), ("-0x10", -16), ("0o17", 15), ("0o0", 0), ("0b101", "0b101"), ("0X1F", "0X1F"), ("1_000", "1_000"),
-    ("1.5", 1.5), ("1e-3", 0.001), ("-2.5E+4", -25000.0), (".5", 0.5), ("1.", 1.0), ("1e3", 1000.0),
-    ("01.5", 1.5), ("1e308", 1e308),
-    ("1:20", "1:20"), ("1.2.3", "1.2.3"), ("inf", "inf"), ("nan", "nan"), ("NaN", "NaN"), ("Infinity", "Infinity"),
-    ("3x3", "3x3"), ("conv-1", "conv-1"), ("$width", "$width"),
+    ("null", None),
+    ("Null", None),
+    ("NULL", None),
+    ("~", None),
+    ("", None),
+    ("true", True),
+    ("True", True),
+    ("TRUE", True),
+    ("false", False),
+    ("False", False),
+    ("FALSE", False),
+    ("yes", "yes"),
+    ("no", "no"),
+    ("on", "on"),
+    ("off", "off"),
+    ("y", "y"),
+    ("nULL", "nULL"),
+    ("tRUE", "tRUE"),
+    ("0", 0),
+    ("-0", 0),
+    ("+5", 5),
+    ("42", 42),
+    ("-17", -17),
+    ("9" * 30, int("9" * 30)),
+    ("0x1F", 31),
+    ("-0x10", -16),
+    ("0o17", 15),
+    ("0o0", 0),
+    ("0b101", "0b101"),
+    ("0X1F", "0X1F"),
+    ("1_000", "1_000"),
+    ("1.5", 1.5),
+    ("1e-3", 0.001),
+    ("-2.5E+4", -25000.0),
+    (".5", 0.5),
+    ("1.", 1.0),
+    ("1e3", 1000.0),
+    ("01.5", 1.5),
+    ("1e308", 1e308),
+    ("1:20", "1:20"),
+    ("1.2.3", "1.2.3"),
+    ("inf", "inf"),
+    ("nan", "nan"),
+    ("NaN", "NaN"),
+    ("Infinity", "Infinity"),
+    ("3x3", "3x3"),
+    ("conv-1", "conv-1"),
+    ("$width", "$width"),
 ]
 
 
@@ -247,8 +294,10 @@ def test_tags_are_refused(text: str, tag: str, line: int, column: int) -> None:
 
 def test_tags_construct_nothing(tmp_path: Path) -> None:
     marker = tmp_path / "constructed"
-    text = (f"a: !!python/object/apply:os.system ['touch {marker}']\n"
-            f"b: !!python/object/apply:pathlib.Path.touch [{marker}]\n")
+    text = (
+        f"a: !!python/object/apply:os.system ['touch {marker}']\n"
+        f"b: !!python/object/apply:pathlib.Path.touch [{marker}]\n"
+    )
     assert [d.code for d in problems(text)] == ["NS007", "NS007"]
     assert not marker.exists()
 
@@ -287,25 +336,37 @@ def test_duplicate_keys_in_json() -> None:
 def test_problems_in_one_file_are_reported_together() -> None:
     found = problems("a: 010\nb: !x 1\nc: .nan\nc: 1\n<<: 2\n")
     assert [where(d) for d in found] == [
-        ("NS012", 1, 4), ("NS007", 2, 4), ("NS013", 3, 4), ("NS009", 4, 1), ("NS008", 5, 1)
+        ("NS012", 1, 4),
+        ("NS007", 2, 4),
+        ("NS013", 3, 4),
+        ("NS009", 4, 1),
+        ("NS008", 5, 1),
     ]
 
 
 @pytest.mark.usefixtures("loader")
-@pytest.mark.parametrize(("text", "line", "column"), [
-    ("? [a, b]\n: 1\n", 1, 3),
-    ("{[1]: 2}", 1, 2),
-    ("x: 1\n? {a: 1}\n: 2\n", 2, 3),
-    ("m: &m {a: 1}\n*m : 2\n", 2, 1),
-])
+@pytest.mark.parametrize(
+    ("text", "line", "column"),
+    [
+        ("? [a, b]\n: 1\n", 1, 3),
+        ("{[1]: 2}", 1, 2),
+        ("x: 1\n? {a: 1}\n: 2\n", 2, 3),
+        ("m: &m {a: 1}\n*m : 2\n", 2, 1),
+    ],
+)
 def test_keys_must_be_scalars(text: str, line: int, column: int) -> None:
     assert where(problem(text)) == ("NS010", line, column)
 
 
 @pytest.mark.usefixtures("loader")
 def test_keys_are_kept_as_their_text() -> None:
-    assert load("1: a\ntrue: b\nnull: c\n010: d\n1.50: e\n") == {"1": "a", "true": "b", "null": "c", "010": "d",
-                                                                  "1.50": "e"}
+    assert load("1: a\ntrue: b\nnull: c\n010: d\n1.50: e\n") == {
+        "1": "a",
+        "true": "b",
+        "null": "c",
+        "010": "d",
+        "1.50": "e",
+    }
     assert load('{"": 1}') == {"": 1}
     assert where(problem("? \n: 1\n")) == ("NS011", 1, 2)
 
@@ -319,7 +380,7 @@ def test_undefined_and_recursive_aliases() -> None:
     assert where(problem("a: &r [1, *r]\n")) == ("NS019", 1, 11)
 
 
-BILLION_LAUGHS = f'a: &a [{",".join(["lol"] * 9)}]\n' + "".join(
+BILLION_LAUGHS = f"a: &a [{','.join(['lol'] * 9)}]\n" + "".join(
     f"{name}: &{name} [{','.join([f'*{previous}'] * 9)}]\n"
     for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
 )
@@ -405,8 +466,8 @@ def test_deep_nesting_fails_fast(name: str, loader: type) -> None:
 def test_json_pre_pass_stays_linear_on_unterminated_strings() -> None:
     # every `"` opens a string that runs to the end of the line: a naive scan would be quadratic
     started = time.perf_counter()
-    assert problem('[' + '"\\"' * 200_000 + '\t').code == "NS005"
-    assert problem('[' + '"\\"' * 200_000 + '"\\ud83d\\ude00"').code == "NS005"
+    assert problem("[" + '"\\"' * 200_000 + "\t").code == "NS005"
+    assert problem("[" + '"\\"' * 200_000 + '"\\ud83d\\ude00"').code == "NS005"
     assert time.perf_counter() - started < 2.0
 
 
@@ -471,20 +532,23 @@ def test_byte_order_mark_is_stripped() -> None:
 
 
 @pytest.mark.usefixtures("loader")
-@pytest.mark.parametrize(("text", "line", "column"), [
-    ("a: 1\nb: x\x00y\n", 2, 5),
-    ("a: \x1b[31mred\n", 1, 4),
-    ("a: '\x7f'", 1, 5),
-    ("a: 1\r\nb: \x0c", 2, 4),
-    ("\x00\x01\x02", 1, 1),
-])
+@pytest.mark.parametrize(
+    ("text", "line", "column"),
+    [
+        ("a: 1\nb: x\x00y\n", 2, 5),
+        ("a: \x1b[31mred\n", 1, 4),
+        ("a: '\x7f'", 1, 5),
+        ("a: 1\r\nb: \x0c", 2, 4),
+        ("\x00\x01\x02", 1, 1),
+    ],
+)
 def test_control_characters_are_refused(text: str, line: int, column: int) -> None:
     assert where(problem(text)) == ("NS004", line, column)
 
 
 @pytest.mark.usefixtures("loader")
 def test_odd_unicode_loads_unchanged() -> None:
-    text = "name: \"\u202eevil\u202c\"\n\u200bkey: zero\u200dwidth\nrtl: \u05e9\u05dc\u05d5\u05dd\n"
+    text = 'name: "\u202eevil\u202c"\n\u200bkey: zero\u200dwidth\nrtl: \u05e9\u05dc\u05d5\u05dd\n'
     assert load(text) == {"name": "\u202eevil\u202c", "\u200bkey": "zero\u200dwidth", "rtl": "\u05e9\u05dc\u05d5\u05dd"}
     emoji = parse_text("a: 😀\nb: 1", file="f")
     assert emoji.sources.values[("b",)] == Span("f", 2, 4, 2, 5)
@@ -499,15 +563,18 @@ def test_mixed_tabs_and_spaces_in_indentation() -> None:
 
 
 @pytest.mark.usefixtures("loader")
-@pytest.mark.parametrize(("text", "line", "column"), [
-    ("a: [1, 2\n", 2, 1),
-    ("a: 'x", 1, 6),
-    ("a: b: c\n", 1, 5),
-    ("a: 1\n b: 2\n", 2, 3),
-    ("a: @x\n", 1, 4),
-    ('{"a" 1}', 1, 6),
-    ("[1,,2]", 1, 4),
-])
+@pytest.mark.parametrize(
+    ("text", "line", "column"),
+    [
+        ("a: [1, 2\n", 2, 1),
+        ("a: 'x", 1, 6),
+        ("a: b: c\n", 1, 5),
+        ("a: 1\n b: 2\n", 2, 3),
+        ("a: @x\n", 1, 4),
+        ('{"a" 1}', 1, 6),
+        ("[1,,2]", 1, 4),
+    ],
+)
 def test_syntax_errors_are_located(text: str, line: int, column: int) -> None:
     found = problem(text)
     assert where(found) == ("NS005", line, column)
@@ -538,8 +605,9 @@ def test_binary_junk_never_escapes_as_another_exception(junk: bytes) -> None:
                 assert all(d.line is not None and d.column is not None for d in error.diagnostics)
 
 
-YAMLISH = st.text(alphabet=st.sampled_from([*"ab01 :-[]{},#&*!|>'\"\t\n.~%@`?\\ux", "\u202e", "é", "\x00"]),
-                  max_size=60)
+YAMLISH = st.text(
+    alphabet=st.sampled_from([*"ab01 :-[]{},#&*!|>'\"\t\n.~%@`?\\ux", "\u202e", "é", "\x00"]), max_size=60
+)
 
 
 @given(YAMLISH)
@@ -587,16 +655,28 @@ def test_lone_surrogate_escape_is_refused() -> None:
 
 
 @pytest.mark.usefixtures("loader")
-@pytest.mark.parametrize(("text", "column"), [
-    ('{"a": NaN}', 7), ('{"a": Infinity}', 7), ('[1, -Infinity]', 5), ("[.nan]", 2), ('{"a": 1e999}', 7),
-])
+@pytest.mark.parametrize(
+    ("text", "column"),
+    [
+        ('{"a": NaN}', 7),
+        ('{"a": Infinity}', 7),
+        ("[1, -Infinity]", 5),
+        ("[.nan]", 2),
+        ('{"a": 1e999}', 7),
+    ],
+)
 def test_json_non_finite_numbers_are_refused(text: str, column: int) -> None:
     assert where(problem(text)) == ("NS013", 1, column)
 
 
 def test_json_reads_like_the_json_module() -> None:
-    value = {"name": "x", "n": [1, -2, 3.25, 1e-07, 12345678901234567890], "ok": False, "none": None,
-             "nested": {"deep": [[{"k": "\u00e9\u4e00 \"q\" \\ /"}]]}}
+    value = {
+        "name": "x",
+        "n": [1, -2, 3.25, 1e-07, 12345678901234567890],
+        "ok": False,
+        "none": None,
+        "nested": {"deep": [[{"k": '\u00e9\u4e00 "q" \\ /'}]]},
+    }
     for options in ({}, {"indent": 2}, {"indent": "\t"}, {"ensure_ascii": False}, {"separators": (",", ":")}):
         assert load(json.dumps(value, **options)) == value
 
@@ -659,12 +739,22 @@ def yaml_1_2_reads_as_string(text: str) -> bool:
 
 KEYS = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,10}", fullmatch=True)
 # DEL and C1 controls are valid raw in JSON strings but not in YAML; NEL (U+0085) is a YAML line break.
-JSON_TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x85",
-                                  codec="utf-8").filter(lambda ch: not "\x7f" <= ch <= "\x9f"), max_size=12)
-SCALARS = (st.none() | st.booleans() | st.integers(-(10**20), 10**20)
-           | st.floats(allow_nan=False, allow_infinity=False) | JSON_TEXT)
-VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEYS, inner, max_size=4),
-                      max_leaves=25)
+JSON_TEXT = st.text(
+    st.characters(exclude_categories=("Cs",), exclude_characters="\x85", codec="utf-8").filter(
+        lambda ch: not "\x7f" <= ch <= "\x9f"
+    ),
+    max_size=12,
+)
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**20), 10**20)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | JSON_TEXT
+)
+VALUES = st.recursive(
+    SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEYS, inner, max_size=4), max_leaves=25
+)
 
 
 def paths_of(value: Any, prefix: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:

@@ -27,21 +27,38 @@ MODULE_CASES = [
     ("Conv1d", {"out_channels": 2, "kernel_size": 5, "padding": "same"}, (3, 7)),
     ("Conv1d", {"out_channels": 2, "kernel_size": 3, "padding": 1, "padding_mode": "reflect"}, (1, 3, 5)),
     ("Conv2d", {"out_channels": 5, "kernel_size": 3}, (1, 3, 8, 8)),
-    ("Conv2d", {"out_channels": 4, "kernel_size": [3, 5], "stride": [2, 1], "padding": [1, 2], "dilation": [1, 2]},
-     (2, 3, 9, 11)),
+    (
+        "Conv2d",
+        {"out_channels": 4, "kernel_size": [3, 5], "stride": [2, 1], "padding": [1, 2], "dilation": [1, 2]},
+        (2, 3, 9, 11),
+    ),
     ("Conv2d", {"out_channels": 6, "kernel_size": 3, "groups": 2, "padding": "valid"}, (1, 4, 6, 7)),
     ("Conv2d", {"out_channels": 2, "kernel_size": 3, "padding": "same", "dilation": 2}, (3, 7, 6)),
     ("Conv2d", {"out_channels": 8, "kernel_size": 7, "stride": 2, "padding": 3, "bias": False}, (1, 3, 33, 32)),
     ("Conv3d", {"out_channels": 2, "kernel_size": 3}, (1, 2, 5, 6, 7)),
     ("Conv3d", {"out_channels": 2, "kernel_size": [1, 3, 3], "stride": 2, "padding": 1}, (2, 7, 7, 7)),
     ("ConvTranspose1d", {"out_channels": 3, "kernel_size": 2, "stride": 2}, (2, 4, 5)),
-    ("ConvTranspose1d", {"out_channels": 3, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1},
-     (4, 5)),
+    ("ConvTranspose1d", {"out_channels": 3, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1}, (4, 5)),
     ("ConvTranspose2d", {"out_channels": 3, "kernel_size": 2, "stride": 2}, (1, 4, 5, 6)),
-    ("ConvTranspose2d", {"out_channels": 4, "kernel_size": 3, "stride": [2, 3], "padding": 1, "output_padding": [1, 2],
-                         "groups": 2, "dilation": 1, "bias": False}, (1, 4, 5, 6)),
-    ("ConvTranspose2d", {"out_channels": 2, "kernel_size": 3, "dilation": 2, "stride": 1, "output_padding": 1},
-     (3, 4, 4)),
+    (
+        "ConvTranspose2d",
+        {
+            "out_channels": 4,
+            "kernel_size": 3,
+            "stride": [2, 3],
+            "padding": 1,
+            "output_padding": [1, 2],
+            "groups": 2,
+            "dilation": 1,
+            "bias": False,
+        },
+        (1, 4, 5, 6),
+    ),
+    (
+        "ConvTranspose2d",
+        {"out_channels": 2, "kernel_size": 3, "dilation": 2, "stride": 1, "output_padding": 1},
+        (3, 4, 4),
+    ),
     ("ConvTranspose3d", {"out_channels": 2, "kernel_size": 2, "stride": 2}, (1, 3, 2, 3, 4)),
     ("MaxPool1d", {"kernel_size": 2}, (2, 3, 9)),
     ("MaxPool1d", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}, (3, 10)),
@@ -51,8 +68,11 @@ MODULE_CASES = [
     ("MaxPool3d", {"kernel_size": 2, "stride": 1, "padding": 1}, (1, 1, 3, 4, 5)),
     ("AvgPool1d", {"kernel_size": 3, "stride": 2}, (2, 3, 10)),
     ("AvgPool2d", {"kernel_size": 2}, (1, 2, 7, 8)),
-    ("AvgPool2d", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False},
-     (2, 8, 9)),
+    (
+        "AvgPool2d",
+        {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False},
+        (2, 8, 9),
+    ),
     ("AvgPool3d", {"kernel_size": [1, 2, 2], "ceil_mode": True}, (1, 1, 3, 5, 5)),
     ("AdaptiveAvgPool1d", {"output_size": 3}, (2, 3, 10)),
     ("AdaptiveAvgPool2d", {"output_size": [1, 1]}, (2, 3, 7, 7)),
@@ -261,8 +281,11 @@ def test_macs_of_convolutions_and_linear_layers():
     assert macs("ConvTranspose2d", {"out_channels": 2, "kernel_size": 2, "stride": 2}, (1, 4, 3, 3)) == 36 * 2 * 4
     assert macs("Linear", {"out_features": 1000}, (1, 512)) == 512_000
     assert macs("Linear", {"out_features": 5}, (2, 3, 7)) == 2 * 3 * 5 * 7
-    for name, args, shape in (("BatchNorm2d", {}, (1, 3, 4, 4)), ("ReLU", {}, (2, 3)), ("MaxPool2d", {"kernel_size": 2},
-                              (1, 1, 4, 4))):
+    for name, args, shape in (
+        ("BatchNorm2d", {}, (1, 3, 4, 4)),
+        ("ReLU", {}, (2, 3)),
+        ("MaxPool2d", {"kernel_size": 2}, (1, 1, 4, 4)),
+    ):
         assert macs(name, args, shape) == 0
 
 
@@ -315,10 +338,14 @@ def test_missing_required_argument():
 @pytest.mark.parametrize(
     ("name", "args", "arg", "message", "hint"),
     [
-        ("Conv2d", {"stride": True}, "stride",
-         ("`stride` of `Conv2d` must be an integer or a list of 2 integers, got `true` (a boolean)"),
-         "`true` is a boolean; write a number"),
-        ("Conv2d", {"stride": "2"}, "stride", "got `\"2\"` (a string)", "write 2 without quotes"),
+        (
+            "Conv2d",
+            {"stride": True},
+            "stride",
+            ("`stride` of `Conv2d` must be an integer or a list of 2 integers, got `true` (a boolean)"),
+            "`true` is a boolean; write a number",
+        ),
+        ("Conv2d", {"stride": "2"}, "stride", 'got `"2"` (a string)', "write 2 without quotes"),
         ("Conv2d", {"stride": 2.0}, "stride", "got `2.0` (a number)", "write 2 (an integer)"),
         ("Conv2d", {"kernel_size": [3, 3, 3]}, "kernel_size", "got `[3, 3, 3]` (a list of 3)", None),
         ("Conv2d", {"bias": 1}, "bias", "`bias` of `Conv2d` must be true or false, got `1` (an integer)", None),
@@ -350,10 +377,14 @@ def test_accepted_values():
         ("Conv2d", {"out_channels": 0, "kernel_size": 3}, "out_channels", "must be at least 1, got 0"),
         ("Conv2d", {"out_channels": 8, "kernel_size": [3, 0]}, "kernel_size", "must be at least 1, got [3, 0]"),
         ("Conv2d", {"out_channels": 8, "kernel_size": 3, "stride": 0}, "stride", "must be at least 1"),
-        ("Conv2d", {"out_channels": 8, "kernel_size": 3, "padding": "full"}, "padding", "\"same\" or \"valid\""),
+        ("Conv2d", {"out_channels": 8, "kernel_size": 3, "padding": "full"}, "padding", '"same" or "valid"'),
         ("Conv2d", {"out_channels": 8, "kernel_size": 3, "padding": "same", "stride": 2}, "padding", "`stride: 1`"),
-        ("Conv2d", {"in_channels": 4, "out_channels": 6, "kernel_size": 3, "groups": 4}, "out_channels",
-         "divisible by `groups` (=4)"),
+        (
+            "Conv2d",
+            {"in_channels": 4, "out_channels": 6, "kernel_size": 3, "groups": 4},
+            "out_channels",
+            "divisible by `groups` (=4)",
+        ),
         ("Dropout", {"p": 1.5}, "p", "`p` of `Dropout` must be between 0 and 1, got 1.5"),
         ("BatchNorm2d", {"momentum": -0.1}, "momentum", "between 0 and 1"),
         ("MaxPool2d", {"kernel_size": 3, "padding": 2}, "padding", "at most half of `kernel_size` (3)"),
@@ -362,14 +393,18 @@ def test_accepted_values():
         ("Upsample", {"scale_factor": 2, "mode": "bilinaer"}, "mode", "must be one of"),
         ("Upsample", {"scale_factor": 2, "align_corners": True}, "align_corners", "only applies"),
         ("Upsample", {"scale_factor": -2}, "scale_factor", "must be positive"),
-        ("Conv2d", {"out_channels": 8, "kernel_size": 3, "padding_mode": "zero"}, "padding_mode",
-         "must be \"zeros\", \"reflect\", \"replicate\" or \"circular\", got \"zero\""),
-        ("GELU", {"approximate": "tan"}, "approximate", "\"none\" or \"tanh\""),
+        (
+            "Conv2d",
+            {"out_channels": 8, "kernel_size": 3, "padding_mode": "zero"},
+            "padding_mode",
+            'must be "zeros", "reflect", "replicate" or "circular", got "zero"',
+        ),
+        ("GELU", {"approximate": "tan"}, "approximate", '"none" or "tanh"'),
         ("Hardtanh", {"min_val": 1, "max_val": 0}, "max_val", "greater than `min_val`"),
         ("Softmax", {}, "dim", "needs `dim`"),
         ("crop", {"size": [0, 3]}, "size", "at least 1"),
         ("pad", {"pad": [1, -1]}, "pad", "must not be negative"),
-        ("concat", {"crop": "centre"}, "crop", "must be \"center\" or null"),
+        ("concat", {"crop": "centre"}, "crop", 'must be "center" or null'),
     ],
 )
 def test_value_checks(name, args, arg, fragment):
@@ -393,7 +428,10 @@ def test_upsample_needs_exactly_one_of_size_and_scale():
 def test_problems_are_collected_together():
     found = problems("Conv2d", {"kernal_size": 3, "stride": True, "padding": -2})
     assert sorted((p.kind, p.arg) for p in found) == [
-        ("missing", "kernel_size"), ("missing", "out_channels"), ("type", "stride"), ("unknown", "kernal_size"),
+        ("missing", "kernel_size"),
+        ("missing", "out_channels"),
+        ("type", "stride"),
+        ("unknown", "kernal_size"),
         ("value", "padding"),
     ]
 
@@ -422,21 +460,42 @@ def test_inferred_arguments(name, args, shape, inferred):
 
 def test_defaults_fill_in_and_lists_become_tuples():
     complete = complete_args(get_op("Conv2d"), {"out_channels": 8, "kernel_size": [3, 1]}, [(N, 3, H, W)])
-    assert complete == {"in_channels": 3, "out_channels": 8, "kernel_size": (3, 1), "stride": 1, "padding": 0,
-                        "dilation": 1, "groups": 1, "bias": True, "padding_mode": "zeros"}
+    assert complete == {
+        "in_channels": 3,
+        "out_channels": 8,
+        "kernel_size": (3, 1),
+        "stride": 1,
+        "padding": 0,
+        "dilation": 1,
+        "groups": 1,
+        "bias": True,
+        "padding_mode": "zeros",
+    }
     assert complete_args(get_op("crop"), {"size": [4, 4]}, [(N, 3, H, W)])["size"] == [4, 4]
 
 
 @pytest.mark.parametrize(
     ("name", "args", "shape", "message"),
     [
-        ("Conv2d", {"in_channels": 3, "out_channels": 8, "kernel_size": 3}, (N, 64, H, W),
-         "`in_channels` is 3 but the input has 64 channels"),
-        ("Linear", {"in_features": 256, "out_features": 10}, (N, 512),
-         "`in_features` is 256 but the input has 512 features (its last dimension)"),
+        (
+            "Conv2d",
+            {"in_channels": 3, "out_channels": 8, "kernel_size": 3},
+            (N, 64, H, W),
+            "`in_channels` is 3 but the input has 64 channels",
+        ),
+        (
+            "Linear",
+            {"in_features": 256, "out_features": 10},
+            (N, 512),
+            "`in_features` is 256 but the input has 512 features (its last dimension)",
+        ),
         ("BatchNorm2d", {"num_features": 16}, (N, 32, H, W), "`num_features` is 16 but the input has 32 channels"),
-        ("LayerNorm", {"normalized_shape": [8, 16]}, (N, 8, 32),
-         "`normalized_shape` is [8, 16] but the input's last dimensions are [8, 32]"),
+        (
+            "LayerNorm",
+            {"normalized_shape": [8, 16]},
+            (N, 8, 32),
+            "`normalized_shape` is [8, 16] but the input's last dimensions are [8, 32]",
+        ),
     ],
 )
 def test_given_inferred_argument_must_match_the_input(name, args, shape, message):
@@ -449,8 +508,12 @@ def test_given_inferred_argument_must_match_the_input(name, args, shape, message
 def test_matching_given_inferred_arguments_are_kept():
     complete = complete_args(get_op("LayerNorm"), {"normalized_shape": [8, 32]}, [(N, 8, 32)])
     assert complete["normalized_shape"] == (8, 32)
-    assert complete_args(get_op("Conv2d"), {"in_channels": 3, "out_channels": 4, "kernel_size": 1},
-                         [(N, 3, H, W)])["in_channels"] == 3
+    assert (
+        complete_args(get_op("Conv2d"), {"in_channels": 3, "out_channels": 4, "kernel_size": 1}, [(N, 3, H, W)])[
+            "in_channels"
+        ]
+        == 3
+    )
 
 
 def test_groups_must_divide_inferred_channels():
@@ -579,7 +642,6 @@ def script(fn):
         return torch.jit.script(fn)
 
 
-
 def test_center_crop_follows_the_lab_formula():
     x = torch.arange(568 * 568.0).reshape(1, 1, 568, 568)
     cropped = _runtime.center_crop(x, torch.empty(1, 1, 392, 392))
@@ -588,7 +650,7 @@ def test_center_crop_follows_the_lab_formula():
         if target <= size:
             x = torch.arange(float(size * size)).reshape(1, 1, size, size)
             start = size // 2 - target // 2
-            expected = x[:, :, start: size // 2 + target // 2 + target % 2, start: start + target]
+            expected = x[:, :, start : size // 2 + target // 2 + target % 2, start : start + target]
             assert torch.equal(_runtime.crop_to_size(x, [target, target], "center"), expected)
 
 
@@ -625,8 +687,13 @@ def test_pad_to_puts_the_odd_pixel_at_the_end():
 @pytest.mark.parametrize(
     ("shape", "message"),
     [
-        ((3, 32, 32), ("input `image` expects shape [N, 3, H, W], got [3, 32, 32] (a 3-D tensor); "
-                       "add a batch dimension with x.unsqueeze(0)")),
+        (
+            (3, 32, 32),
+            (
+                "input `image` expects shape [N, 3, H, W], got [3, 32, 32] (a 3-D tensor); "
+                "add a batch dimension with x.unsqueeze(0)"
+            ),
+        ),
         ((1, 1, 3, 32, 32), "got [1, 1, 3, 32, 32] (a 5-D tensor); remove the extra leading dimension"),
         ((2, 1, 32, 32), "got [2, 1, 32, 32] (a 4-D tensor); dimension 1 (channels) is 1, not 3"),
         ((32, 32), "got [32, 32] (a 2-D tensor)"),
@@ -838,7 +905,9 @@ def test_load_plugins(monkeypatch):
         FakeEntryPoint("PluginScale", "plugin_pkg:Scale", Scale),
         FakeEntryPoint("just_a_module", "plugin_pkg", types.ModuleType("plugin_pkg")),
     ]
-    monkeypatch.setattr(_ops.importlib.metadata, "entry_points", lambda group: entries if group == "netspec.ops" else [])
+    monkeypatch.setattr(
+        _ops.importlib.metadata, "entry_points", lambda group: entries if group == "netspec.ops" else []
+    )
     monkeypatch.setattr(_ops, "_plugins_loaded", set())
     try:
         _ops.load_plugins()

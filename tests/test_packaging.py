@@ -15,8 +15,21 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_wheel_contains_every_bundled_spec(tmp_path: Path) -> None:
     pytest.importorskip("setuptools")
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     if done.returncode != 0:
         pytest.skip(f"cannot build a wheel offline here: {done.stderr.strip()[-200:]}")
@@ -29,11 +42,22 @@ def test_wheel_contains_every_bundled_spec(tmp_path: Path) -> None:
 
     # Installed from the wheel (not the checkout), bundled specs load by name.
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)], check=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        check=True,
+        timeout=300,
+    )
     probe = (
         "import sys; sys.path.insert(0, sys.argv[1]); import netspec; "
         "assert netspec.__file__.startswith(sys.argv[1]), netspec.__file__; "
         "print(len(netspec.list_specs()), netspec.count_params('resnet18'))"
     )
-    shown = subprocess.run([sys.executable, "-c", probe, str(target)], capture_output=True, text=True, timeout=300, cwd=tmp_path, check=True)
+    shown = subprocess.run(
+        [sys.executable, "-c", probe, str(target)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        check=True,
+    )
     assert shown.stdout.split() == [str(len(bundled)), "11689512"]

@@ -73,10 +73,7 @@ def test_state_dict_layout_matches_golden(name: str) -> None:
 
 def test_resnet18_golden_equals_torchvision_state_dict() -> None:
     reference = json.loads(TORCHVISION_RESNET18_JSON.read_text(encoding="utf-8"))
-    expected = [
-        f"{key}\t{'x'.join(map(str, shape)) or '-'}\t{dtype}"
-        for key, shape, dtype in reference["entries"]
-    ]
+    expected = [f"{key}\t{'x'.join(map(str, shape)) or '-'}\t{dtype}" for key, shape, dtype in reference["entries"]]
     assert golden_util.golden_path("resnet18").read_text(encoding="utf-8").splitlines() == expected
     model = _on_meta(resnet18)
     assert golden_lines(model.state_dict()) == expected
@@ -161,9 +158,7 @@ def _record_inputs_and_outputs(model: nn.Module, names: list[str]) -> dict[str, 
         pytest.param(lambda: SameUNet(width=2, depth=2), 16, False, id="unet-same"),
     ],
 )
-def test_decoder_concatenates_upsampled_then_skip(
-    factory: Callable[[], nn.Module], size: int, crops: bool
-) -> None:
+def test_decoder_concatenates_upsampled_then_skip(factory: Callable[[], nn.Module], size: int, crops: bool) -> None:
     model = factory().eval()
     records = _record_inputs_and_outputs(
         model, ["enc.0", "enc.1", "dec.0.up", "dec.1.up", "dec.0.conv1", "dec.1.conv1"]
@@ -280,9 +275,7 @@ def test_golden_lines_format_scalars_with_a_dash() -> None:
     assert golden_lines(state) == ["w\t2x3\tfloat32", "n\t-\tint64"]
 
 
-def test_check_golden_reports_the_accept_command_and_accepts(
-    tmp_path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_check_golden_reports_the_accept_command_and_accepts(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(golden_util, "GOLDEN_DIR", tmp_path)
     monkeypatch.delenv(golden_util.ACCEPT_ENV, raising=False)
     with pytest.raises(AssertionError, match="NETSPEC_ACCEPT_GOLDEN=1 python -m pytest"):
@@ -291,7 +284,5 @@ def test_check_golden_reports_the_accept_command_and_accepts(
     check_golden("demo", ["a\t1\tfloat32"])
     monkeypatch.delenv(golden_util.ACCEPT_ENV)
     check_golden("demo", ["a\t1\tfloat32"])
-    with pytest.raises(
-        AssertionError, match=r"(?s)-a\t1\tfloat32.*\+a\t2\tfloat32.*test_reference_models"
-    ):
+    with pytest.raises(AssertionError, match=r"(?s)-a\t1\tfloat32.*\+a\t2\tfloat32.*test_reference_models"):
         check_golden("demo", ["a\t2\tfloat32"])

@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 import netspec
 from netspec import Spec
 
-PROPERTY = settings(max_examples=60, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(
+    max_examples=60, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 RESIDUAL = {
     "params": {"planes": "int", "act": {"type": "bool", "default": True}},
@@ -24,7 +26,15 @@ RESIDUAL = {
     },
 }
 SHAPE_KEEPING = st.sampled_from(
-    ["ReLU", "GELU", "Tanh", "Identity", {"op": "Dropout", "p": 0.25}, {"op": "LeakyReLU", "negative_slope": 0.1}, "BatchNorm2d"]
+    [
+        "ReLU",
+        "GELU",
+        "Tanh",
+        "Identity",
+        {"op": "Dropout", "p": 0.25},
+        {"op": "LeakyReLU", "negative_slope": 0.1},
+        "BatchNorm2d",
+    ]
 )
 
 

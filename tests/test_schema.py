@@ -19,8 +19,12 @@ BUNDLED = sorted((ROOT / "specs").glob("*.yaml"))
 VALID = sorted(p for p in (SPECS / "valid").iterdir() if p.suffix in (".yaml", ".json"))
 # Invalid fixtures whose problem is one of structure, which the schema sees too.
 SCHEMA_INVALID = [
-    "unknown_top_level.yaml", "unknown_field.yaml", "missing_field.yaml", "wrong_type.yaml",
-    "bad_version.yaml", "bad_name.yaml",
+    "unknown_top_level.yaml",
+    "unknown_field.yaml",
+    "missing_field.yaml",
+    "wrong_type.yaml",
+    "bad_version.yaml",
+    "bad_name.yaml",
 ]
 
 

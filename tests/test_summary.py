@@ -80,7 +80,18 @@ def test_depth_folds_rows_but_not_totals(resnet18, depth):
 def test_depth_zero_has_one_row_per_top_level_node():
     summary = summarize("resnet18", depth=0)
     assert [r.name for r in summary.rows] == [
-        "x", "conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "flatten", "fc",
+        "x",
+        "conv1",
+        "bn1",
+        "relu",
+        "maxpool",
+        "layer1",
+        "layer2",
+        "layer3",
+        "layer4",
+        "avgpool",
+        "flatten",
+        "fc",
     ]
     assert summary.rows[5].params == 2 * (2 * 64 * 64 * 9 + 2 * 128)
 
@@ -119,8 +130,14 @@ def test_to_dict_is_json(resnet18):
     assert data["inputs"] == {"x": [1, 3, 224, 224]}
     assert data["totals"]["macs"] == RESNET18_MACS
     assert data["rows"][1] == {
-        "name": "conv1", "depth": 0, "kind": "node", "op": "Conv2d", "output": [1, 64, 112, 112],
-        "params": 9408, "macs": 118_013_952, "folded": False,
+        "name": "conv1",
+        "depth": 0,
+        "kind": "node",
+        "op": "Conv2d",
+        "output": [1, 64, 112, 112],
+        "params": 9408,
+        "macs": 118_013_952,
+        "folded": False,
     }
 
 

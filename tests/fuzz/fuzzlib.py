@@ -80,13 +80,17 @@ def mutate_data(data: Any, rng: random.Random) -> Any:
             target.append(copy.deepcopy(target[key]))
         elif action == "retype":
             value = target[key]
-            target[key] = [value] if rng.random() < 0.5 else (json.dumps(value) if not isinstance(value, str) else {value: value})
+            target[key] = (
+                [value] if rng.random() < 0.5 else (json.dumps(value) if not isinstance(value, str) else {value: value})
+            )
         elif action == "swap":
             other = rng.choice(containers)
             other_key = rng.choice(_keys(other))
             target[key], other[other_key] = other[other_key], target[key]
         elif action == "reference" and isinstance(target[key], str):
-            target[key] = rng.choice([target[key] + ".0", "missing", target[key] + ".x.y", "${" + target[key] + "}", "enc.${i - 1}"])
+            target[key] = rng.choice(
+                [target[key] + ".0", "missing", target[key] + ".x.y", "${" + target[key] + "}", "enc.${i - 1}"]
+            )
         elif action == "number":
             target[key] = rng.choice([-1, 0, 10**7, 2**40, 1e-9, 3.5, -(2**63)])
         else:
@@ -98,7 +102,9 @@ def mutate_text(text: str, rng: random.Random) -> str | bytes:
     """One to three textual mutations: byte flips, truncation, line duplication, indentation, snippets."""
     for _ in range(rng.randint(1, 3)):
         lines = text.split("\n")
-        action = rng.choice(["flip", "truncate", "duplicate", "indent", "dedent", "snippet", "delete_line", "swap_lines"])
+        action = rng.choice(
+            ["flip", "truncate", "duplicate", "indent", "dedent", "snippet", "delete_line", "swap_lines"]
+        )
         if action == "flip" and text:
             raw = bytearray(text.encode("utf-8"))
             raw[rng.randrange(len(raw))] ^= 1 << rng.randrange(8)
@@ -112,7 +118,7 @@ def mutate_text(text: str, rng: random.Random) -> str | bytes:
             elif action == "indent":
                 lines[i] = rng.choice(["  ", " ", "\t", "    "]) + lines[i]
             elif action == "dedent":
-                lines[i] = lines[i][rng.randint(1, 4):]
+                lines[i] = lines[i][rng.randint(1, 4) :]
             elif action == "delete_line":
                 del lines[i]
             else:
@@ -216,7 +222,9 @@ def run_fuzz(cases: int, seed: int = 0, case_seconds: float = CASE_SECONDS) -> F
             report.failures.append(Failure(name, case, "hang", f"over {case_seconds} s", _shown(text)))
             outcome = "failed"
         except Exception as exc:  # the invariant is broken: record it with its traceback
-            report.failures.append(Failure(name, case, type(exc).__name__, traceback.format_exc(limit=-6), _shown(text)))
+            report.failures.append(
+                Failure(name, case, type(exc).__name__, traceback.format_exc(limit=-6), _shown(text))
+            )
             outcome = "failed"
         report.slowest = max(report.slowest, time.perf_counter() - began)
         report.cases += 1

@@ -9,7 +9,9 @@ from fuzzlib import run_case, run_fuzz, seed_files
 def _check(cases: int, seed: int) -> None:
     report = run_fuzz(cases, seed=seed)
     assert report.cases == cases
-    assert not report.failures, "\n\n".join(f"{f.seed} case {f.case}: {f.detail}\n--- input ---\n{f.text[:2000]}" for f in report.failures[:3])
+    assert not report.failures, "\n\n".join(
+        f"{f.seed} case {f.case}: {f.detail}\n--- input ---\n{f.text[:2000]}" for f in report.failures[:3]
+    )
 
 
 def test_seed_files_are_found() -> None:

@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 import netspec
 from netspec._api import prepare
 
-PROPERTY = settings(max_examples=40, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(
+    max_examples=40, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 BLOCKS = {
     "res": {
@@ -64,7 +66,13 @@ def valid_specs(draw: st.DrawFn) -> tuple[dict[str, Any], tuple[int, ...]]:
             nodes[name] = {"block": "res", "ch": channels, "repeat": draw(st.integers(1, 2))}
         elif kind == "repeat":
             count, base = draw(st.integers(1, 3)), draw(st.integers(1, 4))
-            nodes[name] = {"op": "Conv2d", "repeat": count, "out_channels": f"${{{base} * (i + 1)}}", "kernel_size": 3, "padding": 1}
+            nodes[name] = {
+                "op": "Conv2d",
+                "repeat": count,
+                "out_channels": f"${{{base} * (i + 1)}}",
+                "kernel_size": 3,
+                "padding": 1,
+            }
             channels = base * count
         elif kind == "level" and size >= 6:
             width = draw(st.integers(1, 4))
@@ -117,4 +125,6 @@ def test_output_shapes_of_a_repeat_and_a_level() -> None:
                       "u": {"block": "level", "ch": 3}}}  # fmt: skip
     spec = netspec.loads(yaml.safe_dump(data, sort_keys=False))
     module = netspec.build(spec)
-    assert tuple(module(torch.randn(1, 3, 12, 12)).shape) == tuple(netspec.infer_shapes(spec)["u.cat"]) == (1, 6, 10, 10)
+    assert (
+        tuple(module(torch.randn(1, 3, 12, 12)).shape) == tuple(netspec.infer_shapes(spec)["u.cat"]) == (1, 6, 10, 10)
+    )

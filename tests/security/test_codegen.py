@@ -13,7 +13,15 @@ from hostile import PWNED, located_error, spec_with_nodes
 import netspec
 from netspec._ops import unregister_op
 
-BREAKOUTS = ["a'); import os; #", "x\nimport os", 'x"); __import__("os").system("id"); ("', "__class__", "a.b", "a b", "é"]
+BREAKOUTS = [
+    "a'); import os; #",
+    "x\nimport os",
+    'x"); __import__("os").system("id"); ("',
+    "__class__",
+    "a.b",
+    "a b",
+    "é",
+]
 
 
 @pytest.mark.parametrize("name", BREAKOUTS)
@@ -25,13 +33,23 @@ def test_node_name_that_breaks_out_is_refused(name: str) -> None:
 @pytest.mark.parametrize("name", BREAKOUTS)
 def test_input_name_that_breaks_out_is_refused(name: str) -> None:
     quoted = name.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    located_error(lambda: netspec.loads(f'netspec: 1\nname: t\ninputs: {{"{quoted}": [N, 3, 8, 8]}}\nnodes:\n  a: ReLU\n'))
+    located_error(
+        lambda: netspec.loads(f'netspec: 1\nname: t\ninputs: {{"{quoted}": [N, 3, 8, 8]}}\nnodes:\n  a: ReLU\n')
+    )
 
 
-@pytest.mark.parametrize(("op", "arg"), [("Conv2d", "padding_mode"), ("pad", "mode"), ("Upsample", "mode"), ("GELU", "approximate")])
+@pytest.mark.parametrize(
+    ("op", "arg"), [("Conv2d", "padding_mode"), ("pad", "mode"), ("Upsample", "mode"), ("GELU", "approximate")]
+)
 def test_string_argument_that_breaks_out_is_refused(op: str, arg: str) -> None:
-    extra = {"Conv2d": "out_channels: 8, kernel_size: 3, ", "pad": "pad: [1, 1, 1, 1], ", "Upsample": "scale_factor: 2, "}.get(op, "")
-    text = spec_with_nodes(f"  a: {{op: {op}, {extra}{arg}: \"zeros'); __import__('os').system('touch {PWNED}'); ('\"}}\n")
+    extra = {
+        "Conv2d": "out_channels: 8, kernel_size: 3, ",
+        "pad": "pad: [1, 1, 1, 1], ",
+        "Upsample": "scale_factor: 2, ",
+    }.get(op, "")
+    text = spec_with_nodes(
+        f"  a: {{op: {op}, {extra}{arg}: \"zeros'); __import__('os').system('touch {PWNED}'); ('\"}}\n"
+    )
     err = located_error(lambda: netspec.loads(text))
     assert err.errors[0].line == 5
 

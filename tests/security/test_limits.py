@@ -33,14 +33,17 @@ def test_alias_bomb_in_keys_position_is_refused() -> None:
     assert err.errors[0].code in ("NS010", "NS017")
 
 
-NESTED_REPEATS = HEADER + "blocks:\n  b0: {nodes: {r: ReLU}}\n" + "".join(
-    f"  b{k}: {{nodes: {{r: {{block: b{k - 1}, repeat: 1000}}}}}}\n" for k in range(1, 6)
-) + "nodes:\n  a: {block: b5, repeat: 1000}\n"
+NESTED_REPEATS = (
+    HEADER
+    + "blocks:\n  b0: {nodes: {r: ReLU}}\n"
+    + "".join(f"  b{k}: {{nodes: {{r: {{block: b{k - 1}, repeat: 1000}}}}}}\n" for k in range(1, 6))
+    + "nodes:\n  a: {block: b5, repeat: 1000}\n"
+)
 
 EXPANSION_BOMBS = {
     "nested repeats (10^18 nodes)": NESTED_REPEATS,
     "flat repeat over the node limit": spec_with_nodes("  a: {op: ReLU, repeat: 100001}\n"),
-    "repeat count from an expression": spec_with_nodes("  a: {op: ReLU, repeat: \"${2 ** 62}\"}\n"),
+    "repeat count from an expression": spec_with_nodes('  a: {op: ReLU, repeat: "${2 ** 62}"}\n'),
     "empty block instances": HEADER + "blocks:\n  e: {nodes: {r: {op: ReLU, repeat: 0}}}\n"
     "nodes:\n  a: {block: e, repeat: 1000000000}\n",
     "disabled block instances": HEADER + "blocks:\n  d: {nodes: {r: {op: ReLU, when: false}}}\n"
@@ -49,7 +52,7 @@ EXPANSION_BOMBS = {
         "  a: {op: ReLU, repeat: 100000, " + ", ".join(f"k{j}: 1" for j in range(2000)) + "}\n"
     ),
     "costly expression repeated": spec_with_nodes(
-        "  a: {op: ReLU, repeat: 100000, inplace: \"${" + " and ".join(["[0] * 9999 == [0] * 9999"] * 30) + "}\"}\n"
+        '  a: {op: ReLU, repeat: 100000, inplace: "${' + " and ".join(["[0] * 9999 == [0] * 9999"] * 30) + '}"}\n'
     ),
     "recursive block": HEADER + "blocks:\n  b: {nodes: {inner: {block: b, repeat: 1000}}}\nnodes:\n  a: {block: b}\n",
 }
@@ -111,7 +114,7 @@ def test_huge_parameter_override_is_refused_by_the_budget() -> None:
     assert caught.value.errors[0].code in ("NS190", "NS131", "NS147")
 
 
-@pytest.mark.parametrize("value", ["-1", "0", "1e400", ".nan", "-.inf", "9" * 40, "true", "\"8\"", "8.0"])
+@pytest.mark.parametrize("value", ["-1", "0", "1e400", ".nan", "-.inf", "9" * 40, "true", '"8"', "8.0"])
 def test_bad_sizes_are_refused(value: str) -> None:
     text = spec_with_nodes(f"  conv: {{op: Conv2d, out_channels: {value}, kernel_size: 3}}\n")
     err = located_error(lambda: netspec.loads(text))
@@ -159,7 +162,7 @@ def test_deep_block_mapping_is_refused() -> None:
 
 
 def test_very_long_line_is_refused_cheaply() -> None:
-    text = spec_with_nodes("  a: {op: \"" + "A" * 4_000_000 + "\"}\n")
+    text = spec_with_nodes('  a: {op: "' + "A" * 4_000_000 + '"}\n')
     seconds, _ = timed(lambda: netspec.loads(text))
     err = located_error(lambda: netspec.loads(text))
     assert err.errors[0].code == "NS015"

@@ -39,7 +39,11 @@ CLI_EXISTS = (Path(netspec.__file__).parent / "_cli.py").exists()
 def test_github_format_cannot_start_a_workflow_command(name: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "netspec", "validate", "--format", "github", name],
-        cwd=CORPUS, capture_output=True, text=True, timeout=60, check=False,
+        cwd=CORPUS,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 1, result.stderr
     lines = result.stdout.splitlines()
@@ -56,7 +60,11 @@ def test_github_properties_escape_separators(tmp_path) -> None:
     path.write_text(spec_with_nodes("  a: {op: nope}\n"))
     result = subprocess.run(
         [sys.executable, "-m", "netspec", "validate", "--format", "github", path.name],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     first = result.stdout.splitlines()[0]
     assert first.startswith("::error file=a%2Cb%3A%3Ac.yaml,line=5,"), first

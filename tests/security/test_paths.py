@@ -53,7 +53,16 @@ def test_bundled_spec_is_allowed(tree) -> None:
     assert netspec.count_params(netspec.load(path)) < 61_706
 
 
-@pytest.mark.parametrize("ref", ["../outside/secret.yaml", "sub/../../outside/secret.yaml", "{abs}", "~/secret.yaml", "{abs_dir}/../outside/secret.yaml"])
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "../outside/secret.yaml",
+        "sub/../../outside/secret.yaml",
+        "{abs}",
+        "~/secret.yaml",
+        "{abs_dir}/../outside/secret.yaml",
+    ],
+)
 def test_escaping_reference_is_refused(tree, ref: str) -> None:
     ref = ref.replace("{abs}", str(tree / "outside" / "secret.yaml")).replace("{abs_dir}", str(tree / "project"))
     err = located_error(lambda: netspec.load(write_child(tree / "project", ref)))
@@ -85,7 +94,9 @@ def test_parent_chain_stays_in_the_first_files_tree(tree) -> None:
     assert err.errors[0].code == "NS104"
 
 
-@pytest.mark.parametrize("ref", ["/etc/passwd", "../x.yaml", "lenet5.yaml/../../x.yaml", "C:\\\\x.yaml", "\\\\\\\\server\\\\x.yaml"])
+@pytest.mark.parametrize(
+    "ref", ["/etc/passwd", "../x.yaml", "lenet5.yaml/../../x.yaml", "C:\\\\x.yaml", "\\\\\\\\server\\\\x.yaml"]
+)
 def test_text_specs_extend_bundled_specs_only(ref: str) -> None:
     err = located_error(lambda: netspec.loads(child_text(f'"{ref}"')))
     assert err.errors[0].code == "NS104"
