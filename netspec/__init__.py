@@ -7,6 +7,7 @@ from ._ops import register_op
 from ._shapes import SizeLattice
 from ._spec import Spec, json_schema, list_specs
 from ._summary import Summary, summarize
+from ._weights import save_weights
 
 __version__ = "0.1.0"
 
@@ -25,6 +26,7 @@ __all__ = [
     "load",
     "loads",
     "register_op",
+    "save_weights",
     "summarize",
     "valid_sizes",
     "validate",

@@ -17,6 +17,7 @@ from ._load import Limits, collector_paused
 from ._shapes import ShapeInfo, SizeLattice, check_sizes, count_parameters, first_impossible, infer, node_parameters
 from ._shapes import valid_sizes as _valid_sizes
 from ._spec import SPEC_SUFFIXES, Spec, bundled_path, parse_source, spec_from_document
+from ._weights import load_weights, read_state_dict
 
 __all__ = [
     "DEFAULT_MAX_PARAMS",
@@ -233,18 +234,31 @@ def build(
     dtype: torch.dtype | None = None,
     max_params: int = DEFAULT_MAX_PARAMS,
     input_shapes: Mapping[str, Sequence[int]] | None = None,
+    weights: str | os.PathLike[str] | Mapping[str, torch.Tensor] | None = None,
+    strict: bool = True,
     **params: Any,
 ) -> fx.GraphModule:
     """Compile a spec into a `torch.fx.GraphModule` with its parameters initialised.
 
     `params` override the spec's parameters (`build("resnet18", num_classes=10)`). A model with more
     than `max_params` parameters is refused before anything is allocated.
+
+    `weights` loads a state dict after building: a `.safetensors` file, a `.pt`/`.pth` file (read
+    with `torch.load(weights_only=True)`, never unpickling code) or a mapping of tensors. Loading is
+    strict by default: a missing, unexpected or mis-shaped key is a `SpecError` naming the spec node
+    it belongs to; `strict=False` skips missing and unexpected keys.
     """
     info = prepare(source, params, input_shapes)
     _check_budget(info, max_params)
     if input_shapes is None:
         _check_declared_sizes(info)
+    state = None
+    if weights is not None:  # read before allocating: a bad file fails fast
+        state = dict(weights) if isinstance(weights, Mapping) else read_state_dict(weights)
     module = compile_graph(info)
+    if state is not None:
+        file = None if isinstance(weights, Mapping) else os.fspath(weights)
+        load_weights(module, state, info.graph, strict=strict, file=file)
     if device is not None or dtype is not None:
         module = module.to(device=device, dtype=dtype)
     return module

@@ -1,0 +1,196 @@
+"""Weights without pickle: reading state dicts from safetensors or `weights_only` torch files, loading
+them strictly into a built model with a report that names the spec's nodes, and writing safetensors.
+
+A weight file is data: safetensors holds tensors and nothing else, and `.pt`/`.pth` files are read
+with `torch.load(weights_only=True)`, which refuses anything but tensors and plain containers, so
+loading weights never runs code from the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ._errors import Diagnostic, SourceMap, SpecError, did_you_mean, format_path
+from ._graph import Graph
+
+__all__ = ["WEIGHT_SUFFIXES", "load_weights", "read_state_dict", "save_weights"]
+
+WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
+_CONTAINER_KEYS = ("state_dict", "model_state_dict", "model")  # where training checkpoints keep the weights
+_MAX_REPORTED = 20  # diagnostics per kind of problem; the rest are counted
+
+
+def _file_error(path: str | os.PathLike[str], message: str, hint: str | None = None) -> SpecError:
+    return SpecError([Diagnostic(message, file=os.fspath(path), hint=hint, code="NS195")], SourceMap())
+
+
+def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """The tensors of a weight file, by key: safetensors, or a `.pt`/`.pth`/`.bin` state dict.
+
+    A torch file may hold the state dict itself or a checkpoint with it under `state_dict`,
+    `model_state_dict` or `model`. Raises `SpecError` (NS195) for a file that cannot be read as weights.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise _file_error(path, f"no weight file `{file}`" + (" (it is a folder)" if file.is_dir() else ""))
+    suffix = file.suffix.lower()
+    if suffix not in WEIGHT_SUFFIXES:
+        raise _file_error(
+            path,
+            f"`{file.name}` is not a weight file netspec reads",
+            "use a `.safetensors` file, or a `.pt`/`.pth`/`.bin` state dict saved with `torch.save`",
+        )
+    if suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            return dict(load_file(os.fspath(file), device="cpu"))
+        except (SafetensorError, OSError, ValueError) as err:
+            raise _file_error(path, f"`{file.name}` is not a readable safetensors file: {err}") from None
+    try:
+        loaded = torch.load(os.fspath(file), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        if not _looks_like_torch_file(file):
+            raise _file_error(path, f"`{file.name}` cannot be read as weights: it is not a torch file") from None
+        raise _file_error(
+            path,
+            f"`{file.name}` holds objects other than tensors and plain containers, which netspec does not unpickle",
+            "save `model.state_dict()` with `torch.save`, or convert the weights to safetensors",
+        ) from None
+    except Exception as err:  # noqa: BLE001 - truncated files, zip errors: all mean "not weights"
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise _file_error(path, f"`{file.name}` cannot be read as weights: {first}") from None
+    return _tensors(loaded, path)
+
+
+def _looks_like_torch_file(file: Path) -> bool:
+    """A zip archive (what `torch.save` writes) or a legacy pickle (protocol byte first)."""
+    with file.open("rb") as stream:
+        head = stream.read(4)
+    return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
+
+
+def _tensors(loaded: Any, path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    if isinstance(loaded, Mapping):
+        for key in _CONTAINER_KEYS:
+            inner = loaded.get(key)
+            if isinstance(inner, Mapping) and not any(isinstance(v, torch.Tensor) for v in loaded.values()):
+                loaded = inner
+                break
+    if not isinstance(loaded, Mapping):
+        raise _file_error(path, f"the file holds a {type(loaded).__name__}, not a state dict (a mapping of tensors)")
+    wrong = [str(k) for k, v in loaded.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
+    if wrong:
+        raise _file_error(
+            path,
+            f"the state dict has {len(wrong)} entr{'y' if len(wrong) == 1 else 'ies'} that "
+            f"{'is' if len(wrong) == 1 else 'are'} not a tensor under a string key: {', '.join(wrong[:5])}",
+        )
+    return dict(loaded)
+
+
+def _owner(key: str, modules: Mapping[str, Any]) -> str | None:
+    """The longest module-name prefix of a state-dict key (`layer1.0.conv1.weight` -> `layer1.0.conv1`)."""
+    parts = key.split(".")
+    for end in range(len(parts) - 1, 0, -1):
+        prefix = ".".join(parts[:end])
+        if prefix in modules:
+            return prefix
+    return None
+
+
+def load_weights(
+    model: nn.Module,
+    state: Mapping[str, torch.Tensor],
+    graph: Graph,
+    *,
+    strict: bool = True,
+    file: str | None = None,
+) -> None:
+    """Copy `state` into `model`, checking every key and shape first.
+
+    With `strict`, a key the model lacks (unexpected), a key of the model the weights lack (missing)
+    or a tensor of another shape is an error (NS196, NS197, NS198), reported at the spec node the key
+    belongs to; without it, missing and unexpected keys are skipped (shapes are always checked).
+    """
+    expected = model.state_dict()
+    nodes = {node.name: node for node in graph.nodes}
+    sources = graph.sources
+    diagnostics: list[Diagnostic] = []
+    where = f" in `{file}`" if file else ""
+
+    def report(code: str, key: str, message: str, hint: str | None, kind: list[Diagnostic]) -> None:
+        owner = _owner(key, nodes)
+        if owner is not None:
+            node = nodes[owner]
+            message = f"`{owner}` ({node.op.name}): {message}"
+            kind.append(
+                Diagnostic(message, format_path(node.path), hint=hint, code=code).located(sources.span(node.path))
+            )
+        else:
+            kind.append(Diagnostic(message, "nodes", hint=hint, code=code).located(sources.span(("nodes",))))
+
+    missing: list[Diagnostic] = []
+    unexpected: list[Diagnostic] = []
+    shapes: list[Diagnostic] = []
+    absent = [key for key in expected if key not in state] if strict else []
+    extra = [key for key in state if key not in expected] if strict else []
+    if strict:
+        for key in absent[: _MAX_REPORTED + 1]:  # one more than shown, so that "and N more" is right
+            report("NS196", key, f"weight `{key}` is missing{where}", did_you_mean(key, extra), missing)
+        for key in extra[: _MAX_REPORTED + 1]:
+            message = f"the weights{where} have `{key}`, which the model has not"
+            report("NS197", key, message, did_you_mean(key, absent), unexpected)
+    for key, tensor in state.items():
+        target = expected.get(key)
+        if target is not None and tuple(target.shape) != tuple(tensor.shape):
+            report(
+                "NS198",
+                key,
+                f"weight `{key}` has shape {list(tensor.shape)}{where}, the model's has {list(target.shape)}",
+                "the weights were saved from a model with other sizes: check the spec's parameters",
+                shapes,
+            )
+    totals = (len(absent), len(extra), len(shapes))
+    for kind, total in zip((missing, unexpected, shapes), totals):
+        if total > _MAX_REPORTED:
+            del kind[_MAX_REPORTED:]
+            more = f"... and {total - _MAX_REPORTED} more like the above"
+            kind.append(dataclasses.replace(kind[-1], message=more, hint=None))
+        diagnostics += kind
+    if diagnostics:
+        raise SpecError(diagnostics, sources)
+    usable = {k: v for k, v in state.items() if k in expected}
+    model.load_state_dict(usable, strict=strict)
+
+
+def save_weights(model: nn.Module | Mapping[str, torch.Tensor], path: str | os.PathLike[str]) -> None:
+    """Write a model's state dict (or a state dict) to a safetensors file.
+
+    Tensors are written contiguous, on the CPU; tensors that share storage (tied weights) are written
+    once each under every key, so the file loads back into the same model with `build(weights=...)`.
+    """
+    from safetensors.torch import save_file
+
+    state = model.state_dict() if isinstance(model, nn.Module) else dict(model)
+    seen: set[tuple[int, int]] = set()
+    out: dict[str, torch.Tensor] = {}
+    for key, tensor in state.items():
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(f"`{key}` is a {type(tensor).__name__}, not a tensor")
+        tensor = tensor.detach().to("cpu").contiguous()
+        ident = (tensor.untyped_storage().data_ptr(), tensor.untyped_storage().nbytes())
+        if ident in seen and tensor.numel():
+            tensor = tensor.clone()
+        seen.add(ident)
+        out[key] = tensor
+    save_file(out, os.fspath(path), metadata={"format": "pt"})

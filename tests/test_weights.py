@@ -1,0 +1,156 @@
+"""Weights without pickle: safetensors and `weights_only` torch files, strict loading reported at spec nodes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+import netspec
+
+SPEC = """\
+netspec: 1
+name: small
+params:
+  classes: 3
+inputs:
+  x: [N, 2, 8, 8]
+nodes:
+  conv: {op: Conv2d, out_channels: 4, kernel_size: 3, padding: 1}
+  bn: BatchNorm2d
+  pool: {op: AdaptiveAvgPool2d, output_size: 1}
+  flat: Flatten
+  fc: {op: Linear, out_features: $classes}
+"""
+
+
+@pytest.fixture
+def spec_file(tmp_path: Path) -> Path:
+    path = tmp_path / "small.yaml"
+    path.write_text(SPEC)
+    return path
+
+
+def _same_outputs(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    x = torch.randn(2, 2, 8, 8)
+    return torch.equal(a.eval()(x), b.eval()(x))
+
+
+def test_safetensors_round_trip(spec_file: Path, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = netspec.build(spec_file)
+    with torch.no_grad():
+        model.bn.running_mean.uniform_()  # buffers travel too
+    netspec.save_weights(model, tmp_path / "w.safetensors")
+    torch.manual_seed(1)
+    loaded = netspec.build(spec_file, weights=tmp_path / "w.safetensors")
+    assert _same_outputs(model, loaded)
+    assert torch.equal(loaded.bn.running_mean, model.bn.running_mean)
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".pth"])
+def test_torch_state_dict_and_checkpoint(spec_file: Path, tmp_path: Path, suffix: str) -> None:
+    model = netspec.build(spec_file)
+    torch.save(model.state_dict(), tmp_path / f"w{suffix}")
+    torch.save({"epoch": 3, "state_dict": model.state_dict()}, tmp_path / f"ckpt{suffix}")
+    assert _same_outputs(model, netspec.build(spec_file, weights=str(tmp_path / f"w{suffix}")))
+    assert _same_outputs(model, netspec.build(spec_file, weights=tmp_path / f"ckpt{suffix}"))
+
+
+def test_mapping_and_half_precision(spec_file: Path) -> None:
+    model = netspec.build(spec_file)
+    half = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    loaded = netspec.build(spec_file, weights=half)
+    assert loaded.conv.weight.dtype == torch.float32
+    assert torch.equal(loaded.conv.weight, model.conv.weight.half().float())
+
+
+def test_pickled_objects_are_refused_without_running(spec_file: Path, tmp_path: Path) -> None:
+    ran = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):  # would touch `ran` if unpickled
+            return (Path.touch, (ran,))
+
+    torch.save({"conv.weight": Payload()}, tmp_path / "evil.pt")
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.build(spec_file, weights=tmp_path / "evil.pt")
+    assert info.value.diagnostics[0].code == "NS195"
+    assert "does not unpickle" in str(info.value)
+    assert not ran.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "words"),
+    [
+        ("w.safetensors", b"not a safetensors file", "not a readable safetensors file"),
+        ("w.pt", b"garbage", "cannot be read as weights"),
+        ("w.npz", b"", "not a weight file"),
+        ("missing.pt", None, "no weight file"),
+    ],
+)
+def test_unreadable_files(spec_file: Path, tmp_path: Path, name: str, content: bytes | None, words: str) -> None:
+    if content is not None:
+        (tmp_path / name).write_bytes(content)
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.build(spec_file, weights=tmp_path / name)
+    (diag,) = info.value.diagnostics
+    assert diag.code == "NS195" and words in diag.message
+    assert diag.file == os.fspath(tmp_path / name)
+
+
+def test_non_tensor_entries(spec_file: Path, tmp_path: Path) -> None:
+    torch.save({"conv.weight": torch.zeros(1), "step": 3}, tmp_path / "w.pt")
+    with pytest.raises(netspec.SpecError, match="not a tensor under a string key: step"):
+        netspec.build(spec_file, weights=tmp_path / "w.pt")
+    torch.save([torch.zeros(1)], tmp_path / "list.pt")
+    with pytest.raises(netspec.SpecError, match="holds a list, not a state dict"):
+        netspec.build(spec_file, weights=tmp_path / "list.pt")
+
+
+def test_strict_report_names_nodes_and_lines(spec_file: Path) -> None:
+    state = netspec.build(spec_file, classes=5).state_dict()
+    state["conv.wieght"] = state.pop("conv.weight")
+    state["extra.weight"] = torch.zeros(1)
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.build(spec_file, weights=state)
+    by_code = {d.code: d for d in info.value.diagnostics}
+    assert sorted(d.code for d in info.value.diagnostics) == ["NS196", "NS197", "NS197", "NS198", "NS198"]
+    missing = by_code["NS196"]
+    assert missing.line == 8 and missing.path == "nodes.conv" and missing.hint == "did you mean `conv.wieght`?"
+    assert "`conv` (Conv2d)" in missing.message
+    shaped = [d for d in info.value.diagnostics if d.code == "NS198"]
+    assert {d.line for d in shaped} == {12} and "[5, 4]" in shaped[0].message and "[3, 4]" in shaped[0].message
+    stray = [d for d in info.value.diagnostics if d.code == "NS197" and "extra" in d.message][0]
+    assert stray.path == "nodes"
+
+
+def test_non_strict_skips_keys_but_checks_shapes(spec_file: Path) -> None:
+    model = netspec.build(spec_file)
+    state = {"conv.weight": model.conv.weight.detach() + 1, "unknown": torch.zeros(1)}
+    loaded = netspec.build(spec_file, weights=state, strict=False)
+    assert torch.equal(loaded.conv.weight, model.conv.weight + 1)
+    with pytest.raises(netspec.SpecError, match="NS198"):
+        netspec.build(spec_file, weights={"conv.weight": torch.zeros(1)}, strict=False)
+
+
+def test_many_problems_are_summarised(spec_file: Path) -> None:
+    state = {f"junk{i}.weight": torch.zeros(1) for i in range(100)}
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.build(spec_file, weights=state, strict=True)
+    unexpected = [d for d in info.value.diagnostics if d.code == "NS197"]
+    assert len(unexpected) == 21 and unexpected[-1].message == "... and 80 more like the above"
+
+
+def test_save_weights_unties_shared_storage(tmp_path: Path) -> None:
+    shared = torch.nn.Linear(2, 2)
+    model = torch.nn.ModuleDict({"a": shared, "b": torch.nn.Linear(2, 2)})
+    model["b"].weight = shared.weight  # tied
+    netspec.save_weights(model, tmp_path / "tied.safetensors")
+    from safetensors.torch import load_file
+
+    loaded = load_file(tmp_path / "tied.safetensors")
+    assert set(loaded) == {"a.weight", "a.bias", "b.weight", "b.bias"}
+    assert torch.equal(loaded["b.weight"], shared.weight)
