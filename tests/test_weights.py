@@ -123,7 +123,7 @@ def test_strict_report_names_nodes_and_lines(spec_file: Path) -> None:
     assert "`conv` (Conv2d)" in missing.message
     shaped = [d for d in info.value.diagnostics if d.code == "NS198"]
     assert {d.line for d in shaped} == {12} and "[5, 4]" in shaped[0].message and "[3, 4]" in shaped[0].message
-    stray = [d for d in info.value.diagnostics if d.code == "NS197" and "extra" in d.message][0]
+    stray = next(d for d in info.value.diagnostics if d.code == "NS197" and "extra" in d.message)
     assert stray.path == "nodes"
 
 
