@@ -1,5 +1,5 @@
-"""The edge ops `add`, `mul`, `concat`, `crop` and `pad`: lower-case functions that join or
-resize tensors, with their shape rules and catalog entries.
+"""The edge ops `add`, `mul`, `concat`, `crop`, `pad` and `interpolate`: lower-case functions that
+join or resize tensors, with their shape rules and catalog entries.
 
 They run as functions (`operator.add`, `operator.mul` and the helpers in `_runtime`), have no
 parameters and count no MACs. The registry (`_ops`) collects `edge_ops()`.
@@ -16,7 +16,7 @@ from typing import Any, Literal
 from . import _runtime
 from ._args import ArgProblem, ArgSpec, OpDef, _generic_problems, _join_or, _render
 from ._dims import Dim, Shape, ShapeCheck, ShapeError, format_shape, is_concrete
-from ._rules import _no_macs, _no_params, _normalize_axis
+from ._rules import _MODE_RANKS, _layout, _no_macs, _no_params, _normalize_axis, _scaled
 
 __all__ = ["edge_ops"]
 
@@ -216,6 +216,68 @@ def _check_pad_mode(mode: str, rank: int, padded: int, amounts: list[tuple[Dim, 
             check.at_least(size, amount, f"the `pad` input size in dimension {i} (circular padding)")
 
 
+_InterpolateMode = Literal["nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact"]
+_ALIGNABLE = ("linear", "bilinear", "bicubic", "trilinear")
+
+
+def _interpolate_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
+    shape, mode = inputs[0], args["mode"]
+    ranks = _MODE_RANKS.get(mode, (3, 4, 5))
+    if len(shape) not in ranks:
+        wanted = _join_or([f"a {r}-D input {_layout(r - 2)}" for r in ranks])
+        raise ShapeError(f"`interpolate` with mode {_render(mode)} expects {wanted}, got {format_shape(shape)}")
+    given = [name for name in ("size", "scale_factor") if args[name] is not None]
+    if len(inputs) == 2 and given:
+        raise ShapeError(f"`interpolate` takes either a second input to match or `{given[0]}`, not both")
+    if len(inputs) == 1 and len(given) != 1:
+        raise ShapeError(
+            "`interpolate` needs a second input to match, `size` or `scale_factor`"
+            if not given
+            else "`interpolate` takes `size` or `scale_factor`, not both"
+        )
+    if len(inputs) == 2:
+        ref = inputs[1]
+        if len(ref) != len(shape):
+            raise ShapeError(
+                f"`interpolate` resizes to the sizes of a second input of the same rank, got {format_shape(shape)} "
+                f"and {format_shape(ref)}"
+            )
+        return shape[:2] + ref[2:]
+    spatial = len(shape) - 2
+    values = args["size"] if args["size"] is not None else args["scale_factor"]
+    if len(values) != spatial:
+        raise ShapeError(
+            f"`{given[0]}` {_render(values)} of `interpolate` needs {spatial} values, one for each dimension after "
+            f"the first two of {format_shape(shape)}"
+        )
+    if args["size"] is not None:
+        return shape[:2] + tuple(values)
+    out = tuple(_scaled("interpolate", size, float(scale)) for size, scale in zip(shape[2:], values))
+    for i, size in enumerate(out, start=2):
+        check.positive(size, f"`interpolate` output size in dimension {i}")
+    return shape[:2] + out
+
+
+def _interpolate_problems(args: dict[str, Any]) -> list[ArgProblem]:
+    problems = _generic_problems("interpolate", {k: v for k, v in args.items() if k in ("size", "scale_factor")})
+    if args.get("size") is not None and args.get("scale_factor") is not None:
+        problems.append(
+            ArgProblem("scale_factor", "`interpolate` takes `size` or `scale_factor`, not both", None, "value")
+        )
+    mode, align = args.get("mode", "nearest"), args.get("align_corners")
+    if align is not None and mode not in _ALIGNABLE:
+        problems.append(
+            ArgProblem(
+                "align_corners",
+                f"`align_corners` of `interpolate` only applies to the linear, bilinear, bicubic and trilinear modes, "
+                f"not {_render(mode)}",
+                "leave `align_corners` out",
+                "value",
+            )
+        )
+    return problems
+
+
 def _edge_args(*specs: tuple[str, Any, Any]) -> Mapping[str, ArgSpec]:
     return types.MappingProxyType({name: ArgSpec(name, ann, False, default) for name, ann, default in specs})
 
@@ -278,5 +340,21 @@ def edge_ops() -> list[OpDef]:
             args=_edge_args(("pad", list[int] | None, None), ("mode", _PadMode, "constant"), ("value", float, 0.0)),
             validate=lambda args: _edge_problems("pad", args),
             doc="Pad by `pad` (torch.nn.functional.pad order) or, centered, to the second input's sizes.",
+        ),
+        function(
+            name="interpolate",
+            target=_runtime.interpolate,
+            min_inputs=1,
+            max_inputs=2,
+            shape=_interpolate_shape,
+            args=_edge_args(
+                ("size", list[int] | None, None),
+                ("scale_factor", list[float] | None, None),
+                ("mode", _InterpolateMode, "nearest"),
+                ("align_corners", bool | None, None),
+            ),
+            validate=_interpolate_problems,
+            doc="Resize dimensions 2 and up to the second input's sizes, to `size`, or by `scale_factor`"
+            " (`torch.nn.functional.interpolate`).",
         ),
     ]

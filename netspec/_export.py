@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import fx, nn
 
-from . import _runtime
+from . import _modules, _runtime
 from ._api import Source, build, prepare
 from ._compile import INIT_FUNCTIONS, _live_nodes, compile_graph
 from ._graph import Graph, GraphNode
@@ -53,8 +53,11 @@ _HEADER_IMPORTS = (
     "import torch.nn.functional as F",
     "from torch import Tensor, nn",
 )
+# netspec's own layers (`_modules`), whose classes are copied into a file that uses them.
+_OWN_MODULES = {name: getattr(_modules, name) for name in _modules.__all__}
 _RESERVED = frozenset(
     {"torch", "F", "Tensor", "nn", "annotations", "SPEC_NAME", "SPEC_PARAMS", "EXAMPLE_INPUT_SHAPES", "_add_module"}
+    | {"Literal", *_OWN_MODULES}
 )
 
 
@@ -77,11 +80,14 @@ def export_python(
     class_name = _class_name(info.graph.spec.name)
     helpers, renames = _runtime_helpers(module.graph)
     forward = _forward_source(module.graph, renames)
+    classes = _own_module_sources(info)
+    imports = _HEADER_IMPORTS[:2] + (("from typing import Literal", "") if classes else ()) + _HEADER_IMPORTS[2:]
     parts = [
         _header(info.graph),
-        "\n".join(_HEADER_IMPORTS),
+        "\n".join(imports),
         _constants(info.graph, example),
         *helpers,
+        *classes,
         _ADD_MODULE_SOURCE,
         _class_source(class_name, info, module, forward),
     ]
@@ -197,15 +203,29 @@ def _class_source(class_name: str, info: ShapeInfo, module: fx.GraphModule, forw
     return "\n".join(lines)
 
 
+def _own_module_sources(info: ShapeInfo) -> list[str]:
+    """The sources of netspec's own layer classes that the network uses, in a stable order."""
+    live = _live_nodes(info.graph)
+    used = {n.op.target.__name__ for n in info.graph.nodes if n.name in live and _is_own_module(n.op.target)}
+    if not used:
+        return []
+    return [inspect.getsource(_OWN_MODULES[name]) for name in sorted(used)]
+
+
+def _is_own_module(target: Any) -> bool:
+    return _OWN_MODULES.get(getattr(target, "__name__", "")) is target
+
+
 def _construction(node: GraphNode, args: Mapping[str, Any]) -> str:
     target = node.op.target
     class_name = getattr(target, "__name__", "")
-    if getattr(nn, class_name, None) is not target:
+    own = _is_own_module(target)
+    if getattr(nn, class_name, None) is not target and not own:
         raise ExportError(
             f"node `{node.name}` uses `{node.op.name}`, which is not a `torch.nn` module: a standalone file cannot create it"
         )
     kwargs = ", ".join(f"{_identifier(k, 'argument name')}={_literal(v)}" for k, v in args.items())
-    call = f"nn.{_identifier(class_name, 'module class')}({kwargs})"
+    call = f"{'' if own else 'nn.'}{_identifier(class_name, 'module class')}({kwargs})"
     name = _qualified(node.name)
     if "." not in name and name.isidentifier() and not keyword.iskeyword(name):
         return f"self.{name} = {call}"

@@ -1,8 +1,8 @@
-"""The built-in `torch.nn` layers: their shape, inference, MAC and parameter rules, the value
-checks of their arguments, and their catalog entries.
+"""The built-in layers: their shape, inference, MAC and parameter rules, the value checks of
+their arguments, and their catalog entries.
 
-Each op carries the name and keyword arguments of its `torch.nn` class, read from the class's
-own signature. MACs count the multiply-accumulates of convolutions and linear layers only (bias
+Each op carries the name and keyword arguments of its `torch.nn` class (or of netspec's own
+class in `_modules`, for a layer `torch.nn` lacks), read from the class's own signature. MACs count the multiply-accumulates of convolutions and linear layers only (bias
 additions, norms, activations and pooling count 0), which is how published figures such as
 "1.81 GMACs for ResNet-18" are measured. The registry (`_ops`) collects `layer_ops()`.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import types
 from collections.abc import Callable, Iterable, Mapping
-from fractions import Fraction
 from typing import Any
 
 from torch import nn
@@ -34,10 +33,12 @@ from ._args import (
     _value_problem,
     _values,
 )
-from ._dims import Dim, Shape, ShapeCheck, ShapeError, format_shape, is_concrete
+from ._dims import Dim, Shape, ShapeCheck, ShapeError, format_shape
 from ._errors import did_you_mean
+from ._modules import StochasticDepth
 from ._rules import (
     _AXIS_NAMES,
+    _MODE_RANKS,
     _check_channels,
     _concrete,
     _expect_ranks,
@@ -49,6 +50,7 @@ from ._rules import (
     _numel,
     _per_axis,
     _same_shape,
+    _scaled,
 )
 
 __all__ = ["layer_ops"]
@@ -367,12 +369,9 @@ def _unflatten_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shap
     return shape[:axis] + tuple(sizes) + shape[axis + 1 :]
 
 
-_UPSAMPLE_MODE_RANKS = {"linear": (3,), "bilinear": (4,), "bicubic": (4,), "trilinear": (5,)}
-
-
 def _upsample_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
     (shape,) = inputs
-    ranks = _UPSAMPLE_MODE_RANKS.get(args["mode"], (3, 4, 5))
+    ranks = _MODE_RANKS.get(args["mode"], (3, 4, 5))
     if len(shape) not in ranks:
         wanted = _join_or([f"a {r}-D input {_layout(r - 2)}" for r in ranks])
         raise ShapeError(f"`Upsample` with mode {_render(args['mode'])} expects {wanted}, got {format_shape(shape)}")
@@ -380,20 +379,7 @@ def _upsample_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape
     if args["size"] is not None:
         return shape[:2] + _per_axis("Upsample", "size", args["size"], spatial)
     scales = _per_axis("Upsample", "scale_factor", args["scale_factor"], spatial)
-    return shape[:2] + tuple(_scaled(size, scale) for size, scale in zip(shape[2:], scales))
-
-
-def _scaled(size: Dim, scale: float) -> Dim:
-    """`floor(size * scale)`, as `torch.nn.functional.interpolate` computes it."""
-    if is_concrete(size):
-        return math.floor(float(size) * scale)
-    exact = Fraction(scale)
-    if exact.denominator > 1024:
-        raise ShapeError(
-            f"`Upsample` cannot scale the symbolic size `{size}` by {scale}",
-            "use an integer `scale_factor` (or a fraction such as 0.5), or give `size`",
-        )
-    return (size * exact.numerator) // exact.denominator
+    return shape[:2] + tuple(_scaled("Upsample", size, scale) for size, scale in zip(shape[2:], scales))
 
 
 def _pixel_shuffle_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
@@ -408,6 +394,30 @@ def _pixel_shuffle_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> 
             f"the input has {channels}"
         )
     return shape[:-3] + (channels // (factor * factor), shape[-2] * factor, shape[-1] * factor)
+
+
+def _channel_shuffle_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
+    (shape,) = inputs
+    groups = args["groups"]
+    if len(shape) < 3:
+        raise ShapeError(
+            f"`ChannelShuffle` expects an input [N, C, ...] with at least one dimension after the channels, "
+            f"got {format_shape(shape)}"
+        )
+    channels = _concrete("ChannelShuffle", shape[1], "channels", shape)
+    if channels % groups:
+        raise ShapeError(
+            f"`ChannelShuffle` with `groups` {groups} needs channels divisible by {groups}, the input has {channels}",
+            "the channels are split into `groups` equal groups, then interleaved",
+        )
+    return shape
+
+
+def _stochastic_depth_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
+    (shape,) = inputs
+    if not shape:
+        raise ShapeError("`StochasticDepth` expects an input [N, ...] whose first dimension is the batch, got a scalar")
+    return shape
 
 
 def _zero_pad_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
@@ -765,6 +775,8 @@ def _other_ops() -> list[OpDef]:
         _module_op(nn.Upsample, _upsample_shape, checks=_upsample_problems),
         _module_op(nn.PixelShuffle, _pixel_shuffle_shape),
         _module_op(nn.ZeroPad2d, _zero_pad_shape),
+        _module_op(nn.ChannelShuffle, _channel_shuffle_shape),
+        _module_op(StochasticDepth, _stochastic_depth_shape),
         _module_op(nn.PReLU, _prelu_shape, params=lambda args: args["num_parameters"]),
         _module_op(nn.Softmax, _softmax_shape("Softmax"), checks=_softmax_problems),
         _module_op(nn.LogSoftmax, _softmax_shape("LogSoftmax"), checks=_softmax_problems),

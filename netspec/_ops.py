@@ -1,7 +1,8 @@
 """The op catalog: what each op is called, what it accepts, and its shape, MAC and parameter rules.
 
 Built-in module ops carry the names and keyword arguments of their `torch.nn` classes, read
-from each class's own signature; edge ops (`add`, `mul`, `concat`, `crop`, `pad`) are functions
+from each class's own signature (and netspec's own layers from `_modules`, such as
+`StochasticDepth`); edge ops (`add`, `mul`, `concat`, `crop`, `pad`, `interpolate`) are functions
 in `_runtime`. More ops come from `register_op` and from plugins (entry-point group `netspec.ops`).
 
 Conventions: shapes are tuples of `Dim` (int or symbolic); a shape rule gets complete arguments

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from fractions import Fraction
+from typing import Any, cast
 
 from ._args import _join_or, _mismatch_hint, _mismatch_message, _render
 from ._dims import Dim, Shape, ShapeCheck, ShapeError, format_shape, is_concrete
@@ -18,6 +19,8 @@ __all__: list[str] = []  # private helpers, imported by name by `_layers` and `_
 
 _AXIS_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 _AXIS_LETTERS = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+# The input ranks each interpolation mode of `Upsample` and `interpolate` takes (other modes: 3 to 5).
+_MODE_RANKS = {"linear": (3,), "bilinear": (4,), "bicubic": (4,), "trilinear": (5,)}
 
 
 def _layout(spatial: int) -> str:
@@ -92,3 +95,16 @@ def _no_macs(inputs: list[Shape], output: Shape, args: dict) -> int:
 
 def _no_params(args: dict) -> int:
     return 0
+
+
+def _scaled(op: str, size: Dim, scale: float) -> Dim:
+    """`floor(size * scale)`, as `torch.nn.functional.interpolate` computes it."""
+    if is_concrete(size):
+        return math.floor(float(cast(int, size)) * scale)
+    exact = Fraction(scale)
+    if exact.denominator > 1024:
+        raise ShapeError(
+            f"`{op}` cannot scale the symbolic size `{size}` by {scale}",
+            "use an integer `scale_factor` (or a fraction such as 0.5), or give `size`",
+        )
+    return (size * exact.numerator) // exact.denominator

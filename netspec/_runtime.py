@@ -1,4 +1,4 @@
-"""The few functions that compiled networks call: crops, pads, concatenation, the input guard.
+"""The few functions that compiled networks call: crops, pads, concatenation, resizing, the input guard.
 
 Every function here is TorchScript-compatible (`torch.jit.script`), traceable by
 `torch.compile(fullgraph=True)` and `torch.export`, and works on any device. Importing this
@@ -19,6 +19,7 @@ __all__ = [
     "corner_crop",
     "crop",
     "crop_to_size",
+    "interpolate",
     "pad",
     "pad_to",
 ]
@@ -121,6 +122,22 @@ def _pad(x: Tensor, amounts: list[int], mode: str, value: float) -> Tensor:
     if mode == "constant":
         return F.pad(x, amounts, "constant", value)
     return F.pad(x, amounts, mode)
+
+
+def interpolate(
+    x: Tensor,
+    ref: Tensor | None = None,
+    size: list[int] | None = None,
+    scale_factor: list[float] | None = None,
+    mode: str = "nearest",
+    align_corners: bool | None = None,
+) -> Tensor:
+    """The `interpolate` op: resize the dimensions from 2 on to `ref`'s sizes, to `size`, or by `scale_factor`."""
+    if ref is not None:
+        return F.interpolate(x, size=ref.shape[2:], mode=mode, align_corners=align_corners)
+    if size is not None:
+        return F.interpolate(x, size=size, mode=mode, align_corners=align_corners)
+    return F.interpolate(x, scale_factor=scale_factor, mode=mode, align_corners=align_corners)
 
 
 def check_input(x: Tensor, name: str, rank: int, channels: int, expected: str) -> Tensor:

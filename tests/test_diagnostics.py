@@ -121,6 +121,29 @@ EXPECTED: dict[str, list[Want]] = {
         Want("NS146", 12, 38, "nodes.pool.kernel_size", "must be an integer or a list of integers", "without quotes"),
         Want("NS151", 13, 26, "nodes.head.in[0]", "unknown node `rleu`", "did you mean `relu`?"),
     ],
+    "bad_stochastic_depth.yaml": [
+        Want("NS147", 7, 45, "nodes.drop.mode", '`mode` of `StochasticDepth` must be "row" or "batch"', "`row`"),
+        Want("NS147", 7, 34, "nodes.drop.p", "`p` of `StochasticDepth` must be between 0 and 1, got 1.5"),
+        Want("NS145", 8, 9, "nodes.keep.p", "`StochasticDepth` needs `p`", "a number"),
+    ],
+    "bad_channel_shuffle.yaml": [
+        Want("NS200", 8, 12, "nodes.shuffle", "`groups` 4 needs channels divisible by 4, the input has 6"),
+        Want("NS200", 9, 9, "nodes.flat", "at least one dimension after the channels, got [N, 6]"),
+        Want("NS200", 10, 9, "nodes.free", "needs a fixed number of channels", "fixed number of channels"),
+    ],
+    "bad_interpolate.yaml": [
+        Want("NS200", 7, 9, "nodes.both", "takes either a second input to match or `size`, not both"),
+        Want("NS200", 8, 9, "nodes.none", "needs a second input to match, `size` or `scale_factor`"),
+        Want("NS200", 9, 10, "nodes.short", "`scale_factor` [2] of `interpolate` needs 2 values"),
+        Want("NS200", 10, 9, "nodes.rank", 'mode "trilinear" expects a 5-D input [N, C, D, H, W]'),
+        Want("NS200", 12, 10, "nodes.other", "a second input of the same rank"),
+    ],
+    "bad_interpolate_args.yaml": [
+        Want("NS147", 6, 59, "nodes.aligned.align_corners", 'bicubic and trilinear modes, not "nearest"', "leave"),
+        Want("NS147", 7, 47, "nodes.mode.mode", 'got "bilinar"', "did you mean `bilinear`?"),
+        Want("NS147", 8, 56, "nodes.twice.scale_factor", "takes `size` or `scale_factor`, not both"),
+        Want("NS147", 9, 41, "nodes.zero.scale_factor", "must be positive, got [0, 2]"),
+    ],
 }
 
 # Specs that load, with warnings on `spec.warnings`.

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 
 import netspec
 
@@ -78,3 +79,14 @@ def test_readme_summary_is_what_the_command_prints() -> None:
     )
     assert shown, "README lost its summary example"
     assert summary.summarize(str(ROOT / "examples" / "tiny_cnn.yaml")).render().rstrip() == shown.group(1)
+
+
+OPS_EXAMPLES = [text for text in _blocks(ROOT / "docs" / "ops.md", "yaml") if text.startswith("netspec:")]
+
+
+@pytest.mark.parametrize("text", OPS_EXAMPLES, ids=[f"ops-{i}" for i in range(len(OPS_EXAMPLES))])
+def test_op_catalog_example_validates_and_builds(text: str) -> None:
+    spec = netspec.loads(text)
+    assert spec.warnings == []
+    assert netspec.validate(spec) == []
+    assert isinstance(netspec.build(spec), torch.nn.Module)

@@ -119,6 +119,10 @@ MODULE_CASES = [
     ("PixelShuffle", {"upscale_factor": 3}, (18, 2, 2)),
     ("ZeroPad2d", {"padding": 1}, (1, 2, 3, 3)),
     ("ZeroPad2d", {"padding": [1, 2, 0, 3]}, (2, 3, 3)),
+    ("ChannelShuffle", {"groups": 2}, (1, 8, 3, 3)),
+    ("ChannelShuffle", {"groups": 3}, (2, 6, 5)),
+    ("StochasticDepth", {"p": 0.2}, (4, 3, 5, 5)),
+    ("StochasticDepth", {"p": 0.5, "mode": "batch"}, (2, 7)),
     ("ReLU", {}, (2, 3, 4)),
     ("ReLU6", {"inplace": True}, (2, 3)),
     ("LeakyReLU", {"negative_slope": 0.2}, (2, 3)),
@@ -188,7 +192,7 @@ def test_symbolic_sizes_evaluate_to_the_concrete_shape(case):
 def test_every_builtin_module_op_is_tested():
     modules = {name for name, op in catalog().items() if op.kind == "module"}
     assert modules == {case[0] for case in MODULE_CASES}
-    assert len(modules) == 56
+    assert len(modules) == 58
 
 
 @pytest.mark.parametrize("ceil_mode", [False, True])
