@@ -3,13 +3,14 @@
 from ._api import build, count_params, infer_shapes, load, loads, valid_sizes, validate
 from ._errors import Diagnostic, SpecError
 from ._load import Limits
+from ._models import Spec
 from ._ops import register_op
+from ._schema import json_schema
 from ._shapes import SizeLattice
-from ._spec import Spec, json_schema, list_specs
+from ._source import list_specs
 from ._summary import Summary, summarize
+from ._version import __version__ as __version__
 from ._weights import save_weights
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Diagnostic",

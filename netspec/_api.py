@@ -14,9 +14,11 @@ from ._compile import compile_graph
 from ._errors import Diagnostic, Span, SpecError, format_path
 from ._graph import Graph, expand
 from ._load import Limits, collector_paused
+from ._models import Spec
 from ._shapes import ShapeInfo, SizeLattice, check_sizes, count_parameters, first_impossible, infer, node_parameters
 from ._shapes import valid_sizes as _valid_sizes
-from ._spec import SPEC_SUFFIXES, Spec, bundled_path, parse_source, spec_from_document
+from ._source import locate, read_source
+from ._spec import spec_from_document
 from ._weights import load_weights, read_state_dict
 
 __all__ = [
@@ -44,29 +46,29 @@ def load(source: str | os.PathLike[str] | Mapping[str, Any], *, limits: Limits |
     """
     if isinstance(source, Spec):
         return source
-    doc, path = parse_source(source, limits=limits)
+    doc, path = read_source(source, limits=limits)
     with collector_paused():
         return _checked(spec_from_document(doc, path, limits=limits))
 
 
 def loads(text: str | bytes, *, limits: Limits | None = None) -> Spec:
     """Read and validate a spec from YAML or JSON text."""
-    doc, _ = parse_source(text, limits=limits, text=True)
+    doc, _ = read_source(text, limits=limits, text=True)
     with collector_paused():
         return _checked(spec_from_document(doc, None, limits=limits))
 
 
 def _checked(spec: Spec) -> Spec:
-    if not _has_required_params(spec):
-        graph = expand(spec)
-        spec._warnings = list(graph.warnings)
-        spec._graph = graph
-    return spec
+    """The spec with its graph expanded at the defaults (a new `Spec`; specs are never changed)."""
+    if _has_required_params(spec):
+        return spec
+    graph = expand(spec)
+    return spec.with_expansion(list(graph.warnings), graph)
 
 
 def _graph(spec: Spec, params: Mapping[str, Any] | None) -> Graph:
-    if not params and spec._graph is not None:
-        return spec._graph
+    if not params and isinstance(spec.expanded, Graph):
+        return spec.expanded
     return expand(spec, params or {})
 
 
@@ -78,19 +80,15 @@ def _spec(source: Source) -> Spec:
     """The spec, parsed and validated but not yet expanded: the caller expands it with its parameters."""
     if isinstance(source, Spec):
         return source
-    if isinstance(source, str) and _is_bundled_name(source):
+    if isinstance(source, str) and locate(source).kind == "bundled":
         return _bundled(source)
-    doc, path = parse_source(source)
+    doc, path = read_source(source)
     return spec_from_document(doc, path)
-
-
-def _is_bundled_name(source: str) -> bool:
-    """A bundled spec name: its files ship with the package and never change, so it is read once."""
-    return bundled_path(source) is not None and not source.endswith(SPEC_SUFFIXES)
 
 
 @functools.lru_cache(maxsize=64)
 def _bundled(name: str) -> Spec:
+    """A bundled spec: its files ship with the package and never change, so each is read once."""
     return load(name)
 
 

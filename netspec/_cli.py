@@ -17,9 +17,12 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from ._errors import Diagnostic, SourceMap, SpecError, did_you_mean, escape_text, render_diagnostic
+from ._errors import Diagnostic, SourceMap, SpecError, escape_text, render_diagnostic
 from ._load import parse_text
-from ._spec import SPEC_SUFFIXES, Spec, bundled_path, list_specs, parse_source, spec_from_document
+from ._models import Spec
+from ._source import SPEC_SUFFIXES, list_specs, locate, read_source
+from ._spec import spec_from_document
+from ._version import __version__
 
 __all__ = ["UsageError", "github_annotation", "main"]
 
@@ -96,8 +99,6 @@ def _depth(text: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import __version__
-
     parser = _Parser(prog="netspec", description="Validate, summarise, draw and export netspec network specs.")
     parser.add_argument("--version", action="version", version=f"netspec {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True, parser_class=_Parser)
@@ -233,7 +234,7 @@ def _expand_one(arg: str) -> Iterator[_Target]:
     elif os.path.isfile(arg):
         yield _file_target(arg)
     else:
-        yield _bundled_target(arg)
+        yield _located_target(arg)
 
 
 def _specs_in(folder: str) -> Iterator[str]:
@@ -246,24 +247,25 @@ def _file_target(path: str) -> _Target:
     return _Target(os.path.normpath(path), Path(path))
 
 
-def _bundled_target(name: str) -> _Target:
-    if bundled_path(name) is None:
-        if name.endswith(SPEC_SUFFIXES) or os.sep in name or "/" in name:
-            raise UsageError(f"no such file: `{name}`")
-        hint = did_you_mean(name, list_specs(), listing=12)
-        raise UsageError(f"`{name}` is neither a file nor a bundled spec" + (f"; {hint}" if hint else ""))
-    return _Target(name, name)
+def _located_target(arg: str) -> _Target:
+    """One spec named on the command line: a file or a bundled name, decided as everywhere else."""
+    try:
+        located = locate(arg)
+    except SpecError as err:
+        problem = err.diagnostics[0]
+        raise UsageError(problem.message + (f"; {problem.hint}" if problem.hint else "")) from None
+    return _Target(arg, arg) if located.kind == "bundled" else _file_target(arg)
 
 
 def _single_spec(arg: str) -> Path | str:
     if os.path.isdir(arg):
         raise UsageError(f"`{arg}` is a folder; give one spec file or bundled name")
-    return Path(arg) if os.path.isfile(arg) else _bundled_target(arg).source
+    return _located_target(arg).source
 
 
 def _read_spec(source: Path | str) -> Spec:
     """The validated spec model, without expanding its graph (that happens once, with the parameters)."""
-    document, path = parse_source(source)
+    document, path = read_source(source)
     return spec_from_document(document, path)
 
 
@@ -502,7 +504,7 @@ _run_export = _with_spec(_export)
 
 
 def _run_schema(args: argparse.Namespace) -> int:
-    from ._spec import json_schema
+    from ._schema import json_schema
 
     _write_output(json.dumps(json_schema(), indent=2), args.output)
     return EXIT_OK

@@ -8,6 +8,7 @@ qualified names, initialised by the spec's init rules, and called directly by ge
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -16,10 +17,25 @@ from torch import fx, nn
 from . import _runtime
 from ._dims import Sym, format_shape
 from ._errors import Diagnostic, SpecError, format_path
-from ._graph import INIT_FUNCTIONS, Graph, GraphNode, InitPlan
+from ._graph import Graph, GraphNode, InitPlan
 from ._shapes import NodeInfo, ShapeInfo
 
 __all__ = ["INIT_FUNCTIONS", "compile_graph"]
+
+# Init rule names -> the `torch.nn.init` function; the arguments a spec may pass are checked by `_graph`.
+INIT_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "kaiming_normal": nn.init.kaiming_normal_,
+    "kaiming_uniform": nn.init.kaiming_uniform_,
+    "xavier_normal": nn.init.xavier_normal_,
+    "xavier_uniform": nn.init.xavier_uniform_,
+    "normal": nn.init.normal_,
+    "uniform": nn.init.uniform_,
+    "trunc_normal": nn.init.trunc_normal_,
+    "constant": nn.init.constant_,
+    "zeros": nn.init.zeros_,
+    "ones": nn.init.ones_,
+    "orthogonal": nn.init.orthogonal_,
+}
 
 
 def _instantiate(info: NodeInfo) -> nn.Module:
@@ -67,7 +83,7 @@ def _initialise(
     tensor: torch.Tensor, name: str, kwargs: dict[str, Any], plan: InitPlan, node: GraphNode, sources: Any, param: str
 ) -> None:
     try:
-        INIT_FUNCTIONS[name][0](tensor, **kwargs)
+        INIT_FUNCTIONS[name](tensor, **kwargs)
     except (ValueError, RuntimeError) as err:  # e.g. a fan-based init of a 1-D tensor
         path = plan.path + (param,)
         message = f"init function `{name}` cannot initialise `{node.name}.{param}` of shape {list(tensor.shape)}: {err}"

@@ -12,16 +12,15 @@ import heapq
 from collections.abc import Mapping
 from typing import Any
 
-from torch import nn
-
 from ._errors import Diagnostic, SourceMap, Span, SpecError, did_you_mean, format_path
 from ._expr import Expr, ExprBudgetError, ExprError, Template, compile_value, evaluation_budget
 from ._load import collector_paused
+from ._models import BlockDef, NodeDef, ParamDef, Spec
 from ._ops import OpDef, catalog, check_args, get_op
-from ._spec import BlockDef, NodeDef, ParamDef, Spec, source_span, static_problems, unknown_op
+from ._static import REPEAT_INDEX, source_span, static_problems, unknown_op
 
 __all__ = [
-    "INIT_FUNCTIONS",
+    "INIT_ARGUMENTS",
     "MAX_GRAPH_NODES",
     "Graph",
     "GraphNode",
@@ -37,7 +36,6 @@ MAX_BLOCK_DEPTH = 32
 # checks, plus 1 per 8 names in the scope it copies. Bounds the time a hostile `repeat` can cost.
 MAX_EXPANSION_WORK = 2_000_000
 MAX_EXPRESSION_WORK = 2_000_000  # the budget the expressions of one expansion share (see `_expr`)
-REPEAT_INDEX = "i"
 
 Path = tuple[str | int, ...]
 
@@ -562,10 +560,11 @@ class _Expander:
         return None
 
     def resolve_entry(self, entry: Any, rest: str, ref: str, path: Path) -> str | None:
-        if isinstance(entry, _InputEntry):
-            return self._no_member(entry.name, rest, ref, path) or entry.name
-        if isinstance(entry, _OpEntry):
-            return self._no_member(entry.node.name, rest, ref, path) or entry.node.name
+        if isinstance(entry, (_InputEntry, _OpEntry)):
+            name = entry.name if isinstance(entry, _InputEntry) else entry.node.name
+            if rest:  # reported; the reference still stands for the node itself, so no error follows from it
+                self.report(f"`{ref}`: `{name}` is a single node, it has no `{rest}`", path, code="NS152")
+            return name
         if isinstance(entry, _DisabledEntry):
             if rest:
                 if not entry.failed:  # a node that failed to expand has its error already
@@ -594,12 +593,6 @@ class _Expander:
                 return None
             return self.resolve_entry(entry.children[int(index)], rest, ref, path)
         raise AssertionError(entry)
-
-    def _no_member(self, name: str, rest: str, ref: str, path: Path) -> str | None:
-        if rest:
-            self.report(f"`{ref}`: `{name}` is a single node, it has no `{rest}`", path, code="NS152")
-            return None  # caller falls back to the node itself; the error is recorded
-        return None
 
     def aliases(self, scope: _Scope) -> dict[str, str]:
         """The output each block instance, repeat and disabled node of `scope` (recursively) stands for."""
@@ -794,19 +787,19 @@ def _input_shapes(spec: Spec, params: dict[str, Any], expander: _Expander) -> di
     return shapes
 
 
-# Init rule names -> the torch.nn.init function and the keyword arguments a spec may pass.
-INIT_FUNCTIONS: dict[str, tuple[Any, frozenset[str]]] = {
-    "kaiming_normal": (nn.init.kaiming_normal_, frozenset({"a", "mode", "nonlinearity"})),
-    "kaiming_uniform": (nn.init.kaiming_uniform_, frozenset({"a", "mode", "nonlinearity"})),
-    "xavier_normal": (nn.init.xavier_normal_, frozenset({"gain"})),
-    "xavier_uniform": (nn.init.xavier_uniform_, frozenset({"gain"})),
-    "normal": (nn.init.normal_, frozenset({"mean", "std"})),
-    "uniform": (nn.init.uniform_, frozenset({"a", "b"})),
-    "trunc_normal": (nn.init.trunc_normal_, frozenset({"mean", "std", "a", "b"})),
-    "constant": (nn.init.constant_, frozenset({"val", "value"})),
-    "zeros": (nn.init.zeros_, frozenset()),
-    "ones": (nn.init.ones_, frozenset()),
-    "orthogonal": (nn.init.orthogonal_, frozenset({"gain"})),
+# Init rule names -> the keyword arguments a spec may pass (the functions themselves are `_compile`'s).
+INIT_ARGUMENTS: dict[str, frozenset[str]] = {
+    "kaiming_normal": frozenset({"a", "mode", "nonlinearity"}),
+    "kaiming_uniform": frozenset({"a", "mode", "nonlinearity"}),
+    "xavier_normal": frozenset({"gain"}),
+    "xavier_uniform": frozenset({"gain"}),
+    "normal": frozenset({"mean", "std"}),
+    "uniform": frozenset({"a", "b"}),
+    "trunc_normal": frozenset({"mean", "std", "a", "b"}),
+    "constant": frozenset({"val", "value"}),
+    "zeros": frozenset(),
+    "ones": frozenset(),
+    "orthogonal": frozenset({"gain"}),
 }
 INIT_CHOICES = {
     "mode": {"fan_in", "fan_out"},
@@ -822,7 +815,7 @@ ONE_D_WEIGHTS = ("BatchNorm", "GroupNorm", "LayerNorm", "InstanceNorm", "PReLU")
 
 def check_init_args(name: str, args: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str, str | None]]]:
     """The keyword arguments for init function `name`, and problems as (argument, message, hint)."""
-    allowed = INIT_FUNCTIONS[name][1]
+    allowed = INIT_ARGUMENTS[name]
     kwargs: dict[str, Any] = {}
     problems = []
     for key, value in args.items():
@@ -894,7 +887,7 @@ def _init_plans(spec: Spec, params: dict[str, Any], expander: _Expander) -> list
                     message,
                     fn_path + ((key,) if key else ()),
                     hint=hint,
-                    key=bool(key) and key not in INIT_FUNCTIONS[fn_name][1],
+                    key=bool(key) and key not in INIT_ARGUMENTS[fn_name],
                     code="NS180",
                 )
             fan = _fan_problem(rule.ops, param, fn_name)

@@ -52,3 +52,20 @@ def test_valid_rules_apply():
     }
     model = netspec.build(spec)
     assert torch.all(model.fc.weight == 0.5) and torch.all(model.fc.bias == 0) and torch.all(model.bn.weight == 2)
+
+
+def test_init_tables_agree_with_the_language_and_with_torch():
+    """Every init name of the language has a torch function, and every argument a spec may pass is one
+    that function takes (`value` is the spelling of `constant`'s `val`)."""
+    import inspect
+    import typing
+
+    from netspec._compile import INIT_FUNCTIONS
+    from netspec._graph import INIT_ARGUMENTS
+    from netspec._models import InitFnName
+
+    names = set(typing.get_args(InitFnName)) - {"default"}
+    assert set(INIT_FUNCTIONS) == set(INIT_ARGUMENTS) == names
+    for name, allowed in INIT_ARGUMENTS.items():
+        taken = set(inspect.signature(INIT_FUNCTIONS[name]).parameters)
+        assert allowed - {"value"} <= taken, name

@@ -1,6 +1,6 @@
 """Write docs/netspec.schema.json, the JSON Schema of the spec language, from the models.
 
-Run `python tools/gen_schema.py` after changing the models in `netspec/_spec.py`;
+Run `python tools/gen_schema.py` after changing the models in `netspec/_models.py` or `netspec/_schema.py`;
 `python tools/gen_schema.py --check` exits 1 when the file is out of date.
 """
 

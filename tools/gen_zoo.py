@@ -15,8 +15,9 @@ import netspec
 from netspec._api import prepare
 from netspec._dims import format_shape
 from netspec._draw import render_mermaid
+from netspec._models import ParamDef, Spec
 from netspec._shapes import ShapeInfo, node_macs
-from netspec._spec import ParamDef, Spec, bundled_path
+from netspec._source import bundled_path
 
 TARGET = Path(__file__).resolve().parents[1] / "docs" / "zoo.md"
 REGENERATE = "python tools/gen_zoo.py"

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import netspec
-from netspec import _spec
+from netspec import _source
 
 FORBIDDEN_PREFIXES = ("exec", "compile", "subprocess.", "os.system", "os.exec", "os.spawn", "os.posix_spawn", "socket.", "ctypes.", "pty.", "shutil.", "os.remove", "os.rename", "os.chmod", "os.mkdir", "urllib.", "http.", "webbrowser.")  # fmt: skip
 
@@ -31,7 +31,7 @@ def run_corpus(files: list[Path]) -> None:
 
 def main() -> None:
     corpus = Path(sys.argv[1]).resolve()
-    allowed = (str(corpus), str(_spec._specs_root().resolve()))
+    allowed = (str(corpus), str(_source._specs_root().resolve()))
     files = sorted(p for p in corpus.iterdir() if p.suffix in (".yaml", ".json", ".txt"))
     run_corpus(files)  # first pass: every lazily imported module and cached validator is loaded now
     modules = set(sys.modules)

@@ -1,0 +1,198 @@
+"""What a source is: a spec file, a bundled spec's name, spec text or plain data; and reading it.
+
+This is the one place that decides. `netspec.load`, `netspec.build` and friends, the `netspec`
+command and `extends:` all ask `locate` (or `resolve_extends` for an `extends:` reference), so a
+name means the same thing everywhere:
+
+- a mapping is spec data;
+- an existing path is a file (a folder is an error);
+- a string with no spec suffix (`.yaml`, `.yml`, `.json`) and no path separator names a bundled spec;
+- anything else is a missing file, an unknown bundled name, or spec text passed where a path belongs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from ._errors import Diagnostic, SourceMap, SpecError, did_you_mean
+from ._load import Document, Limits, parse_text, read_file
+
+__all__ = [
+    "SPEC_SUFFIXES",
+    "Located",
+    "bundled_path",
+    "extends_problem",
+    "list_specs",
+    "locate",
+    "read_extended",
+    "read_source",
+    "resolve_extends",
+]
+
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+_BUNDLED_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+SourceKind = Literal["file", "bundled", "text", "data"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Located:
+    """A source, decided: its kind, and for files and bundled specs the file and the name reports use."""
+
+    kind: SourceKind
+    path: Path | None = None
+    display: str = ""
+
+
+def _specs_root() -> Path:
+    try:
+        return Path(str(resources.files("netspec.specs")))
+    except ModuleNotFoundError:  # running from a checkout that is not installed
+        return Path(__file__).resolve().parent.parent / "specs"
+
+
+def list_specs() -> list[str]:
+    """Names of the bundled specs (`resnet18`, `unet`, ...)."""
+    root = _specs_root()
+    if not root.is_dir():
+        return []
+    return sorted(p.stem for p in root.iterdir() if p.suffix in SPEC_SUFFIXES)
+
+
+def bundled_path(name: str) -> Path | None:
+    """The file of a bundled spec, or None."""
+    if not _BUNDLED_NAME.match(name):
+        return None
+    for suffix in SPEC_SUFFIXES:
+        candidate = _specs_root() / f"{name}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _display_name(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+def _looks_like_path(text: str) -> bool:
+    return text.endswith(SPEC_SUFFIXES) or os.sep in text or "/" in text
+
+
+def _looks_like_text(text: str) -> bool:
+    return "\n" in text or text.lstrip().startswith(("{", "["))
+
+
+def _not_found(message: str, hint: str | None = None) -> SpecError:
+    return SpecError([Diagnostic(message, hint=hint, code="NS101")])
+
+
+def locate(source: str | os.PathLike[str] | Mapping[str, Any], *, text: bool = False) -> Located:
+    """Decide what `source` is; raises `SpecError` (NS101) when it names nothing readable.
+
+    `text=True` says that a string is spec text (what `netspec.loads` reads).
+    """
+    if isinstance(source, Mapping):
+        return Located("data")
+    if text:
+        return Located("text", display="<string>")
+    if not isinstance(source, (str, os.PathLike)):
+        kind = type(source).__name__
+        raise _not_found(f"a spec source is a path, a bundled spec name or a mapping, got a {kind}")
+    name = os.fspath(source)
+    if isinstance(name, bytes):  # an os.PathLike[bytes]
+        name = os.fsdecode(name)
+    path = Path(name)
+    if isinstance(source, str) and not _looks_like_path(name) and not _looks_like_text(name):
+        bundled = bundled_path(name) if not path.exists() else None
+        if bundled is not None:
+            return Located("bundled", bundled, f"<bundled>/{bundled.name}")
+    if path.is_dir():
+        hint = "name a .yaml, .yml or .json file in it (`netspec validate` takes folders)"
+        raise _not_found(f"`{name}` is a folder, not a spec file", hint)
+    if path.is_file():
+        return Located("file", path.resolve(), _display_name(path))
+    if isinstance(source, str) and _looks_like_text(name):
+        raise _not_found(
+            "expected a path or a bundled spec name, got spec text",
+            "this looks like spec text: read it with `netspec.loads(text)`",
+        )
+    if _looks_like_path(name) or not isinstance(source, str):
+        raise _not_found(f"no such spec file: `{name}`")
+    hint = did_you_mean(name, list_specs(), listing=12)
+    raise _not_found(f"`{name}` is neither a spec file nor a bundled spec", hint)
+
+
+def read_source(
+    source: str | bytes | os.PathLike[str] | Mapping[str, Any], *, limits: Limits | None = None, text: bool = False
+) -> tuple[Document, Path | None]:
+    """Any accepted source as a `Document`, with the file it was read from (None for text and data)."""
+    limits = limits or Limits()
+    if text:
+        if not isinstance(source, (str, bytes)):
+            raise _not_found(f"spec text is a str or bytes, got a {type(source).__name__}")
+        return parse_text(source, file="<string>", limits=limits), None
+    if isinstance(source, bytes):
+        raise _not_found("expected a path or a bundled spec name, got bytes", "read spec text with `netspec.loads`")
+    located = locate(source)
+    if located.kind == "data":
+        assert isinstance(source, Mapping)
+        return Document(dict(source), SourceMap(), None), None
+    assert located.path is not None
+    return read_file(located.path, limits=limits, display_name=located.display), located.path
+
+
+# --- extends: what a reference in a spec names ----------------------------------------------------
+
+
+def _extends_names_file(ref: str) -> bool:
+    return ref.endswith(SPEC_SUFFIXES) or "/" in ref or "\\" in ref
+
+
+def _inside(target: Path, boundary: Path) -> bool:
+    return target == boundary or boundary in target.parents
+
+
+def resolve_extends(ref: str, base: Path | None, root: Path | None) -> Path | None:
+    """The file `extends: ref` names: a bundled spec, or a relative file inside the spec's own folder tree.
+
+    `base` is the extending spec's file (None for text and data, which may extend bundled specs only),
+    `root` the folder of the first spec of the chain (no reference may leave it).
+    """
+    if not _extends_names_file(ref):
+        return bundled_path(ref)
+    if base is None or os.path.isabs(ref) or ref.startswith("~"):
+        return None
+    target = (base.parent / ref).resolve()
+    if not _inside(target, (root or base.parent).resolve()):
+        return None
+    return target if target.is_file() else None
+
+
+def extends_problem(ref: str, base: Path | None, root: Path | None) -> tuple[str, str]:
+    """Why `resolve_extends` found nothing: the message and a hint."""
+    hint = did_you_mean(ref, list_specs()) or (
+        "name a bundled spec or a relative file inside this spec's folder (no absolute paths, no `..` out of it)"
+    )
+    if not _extends_names_file(ref):
+        return f"cannot extend `{ref}`: there is no bundled spec of that name", hint
+    if base is None:
+        return f"cannot extend `{ref}`: a spec given as text or data can extend bundled specs only", hint
+    if os.path.isabs(ref) or ref.startswith("~"):
+        return f"cannot extend `{ref}`: absolute paths are not allowed", hint
+    if not _inside((base.parent / ref).resolve(), (root or base.parent).resolve()):
+        return f"cannot extend `{ref}`: it is outside this spec's folder", hint
+    return f"cannot extend `{ref}`: no such file in this spec's folder", hint
+
+
+def read_extended(target: Path, limits: Limits) -> Document:
+    """Read the file an `extends:` reference resolved to."""
+    return read_file(target, limits=limits, display_name=_display_name(target))
