@@ -22,7 +22,7 @@ from typing import Any, Literal, Union  # Union: to recognise `typing.Union[...]
 import pydantic
 import torch
 
-from ._dims import Shape, ShapeCheck, ShapeError
+from ._dims import Ports, Shape, ShapeCheck, ShapeError
 from ._errors import did_you_mean
 
 __all__ = [
@@ -37,7 +37,7 @@ __all__ = [
     "complete_args",
 ]
 
-ShapeRule = Callable[[list[Shape], dict, ShapeCheck], Shape]
+ShapeRule = Callable[[list[Shape], dict, ShapeCheck], Union[Shape, Ports]]  # noqa: UP007 - Shape is an alias
 InferRule = Callable[[list[Shape], dict], dict]
 MacsRule = Callable[[list[Shape], Shape, dict], int]
 ParamRule = Callable[[dict], int]
@@ -70,11 +70,12 @@ class OpDef:
 
     kind `module`: `target` is an `nn.Module` class, instantiated with the args and called on the
     inputs. kind `function`: generated code calls `target(*inputs, **args)`, or
-    `target(inputs, **args)` when `inputs_as_list`.
+    `target(inputs, **args)` when `inputs_as_list`. kind `tensor`: a learned tensor with no input,
+    `target(**args)` makes it (an `nn.Parameter`, or a plain tensor registered as a buffer).
     """
 
     name: str
-    kind: Literal["module", "function"]
+    kind: Literal["module", "function", "tensor"]
     target: Callable
     args: Mapping[str, ArgSpec]
     shape: ShapeRule
@@ -86,6 +87,17 @@ class OpDef:
     doc: str = ""
     validate: Callable[[dict], list[ArgProblem]] | None = None
     inputs_as_list: bool = False
+    # Several outputs: the names of the ports for the given arguments (as written, before defaults),
+    # or None when their number follows from the input shapes (then they are named `0`, `1`, ...).
+    ports: Callable[[dict], tuple[str, ...] | None] | None = None
+    # Where port `k` is in the value the op returns (`(1, 0)` for `h_n` of an LSTM's `(output, (h_n, c_n))`).
+    port_items: Callable[[int], tuple[int, ...]] | None = None
+    # Keyword arguments of the call, given the complete arguments and the ports something uses.
+    call_kwargs: Callable[[dict, frozenset[int]], dict] | None = None
+    # Arguments whose string items are input symbols (`N`), sized at run time from the inputs.
+    symbolic: tuple[str, ...] = ()
+    # How the call's inputs are formed from the node's (`[q] -> [q, q, q]` for self-attention).
+    spread_inputs: Callable[[list[Any]], list[Any]] | None = None
 
 
 # -- argument specs from signatures -------------------------------------------------------------

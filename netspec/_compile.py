@@ -17,7 +17,7 @@ from torch import fx, nn
 from . import _runtime
 from ._dims import Sym, format_shape
 from ._errors import Diagnostic, SpecError, format_path
-from ._graph import Graph, GraphNode, InitPlan
+from ._graph import Graph, GraphNode, InitPlan, check_init_args, producer
 from ._shapes import NodeInfo, ShapeInfo
 
 __all__ = ["INIT_FUNCTIONS", "compile_graph"]
@@ -43,7 +43,8 @@ def _instantiate(info: NodeInfo) -> nn.Module:
     return info.node.op.target(**kwargs)
 
 
-def _register(root: nn.Module, qualified: str, module: nn.Module) -> None:
+def _owner(root: nn.Module, qualified: str) -> tuple[nn.Module, str]:
+    """The module that holds `qualified` (containers made on the way), and the leaf name."""
     *parents, leaf = qualified.split(".")
     owner = root
     for part in parents:
@@ -52,7 +53,41 @@ def _register(root: nn.Module, qualified: str, module: nn.Module) -> None:
             child = nn.Module()
             owner.add_module(part, child)
         owner = child
+    return owner, leaf
+
+
+def _register(root: nn.Module, qualified: str, module: nn.Module) -> None:
+    owner, leaf = _owner(root, qualified)
     owner.add_module(leaf, module)
+
+
+def _make_tensor(info: NodeInfo, sources: Any) -> torch.Tensor:
+    """The tensor of a `Parameter` or `Buffer` node, initialised by its `init`."""
+    args = info.args
+    tensor = info.node.op.target(**args)
+    init = args["init"]
+    name, fn_args = (init, {}) if isinstance(init, str) else next(iter(init.items()))
+    kwargs, _ = check_init_args(name, fn_args if isinstance(fn_args, dict) else {"value": fn_args})
+    path = info.node.path + ("init",)
+    with torch.no_grad():
+        try:
+            INIT_FUNCTIONS[name](tensor, **kwargs)
+        except (ValueError, RuntimeError) as err:
+            message = f"init function `{name}` cannot initialise `{info.node.name}` of shape {list(tensor.shape)}: {err}"
+            raise SpecError(
+                [Diagnostic(message, path=format_path(path), code="NS180").located(sources.span(path))], sources
+            ) from None
+    if info.node.op.name == "Parameter":
+        return nn.Parameter(tensor, requires_grad=args["requires_grad"])
+    return tensor
+
+
+def _register_tensor(root: nn.Module, info: NodeInfo, tensor: torch.Tensor) -> None:
+    owner, leaf = _owner(root, info.node.name)
+    if isinstance(tensor, nn.Parameter):
+        owner.register_parameter(leaf, tensor)
+    else:
+        owner.register_buffer(leaf, tensor, persistent=info.args["persistent"])
 
 
 def apply_init(modules: list[tuple[GraphNode, nn.Module]], plans: list[InitPlan], sources: Any = None) -> None:
@@ -101,17 +136,37 @@ def _expected_shape(shape: tuple[Any, ...]) -> str:
     return format_shape(tuple(d if isinstance(d, (int, Sym)) else str(d) for d in shape))
 
 
-def _emit(graph: fx.Graph, info: NodeInfo, values: list[fx.Node]) -> fx.Node:
+def _emit(
+    graph: fx.Graph, info: NodeInfo, values: list[fx.Node], ports: frozenset[int], sizes: _Sizes
+) -> fx.Node:
     node, op = info.node, info.node.op
+    if op.kind == "tensor":
+        return graph.get_attr(node.name)
+    if op.spread_inputs is not None:
+        values = op.spread_inputs(values)
+    kwargs = op.call_kwargs(info.args, ports) if op.call_kwargs is not None else None
     if op.kind == "module":
-        return graph.call_module(node.name, tuple(values))
+        return graph.call_module(node.name, tuple(values), kwargs or {})
     if op.target in (operator.add, operator.mul):
         result = values[0]
         for value in values[1:]:
             result = graph.call_function(op.target, (result, value))
         return result
+    args = dict(info.args) if kwargs is None else kwargs
+    for name in op.symbolic:  # sizes named by a symbol (`N`) are read from the inputs at run time
+        args[name] = [sizes(item) if isinstance(item, str) else item for item in node.args[name]]
     inputs = (values,) if op.inputs_as_list else tuple(values)
-    return graph.call_function(op.target, inputs, dict(info.args))
+    return graph.call_function(op.target, inputs, args)
+
+
+_Sizes = Any  # (symbol) -> fx.Node of its size at run time
+
+
+def _port_value(graph: fx.Graph, info: NodeInfo, value: fx.Node, port: int) -> fx.Node:
+    items = info.node.op.port_items(port) if info.node.op.port_items is not None else (port,)
+    for item in items:
+        value = graph.call_function(operator.getitem, (value, item))
+    return value
 
 
 class _StackTraces:
@@ -143,6 +198,8 @@ def compile_graph(info: ShapeInfo, *, guard: bool = True) -> fx.GraphModule:
             module = _instantiate(info.nodes[node.name])
             _register(root, node.name, module)
             modules.append((node, module))
+        elif node.name in used and node.op.kind == "tensor":
+            _register_tensor(root, info.nodes[node.name], _make_tensor(info.nodes[node.name], graph_def.sources))
     apply_init(modules, graph_def.init, graph_def.sources)
 
     graph = fx.Graph()
@@ -158,12 +215,27 @@ def compile_graph(info: ShapeInfo, *, guard: bool = True) -> fx.GraphModule:
             )
             placeholder.stack_trace = stack_trace(("inputs", name), name)
         values[name] = placeholder
+    ports_used = _ports_used(graph_def)
+    size_nodes: dict[str, fx.Node] = {}
+
+    def size_of(symbol: str) -> fx.Node:
+        if symbol not in size_nodes:
+            source, axis = next(
+                (name, declared.index(symbol)) for name, declared in graph_def.inputs.items() if symbol in declared
+            )
+            size_nodes[symbol] = graph.call_method("size", (values[source], axis))
+        return size_nodes[symbol]
+
     for node in graph_def.order:
         if node.name not in used:
             continue
-        value = _emit(graph, info.nodes[node.name], [values[i] for i in node.inputs])
+        node_info = info.nodes[node.name]
+        ports = ports_used.get(node.name, frozenset())
+        value = _emit(graph, node_info, [values[i] for i in node.inputs], ports, size_of)
         value.stack_trace = stack_trace(node.path, node.name)
         values[node.name] = value
+        for port in sorted(ports):
+            values[f"{node.name}:{port}"] = _port_value(graph, node_info, value, port)
     _mark_runtime_calls(graph)
     outputs = [values[name] for name in graph_def.outputs]
     graph.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
@@ -201,11 +273,21 @@ def _live_nodes(graph_def: Graph) -> set[str]:
     """Nodes that some output depends on; others are reported as unused and left out."""
     by_name = {n.name: n for n in graph_def.nodes}
     live: set[str] = set()
-    stack = [o for o in graph_def.outputs if o in by_name]
+    stack = [producer(o) for o in graph_def.outputs if producer(o) in by_name]
     while stack:
         name = stack.pop()
         if name in live:
             continue
         live.add(name)
-        stack.extend(i for i in by_name[name].inputs if i in by_name)
+        stack.extend(producer(i) for i in by_name[name].inputs if producer(i) in by_name)
     return live
+
+
+def _ports_used(graph_def: Graph) -> dict[str, frozenset[int]]:
+    """For each node with several outputs, the ports that nodes or the model's outputs read."""
+    used: dict[str, set[int]] = {}
+    for ref in [i for n in graph_def.nodes for i in n.inputs] + list(graph_def.outputs):
+        base, _, port = ref.partition(":")
+        if port:
+            used.setdefault(base, set()).add(int(port))
+    return {name: frozenset(ports) for name, ports in used.items()}

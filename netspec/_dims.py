@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeAlias
 __all__ = [
     "Constraint",
     "Dim",
+    "Ports",
     "Shape",
     "ShapeCheck",
     "ShapeError",
@@ -249,6 +250,18 @@ def is_concrete(d: Dim) -> bool:
 def format_shape(shape: Iterable[Dim]) -> str:
     """`(N, 64, 56, 56)` -> `"[N, 64, 56, 56]"`."""
     return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+@dataclasses.dataclass(frozen=True)
+class Ports:
+    """What a shape rule returns for an op with several outputs: their shapes and names, in order."""
+
+    shapes: tuple[Shape, ...]
+    names: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.shapes) != len(self.names):
+            raise ValueError("one name per output shape")
 
 
 class ShapeError(Exception):

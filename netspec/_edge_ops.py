@@ -32,22 +32,30 @@ def _differing_axes(a: Shape, b: Shape) -> str:
 
 
 def _add_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
-    first = inputs[0]
+    result = inputs[0]
     for other in inputs[1:]:
-        mismatch = len(other) != len(first) or any(_definitely_different(a, b) for a, b in zip(first, other))
-        if mismatch:
+        rank = max(len(result), len(other))
+        left, right = (1,) * (rank - len(result)) + result, (1,) * (rank - len(other)) + other
+        if any(_definitely_different(a, b) and 1 not in (a, b) for a, b in zip(left, right)):
             raise ShapeError(
-                f"cannot add {format_shape(first)} and {format_shape(other)}",
-                (_differing_axes(first, other) or "their ranks differ")
-                + "; every input of `add` must have the same shape (a shortcut that changes size needs a projection,"
-                " such as a 1x1 `Conv2d` with the same stride and output channels)",
+                f"cannot add {format_shape(result)} and {format_shape(other)}",
+                _differing_axes(left, right)
+                + "; the inputs of `add` must have the same shape, or size 1 where they broadcast (a shortcut that "
+                "changes size needs a projection, such as a 1x1 `Conv2d` with the same stride and output channels)",
             )
-        for axis, (a, b) in enumerate(zip(first, other)):
-            if a != b:  # equal sizes need no check (and no message)
+        out = []
+        for axis, (a, b) in enumerate(zip(left, right)):
+            if a == b or b == 1:
+                out.append(a)
+            elif a == 1:
+                out.append(b)
+            else:  # equal sizes need no check (and no message)
                 check.equal(
-                    a, b, f"dimension {axis} of the `add` inputs {format_shape(first)} and {format_shape(other)}"
+                    a, b, f"dimension {axis} of the `add` inputs {format_shape(result)} and {format_shape(other)}"
                 )
-    return first
+                out.append(a)
+        result = tuple(out)
+    return result
 
 
 def _mul_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
@@ -300,7 +308,7 @@ def edge_ops() -> list[OpDef]:
             shape=_add_shape,
             min_inputs=2,
             max_inputs=None,
-            doc="Element-wise sum of two or more tensors of one shape.",
+            doc="Element-wise sum of two or more tensors of one shape (or broadcast from size 1).",
         ),
         function(
             name="mul",

@@ -26,6 +26,7 @@ __all__ = [
     "GraphNode",
     "InitPlan",
     "bind_params",
+    "producer",
     "check_init_args",
     "expand",
 ]
@@ -237,6 +238,7 @@ class _Expander:
         self.diagnostics: list[Diagnostic] = []
         self._resolving: set[tuple[int, str]] = set()
         self._seen: set[tuple[str, str]] = set()
+        self.by_name: dict[str, GraphNode] = {}
 
     # -- reporting
 
@@ -391,6 +393,8 @@ class _Expander:
         if node.block is not None:
             return self.expand_block(scope, qualified, node, path, refs, env, stack)
         op = self.lookup_op(node.op, path)  # type: ignore[arg-type]
+        if op.max_inputs == 0 and not node.inputs:
+            refs = []  # a learned tensor: no input
         args = {k: self.evaluate(v, env, path + (k,)) for k, v in node.args.items()}
         for problem in check_args(op, args):
             arg_path = path + (problem.arg,) if problem.arg else path
@@ -409,11 +413,45 @@ class _Expander:
                 code="NS134",
             )
             raise _TooLarge
+        if op.kind == "tensor":
+            self.check_tensor_init(args, path)
         graph_node = GraphNode(qualified, op, args, [], path, len(self.nodes))
         self.nodes.append(graph_node)
+        self.by_name[qualified] = graph_node
         entry = _OpEntry(graph_node, refs, scope)
         self.ops.append(entry)
         return entry
+
+    def check_tensor_init(self, args: dict[str, Any], path: Path) -> None:
+        """The `init` of a `Parameter` or `Buffer`: a function of `torch.nn.init` with its arguments."""
+        init = args.get("init", "zeros")
+        if isinstance(init, str):
+            name, fn_args, fn_path = init, {}, path + ("init",)
+        elif isinstance(init, dict) and len(init) == 1:
+            name, fn_args = next(iter(init.items()))
+            fn_path = path + ("init", name)
+        else:
+            return  # reported by the op's own checks
+        if name not in INIT_ARGUMENTS:
+            return  # reported by the op's own checks
+        given = fn_args if isinstance(fn_args, dict) else {"value": fn_args}
+        _, problems = check_init_args(name, given)
+        for key, message, hint in problems:
+            self.report(
+                message,
+                fn_path + ((key,) if key else ()),
+                hint=hint,
+                key=bool(key) and key not in INIT_ARGUMENTS[name],
+                code="NS180",
+            )
+        shape = args.get("shape")
+        if name in FAN_BASED and isinstance(shape, list) and len(shape) < 2:
+            self.report(
+                f"`{name}` needs a tensor of two or more dimensions; `shape` {shape} has {len(shape)}",
+                fn_path,
+                hint="use `constant`, `zeros`, `ones`, `normal`, `trunc_normal` or `uniform` here",
+                code="NS180",
+            )
 
     def render_ref(self, ref: Any, env: Mapping[str, Any], path: Path) -> Any:
         if not isinstance(ref, str) or "$" not in ref:
@@ -491,11 +529,11 @@ class _Expander:
                 child.bindings[input_name] = _Binding(scope, ref, ref_path)
         self.expand_nodes(child, block.nodes, ("blocks", name, "nodes"), block.inputs[0], (*stack, name))
         child.output = block.output or next(reversed(block.nodes))
-        if block.output is not None and block.output not in block.nodes:
+        if block.output is not None and producer(block.output) not in block.nodes:
             self.report(
                 f"block output `{block.output}` is not a node of block `{name}`",
                 ("blocks", name, "output"),
-                hint=did_you_mean(block.output, block.nodes),
+                hint=did_you_mean(producer(block.output), block.nodes),
                 code="NS137",
             )
             child.output = next(reversed(block.nodes))  # reported once here, not again at every use
@@ -533,6 +571,73 @@ class _Expander:
     # -- references
 
     def resolve(self, scope: _Scope, ref: str, path: Path) -> str | None:
+        """The qualified name `ref` stands for in `scope`: a node, a graph input, or `node:k`, port `k` of a node."""
+        base, sep, port = ref.rpartition(":")
+        if not sep:
+            return self.resolve_name(scope, ref, path)
+        if not base or not (port.isdigit() or port.isidentifier()):
+            self.report(
+                f"`{ref}` is not a reference: write `node` or `node:port` (a number or a port's name)",
+                path,
+                code="NS156",
+            )
+            return None
+        produced = self.resolve_name(scope, base, path)
+        return None if produced is None else self.pick_port(produced, port, ref, path)
+
+    def pick_port(self, produced: str, port: str, ref: str, path: Path) -> str | None:
+        """`produced:k` for port `port` (a number or a name) of the node `produced`."""
+        node = self.by_name.get(produced.partition(":")[0])
+        if ":" in produced:
+            self.report(f"`{ref}`: `{produced}` is already one output of `{node.name if node else produced}`", path, code="NS156")
+            return None
+        if node is None or node.op.ports is None:
+            what = f"input `{produced}`" if node is None else f"`{produced}` (`{node.op.name}`)"
+            self.report(
+                f"`{ref}`: {what} has one output, it has no port `{port}`",
+                path,
+                hint=f"write `{produced}`",
+                code="NS156",
+            )
+            return None
+        names = node.op.ports(node.args)
+        if port.isdigit():
+            index = int(port)
+            if names is not None and index >= len(names):
+                self.report(
+                    f"`{ref}`: `{produced}` has {len(names)} outputs ({_ports_listing(names)}), no output {index}",
+                    path,
+                    code="NS156",
+                )
+                return None
+            return f"{produced}:{index}"
+        if names is None or port not in names:
+            listing = f"its outputs are {_ports_listing(names)}" if names else "its outputs are numbered: `0`, `1`, ..."
+            self.report(
+                f"`{ref}`: `{produced}` (`{node.op.name}`) has no output `{port}`",
+                path,
+                hint=did_you_mean(port, names) if names else listing,
+                code="NS156",
+            )
+            return None
+        return f"{produced}:{names.index(port)}"
+
+    def one_output(self, produced: str, ref: str, path: Path) -> str | None:
+        """`produced`, unless it is a node with several outputs and no port was picked."""
+        node = self.by_name.get(produced)
+        if node is None or node.op.ports is None:
+            return produced
+        names = node.op.ports(node.args)
+        shown = names[0] if names else "0"
+        self.report(
+            f"`{ref}` has several outputs ({_ports_listing(names) if names else 'numbered 0, 1, ...'}); pick one",
+            path,
+            hint=f"write `{ref}:{shown}`" + (f" or `{ref}:0`" if names and shown != "0" else ""),
+            code="NS156",
+        )
+        return None
+
+    def resolve_name(self, scope: _Scope, ref: str, path: Path) -> str | None:
         key = (id(scope), ref)
         if key in self._resolving:
             self.report(f"`{ref}` refers back to itself", path, code="NS150")
@@ -620,8 +725,12 @@ class _Expander:
             for ref, path in entry.refs:
                 if not isinstance(ref, str):  # the previous instance of a repeat
                     produced = self.resolve_entry(ref, "", "", path)
+                    shown = produced or ""
                 else:
                     produced = self.resolve(entry.scope, ref, path)
+                    shown = ref
+                if produced is not None:
+                    produced = self.one_output(produced, shown, path)
                 if produced is not None:
                     inputs.append(produced)
             entry.node.inputs = inputs
@@ -644,6 +753,15 @@ class _Expander:
                 hint="list them with `in: [a, b]`" if count < op.min_inputs else None,
                 code="NS153",
             )
+
+
+def _ports_listing(names: tuple[str, ...] | None) -> str:
+    return ", ".join(f"`{n}`" for n in names) if names else "numbered"
+
+
+def producer(ref: str) -> str:
+    """The node (or graph input) a reference `node` or `node:k` reads from."""
+    return ref.partition(":")[0]
 
 
 class _Skip(Exception):
@@ -673,10 +791,11 @@ def _expr_span(sources: SourceMap, path: Path, err: ExprError) -> Span | None:
 def topological_order(nodes: list[GraphNode], inputs: set[str]) -> tuple[list[GraphNode], list[str]]:
     """A stable topological order (spec order where possible), and one cycle if there is one."""
     by_name = {n.name: n for n in nodes}
-    waiting = {n.name: sum(1 for i in n.inputs if i not in inputs) for n in nodes}
+    sources = {n.name: [producer(i) for i in n.inputs] for n in nodes}
+    waiting = {n.name: sum(1 for i in sources[n.name] if i not in inputs) for n in nodes}
     users: dict[str, list[str]] = {}
     for n in nodes:
-        for i in n.inputs:
+        for i in sources[n.name]:
             if i not in inputs:
                 users.setdefault(i, []).append(n.name)
     ready = [(n.index, n.name) for n in nodes if waiting[n.name] == 0]
@@ -701,7 +820,7 @@ def _find_cycle(stuck: dict[str, GraphNode], inputs: set[str]) -> list[str]:
     while path[-1] not in seen:
         seen[path[-1]] = len(path) - 1
         node = stuck[path[-1]]
-        path.append(next(i for i in node.inputs if i in stuck))
+        path.append(next(producer(i) for i in node.inputs if producer(i) in stuck))
     cycle = path[seen[path[-1]] :]
     cycle.reverse()  # data flows from producer to user
     return cycle
@@ -945,7 +1064,10 @@ def _expand(spec: Spec, params: Mapping[str, Any] | None, max_nodes: int) -> Gra
     expander.connect()
     outputs = []
     for i, ref in enumerate(spec.outputs or [next(reversed(spec.nodes))]):
-        produced = expander.resolve(top, ref, ("outputs", i) if spec.outputs else ("nodes",))
+        where = ("outputs", i) if spec.outputs else ("nodes",)
+        produced = expander.resolve(top, ref, where)
+        if produced is not None:
+            produced = expander.one_output(produced, ref, where)
         if produced is not None:
             outputs.append(produced)
     init = _init_plans(spec, values, expander)
@@ -982,9 +1104,9 @@ def _expand(spec: Spec, params: Mapping[str, Any] | None, max_nodes: int) -> Gra
 
 
 def _unused_node_warnings(nodes: list[GraphNode], outputs: list[str], spec: Spec) -> list[Diagnostic]:
-    used = set(outputs)
+    used = {producer(o) for o in outputs}
     for node in nodes:
-        used.update(node.inputs)
+        used.update(producer(i) for i in node.inputs)
     warnings, seen = [], set()
     for node in nodes:
         if node.name not in used and node.path not in seen:

@@ -47,7 +47,9 @@ from ._args import (
 from ._dims import Dim, Shape, ShapeCheck, ShapeError, format_shape, is_concrete
 from ._edge_ops import edge_ops
 from ._layers import layer_ops
+from ._modern_layers import modern_ops
 from ._rules import _no_params
+from ._tensor_ops import tensor_ops
 
 __all__ = [
     "ArgProblem",
@@ -65,7 +67,7 @@ __all__ = [
 
 @functools.cache
 def _builtins() -> Mapping[str, OpDef]:
-    ops = layer_ops() + edge_ops()
+    ops = layer_ops() + modern_ops() + edge_ops() + tensor_ops()
     return types.MappingProxyType({op.name: op for op in ops})
 
 

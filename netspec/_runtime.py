@@ -19,9 +19,12 @@ __all__ = [
     "corner_crop",
     "crop",
     "crop_to_size",
+    "expand",
     "interpolate",
     "pad",
     "pad_to",
+    "slice_dim",
+    "view",
 ]
 
 
@@ -163,3 +166,18 @@ def _input_error(x: Tensor, name: str, rank: int, channels: int, expected: str) 
     if x.dim() == rank and channels > 0:
         return message + "; dimension 1 (channels) is " + str(shape[1]) + ", not " + str(channels)
     return message
+
+
+def view(x: Tensor, shape: list[int]) -> Tensor:
+    """The `view` op: `x.view(shape)`."""
+    return x.view(shape)
+
+
+def expand(x: Tensor, size: list[int]) -> Tensor:
+    """The `expand` op: `x.expand(size)`."""
+    return x.expand(size)
+
+
+def slice_dim(x: Tensor, dim: int, start: int | None = None, end: int | None = None, step: int = 1) -> Tensor:
+    """The `slice` op: positions `start` to `end` (exclusive) by `step` along `dim`, as `x[:, start:end:step]`."""
+    return torch.ops.aten.slice(x, dim, start, end, step)

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from ._dims import Constraint, Shape, ShapeCheck, ShapeError, Sym, format_shape, is_concrete, sym
+from ._dims import Constraint, Dim, Ports, Shape, ShapeCheck, ShapeError, Sym, format_shape, is_concrete, sym
 from ._errors import Diagnostic, SpecError, format_path
 from ._graph import Graph, GraphNode
 from ._ops import complete_args
@@ -32,7 +32,14 @@ class NodeInfo:
     node: GraphNode
     args: dict[str, Any]
     inputs: list[Shape]
-    output: Shape
+    output: Shape  # the first output's shape when the node has several
+    ports: tuple[Shape, ...] = ()  # every output's shape, when the node has several
+    port_names: tuple[str, ...] = ()
+
+    @property
+    def outputs(self) -> tuple[Shape, ...]:
+        """The shapes of the node's outputs: one, or one per port."""
+        return self.ports or (self.output,)
 
 
 @dataclasses.dataclass
@@ -46,7 +53,12 @@ class ShapeInfo:
     warnings: list[Diagnostic]
 
     def shape(self, name: str) -> Shape:
-        return self.inputs[name] if name in self.inputs else self.nodes[name].output
+        """The shape of an input, a node, or port `k` of a node (`name:k`)."""
+        if name in self.inputs:
+            return self.inputs[name]
+        base, _, port = name.partition(":")
+        info = self.nodes[base]
+        return info.ports[int(port)] if port else info.output
 
     @property
     def outputs(self) -> list[Shape]:
@@ -137,13 +149,18 @@ def infer(
     constraints: list[tuple[GraphNode, Constraint]] = []
     diagnostics: list[Diagnostic] = []
     sources = graph.sources
+    symbols = _symbol_sizes(graph, inputs)
     for node in graph.order:
-        if any(i not in shapes for i in node.inputs):
+        missing = [i for i in node.inputs if i not in shapes]
+        if missing:
+            diagnostics.extend(_missing_ports(node, missing, infos, sources))
             continue  # an input failed; its error is reported
         in_shapes = [shapes[i] for i in node.inputs]
         check = ShapeCheck()
         try:
             args = complete_args(node.op, node.args, in_shapes)
+            for name in node.op.symbolic:
+                args[name] = _sized(node.op.name, name, args[name], symbols)
             output = node.op.shape(in_shapes, args, check)
         except ShapeError as err:
             where = ", ".join(f"`{i}` {format_shape(s)}" for i, s in zip(node.inputs, in_shapes))
@@ -163,11 +180,82 @@ def infer(
                 ).located(sources.span(node.path))
             )
         constraints.extend((node, c) for c in check.constraints)
-        shapes[node.name] = tuple(output)
-        infos[node.name] = NodeInfo(node, args, in_shapes, tuple(output))
+        if isinstance(output, Ports):
+            ports = tuple(tuple(s) for s in output.shapes)
+            for k, port_shape in enumerate(ports):
+                shapes[f"{node.name}:{k}"] = port_shape
+            first = ports[0] if ports else ()
+            shapes[node.name] = first
+            infos[node.name] = NodeInfo(node, args, in_shapes, first, ports, tuple(output.names))
+        else:
+            shapes[node.name] = tuple(output)
+            infos[node.name] = NodeInfo(node, args, in_shapes, tuple(output))
+    for i, ref in enumerate(graph.outputs):
+        base = ref.partition(":")[0]
+        if ref not in shapes and base in infos:
+            count = len(infos[base].ports)
+            path = ("outputs", i)
+            diagnostics.append(
+                Diagnostic(
+                    f"`{ref}`: `{base}` has {count} outputs (0..{count - 1})", path=format_path(path), code="NS200"
+                ).located(sources.span(path))
+            )
     if any(d.is_error for d in diagnostics):
         raise SpecError(diagnostics + graph.warnings, sources)
     return ShapeInfo(graph, inputs, infos, constraints, diagnostics)
+
+
+def _symbol_sizes(graph: Graph, inputs: Mapping[str, Shape]) -> dict[str, Dim]:
+    """Each input symbol's size: the dimension of the first input that declares it."""
+    sizes: dict[str, Dim] = {}
+    for name, declared in graph.inputs.items():
+        for axis, dim in enumerate(declared):
+            if isinstance(dim, str) and dim not in sizes:
+                sizes[dim] = inputs[name][axis]
+    return sizes
+
+
+def _sized(op: str, arg: str, value: Any, symbols: Mapping[str, Dim]) -> Any:
+    """An argument's sizes with the input symbols it names (`N`) replaced by their sizes."""
+    if not isinstance(value, (list, tuple)):
+        return value
+    out: list[Any] = []
+    for item in value:
+        if isinstance(item, str):
+            if item not in symbols:
+                known = ", ".join(f"`{s}`" for s in symbols) or "none"
+                raise ShapeError(
+                    f"`{item}` in `{arg}` of `{op}` is not a symbol of the inputs",
+                    f"the inputs' symbols are: {known}; or write a number, or -1 for the size that is left",
+                )
+            out.append(symbols[item])
+        else:
+            out.append(item)
+    return out
+
+
+def _missing_ports(
+    node: GraphNode, missing: list[str], infos: Mapping[str, NodeInfo], sources: Any
+) -> list[Diagnostic]:
+    """Diagnostics for inputs `name:k` that name an output their node does not have."""
+    found = []
+    for ref in missing:
+        base, _, port = ref.partition(":")
+        info = infos.get(base)
+        if not port or info is None:
+            continue  # the producer failed; its error is reported
+        count = len(info.ports)
+        index = node.inputs.index(ref)
+        path = node.path + ("in", index) if sources.span(node.path + ("in", index)) else node.path
+        found.append(
+            Diagnostic(
+                f"`{node.name}` reads output {port} of `{base}`, which has {count} output{'s' if count != 1 else ''} "
+                f"(0..{count - 1}) for its input {format_shape(info.inputs[0]) if info.inputs else ''}".rstrip(),
+                path=format_path(path),
+                code="NS200",
+            ).located(sources.span(path))
+        )
+    return found
 
 
 # --- sizes --------------------------------------------------------------------------------------
