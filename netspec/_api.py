@@ -112,10 +112,17 @@ def infer_shapes(
 
     Block instances (`layer1.0`) and repeats (`layer1`) are there too, with the shape of their output.
 
+    A node with several outputs is there with its first output's shape, and each output by number
+    and by name (`lstm:0`, `lstm:output`, `lstm:h_n`, ...).
+
     Inputs not given keep their symbolic dimensions (`N`, `H`), which stay symbolic in the result.
     """
     info = prepare(source, params, input_shapes)
     shapes = {**{k: tuple(v) for k, v in info.inputs.items()}, **{k: n.output for k, n in info.nodes.items()}}
+    for name, node in info.nodes.items():
+        for k, (port, shape) in enumerate(zip(node.port_names, node.ports)):
+            shapes[f"{name}:{k}"] = shape
+            shapes[f"{name}:{port}"] = shape
     shapes.update({alias: shapes[name] for alias, name in info.graph.aliases.items() if name in shapes})
     return shapes
 

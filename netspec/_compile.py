@@ -73,7 +73,9 @@ def _make_tensor(info: NodeInfo, sources: Any) -> torch.Tensor:
         try:
             INIT_FUNCTIONS[name](tensor, **kwargs)
         except (ValueError, RuntimeError) as err:
-            message = f"init function `{name}` cannot initialise `{info.node.name}` of shape {list(tensor.shape)}: {err}"
+            message = (
+                f"init function `{name}` cannot initialise `{info.node.name}` of shape {list(tensor.shape)}: {err}"
+            )
             raise SpecError(
                 [Diagnostic(message, path=format_path(path), code="NS180").located(sources.span(path))], sources
             ) from None
@@ -136,9 +138,7 @@ def _expected_shape(shape: tuple[Any, ...]) -> str:
     return format_shape(tuple(d if isinstance(d, (int, Sym)) else str(d) for d in shape))
 
 
-def _emit(
-    graph: fx.Graph, info: NodeInfo, values: list[fx.Node], ports: frozenset[int], sizes: _Sizes
-) -> fx.Node:
+def _emit(graph: fx.Graph, info: NodeInfo, values: list[fx.Node], ports: frozenset[int], sizes: _Sizes) -> fx.Node:
     node, op = info.node, info.node.op
     if op.kind == "tensor":
         return graph.get_attr(node.name)
@@ -203,6 +203,7 @@ def compile_graph(info: ShapeInfo, *, guard: bool = True) -> fx.GraphModule:
     apply_init(modules, graph_def.init, graph_def.sources)
 
     graph = fx.Graph()
+    graph._graph_namespace.create_name("self", None)  # a node named `self` must not shadow the module
     stack_trace = _StackTraces(graph_def)
     values: dict[str, fx.Node] = {}
     for name in info.inputs:

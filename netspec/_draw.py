@@ -21,7 +21,7 @@ from typing import Literal
 
 from ._dims import Shape, format_shape
 from ._errors import did_you_mean
-from ._graph import GraphNode
+from ._graph import GraphNode, producer
 from ._shapes import ShapeInfo
 
 __all__ = ["DOT_TIMEOUT_S", "IMAGE_FORMATS", "dot_text", "mermaid_text", "render_dot", "render_image", "render_mermaid"]
@@ -120,7 +120,7 @@ class _Layout:
         self.users: dict[str, list[str]] = {}
         for node in self.nodes:
             for name in node.inputs:
-                self.users.setdefault(name, []).append(node.name)
+                self.users.setdefault(producer(name), []).append(node.name)
         self.position = {n.name: k for k, n in enumerate(info.graph.order)}
         self.items: list[_Box | _Cluster] = []
         self.clusters: dict[str, _Cluster] = {}
@@ -135,7 +135,7 @@ class _Layout:
         for name, fold in self.folds.items():
             fold.box.lines = self.fold_lines(name, fold.members)
         for name in self.info.graph.outputs:
-            self.boxes[_representative(name, self.depth)].output = True
+            self.boxes[_representative(producer(name), self.depth)].output = True
         return _Drawing(self.items, self.edges())
 
     def next_box_id(self) -> str:
@@ -161,7 +161,8 @@ class _Layout:
         drawn = _representative(node.name, self.depth)
         if drawn == node.name:
             kind: BoxKind = "merge" if node.op.name in _EDGE_STYLES else "op"
-            lines = [node.name, node.op.name, format_shape(self.info.nodes[node.name].output)]
+            shown = " | ".join(format_shape(shape) for shape in self.info.nodes[node.name].outputs)
+            lines = [node.name, node.op.name, shown]
             self.add_box(node.name, _Box(self.next_box_id(), lines, kind), _prefixes(node.name))
             return
         fold = self.folds.get(drawn)
@@ -219,7 +220,7 @@ class _Layout:
     def group_output(self, members: list[GraphNode]) -> Shape:
         """The shape leaving a folded group: of its last member used outside it (or an output)."""
         inside = {n.name for n in members}
-        outputs = set(self.info.graph.outputs)
+        outputs = {producer(o) for o in self.info.graph.outputs}
         leaving = {m for m in inside if m in outputs or any(u not in inside for u in self.users.get(m, ()))}
         last = max(leaving or inside, key=self.position.__getitem__)
         return self.info.nodes[last].output
@@ -235,7 +236,7 @@ class _Layout:
             target = self.boxes[_representative(node.name, self.depth)].id
             style = _EDGE_STYLES.get(node.op.name, "plain")
             for name in node.inputs:
-                source = self.boxes[_representative(name, self.depth)].id
+                source = self.boxes[_representative(producer(name), self.depth)].id
                 if source == target:
                     continue
                 known = found.get((source, target))

@@ -24,7 +24,7 @@ from torch import fx, nn
 from . import _modules, _runtime
 from ._api import Source, build, prepare
 from ._compile import INIT_FUNCTIONS, _live_nodes, compile_graph
-from ._graph import Graph, GraphNode
+from ._graph import Graph, GraphNode, check_init_args
 from ._shapes import ShapeInfo
 from ._version import __version__
 
@@ -58,7 +58,7 @@ _HEADER_IMPORTS = (
 _OWN_MODULES = {name: getattr(_modules, name) for name in _modules.__all__}
 _RESERVED = frozenset(
     {"torch", "F", "Tensor", "nn", "annotations", "SPEC_NAME", "SPEC_PARAMS", "EXAMPLE_INPUT_SHAPES", "_add_module"}
-    | {"Literal", *_OWN_MODULES}
+    | {"_add_tensor", "_tensor", "Literal", *_OWN_MODULES}
 )
 
 
@@ -174,6 +174,21 @@ def _add_module(root: nn.Module, qualified: str, module: nn.Module) -> None:
             owner.add_module(part, nn.Module())
         owner = owner._modules[part]
     owner.add_module(leaf, module)
+
+
+def _add_tensor(root: nn.Module, qualified: str, tensor: torch.Tensor, persistent: bool = True) -> torch.Tensor:
+    """Register a parameter (or a buffer) at a dotted name, creating plain containers for the missing parents."""
+    *parents, leaf = qualified.split(".")
+    owner = root
+    for part in parents:
+        if part not in owner._modules:
+            owner.add_module(part, nn.Module())
+        owner = owner._modules[part]
+    if isinstance(tensor, nn.Parameter):
+        owner.register_parameter(leaf, tensor)
+    else:
+        owner.register_buffer(leaf, tensor, persistent=persistent)
+    return tensor
 '''
 
 
@@ -181,6 +196,7 @@ def _class_source(class_name: str, info: ShapeInfo, module: fx.GraphModule, forw
     graph = info.graph
     live = _live_nodes(graph)
     nodes = [n for n in graph.nodes if n.name in live and n.op.kind == "module"]
+    made = [n for n in graph.nodes if n.name in live and n.op.kind in ("module", "tensor")]
     lines = [
         f"class {class_name}(nn.Module):",
         '    """The network of the spec `SPEC_NAME` with `SPEC_PARAMS`, as `netspec.build` compiles it."""',
@@ -188,7 +204,11 @@ def _class_source(class_name: str, info: ShapeInfo, module: fx.GraphModule, forw
         "    def __init__(self) -> None:",
         "        super().__init__()",
     ]
-    lines += ["        " + _construction(node, info.nodes[node.name].args) for node in nodes]
+    for node in made:  # spec order: the order of the random stream
+        if node.op.kind == "tensor":
+            lines += ["        " + line for line in _tensor_lines(node, info.nodes[node.name].args)]
+        else:
+            lines.append("        " + _construction(node, info.nodes[node.name].args))
     init = _init_lines(nodes, module, graph)
     if init:
         lines += [
@@ -229,6 +249,24 @@ def _construction(node: GraphNode, args: Mapping[str, Any]) -> str:
     if "." not in name and name.isidentifier() and not keyword.iskeyword(name):
         return f"self.{name} = {call}"
     return f"_add_module(self, {name!r}, {call})"
+
+
+def _tensor_lines(node: GraphNode, args: Mapping[str, Any]) -> list[str]:
+    """A `Parameter` or `Buffer` node: its tensor made, initialised and registered, as `build` does."""
+    dtype = _identifier(str(args["dtype"]), "dtype")
+    tensor = f"torch.empty({_literal(list(args['shape']))}, dtype=torch.{dtype})"
+    init = args["init"]
+    fn_name, fn_args = (init, {}) if isinstance(init, str) else next(iter(init.items()))
+    kwargs, _ = check_init_args(fn_name, fn_args if isinstance(fn_args, dict) else {"value": fn_args})
+    fn = INIT_FUNCTIONS[fn_name][0].__name__
+    extra = "".join(f", {_identifier(k, 'init argument')}={_literal(v)}" for k, v in kwargs.items())
+    name = repr(_qualified(node.name))
+    if node.op.name == "Parameter":
+        made = f"nn.Parameter({tensor}, requires_grad={_literal(bool(args['requires_grad']))})"
+        register = f"_tensor = _add_tensor(self, {name}, {made})"
+    else:
+        register = f"_tensor = _add_tensor(self, {name}, {tensor}, persistent={_literal(bool(args['persistent']))})"
+    return [register, "with torch.no_grad():", f"    nn.init.{_identifier(fn, 'init function')}(_tensor{extra})"]
 
 
 def _init_lines(nodes: list[GraphNode], module: fx.GraphModule, graph: Graph) -> list[str]:

@@ -26,9 +26,9 @@ __all__ = [
     "GraphNode",
     "InitPlan",
     "bind_params",
-    "producer",
     "check_init_args",
     "expand",
+    "producer",
 ]
 
 MAX_GRAPH_NODES = 100_000
@@ -589,7 +589,11 @@ class _Expander:
         """`produced:k` for port `port` (a number or a name) of the node `produced`."""
         node = self.by_name.get(produced.partition(":")[0])
         if ":" in produced:
-            self.report(f"`{ref}`: `{produced}` is already one output of `{node.name if node else produced}`", path, code="NS156")
+            self.report(
+                f"`{ref}`: `{produced}` is already one output of `{node.name if node else produced}`",
+                path,
+                code="NS156",
+            )
             return None
         if node is None or node.op.ports is None:
             what = f"input `{produced}`" if node is None else f"`{produced}` (`{node.op.name}`)"

@@ -120,7 +120,9 @@ def _mha_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Ports:
         raise ShapeError(f"`{op}` expects a query {layout} (or [L, E] unbatched), got {format_shape(query)}")
     for name, shape in (("key", key), ("value", value)):
         if len(shape) != len(query):
-            raise ShapeError(f"the {name} {format_shape(shape)} of `{op}` has another rank than the query {format_shape(query)}")
+            raise ShapeError(
+                f"the {name} {format_shape(shape)} of `{op}` has another rank than the query {format_shape(query)}"
+            )
     embed = args["embed_dim"]
     _check_last(op, query, embed, "query", "embed_dim")
     _check_last(op, key, args["kdim"] or embed, "key", "kdim")
@@ -186,7 +188,9 @@ def _sdpa_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
         if len(shape) < 2:
             raise ShapeError(f"`{op}` needs a {name} [..., L, E], got {format_shape(shape)}")
     if is_concrete(q[-1] - k[-1]) and q[-1] != k[-1]:
-        raise ShapeError(f"the query {format_shape(q)} and key {format_shape(k)} of `{op}` differ in their last dimension")
+        raise ShapeError(
+            f"the query {format_shape(q)} and key {format_shape(k)} of `{op}` differ in their last dimension"
+        )
     check.equal(q[-1], k[-1], f"the last dimension of the `{op}` query and key")
     check.equal(k[-2], v[-2], f"the sequence lengths of the `{op}` key and value")
     batch = broadcast(op, q[:-2], broadcast(op, k[:-2], v[:-2], check), check)
@@ -235,7 +239,9 @@ def _rnn_infer(op: str) -> Any:
     def infer(inputs: list[Shape], args: dict) -> dict:
         shape = inputs[0]
         if len(shape) not in (2, 3):
-            raise ShapeError(f"`{op}` expects an input [L, N, H] ([N, L, H] with `batch_first`) or [L, H], got {format_shape(shape)}")
+            raise ShapeError(
+                f"`{op}` expects an input [L, N, H] ([N, L, H] with `batch_first`) or [L, H], got {format_shape(shape)}"
+            )
         return {"input_size": _concrete(op, shape[-1], "features", shape)}
 
     return infer
@@ -290,7 +296,9 @@ def _rnn_problems(op: str) -> Any:
                 problems.append(_value_problem(op, name, value, "must be at least 1"))
         proj, hidden = args.get("proj_size", 0), args.get("hidden_size")
         if isinstance(proj, int) and isinstance(hidden, int) and not 0 <= proj < hidden:
-            problems.append(_value_problem(op, "proj_size", proj, f"must be at least 0 and below `hidden_size` ({hidden})"))
+            problems.append(
+                _value_problem(op, "proj_size", proj, f"must be at least 0 and below `hidden_size` ({hidden})")
+            )
         return problems
 
     return validate
@@ -405,7 +413,9 @@ def modern_ops() -> list[OpDef]:
         params=lambda args: args["num_embeddings"] * args["embedding_dim"],
         exclude=("_weight", "_freeze"),
     )
-    embedding = OpDef(**{**{f: getattr(embedding, f) for f in embedding.__dataclass_fields__}, "validate": _embedding_problems})
+    embedding = OpDef(
+        **{**{f: getattr(embedding, f) for f in embedding.__dataclass_fields__}, "validate": _embedding_problems}
+    )
     return [
         mha,
         sdpa,

@@ -438,6 +438,8 @@ def check_sizes(info: ShapeInfo, sizes: Mapping[str, int], lattices: Mapping[str
 def node_parameters(info: NodeInfo) -> int:
     """Parameters of one node's module, from its arguments (no allocation)."""
     op = info.node.op
+    if op.kind == "tensor" and op.param_count is not None:
+        return op.param_count(info.args)
     if op.kind != "module":
         return 0
     # Every module op has a rule: the built-in layers their own, registered ones a meta-device count.

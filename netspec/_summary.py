@@ -15,7 +15,7 @@ from ._api import Source, prepare
 from ._compile import _live_nodes
 from ._dims import Shape, format_shape
 from ._errors import escape_text
-from ._graph import Graph
+from ._graph import Graph, producer
 from ._shapes import NodeInfo, ShapeInfo, activation_elements, node_macs, node_parameters
 
 __all__ = ["BYTES_PER_ELEMENT", "Summary", "SummaryRow", "SummaryTotals", "summarize"]
@@ -197,15 +197,22 @@ def _group_label(group: _Group) -> str:
 def _group_output(group: _Group, leaves: list[NodeInfo], graph: Graph) -> Shape:
     """The shape of the member that the rest of the graph reads (the block's output)."""
     members = {n.node.name for n in leaves}
-    read_outside = {i for n in graph.order if n.name not in members for i in n.inputs} | set(graph.outputs)
+    read_outside = {producer(i) for n in graph.order if n.name not in members for i in n.inputs}
+    read_outside |= {producer(o) for o in graph.outputs}
     exported = [n for n in leaves if n.node.name in read_outside]
     return (exported or leaves)[-1].output
+
+
+def _elements(node: NodeInfo) -> int | None:
+    """The elements of every output of a node (None when a size is symbolic)."""
+    counts = [activation_elements(shape) for shape in node.outputs]
+    return None if None in counts else sum(c for c in counts if c is not None)
 
 
 def _totals(info: ShapeInfo, nodes: list[NodeInfo]) -> SummaryTotals:
     params = sum(node_parameters(n) for n in nodes)
     macs = [node_macs(n) for n in nodes]
-    activations = [activation_elements(n.output) for n in nodes]
+    activations = [_elements(n) for n in nodes]
     inputs = [activation_elements(s) for s in info.inputs.values()]
     return SummaryTotals(
         params=params,

@@ -103,7 +103,7 @@ def _reshape_shape(op: str) -> Any:
         total = _numel(shape)
         free = [i for i, s in enumerate(sizes) if is_concrete(s) and s == -1]
         if len(free) > 1:
-            raise ShapeError(f"`shape` {_render(args['shape'])} of `{op}` has more than one -1")
+            raise ShapeError(f"`shape` {_shown(sizes)} of `{op}` has more than one -1", "give every size but one")
         known = math.prod(s for i, s in enumerate(sizes) if i not in free)
         what = f"the number of elements of the `{op}` input {format_shape(shape)} and of `shape` {_shown(sizes)}"
         if free:
@@ -216,6 +216,11 @@ def _index_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
     axis = _normalize_axis("index", "dim", args["dim"], len(shape))
     index, size = args["index"], shape[axis]
     what = f"dimension {axis} of the `index` input {format_shape(shape)}"
+    if is_concrete(size) and not -size <= index < size:
+        raise ShapeError(
+            f"`index` {index} is outside {what}, which has {size} positions",
+            f"use an index from {-size} to {size - 1}",
+        )
     if index >= 0:
         check.at_least(size, index + 1, f"{what} (index {index})")
     else:
@@ -340,7 +345,9 @@ def broadcast(op: str, a: Shape, b: Shape, check: ShapeCheck) -> Shape:
 def _matmul_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
     a, b = inputs
     if not a or not b:
-        raise ShapeError(f"`matmul` needs inputs with at least one dimension, got {format_shape(a)} and {format_shape(b)}")
+        raise ShapeError(
+            f"`matmul` needs inputs with at least one dimension, got {format_shape(a)} and {format_shape(b)}"
+        )
     left = (1,) + tuple(a) if len(a) == 1 else tuple(a)
     right = tuple(b) + (1,) if len(b) == 1 else tuple(b)
     inner_a, inner_b = left[-1], right[-2]
@@ -380,9 +387,7 @@ def _tensor_problems(op: str) -> Any:
         init = args.get("init", "zeros")
         name = init if isinstance(init, str) else next(iter(init), None) if isinstance(init, dict) else None
         if isinstance(init, dict) and len(init) != 1:
-            problems.append(
-                _value_problem(op, "init", init, "must name one function, e.g. `{normal: {std: 0.02}}`")
-            )
+            problems.append(_value_problem(op, "init", init, "must name one function, e.g. `{normal: {std: 0.02}}`"))
         elif name is not None and name not in INIT_NAMES:
             from ._errors import did_you_mean
 
@@ -456,7 +461,11 @@ def tensor_ops() -> list[OpDef]:
     function = functools.partial(OpDef, kind="function", macs=_no_macs, param_count=_no_params)
     reductions = []
     for name, target, doc in (
-        ("mean", torch.mean, "The mean over `dim` (a dimension or a list; all when null), keeping them with `keepdim`."),
+        (
+            "mean",
+            torch.mean,
+            "The mean over `dim` (a dimension or a list; all when null), keeping them with `keepdim`.",
+        ),
         ("sum", torch.sum, "The sum over `dim` (a dimension or a list; all when null), keeping them with `keepdim`."),
         ("amax", torch.amax, "The largest value over `dim` (a dimension or a list; all when null)."),
         ("amin", torch.amin, "The smallest value over `dim` (a dimension or a list; all when null)."),
@@ -586,7 +595,9 @@ def tensor_ops() -> list[OpDef]:
             name="Parameter",
             kind="tensor",
             target=make_tensor,
-            args=_args(("shape", _Dims), ("init", _Init, "zeros"), ("dtype", _Dtype, "float32"), ("requires_grad", bool, True)),
+            args=_args(
+                ("shape", _Dims), ("init", _Init, "zeros"), ("dtype", _Dtype, "float32"), ("requires_grad", bool, True)
+            ),
             shape=_tensor_shape,
             min_inputs=0,
             max_inputs=0,
@@ -599,7 +610,9 @@ def tensor_ops() -> list[OpDef]:
             name="Buffer",
             kind="tensor",
             target=make_tensor,
-            args=_args(("shape", _Dims), ("init", _Init, "zeros"), ("dtype", _Dtype, "float32"), ("persistent", bool, True)),
+            args=_args(
+                ("shape", _Dims), ("init", _Init, "zeros"), ("dtype", _Dtype, "float32"), ("persistent", bool, True)
+            ),
             shape=_tensor_shape,
             min_inputs=0,
             max_inputs=0,

@@ -143,6 +143,35 @@ EXPECTED: dict[str, list[Want]] = {
         Want("NS147", 7, 47, "nodes.mode.mode", 'got "bilinar"', "did you mean `bilinear`?"),
         Want("NS147", 8, 56, "nodes.twice.scale_factor", "takes `size` or `scale_factor`, not both"),
         Want("NS147", 9, 41, "nodes.zero.scale_factor", "must be positive, got [0, 2]"),
+    "ports.yaml": [
+        Want("NS156", 7, 24, "nodes.relu.in[0]", "`halves` has several outputs", "write `halves:0`"),
+        Want("NS156", 9, 21, "nodes.a.in[0]", "`lstm` (`LSTM`) has no output `h_m`", "did you mean `h_n`?"),
+        Want("NS156", 10, 21, "nodes.b.in[0]", "`relu` (`ReLU`) has one output, it has no port `0`", "write `relu`"),
+        Want("NS156", 12, 32, "nodes.c.in[1]", "`parts` has 2 outputs (`0`, `1`), no output 2"),
+        Want("NS156", 13, 21, "nodes.d.in[0]", "input `x` has one output"),
+        Want("NS156", 14, 21, "nodes.e.in[0]", "`lstm:` is not a reference"),
+        Want("NS156", 15, 32, "outputs[6]", "`lstm` has several outputs (`output`, `h_n`, `c_n`)", "`lstm:output`"),
+    ],
+    "tensor_ops.yaml": [
+        Want("NS200", 6, 9, "nodes.nhwc", "`dims` [0, 2, 1] of `permute` has 3 entries", "each of the 4 dimensions"),
+        Want("NS200", 7, 9, "nodes.flat", "`shape` [N, -1, -1] of `reshape` has more than one -1"),
+        Want("NS200", 8, 8, "nodes.odd", "cannot infer the -1 in `shape` [N, 3, -1]", "`x` [N, 8, H, W]"),
+        Want("NS200", 9, 11, "nodes.tokens", "`B` in `shape` of `reshape` is not a symbol of the inputs", "`N`, `H`"),
+        Want("NS200", 10, 9, "nodes.pick", "`index` 8 is outside dimension 1", "from -8 to 7"),
+        Want("NS200", 12, 25, "nodes.third.in[0]", "reads output 3 of `halves`, which has 3 outputs (0..2)"),
+    ],
+    "tensor_args.yaml": [
+        Want("NS147", 6, 28, "nodes.dup.dims", "`dims` of `permute` names a dimension twice"),
+        Want("NS147", 7, 43, "nodes.every.step", "`step` of `slice` must be at least 1"),
+        Want("NS147", 8, 38, "nodes.pieces.chunks", "`chunks` of `chunk` must be at least 1"),
+        Want("NS147", 9, 66, "nodes.attn.num_heads", "must be divisible by `num_heads` (=3)"),
+    ],
+    "learned_tensor.yaml": [
+        Want("NS147", 6, 33, "nodes.scale.shape", "`shape` of `Parameter` must list sizes of at least 1"),
+        Want("NS180", 6, 57, "nodes.scale.init.normal.sd", "`normal` has no argument `sd`", "did you mean `std`?"),
+        Want("NS180", 7, 43, "nodes.bias.init", "`kaiming_normal` needs a tensor of two or more dimensions"),
+        Want("NS147", 8, 54, "nodes.token.init", "`init` of `Parameter` must be one of", "did you mean `zeros`?"),
+        Want("NS153", 8, 30, "nodes.token.in", "`Parameter` takes 0 input(s), got 1"),
     ],
 }
 

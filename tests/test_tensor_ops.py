@@ -1,0 +1,252 @@
+"""Tensor ops, learned tensors, ports and the attention and sequence layers, against torch itself.
+
+Each op's static shape rule must give the shape torch computes, and the built module the values
+torch computes; hypothesis draws the shapes and arguments.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+import netspec
+
+
+def _spec(shape: list[Any], nodes: dict[str, Any], outputs: list[str] | None = None, **extra: Any) -> Any:
+    data: dict[str, Any] = {"name": "t", "inputs": {"x": shape}, "nodes": nodes, **extra}
+    if outputs:
+        data["outputs"] = outputs
+    return netspec.load(data)
+
+
+def _run(shape: list[int], node: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, tuple[Any, ...]]:
+    spec = _spec(shape, {"op": node})
+    model = netspec.build(spec)
+    x = torch.randn(shape)
+    return x, model(x), netspec.infer_shapes(spec)["op"]
+
+
+shapes = st.lists(st.integers(1, 5), min_size=2, max_size=4)
+
+
+@st.composite
+def tensor_op(draw: st.DrawFn) -> tuple[list[int], dict[str, Any], Any]:
+    shape = draw(shapes)
+    rank = len(shape)
+    dim = draw(st.integers(-rank, rank - 1))
+    kind = draw(st.sampled_from(["permute", "transpose", "reshape", "index", "slice", "mean", "amax", "roll"]))
+    if kind == "permute":
+        dims = draw(st.permutations(range(rank)))
+        return shape, {"op": "permute", "dims": list(dims)}, lambda x: x.permute(*dims)
+    if kind == "transpose":
+        other = draw(st.integers(0, rank - 1))
+        return shape, {"op": "transpose", "dim0": dim, "dim1": other}, lambda x: x.transpose(dim, other)
+    if kind == "reshape":
+        new = [shape[0], -1]
+        return shape, {"op": "reshape", "shape": new}, lambda x: x.reshape(new)
+    if kind == "index":
+        size = shape[dim]
+        index = draw(st.integers(-size, size - 1))
+        return shape, {"op": "index", "dim": dim, "index": index}, lambda x: x.select(dim, index)
+    if kind == "slice":
+        size = shape[dim]
+        start = draw(st.integers(-size, size - 1))
+        step = draw(st.integers(1, 3))
+        node = {"op": "slice", "dim": dim, "start": start, "step": step}
+
+        def sliced(x: torch.Tensor) -> torch.Tensor:
+            index = [slice(None)] * rank
+            index[dim] = slice(start, None, step)
+            return x[tuple(index)]
+
+        return shape, node, sliced
+    if kind in ("mean", "amax"):
+        dims = sorted(set(draw(st.lists(st.integers(0, rank - 1), min_size=1, max_size=rank))))
+        keep = draw(st.booleans())
+        fn = torch.mean if kind == "mean" else torch.amax
+        return shape, {"op": kind, "dim": dims, "keepdim": keep}, lambda x: fn(x, dim=dims, keepdim=keep)
+    shifts = draw(st.integers(-4, 4))
+    return shape, {"op": "roll", "shifts": shifts, "dims": dim}, lambda x: torch.roll(x, shifts, dim)
+
+
+@settings(max_examples=40, deadline=None)
+@given(tensor_op())
+def test_tensor_ops_match_torch(case: tuple[list[int], dict[str, Any], Any]) -> None:
+    shape, node, reference = case
+    x, out, inferred = _run(shape, node)
+    expected = reference(x)
+    assert tuple(out.shape) == tuple(expected.shape) == inferred
+    torch.testing.assert_close(out, expected)
+
+
+@settings(max_examples=30, deadline=None)
+@given(shapes, st.integers(1, 4), st.data())
+def test_split_and_chunk_ports_match_torch(shape: list[int], pieces: int, data: st.DataObject) -> None:
+    dim = data.draw(st.integers(0, len(shape) - 1))
+    x = torch.randn(shape)
+    expected = torch.chunk(x, pieces, dim)
+    outputs = [f"c:{k}" for k in range(len(expected))]
+    spec = _spec(shape, {"c": {"op": "chunk", "chunks": pieces, "dim": dim}}, outputs)
+    got = netspec.build(spec)(x)
+    got = got if isinstance(got, tuple) else (got,)
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b)
+    sections = data.draw(st.lists(st.integers(1, 3), min_size=1, max_size=3))
+    shape = shape[:dim] + [sum(sections)] + shape[dim + 1 :]
+    x = torch.randn(shape)
+    spec = _spec(
+        shape,
+        {"s": {"op": "split", "split_size_or_sections": sections, "dim": dim}},
+        [f"s:{k}" for k in range(len(sections))],
+    )
+    got = netspec.build(spec)(x)
+    got = got if isinstance(got, tuple) else (got,)
+    for a, b in zip(got, torch.split(x, sections, dim)):
+        torch.testing.assert_close(a, b)
+
+
+def test_symbolic_sizes_follow_the_input() -> None:
+    spec = _spec(
+        ["N", 4, "H", "W"],
+        {
+            "tokens": {"op": "reshape", "shape": ["N", 4, -1]},
+            "seq": {"op": "transpose", "dim0": 1, "dim1": 2},
+            "token": {"op": "Parameter", "shape": [1, 1, 4], "init": "ones"},
+            "batch": {"op": "expand", "size": ["N", -1, -1]},
+            "cat": {"op": "concat", "in": ["batch", "seq"], "dim": 1},
+        },
+    )
+    assert [str(d) for d in netspec.infer_shapes(spec)["cat"]] == ["N", "H*W+1", "4"]
+    model = netspec.build(spec)
+    for n, h, w in ((1, 2, 3), (3, 4, 5)):
+        x = torch.randn(n, 4, h, w)
+        expected = torch.cat([torch.ones(n, 1, 4), x.reshape(n, 4, -1).transpose(1, 2)], 1)
+        torch.testing.assert_close(model(x), expected)
+
+
+def test_parameters_and_buffers_are_registered_at_their_qualified_names() -> None:
+    spec = netspec.loads(
+        """
+name: learned
+inputs: {x: [N, 4, 2, 2]}
+blocks:
+  scaled:
+    nodes:
+      gamma: {op: Parameter, shape: [4, 1, 1], init: {constant: 0.5}}
+      mul: {op: mul, in: [gamma, x]}
+nodes:
+  block: {block: scaled, repeat: 2}
+  offset: {op: Buffer, shape: [1, 4, 1, 1], init: ones, dtype: float64}
+  steady: {op: Buffer, shape: [1], init: zeros, persistent: false}
+  out: {op: add, in: [block, offset]}
+  out2: {op: add, in: [out, steady]}
+"""
+    )
+    model = netspec.build(spec)
+    assert list(model.state_dict()) == ["offset", "block.0.gamma", "block.1.gamma"]
+    assert [name for name, _ in model.named_parameters()] == ["block.0.gamma", "block.1.gamma"]
+    assert model.offset.dtype == torch.float64 and bool((model.offset == 1).all())
+    assert bool((model.get_parameter("block.0.gamma") == 0.5).all())
+    assert netspec.count_params(spec) == 8
+    x = torch.randn(2, 4, 2, 2)
+    torch.testing.assert_close(model(x), (x * 0.25 + 1).double())
+
+
+def test_parameter_init_draws_from_the_seeded_stream() -> None:
+    spec = _spec(["N", 8], {"w": {"op": "Parameter", "shape": [8, 8], "init": {"normal": {"std": 0.02}}}})
+    torch.manual_seed(0)
+    built = netspec.build(spec).w
+    torch.manual_seed(0)
+    expected = nn.init.normal_(torch.empty(8, 8), std=0.02)
+    torch.testing.assert_close(built.detach(), expected)
+
+
+def _load(model: nn.Module, reference: nn.Module) -> None:
+    model.load_state_dict(reference.state_dict(), strict=True)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_lstm_and_gru_equal_torch(bidirectional: bool) -> None:
+    spec = netspec.loads(
+        f"""
+name: rnn
+inputs: {{x: [N, L, 6]}}
+nodes:
+  lstm: {{op: LSTM, hidden_size: 5, num_layers: 2, batch_first: true, bidirectional: {str(bidirectional).lower()}}}
+  gru: {{op: GRU, in: "lstm:output", hidden_size: 3, batch_first: true}}
+outputs: ["lstm:h_n", "lstm:c_n", "gru:output", "gru:h_n"]
+"""
+    )
+    model = netspec.build(spec)
+    lstm = nn.LSTM(6, 5, num_layers=2, batch_first=True, bidirectional=bidirectional)
+    gru = nn.GRU(10 if bidirectional else 5, 3, batch_first=True)
+    model.lstm.load_state_dict(lstm.state_dict())
+    model.gru.load_state_dict(gru.state_dict())
+    x = torch.randn(2, 7, 6)
+    output, (h_n, c_n) = lstm(x)
+    g_out, g_h = gru(output)
+    for got, want in zip(model(x), (h_n, c_n, g_out, g_h)):
+        torch.testing.assert_close(got, want)
+    shapes_ = netspec.infer_shapes(spec, x=(2, 7, 6))
+    assert shapes_["lstm:h_n"] == tuple(h_n.shape) and shapes_["gru:output"] == tuple(g_out.shape)
+    assert netspec.count_params(spec) == sum(p.numel() for p in (*lstm.parameters(), *gru.parameters()))
+
+
+def test_multihead_attention_equals_torch_and_computes_weights_only_when_read() -> None:
+    text = """
+name: attn
+inputs: {{x: [N, L, 8], memory: [N, S, 8]}}
+nodes:
+  self: {{op: MultiheadAttention, num_heads: 2, batch_first: true}}
+  cross: {{op: MultiheadAttention, in: [self:output, memory], num_heads: 4, batch_first: true}}
+outputs: [{outputs}]
+"""
+    spec = netspec.loads(text.format(outputs='"cross:output", "cross:weights"'))
+    model = netspec.build(spec).eval()
+    first, second = nn.MultiheadAttention(8, 2, batch_first=True), nn.MultiheadAttention(8, 4, batch_first=True)
+    model.self.load_state_dict(first.state_dict())
+    model.cross.load_state_dict(second.state_dict())
+    first.eval(), second.eval()
+    x, memory = torch.randn(2, 5, 8), torch.randn(2, 3, 8)
+    y, _ = first(x, x, x, need_weights=False)
+    z, weights = second(y, memory, memory)
+    got = model(x, memory)
+    torch.testing.assert_close(got[0], z)
+    torch.testing.assert_close(got[1], weights)
+    assert "need_weights = False" in model.code and "need_weights = True" in model.code
+    shapes_ = netspec.infer_shapes(spec, x=(2, 5, 8), memory=(2, 3, 8))
+    assert shapes_["cross:weights"] == (2, 5, 3)
+
+
+def test_embedding_attention_and_pixel_unshuffle_equal_torch() -> None:
+    spec = netspec.loads(
+        """
+name: mixed
+inputs: {tokens: [N, L], image: [N, 2, 8, 8]}
+nodes:
+  embed: {op: Embedding, num_embeddings: 11, embedding_dim: 6, padding_idx: 0}
+  heads: {op: Unflatten, dim: 2, unflattened_size: [2, 3]}
+  q: {op: transpose, dim0: 1, dim1: 2}
+  attend: {op: ScaledDotProductAttention, in: [q, q, q], is_causal: true}
+  down: {op: PixelUnshuffle, in: image, downscale_factor: 2}
+  norm: {op: LayerNorm2d, eps: 1.0e-6}
+outputs: [attend, norm]
+"""
+    )
+    model = netspec.build(spec).eval()
+    tokens, image = torch.randint(0, 11, (2, 4)), torch.randn(2, 2, 8, 8)
+    q = model.embed(tokens).unflatten(2, (2, 3)).transpose(1, 2)
+    expected = nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True)
+    down = nn.functional.pixel_unshuffle(image, 2)
+    norm = nn.functional.layer_norm(down.permute(0, 2, 3, 1), (8,), eps=1e-6).permute(0, 3, 1, 2)
+    got = model(tokens, image)
+    torch.testing.assert_close(got[0], expected)
+    torch.testing.assert_close(got[1], norm)
+    assert list(model.state_dict()) == ["embed.weight", "norm.weight", "norm.bias"]
+    assert netspec.infer_shapes(spec)["down"][1:] == (8, 4, 4)
