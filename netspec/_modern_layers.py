@@ -14,54 +14,16 @@ import types
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import nn
 
 from ._args import ArgProblem, OpDef, _doc_of, _render, _signature_args, _value_problem
 from ._dims import Dim, Ports, Shape, ShapeCheck, ShapeError, format_shape, is_concrete
 from ._layers import _module_op
+from ._modules import LayerNorm2d, ScaledDotProductAttention
 from ._rules import _check_channels, _concrete, _expect_spatial_rank, _numel
 from ._tensor_ops import broadcast
 
-__all__ = ["LayerNorm2d", "ScaledDotProductAttention", "modern_ops"]
-
-
-class LayerNorm2d(nn.LayerNorm):
-    """LayerNorm over the channels of an [N, C, H, W] tensor, each position normalised on its own.
-
-    Its parameters are those of `nn.LayerNorm(C)` (`weight`, `bias`), so its state_dict is that of
-    torchvision's `LayerNorm2d`; it computes `layer_norm` over the channels moved last.
-    """
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = x.permute(0, 2, 3, 1)
-        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
-        return x.permute(0, 3, 1, 2)
-
-
-class ScaledDotProductAttention(nn.Module):
-    """Scaled dot-product attention of a query, key and value [..., L, E] (and a mask); attention
-    dropout `dropout_p` applies in training only."""
-
-    def __init__(self, dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None) -> None:
-        super().__init__()
-        self.dropout_p = dropout_p
-        self.is_causal = is_causal
-        self.scale = scale
-
-    def forward(self, query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None = None) -> Tensor:
-        return F.scaled_dot_product_attention(
-            query,
-            key,
-            value,
-            attn_mask=mask,
-            dropout_p=self.dropout_p if self.training else 0.0,
-            is_causal=self.is_causal,
-            scale=self.scale,
-        )
-
-    def extra_repr(self) -> str:
-        return f"dropout_p={self.dropout_p}, is_causal={self.is_causal}, scale={self.scale}"
+__all__ = ["modern_ops"]
 
 
 def _meta_count(cls: type[nn.Module]) -> Any:

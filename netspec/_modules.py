@@ -1,9 +1,9 @@
 """The `nn.Module` classes of netspec's own layers, for ops that `torch.nn` does not have.
 
 Each class is small, TorchScript-compatible, traceable by `torch.compile(fullgraph=True)` and
-`torch.export`, and has no parameters or buffers of its own, so a spec that uses one keeps the
-state_dict of the network it reproduces. The catalog entries (arguments, shape rules) are in
-`_layers`.
+`torch.export`, and has no parameters or buffers of its own (`LayerNorm2d` has those of
+`nn.LayerNorm`), so a spec that uses one keeps the state_dict of the network it reproduces. The
+catalog entries (arguments, shape rules) are in `_layers` and `_modern_layers`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["StochasticDepth"]
+__all__ = ["LayerNorm2d", "ScaledDotProductAttention", "StochasticDepth"]
 
 
 class StochasticDepth(nn.Module):
@@ -49,3 +50,41 @@ class StochasticDepth(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, mode={self.mode!r}"
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels of an [N, C, H, W] tensor, each position normalised on its own.
+
+    Its parameters are those of `nn.LayerNorm(C)` (`weight`, `bias`), so its state_dict is that of
+    torchvision's `LayerNorm2d`; it computes `layer_norm` over the channels moved last.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class ScaledDotProductAttention(nn.Module):
+    """Scaled dot-product attention of a query, key and value [..., L, E] (and a mask); attention
+    dropout `dropout_p` applies in training only."""
+
+    def __init__(self, dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None) -> None:
+        super().__init__()
+        self.dropout_p = dropout_p
+        self.is_causal = is_causal
+        self.scale = scale
+
+    def forward(self, query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None = None) -> Tensor:
+        return F.scaled_dot_product_attention(
+            query,
+            key,
+            value,
+            attn_mask=mask,
+            dropout_p=self.dropout_p if self.training else 0.0,
+            is_causal=self.is_causal,
+            scale=self.scale,
+        )
+
+    def extra_repr(self) -> str:
+        return f"dropout_p={self.dropout_p}, is_causal={self.is_causal}, scale={self.scale}"

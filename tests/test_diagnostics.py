@@ -143,6 +143,7 @@ EXPECTED: dict[str, list[Want]] = {
         Want("NS147", 7, 47, "nodes.mode.mode", 'got "bilinar"', "did you mean `bilinear`?"),
         Want("NS147", 8, 56, "nodes.twice.scale_factor", "takes `size` or `scale_factor`, not both"),
         Want("NS147", 9, 41, "nodes.zero.scale_factor", "must be positive, got [0, 2]"),
+    ],
     "ports.yaml": [
         Want("NS156", 7, 24, "nodes.relu.in[0]", "`halves` has several outputs", "write `halves:0`"),
         Want("NS156", 9, 21, "nodes.a.in[0]", "`lstm` (`LSTM`) has no output `h_m`", "did you mean `h_n`?"),
