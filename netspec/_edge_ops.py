@@ -34,12 +34,11 @@ def _differing_axes(a: Shape, b: Shape) -> str:
 def _add_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
     result = inputs[0]
     for other in inputs[1:]:
-        rank = max(len(result), len(other))
-        left, right = (1,) * (rank - len(result)) + result, (1,) * (rank - len(other)) + other
-        if any(_definitely_different(a, b) and 1 not in (a, b) for a, b in zip(left, right)):
+        left, right = result, other
+        if len(left) != len(right) or any(_definitely_different(a, b) and 1 not in (a, b) for a, b in zip(left, right)):
             raise ShapeError(
                 f"cannot add {format_shape(result)} and {format_shape(other)}",
-                _differing_axes(left, right)
+                (_differing_axes(left, right) or "their ranks differ")
                 + "; the inputs of `add` must have the same shape, or size 1 where they broadcast (a shortcut that "
                 "changes size needs a projection, such as a 1x1 `Conv2d` with the same stride and output channels)",
             )
@@ -308,7 +307,7 @@ def edge_ops() -> list[OpDef]:
             shape=_add_shape,
             min_inputs=2,
             max_inputs=None,
-            doc="Element-wise sum of two or more tensors of one shape (or broadcast from size 1).",
+            doc="Element-wise sum of two or more tensors of one shape (a size 1 broadcasts).",
         ),
         function(
             name="mul",

@@ -143,7 +143,7 @@ blocks:
 nodes:
   block: {block: scaled, repeat: 2}
   offset: {op: Buffer, shape: [1, 4, 1, 1], init: ones, dtype: float64}
-  steady: {op: Buffer, shape: [1], init: zeros, persistent: false}
+  steady: {op: Buffer, shape: [1, 1, 1, 1], init: zeros, persistent: false}
   out: {op: add, in: [block, offset]}
   out2: {op: add, in: [out, steady]}
 """
