@@ -258,7 +258,7 @@ def _tensor_lines(node: GraphNode, args: Mapping[str, Any]) -> list[str]:
     init = args["init"]
     fn_name, fn_args = (init, {}) if isinstance(init, str) else next(iter(init.items()))
     kwargs, _ = check_init_args(fn_name, fn_args if isinstance(fn_args, dict) else {"value": fn_args})
-    fn = INIT_FUNCTIONS[fn_name][0].__name__
+    fn = INIT_FUNCTIONS[fn_name].__name__
     extra = "".join(f", {_identifier(k, 'init argument')}={_literal(v)}" for k, v in kwargs.items())
     name = repr(_qualified(node.name))
     if node.op.name == "Parameter":

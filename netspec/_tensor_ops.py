@@ -21,6 +21,7 @@ import torch
 from . import _runtime
 from ._args import ArgProblem, ArgSpec, OpDef, _join_or, _render, _value_problem
 from ._dims import Dim, Ports, Shape, ShapeCheck, ShapeError, Sym, format_shape, is_concrete
+from ._errors import did_you_mean
 from ._rules import _no_macs, _no_params, _normalize_axis, _numel
 
 __all__ = ["INIT_NAMES", "TENSOR_DTYPES", "broadcast", "tensor_ops"]
@@ -389,8 +390,6 @@ def _tensor_problems(op: str) -> Any:
         if isinstance(init, dict) and len(init) != 1:
             problems.append(_value_problem(op, "init", init, "must name one function, e.g. `{normal: {std: 0.02}}`"))
         elif name is not None and name not in INIT_NAMES:
-            from ._errors import did_you_mean
-
             problems.append(
                 _value_problem(
                     op,
