@@ -1,0 +1,1662 @@
+"""Import: an `nn.Module` becomes a readable spec, verified against the original.
+
+The module is traced with torch.fx, stopping at modules the op catalog knows (`Conv2d`, `ReLU`, a
+registered op's class, ...). Each traced call becomes a spec node: a catalog module with the
+arguments read back from the instance, or a functional call (`F.relu`, `torch.cat`, `x.flatten(1)`,
+`+=`) mapped to its op. The module hierarchy gives the blocks: the submodules of one class that
+differ only in sizes become one block with parameters (and `when` for parts some instances lack),
+a container of chained instances of one block becomes a `repeat` with index expressions, and every
+module keeps its name, so the original's state dict loads strictly into the build.
+
+The spec is then built, the original's weights loaded into it strictly and the outputs compared
+(eval mode; train mode under one seed when the original is deterministic); any difference fails the
+import with a report. This module is a tool on top of the pipeline: nothing in the pipeline imports it.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import inspect
+import json
+import keyword
+import math
+import operator
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import fx, nn
+from torch.nn import functional as F
+
+from ._ops import OpDef, catalog
+
+__all__ = ["ModuleImportError", "from_module"]
+
+
+class ModuleImportError(Exception):
+    """The module cannot be imported: an op the catalog lacks, a construct specs cannot say, or a
+    spec whose build differs from the original. `problems` lists each, as text."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+_REGISTER_HINT = "add it to the catalog with `netspec.register_op(NAME, target)` (docs/custom-ops.md) and import again"
+
+
+# -- the catalog, seen from Python objects ---------------------------------------------------------
+
+
+def _module_ops() -> dict[type, OpDef]:
+    """Catalog module ops by class."""
+    return {op.target: op for op in catalog().values() if op.kind == "module" and isinstance(op.target, type)}
+
+
+def _leaf_op(module: nn.Module, ops: Mapping[type, OpDef]) -> OpDef | None:
+    """The catalog op that builds `module`: its class, or a catalog class it subclasses without changing `forward`."""
+    cls = type(module)
+    if cls in ops:
+        return ops[cls]
+    for base in cls.__mro__[1:]:
+        if base in ops:
+            return ops[base] if cls.forward is base.forward and not module._modules else None
+    return None
+
+
+# -- tracing -----------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Call:
+    """One call of a module the tracer went into (not a catalog leaf)."""
+
+    key: str  # fx's module-stack key: the path, `path@n` for the n-th extra call
+    path: str
+    module: nn.Module
+    parent: str  # key of the enclosing call ("" for the root)
+    args: list[Any]
+    arg_names: list[str]
+    result: Any = None
+
+
+class _Tracer(fx.Tracer):
+    def __init__(self, ops: Mapping[type, OpDef]) -> None:
+        super().__init__()
+        self.ops = ops
+        self.record_stack_traces = True
+        self.calls: dict[str, _Call] = {}
+        self.active: list[str] = [""]
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return _leaf_op(m, self.ops) is not None
+
+    def call_module(
+        self, m: nn.Module, forward: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        path = self.path_of_module(m)
+        if self.is_leaf_module(m, path):
+            return super().call_module(m, forward, args, kwargs)
+        count = self.num_calls.get(path, 0)
+        key = f"{path}@{count}" if count else path
+        names, values = _bind(m.forward, args, kwargs)
+        call = _Call(key, path, m, self.active[-1], values, names)
+        self.calls[key] = call
+        self.active.append(key)
+        try:
+            call.result = super().call_module(m, forward, args, kwargs)
+        finally:
+            self.active.pop()
+        return call.result
+
+
+def _bind(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[str], list[Any]]:
+    try:
+        bound = inspect.signature(fn).bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return [f"x{i}" if i else "x" for i in range(len(args))], list(args)
+    names: list[str] = []
+    values: list[Any] = []
+    for name, value in bound.arguments.items():
+        if isinstance(value, (tuple, list)) and any(isinstance(v, fx.Proxy) for v in value):
+            for i, v in enumerate(value):
+                names.append(f"{name}{i}")
+                values.append(v)
+        else:
+            names.append(name)
+            values.append(value)
+    return names, values
+
+
+class _Recorder(fx.Interpreter):
+    """Runs the traced graph once and keeps every node's value (tensors and the sizes computed from them)."""
+
+    def __init__(self, module: fx.GraphModule) -> None:
+        super().__init__(module)
+        self.values: dict[fx.Node, Any] = {}
+
+    def run_node(self, n: fx.Node) -> Any:
+        value = super().run_node(n)
+        self.values[n] = value
+        return value
+
+
+# -- the spec-level graph ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(eq=False)
+class _Op:
+    """A node of the spec: a catalog op applied to tensor inputs."""
+
+    node: fx.Node
+    op: str
+    args: dict[str, Any]
+    inputs: list[fx.Node]
+    scope: str = ""  # the key of the innermost call it runs in
+    module_path: str | None = None  # catalog module ops: the module's qualified name
+    name: str = ""  # name within its scope
+    base: str = ""  # what to call it when it needs a fresh name
+
+
+@dataclasses.dataclass(eq=False)
+class _Scope:
+    key: str
+    path: str
+    module: nn.Module
+    parent: _Scope | None
+    name: str  # relative to the parent's path
+    inputs: list[fx.Node] = dataclasses.field(default_factory=list)
+    input_names: list[str] = dataclasses.field(default_factory=list)
+    output: fx.Node | None = None
+    items: list[_Op | _Scope] = dataclasses.field(default_factory=list)
+    synthetic: bool = False  # a container the forward indexes without calling it
+
+
+def _source_line(node: fx.Node) -> str:
+    """The last frame of a traced node's stack: `file:line: code`."""
+    trace = node.stack_trace or ""
+    frames = re.findall(r'File "([^"]+)", line (\d+), in [^\n]*\n\s*([^\n]*)', trace)
+    if not frames:
+        return "(no source line)"
+    file, line, code = frames[-1]
+    return f"{file}:{line}: {code.strip()}"
+
+
+def _module_of(node: fx.Node) -> tuple[str, str]:
+    """The innermost module a traced node runs in: (path, class name)."""
+    stack = node.meta.get("nn_module_stack") or {}
+    if not stack:
+        return "", "the root module"
+    path, cls = list(stack.values())[-1]
+    return path, getattr(cls, "__qualname__", str(cls))
+
+
+def _unsupported(node: fx.Node, what: str, hint: str = _REGISTER_HINT) -> str:
+    path, cls = _module_of(node)
+    where = f"in `{path}` ({cls})" if path else f"in the root module ({cls})"
+    return f"{what} {where}, at {_source_line(node)}: {hint}"
+
+
+# -- arguments of catalog modules --------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """A value as a spec writes it: tuples and sizes as lists."""
+    if isinstance(value, (tuple, list, torch.Size)):
+        return [_plain(v) for v in value]
+    if isinstance(value, torch.dtype):
+        raise TypeError("a dtype")
+    return value
+
+
+def _spec_value(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return not isinstance(value, float) or math.isfinite(value)
+    if isinstance(value, list):
+        return all(_spec_value(v) for v in value)
+    return False
+
+
+def _same_default(value: Any, default: Any) -> bool:
+    if value == default:
+        return True
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and isinstance(default, (int, float))
+        and all(v == default for v in value)
+    )
+
+
+def _module_args(module: nn.Module, op: OpDef, input_shape: tuple[int, ...] | None) -> dict[str, Any]:
+    """The arguments that rebuild `module`, read from its attributes; checked by rebuilding it."""
+    args: dict[str, Any] = {}
+    for name, spec in op.args.items():
+        if name.startswith("_"):
+            continue
+        if name == "bias" and isinstance(spec.default, bool):
+            value: Any = getattr(module, "bias", None) is not None
+        elif name == "elementwise_affine" and hasattr(module, name):
+            value = module.elementwise_affine
+        elif hasattr(module, name):
+            value = getattr(module, name)
+        else:
+            continue
+        if isinstance(value, (torch.Tensor, nn.Module)) or callable(value):
+            continue
+        args[name] = _plain(value)
+    full = dict(args)
+    rebuilt = _rebuild(type(module) if type(module) is op.target else op.target, full)
+    if rebuilt is None or not _same_module(rebuilt, module):
+        raise ValueError(f"its arguments cannot be read back from the instance ({module!r})")
+    for name, value in list(args.items()):
+        spec = op.args[name]
+        if _all_equal_list(value) and isinstance(value, list):
+            single = dict(args, **{name: value[0]})
+            candidate = _rebuild(op.target, single)
+            if candidate is not None and _same_module(candidate, module):
+                args[name] = value = value[0]
+        if not spec.required and _same_default(value, spec.default):
+            del args[name]
+    for name in list(args):
+        if not op.args[name].required:
+            fewer = {k: v for k, v in args.items() if k != name}
+            candidate = _rebuild(op.target, fewer)
+            if candidate is not None and _same_module(candidate, module):
+                del args[name]
+    for name, spec in op.args.items():
+        if spec.inferred and name in args and op.infer is not None and input_shape is not None:
+            try:
+                inferred = op.infer([input_shape], dict(args))
+            except Exception:  # noqa: BLE001 - keep the argument when it cannot be inferred here
+                continue
+            if _plain(inferred.get(name)) == _plain(args[name]):
+                del args[name]
+    if not all(_spec_value(v) for v in args.values()):
+        raise ValueError(f"an argument of {module!r} is not a value a spec can hold")
+    return args
+
+
+def _all_equal_list(value: Any) -> bool:
+    return isinstance(value, list) and len(value) > 1 and all(v == value[0] for v in value)
+
+
+def _rebuild(cls: type, args: dict[str, Any]) -> nn.Module | None:
+    try:
+        with torch.device("meta"):
+            return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in args.items()})  # type: ignore[no-any-return]
+    except Exception:  # noqa: BLE001 - the arguments read back do not rebuild it
+        return None
+
+
+def _same_module(a: nn.Module, b: nn.Module) -> bool:
+    if a.extra_repr() != b.extra_repr():
+        return False
+    shapes_a = {k: tuple(v.shape) for k, v in a.state_dict().items()}
+    shapes_b = {k: tuple(v.shape) for k, v in b.state_dict().items()}
+    return shapes_a == shapes_b
+
+
+# -- functional calls ------------------------------------------------------------------------------------
+
+# (op, {argument: (position, default)}) for functions that are a parameter-free module applied to one input
+_ACTIVATIONS: dict[Any, tuple[str, dict[str, tuple[int, Any]]]] = {}
+
+
+def _activation_table() -> dict[Any, tuple[str, dict[str, tuple[int, Any]]]]:
+    if _ACTIVATIONS:
+        return _ACTIVATIONS
+    inplace = {"inplace": (1, False)}
+    entries: list[tuple[list[Any], str, dict[str, tuple[int, Any]]]] = [
+        ([F.relu, torch.relu, "relu"], "ReLU", inplace),
+        ([torch.relu_, "relu_"], "ReLU", {}),
+        ([F.relu6], "ReLU6", inplace),
+        ([F.silu], "SiLU", inplace),
+        ([F.hardswish], "Hardswish", inplace),
+        ([F.hardsigmoid], "Hardsigmoid", inplace),
+        ([F.mish], "Mish", inplace),
+        ([F.gelu], "GELU", {"approximate": (1, "none")}),
+        ([F.sigmoid, torch.sigmoid, "sigmoid"], "Sigmoid", {}),
+        ([F.tanh, torch.tanh, "tanh"], "Tanh", {}),
+        ([F.leaky_relu], "LeakyReLU", {"negative_slope": (1, 0.01), "inplace": (2, False)}),
+        ([F.elu], "ELU", {"alpha": (1, 1.0), "inplace": (2, False)}),
+        ([F.selu], "SELU", inplace),
+        ([F.softplus], "Softplus", {"beta": (1, 1.0), "threshold": (2, 20.0)}),
+        ([F.hardtanh], "Hardtanh", {"min_val": (1, -1.0), "max_val": (2, 1.0), "inplace": (3, False)}),
+        ([F.dropout], "Dropout", {"p": (1, 0.5), "inplace": (3, False)}),
+        ([F.dropout2d], "Dropout2d", {"p": (1, 0.5), "inplace": (3, False)}),
+        ([F.softmax, torch.softmax, "softmax"], "Softmax", {"dim": (1, None)}),
+        ([F.log_softmax, torch.log_softmax, "log_softmax"], "LogSoftmax", {"dim": (1, None)}),
+        ([F.adaptive_avg_pool1d], "AdaptiveAvgPool1d", {"output_size": (1, None)}),
+        ([F.adaptive_avg_pool2d], "AdaptiveAvgPool2d", {"output_size": (1, None)}),
+        ([F.adaptive_avg_pool3d], "AdaptiveAvgPool3d", {"output_size": (1, None)}),
+        ([F.adaptive_max_pool2d], "AdaptiveMaxPool2d", {"output_size": (1, None)}),
+    ]
+    for n in (1, 2, 3):
+        entries.append(
+            (
+                [getattr(F, f"max_pool{n}d")],
+                f"MaxPool{n}d",
+                {
+                    "kernel_size": (1, None),
+                    "stride": (2, None),
+                    "padding": (3, 0),
+                    "dilation": (4, 1),
+                    "ceil_mode": (5, False),
+                },
+            )
+        )
+        entries.append(
+            (
+                [getattr(F, f"avg_pool{n}d")],
+                f"AvgPool{n}d",
+                {
+                    "kernel_size": (1, None),
+                    "stride": (2, None),
+                    "padding": (3, 0),
+                    "ceil_mode": (4, False),
+                    "count_include_pad": (5, True),
+                },
+            )
+        )
+    for targets, op, args in entries:
+        for target in targets:
+            _ACTIVATIONS[target] = (op, args)
+    return _ACTIVATIONS
+
+
+_IDENTITY_METHODS = {"contiguous"}
+_ADD = {operator.add, operator.iadd, torch.add, "add", "add_"}
+_MUL = {operator.mul, operator.imul, torch.mul, "mul", "mul_"}
+_CAT = {torch.cat, torch.concat, torch.concatenate}
+_FLATTEN = {torch.flatten, "flatten"}
+_RESHAPE = {"view", "reshape", torch.reshape}
+
+
+def _target_key(node: fx.Node) -> Any:
+    return node.target if node.op == "call_function" else node.target if node.op == "call_method" else None
+
+
+def _argument(node: fx.Node, position: int, name: str, default: Any) -> Any:
+    if name in node.kwargs:
+        return node.kwargs[name]
+    if position < len(node.args):
+        return node.args[position]
+    return default
+
+
+# -- the importer --------------------------------------------------------------------------------------
+
+
+class _Importer:
+    def __init__(self, module: nn.Module, inputs: Mapping[str, Sequence[int]], name: str | None) -> None:
+        self.original = module
+        self.shapes = {k: tuple(int(d) for d in v) for k, v in inputs.items()}
+        self.name = name or _kebab(type(module).__name__)
+        self.ops = _module_ops()
+        self.problems: list[str] = []
+        self.folded_sizes = False  # a size computed from a tensor's shape was written as a number
+        self.channel_param: str | None = None  # the spec parameter that is the input's channel count
+
+    # -- tracing
+
+    def trace(self) -> None:
+        module = copy.deepcopy(self.original).eval()
+        self.module = module
+        tracer = _Tracer(self.ops)
+        try:
+            graph = tracer.trace(module)
+        except Exception as err:  # noqa: BLE001 - torch.fx's refusal, reported with its reason
+            raise ModuleImportError(
+                [f"torch.fx cannot trace `{type(self.original).__qualname__}`: {type(err).__name__}: {err}"]
+            ) from err
+        self.tracer = tracer
+        self.graph = graph
+        self.gm = fx.GraphModule(module, graph)
+        placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+        names = [str(n.target) for n in placeholders]
+        if set(names) != set(self.shapes):
+            raise ModuleImportError(
+                [f"the forward takes {', '.join(names) or 'nothing'}, the inputs given are {', '.join(self.shapes)}"]
+            )
+        torch.manual_seed(0)
+        self.examples = {k: torch.randn(self.shapes[k]) for k in names}
+        recorder = _Recorder(self.gm)
+        with torch.no_grad():
+            recorder.run(*[self.examples[k] for k in names])
+        self.values = recorder.values
+
+    # -- conversion
+
+    def convert(self) -> None:
+        self.alias: dict[fx.Node, fx.Node] = {}
+        self.ops_by_node: dict[fx.Node, _Op] = {}
+        self.order: list[_Op] = []
+        self.leaf_calls: Counter[str] = Counter()
+        self.outputs: list[fx.Node] = []
+        self.output_keys: list[str] | None = None
+        for node in self.graph.nodes:
+            try:
+                self._convert(node)
+            except _Skip:
+                pass
+        if self.problems:
+            raise ModuleImportError(self.problems)
+
+    def _tensor(self, node: fx.Node) -> bool:
+        return isinstance(self.values.get(node), torch.Tensor)
+
+    def _source(self, value: Any) -> fx.Node:
+        node = value
+        while node in self.alias:
+            node = self.alias[node]
+        return node
+
+    def _fold(self, value: Any, owner: fx.Node) -> Any:
+        """An argument with the sizes computed from shapes replaced by their numbers."""
+        if isinstance(value, fx.Node):
+            if self._tensor(value):
+                self.problems.append(_unsupported(owner, f"`{owner.target}` takes a tensor as an argument"))
+                raise _Skip
+            self.folded_sizes = True
+            return _plain(self.values[value])
+        if isinstance(value, (tuple, list)):
+            return [self._fold(v, owner) for v in value]
+        if isinstance(value, torch.Size):
+            return list(value)
+        return value
+
+    def _add(
+        self, node: fx.Node, op: str, args: dict[str, Any], inputs: list[Any], module_path: str | None = None
+    ) -> None:
+        sources = []
+        for value in inputs:
+            if not isinstance(value, fx.Node) or not self._tensor(value):
+                self.problems.append(
+                    _unsupported(node, f"`{op}` of a tensor and a number", "netspec's ops take tensors")
+                )
+                raise _Skip
+            source = self._source(value)
+            if source.op == "get_attr":
+                self.problems.append(
+                    _unsupported(node, f"a parameter or buffer (`{source.target}`) used directly by `{node.target}`")
+                )
+                raise _Skip
+            sources.append(source)
+        item = _Op(node, op, args, sources, module_path=module_path)
+        self.ops_by_node[node] = item
+        self.order.append(item)
+
+    def _convert(self, node: fx.Node) -> None:
+        if node.op == "placeholder":
+            return
+        if node.op == "output":
+            self._outputs(node)
+            return
+        if node.op == "get_attr":
+            return  # reported where it is used
+        if not self._tensor(node):
+            if isinstance(self.values.get(node), (tuple, list)) and any(
+                isinstance(v, torch.Tensor) for v in self.values[node]
+            ):
+                self.problems.append(
+                    _unsupported(node, f"`{_describe(node)}` returns several tensors, which this catalog has no op for")
+                )
+            return  # sizes and other numbers: folded where they are used
+        if node.op == "call_module":
+            self._leaf(node)
+            return
+        target = _target_key(node)
+        table = _activation_table()
+        if target in _IDENTITY_METHODS:
+            self.alias[node] = node.args[0]  # type: ignore[assignment]
+            return
+        if target in table:
+            op, spec = table[target]
+            args = {}
+            for name, (position, default) in spec.items():
+                value = self._fold(_argument(node, position, name, default), node)
+                if value != default or (default is None and value is not None):
+                    args[name] = value
+            if op.startswith("Adaptive") and _all_equal_list(args.get("output_size")):
+                pass
+            if op.startswith(("MaxPool", "AvgPool")) and args.get("stride") in (None, args.get("kernel_size")):
+                args.pop("stride", None)
+            if target == "relu_" or target is torch.relu_:
+                args["inplace"] = True
+            self._add(node, op, args, [node.args[0]])
+            return
+        if target in _ADD:
+            if _argument(node, 2, "alpha", 1) != 1:
+                self.problems.append(_unsupported(node, "`add` with `alpha`"))
+                return
+            self._binary(node, "add")
+            return
+        if target in _MUL:
+            self._binary(node, "mul")
+            return
+        if target in _CAT:
+            tensors = _argument(node, 0, "tensors", [])
+            dim = self._fold(_argument(node, 1, "dim", 0), node)
+            self._add(node, "concat", {} if dim == 1 else {"dim": dim}, list(tensors))
+            return
+        if target in _FLATTEN:
+            start = self._fold(_argument(node, 1, "start_dim", 0), node)
+            end = self._fold(_argument(node, 2, "end_dim", -1), node)
+            self._flatten(node, start, end)
+            return
+        if target in _RESHAPE:
+            self._reshape(node)
+            return
+        if target is operator.getitem:
+            self._getitem(node)
+            return
+        self._generic(node)
+
+    def _leaf(self, node: fx.Node) -> None:
+        path = str(node.target)
+        module = self.module.get_submodule(path)
+        op = _leaf_op(module, self.ops)
+        assert op is not None
+        self.leaf_calls[path] += 1
+        if self.leaf_calls[path] > 1 and (
+            any(True for _ in module.parameters()) or any(True for _ in module.buffers())
+        ):
+            self.problems.append(
+                _unsupported(
+                    node,
+                    f"`{path}` ({type(module).__qualname__}) is called {self.leaf_calls[path]} times and has weights",
+                    "a spec's node is one module called once: shared weights cannot be written in a spec",
+                )
+            )
+            raise _Skip
+        first = node.args[0] if node.args else None
+        shape = tuple(self.values[first].shape) if isinstance(first, fx.Node) and self._tensor(first) else None
+        try:
+            args = _module_args(module, op, shape)
+        except ValueError as err:
+            self.problems.append(_unsupported(node, f"`{path}` ({type(module).__qualname__}): {err}"))
+            raise _Skip from None
+        if node.kwargs:
+            self.problems.append(_unsupported(node, f"`{path}` is called with keyword arguments"))
+            raise _Skip
+        self._add(node, op.name, args, list(node.args), module_path=path if self.leaf_calls[path] == 1 else None)
+        self.ops_by_node[node].base = path.rsplit(".", 1)[-1]
+
+    def _binary(self, node: fx.Node, op: str) -> None:
+        a, b = node.args[0], node.args[1]
+        if not (isinstance(a, fx.Node) and self._tensor(a) and isinstance(b, fx.Node) and self._tensor(b)):
+            self.problems.append(
+                _unsupported(
+                    node, f"`{_describe(node)}` of a tensor and a number", "the catalog's `add` and `mul` take tensors"
+                )
+            )
+            raise _Skip
+        if op == "add" and tuple(self.values[a].shape) != tuple(self.values[b].shape):
+            self.problems.append(_unsupported(node, "an `add` that broadcasts", "`add` takes tensors of one shape"))
+            raise _Skip
+        self._add(node, op, {}, [a, b])
+
+    def _flatten(self, node: fx.Node, start: int, end: int) -> None:
+        args = {}
+        if start != 1:
+            args["start_dim"] = start
+        if end != -1:
+            args["end_dim"] = end
+        self._add(node, "Flatten", args, [node.args[0]])
+
+    def _reshape(self, node: fx.Node) -> None:
+        source = node.args[0]
+        assert isinstance(source, fx.Node)
+        before = tuple(self.values[source].shape)
+        after = tuple(self.values[node].shape)
+        for start in range(len(before)):
+            if after == before[:start] + (math.prod(before[start:]),):
+                self._flatten(node, start, -1)
+                return
+        self._generic(node)
+
+    def _getitem(self, node: fx.Node) -> None:
+        """`x[..., a:b, c:d]` whose bounds center or corner another tensor's size: a `crop` to that tensor."""
+        source, index = node.args
+        if not isinstance(source, fx.Node) or not self._tensor(source):
+            self._generic(node)
+            return
+        value, result = self.values[source], self.values[node]
+        items = list(index) if isinstance(index, tuple) else [index]
+        if Ellipsis in items:
+            at = items.index(Ellipsis)
+            items = items[:at] + [slice(None)] * (value.dim() - len(items) + 1) + items[at + 1 :]
+        if len(items) > value.dim() or not all(isinstance(i, slice) for i in items):
+            self._generic(node)
+            return
+        items += [slice(None)] * (value.dim() - len(items))
+        starts = []
+        for axis, item in enumerate(items):
+            start = self.values.get(item.start, item.start) if item.start is not None else 0
+            if item.step not in (None, 1) or (axis < 2 and (item.start, item.stop) != (None, None)):
+                self._generic(node)
+                return
+            starts.append(start)
+        spatial_in, spatial_out = tuple(value.shape[2:]), tuple(result.shape[2:])
+        reference = self._shape_source(index, exclude=source)
+        center = [s // 2 - t // 2 for s, t in zip(spatial_in, spatial_out)]
+        mode = "center" if starts[2:] == center else "corner" if not any(starts[2:]) else None
+        if mode is None:
+            self._generic(node)
+            return
+        args = {} if mode == "center" else {"mode": "corner"}
+        if reference is not None and tuple(self.values[reference].shape[2:]) == spatial_out:
+            self._add(node, "crop", args, [source, reference])
+            return
+        self.folded_sizes = True
+        self._add(node, "crop", {"size": list(spatial_out), **args}, [source])
+
+    def _shape_source(self, index: Any, exclude: fx.Node) -> fx.Node | None:
+        """The one tensor (other than `exclude`) whose shape the nodes in `index` are computed from."""
+        found: set[fx.Node] = set()
+        stack = [n for n in fx.node.map_arg(index, lambda n: n).__iter__()] if isinstance(index, tuple) else []
+        stack = []
+        fx.node.map_arg(index, stack.append)
+        seen: set[fx.Node] = set()
+        while stack:
+            current = stack.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            if self._tensor(current):
+                found.add(self._source(current))
+                continue
+            fx.node.map_arg((current.args, current.kwargs), stack.append)
+        found.discard(self._source(exclude))
+        return found.pop() if len(found) == 1 else None
+
+    def _generic(self, node: fx.Node) -> None:
+        """A call of a function the catalog has an op for (a registered function, or an op whose target it is)."""
+        target = node.target
+        if node.op == "call_method":
+            target = getattr(torch, str(node.target), None)
+        for op in catalog().values():
+            if op.kind == "function" and op.target is target and target is not None:
+                self._function_op(node, op)
+                return
+        self.problems.append(_unsupported(node, f"the catalog has no op for `{_describe(node)}`"))
+        raise _Skip
+
+    def _function_op(self, node: fx.Node, op: OpDef) -> None:
+        try:
+            bound = inspect.signature(op.target).bind(*node.args, **node.kwargs)
+        except (TypeError, ValueError):
+            self.problems.append(
+                _unsupported(node, f"`{_describe(node)}` is called in a way `{op.name}` does not take")
+            )
+            raise _Skip from None
+        inputs: list[Any] = []
+        args: dict[str, Any] = {}
+        for name, value in bound.arguments.items():
+            if isinstance(value, fx.Node) and self._tensor(value):
+                inputs.append(value)
+            elif (
+                isinstance(value, (list, tuple))
+                and value
+                and all(isinstance(v, fx.Node) and self._tensor(v) for v in value)
+            ):
+                inputs.extend(value)
+            else:
+                args[name] = self._fold(value, node)
+        args = {k: v for k, v in args.items() if k in op.args and not _same_default(v, op.args[k].default)}
+        self._add(node, op.name, args, inputs)
+
+    def _outputs(self, node: fx.Node) -> None:
+        result = node.args[0]
+        if isinstance(result, dict):
+            self.output_keys = [str(k) for k in result]
+            values = list(result.values())
+        elif isinstance(result, (tuple, list)):
+            values = list(result)
+        else:
+            values = [result]
+        for value in values:
+            if not isinstance(value, fx.Node) or not self._tensor(value):
+                self.problems.append(
+                    "the forward returns something other than tensors (a tensor, a tuple or a dict of them)"
+                )
+                return
+            self.outputs.append(self._source(value))
+
+    # -- scopes
+
+    def scopes(self) -> None:
+        calls = self.tracer.calls
+        self.root = _Scope("", "", self.module, None, "")
+        self.root.input_names = [str(n.target) for n in self.graph.nodes if n.op == "placeholder"]
+        self.root.inputs = [n for n in self.graph.nodes if n.op == "placeholder"]
+        self.root.output = self.outputs[0] if self.outputs else None
+        self.by_key: dict[str, _Scope] = {"": self.root}
+        self.by_path: dict[str, _Scope] = {"": self.root}
+        for key, call in calls.items():
+            if "@" in key:
+                continue  # a second call of a module: its nodes stay in the scope it was called from
+            parent = self._scope_for_key(call.parent)
+            scope = self._child(parent, call.path, call.module)
+            scope.key = key
+            scope.synthetic = False
+            self.by_key[key] = scope
+            names, values = call.arg_names, call.args
+            for arg_name, value in zip(names, values):
+                if isinstance(value, fx.Proxy) and self._tensor(value.node):
+                    scope.inputs.append(self._source(value.node))
+                    scope.input_names.append(arg_name)
+            if scope.input_names[:1] == ["input"] and "x" not in scope.input_names:
+                scope.input_names[0] = "x"
+            result = call.result
+            first = _first_proxy(result)
+            scope.output = self._source(first.node) if first is not None else None
+        for item in self.order:
+            stack = item.node.meta.get("nn_module_stack") or {}
+            keys = [k for k in stack if k in self.by_key and k != item.module_path]
+            scope = self.by_key[keys[-1]] if keys else self.root
+            if item.module_path is not None:
+                scope = self._parent_for(scope, item.module_path)
+                item.name = item.module_path[len(scope.path) + 1 :] if scope.path else item.module_path
+            item.scope = scope.key
+            self._place(scope, item)
+            if item.module_path is None:
+                item.name = self._fresh(scope, _base_name(item))
+        self._fix_inputs(self.root)
+
+    def _scope_for_key(self, key: str) -> _Scope:
+        while key not in self.by_key:
+            key = self.tracer.calls[key].parent if key in self.tracer.calls else ""
+        return self.by_key[key]
+
+    def _child(self, parent: _Scope, path: str, module: nn.Module) -> _Scope:
+        """The scope of `path` under `parent`, with synthetic scopes for containers in between."""
+        if path in self.by_path:
+            return self.by_path[path]
+        relative = path[len(parent.path) + 1 :] if parent.path else path
+        parts = relative.split(".")
+        owner = parent
+        for i, part in enumerate(parts):
+            sub_path = f"{owner.path}.{part}" if owner.path else part
+            scope = self.by_path.get(sub_path)
+            if scope is None:
+                sub = self.module.get_submodule(sub_path)
+                scope = _Scope("synthetic:" + sub_path, sub_path, sub, owner, part, synthetic=i < len(parts) - 1)
+                if i < len(parts) - 1:
+                    self.by_key[scope.key] = scope
+                self.by_path[sub_path] = scope
+            owner = scope
+        return owner
+
+    def _parent_for(self, scope: _Scope, module_path: str) -> _Scope:
+        relative = module_path[len(scope.path) + 1 :] if scope.path else module_path
+        if "." not in relative:
+            return scope
+        container = module_path.rsplit(".", 1)[0]
+        result = self._child(scope, container, self.module.get_submodule(container))
+        if result.key not in self.by_key:
+            result.key = "synthetic:" + result.path
+            result.synthetic = True
+            self.by_key[result.key] = result
+        return result
+
+    def _place(self, scope: _Scope, item: _Op | _Scope) -> None:
+        if item in scope.items:
+            return
+        scope.items.append(item)
+        if scope.parent is not None:
+            self._place(scope.parent, scope)
+
+    def _fresh(self, scope: _Scope, base: str) -> str:
+        taken = {i.name for i in scope.items if i.name} | set(scope.input_names)
+        taken |= set(scope.module._modules) if scope.module is not None else set()
+        name, n = base, 1
+        while name in taken:
+            name = f"{base}_{n}"
+            n += 1
+        return name
+
+    def _fix_inputs(self, scope: _Scope) -> None:
+        """Every value a scope uses from outside is one of its inputs; synthetic scopes gather theirs."""
+        inside = self._members(scope)
+        for item in scope.items:
+            if isinstance(item, _Scope):
+                self._fix_inputs(item)
+        if scope is self.root:
+            return
+        for op in self._ops_in(scope):
+            for value in op.inputs:
+                if value not in inside and value not in scope.inputs:
+                    scope.inputs.append(value)
+                    scope.input_names.append(self._fresh_input(scope))
+        if scope.output is None or scope.output not in inside:
+            last = self._ops_in(scope)
+            scope.output = last[-1].node if last else None
+            if scope.output is None:
+                self.problems.append(f"`{scope.path}` ({type(scope.module).__qualname__}) computes nothing")
+
+    def _fresh_input(self, scope: _Scope) -> str:
+        n = len(scope.input_names)
+        name = "x" if n == 0 else f"x{n}"
+        while name in scope.input_names:
+            n += 1
+            name = f"x{n}"
+        return name
+
+    def _ops_in(self, scope: _Scope) -> list[_Op]:
+        out: list[_Op] = []
+        for item in scope.items:
+            out.extend(self._ops_in(item) if isinstance(item, _Scope) else [item])
+        return out
+
+    def _members(self, scope: _Scope) -> set[fx.Node]:
+        return {op.node for op in self._ops_in(scope)}
+
+
+class _Skip(Exception):
+    """A node that could not be converted (its problem is recorded)."""
+
+
+def _first_proxy(value: Any) -> fx.Proxy | None:
+    if isinstance(value, fx.Proxy):
+        return value
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if isinstance(value, (tuple, list)):
+        for v in value:
+            found = _first_proxy(v)
+            if found is not None:
+                return found
+    return None
+
+
+def _describe(node: fx.Node) -> str:
+    if node.op == "call_method":
+        return f"Tensor.{node.target}"
+    target = node.target
+    module = getattr(target, "__module__", None) or ""
+    name = getattr(target, "__name__", str(target))
+    if module.startswith("torch.nn.functional"):
+        return f"F.{name}"
+    if module == "_operator":
+        return f"operator.{name}"
+    return f"{module}.{name}" if module else name
+
+
+def _base_name(item: _Op) -> str:
+    if item.base:
+        return item.base
+    if item.op in ("crop", "Flatten"):
+        return item.op.lower()
+    if item.node.op in ("call_function", "call_method"):
+        base = re.sub(r"_\d+$", "", item.node.name)
+        return {"iadd": "add", "imul": "mul", "add_": "add", "mul_": "mul", "relu_": "relu"}.get(base, base)
+    return (
+        re.sub(r"(?<!^)(?=[A-Z])", "_", item.op).lower().replace("_2d", "2d").replace("_1d", "1d").replace("_3d", "3d")
+    )
+
+
+def _kebab(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z][a-z])", "-", name).lower()
+
+
+def _snake(name: str) -> str:
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    snake = re.sub(r"\W+", "_", snake).strip("_") or "block"
+    if snake[0].isdigit():
+        snake = "block_" + snake
+    return snake
+
+
+# -- structure: blocks, parameters, repeats ---------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Item:
+    """A node of a block body (or of the spec), by local name."""
+
+    name: str
+    kind: tuple[str, str]  # ("op", name) or ("block", block name)
+    args: dict[str, Any]
+    inputs: list[str]
+    repeat: int | None = None
+    source: str | None = None  # the class it comes from, for a comment
+
+
+@dataclasses.dataclass
+class _Body:
+    inputs: list[str]
+    items: list[_Item]
+    output: str  # local reference
+
+
+@dataclasses.dataclass
+class _Block:
+    name: str
+    source: str  # qualified class name
+    body: _Body  # the template (arguments that vary are `$param` expressions)
+    params: dict[str, Any]  # name -> default
+    when: dict[str, str]  # item name -> param
+
+
+class _Structurer:
+    def __init__(self, importer: _Importer) -> None:
+        self.imp = importer
+        self.blocks: dict[str, _Block] = {}
+        self.block_names: set[str] = set()
+
+    def arg_value(self, item: _Item, key: str) -> Any:
+        """An item's argument, with the default of its op or block where it is left out."""
+        if key in item.args:
+            return item.args[key]
+        if item.kind[0] == "block":
+            block = self.blocks.get(item.kind[1])
+            return block.params.get(key, _NONE) if block is not None else _NONE
+        op = catalog().get(item.kind[1])
+        spec = op.args.get(key) if op is not None else None
+        return _NONE if spec is None or spec.required else _plain(spec.default)
+
+    def ref(self, scope: _Scope, value: fx.Node) -> str:
+        """How `scope`'s body names `value`: an input, a node, or a node inside a child instance."""
+        if value in scope.inputs and not self._inside(scope, value):
+            return scope.input_names[scope.inputs.index(value)]
+        op = self.imp.ops_by_node.get(value)
+        if op is None:
+            if value.op == "placeholder" and scope is self.imp.root:
+                return str(value.target)
+            raise ModuleImportError([f"`{value.name}` is used in `{scope.path or 'the root'}` but not passed to it"])
+        chain: list[_Scope] = []
+        current = self.imp.by_key[op.scope]
+        while current is not scope:
+            if current.parent is None:
+                raise ModuleImportError([f"`{value.name}` is used in `{scope.path}` but not passed to it"])
+            chain.append(current)
+            current = current.parent
+        chain.reverse()
+        parts: list[str] = []
+        for i, sub in enumerate(chain):
+            parts.append(sub.name)
+            if sub.output is value:  # the instance's output stands for the value
+                return ".".join(parts)
+        parts.append(op.name)
+        return ".".join(parts)
+
+    def _inside(self, scope: _Scope, value: fx.Node) -> bool:
+        return value in self.imp._members(scope)
+
+    def body(self, scope: _Scope) -> _Body:
+        items: list[_Item] = []
+        for item in scope.items:
+            if isinstance(item, _Op):
+                items.append(
+                    _Item(item.name, ("op", item.op), dict(item.args), [self.ref(scope, v) for v in item.inputs])
+                )
+            else:
+                items.append(self.instance(scope, item))
+        assert scope.output is not None
+        return _Body(list(scope.input_names), items, self.ref(scope, scope.output))
+
+    def instance(self, parent: _Scope, scope: _Scope) -> _Item:
+        """A child scope as an item of its parent: a repeat, or an instance of a block."""
+        inputs = [self.ref(parent, v) for v in scope.inputs]
+        bodies = self.bodies.get(scope.key)
+        assert bodies is not None
+        repeat = self.as_repeat(scope, bodies, inputs)
+        if repeat is not None:
+            return repeat
+        block, args = self.typed[scope.key]
+        return _Item(scope.name, ("block", block.name), args, inputs, source=block.source)
+
+    def as_repeat(self, scope: _Scope, body: _Body, inputs: list[str]) -> _Item | None:
+        """A container whose body is instances `0`, `1`, ... of one kind, each feeding the next."""
+        items = body.items
+        if len(items) < 2 or [i.name for i in items] != [str(k) for k in range(len(items))]:
+            return None
+        if not isinstance(scope.module, (nn.Sequential, nn.ModuleList)) and not scope.synthetic:
+            return None
+        kinds = {i.kind for i in items}
+        if len(kinds) != 1 or any(i.repeat for i in items) or body.output != str(len(items) - 1):
+            return None
+        first = items[0].inputs
+        if not first or first[0] != body.inputs[0]:
+            return None
+        for k, item in enumerate(items[1:], 1):
+            if not item.inputs or item.inputs[0] != str(k - 1) or len(item.inputs) != len(first):
+                return None
+        extra: list[str] = []
+        for position in range(1, len(first)):
+            refs = [i.inputs[position] for i in items]
+            expression = _ref_expression(refs, body.inputs, inputs)
+            if expression is None:
+                return None
+            extra.append(expression)
+        keys = sorted({k for i in items for k in i.args})
+        args: dict[str, Any] = {}
+        for key in keys:
+            values = [self.arg_value(i, key) for i in items]
+            if any(v is _NONE for v in values):
+                return None
+            expression = _index_expression(values)
+            if expression != self.arg_value(_Item("", items[0].kind, {}, []), key):
+                args[key] = expression
+        outer_inputs = [inputs[0], *extra]
+        item = _Item(scope.name, items[0].kind, args, outer_inputs, repeat=len(items), source=items[0].source)
+        return item
+
+    def run(self) -> None:
+        """Type every scope, innermost first; all instances of a class are grouped together once ready."""
+        imp = self.imp
+        pending = [s for s in _walk(imp.root) if s is not imp.root]
+        self.bodies: dict[str, _Body] = {}
+        self.typed: dict[str, tuple[_Block, dict[str, Any]]] = {}
+        done: set[str] = set()
+        while pending:
+            ready = [s for s in pending if all(c.key in done for c in s.items if isinstance(c, _Scope))]
+            groups: dict[str, list[_Scope]] = {}
+            finished: list[_Scope] = []
+            for scope in ready:
+                if scope.key not in self.bodies:
+                    self.bodies[scope.key] = self.body(scope)
+                fake = [f"_in{i}" for i in range(len(scope.inputs))]
+                if self.as_repeat(scope, self.bodies[scope.key], fake) is not None:
+                    finished.append(scope)  # written as a repeat in its parent
+                else:
+                    groups.setdefault(_group_key(scope), []).append(scope)
+            waiting = Counter(_group_key(s) for s in pending if s not in ready)
+            complete = {k: v for k, v in groups.items() if not waiting[k]}
+            if not complete and not finished:
+                complete = groups  # instances of a class inside each other: type those that are ready
+            for key, members in complete.items():
+                self.group(key, members)
+                finished += members
+            done |= {s.key for s in finished}
+            pending = [s for s in pending if s.key not in done]
+        self.top = self.body(imp.root)
+
+    def group(self, key: str, members: list[_Scope]) -> None:
+        remaining = list(members)
+        while remaining:
+            template = max(remaining, key=lambda s: len(self.bodies[s.key].items))
+            fits = [s for s in remaining if _fits(self.bodies[template.key], self.bodies[s.key])]
+            if template not in fits:
+                fits.insert(0, template)
+            remaining = [s for s in remaining if s not in fits]
+            self.make_block(key, template, fits)
+
+    def make_block(self, key: str, template: _Scope, members: list[_Scope]) -> None:
+        base = _snake(key)
+        name, n = base, 2
+        while name in self.block_names or keyword.iskeyword(name):
+            name = f"{base}_{n}"
+            n += 1
+        self.block_names.add(name)
+        body = copy.deepcopy(self.bodies[template.key])
+        present = {s.key: {i.name: i for i in self.bodies[s.key].items} for s in members}
+        params: dict[str, Any] = {}
+        vectors: list[tuple[list[Any], str]] = []  # per-member values (_MISSING where absent), param name
+        per_member: dict[str, dict[str, Any]] = {s.key: {} for s in members}
+        attributes = {s.key: _attributes(s.module) for s in members}
+        used: set[str] = {"i"}
+
+        def param_for(values: list[Any], suggestion: str) -> str | None:
+            for vector, pname in vectors:
+                if all(a is _MISSING or b is _MISSING or _same(a, b) for a, b in zip(vector, values)):
+                    for k, v in enumerate(values):
+                        if vector[k] is _MISSING and v is not _MISSING:
+                            vector[k] = v
+                    return pname
+            kind = _param_type([v for v in values if v is not _MISSING])
+            if kind is None:
+                return None
+            for attr in attributes[members[0].key]:
+                candidate = [attributes[s.key].get(attr, _MISSING) for s in members]
+                if all(v is _MISSING or _same(_plain(c), v) for c, v in zip(candidate, values)) and attr not in used:
+                    pname = attr
+                    break
+            else:
+                pname = suggestion
+                n = 2
+                while pname in used:
+                    pname = f"{suggestion}_{n}"
+                    n += 1
+            used.add(pname)
+            vectors.append((list(values), pname))
+            return pname
+
+        when: dict[str, str] = {}
+        for item in body.items:
+            flags = [item.name in present[s.key] for s in members]
+            if not all(flags):
+                pname = param_for(flags, _identifier(item.name))
+                assert pname is not None
+                when[item.name] = pname
+            keys = sorted(
+                {k for s in members for k in ([*present[s.key][item.name].args] if item.name in present[s.key] else [])}
+            )
+            for key_ in keys:
+                values = []
+                for s in members:
+                    other = present[s.key].get(item.name)
+                    values.append(_MISSING if other is None else self.arg_value(other, key_))
+                concrete = [v for v in values if v is not _MISSING]
+                if all(_same(v, concrete[0]) for v in concrete) and _NONE not in concrete:
+                    if concrete and item.kind[0] == "block" and key_ not in item.args:
+                        pass
+                    elif concrete:
+                        item.args[key_] = concrete[0]
+                    continue
+                if _NONE in concrete:
+                    raise ModuleImportError([f"`{item.name}` of {key} instances sets `{key_}` in some only"])
+                pname = param_for(values, _identifier(key_))
+                if pname is None:
+                    raise ModuleImportError(
+                        [f"the values of `{key_}` in the `{key}` instances cannot be one parameter"]
+                    )
+                item.args[key_] = f"${pname}"
+        for vector, pname in vectors:
+            concrete = [v for v in vector if v is not _MISSING]
+            default = Counter(json.dumps(v) for v in concrete).most_common(1)[0][0]
+            params[pname] = json.loads(default)
+            for s, v in zip(members, vector):
+                per_member[s.key][pname] = v
+        source = f"{type(template.module).__module__}.{type(template.module).__qualname__}"
+        block = _Block(name, source, body, params, when)
+        for item in body.items:
+            if item.name in when:
+                item.args = {"when": f"${when[item.name]}", **item.args}
+        self.blocks[name] = block
+        for s in members:
+            values = {k: v for k, v in per_member[s.key].items() if v is not _MISSING and not _same(v, params[k])}
+            self.typed[s.key] = (block, values)
+
+
+_MISSING: Any = type("_Missing", (), {"__repr__": lambda self: "<missing>"})()
+_NONE: Any = type("_Unset", (), {"__repr__": lambda self: "<unset>"})()
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values of one type (`True` is not `1`)."""
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
+def _walk(scope: _Scope) -> Iterable[_Scope]:
+    yield scope
+    for item in scope.items:
+        if isinstance(item, _Scope):
+            yield from _walk(item)
+
+
+def _group_key(scope: _Scope) -> str:
+    cls = type(scope.module)
+    if cls in (nn.Sequential, nn.ModuleList, nn.ModuleDict) or scope.synthetic:
+        return scope.name if not scope.name.isdigit() else f"seq_{scope.name}"
+    return cls.__name__
+
+
+def _attributes(module: nn.Module) -> dict[str, Any]:
+    out = {}
+    for name, value in vars(module).items():
+        if name.startswith("_") or name == "training":
+            continue
+        if isinstance(value, bool | int | float | str) or (
+            isinstance(value, tuple) and all(isinstance(v, int) for v in value)
+        ):
+            out[name] = value
+    return out
+
+
+def _identifier(name: str) -> str:
+    ident = re.sub(r"\W", "_", name)
+    if not ident or ident[0].isdigit():
+        ident = "p_" + ident
+    return ident
+
+
+def _param_type(values: list[Any]) -> str | None:
+    if all(isinstance(v, bool) for v in values):
+        return "bool"
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return "int"
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return "float"
+    if all(isinstance(v, str) for v in values):
+        return "str"
+    if all(isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in v) for v in values):
+        return "list[int]"
+    return None
+
+
+def _fits(template: _Body, body: _Body) -> bool:
+    """Whether `body` is `template` with some nodes left out (each passing its first input through)."""
+    if len(body.inputs) != len(template.inputs):
+        return False
+    rename = dict(zip(template.inputs, body.inputs))
+    mine = {i.name: i for i in body.items}
+    theirs = {i.name: i for i in template.items}
+    if not set(mine) <= set(theirs):
+        return False
+    order = [i.name for i in template.items if i.name in mine]
+    if order != [i.name for i in body.items]:
+        return False
+
+    def resolve(ref: str, depth: int = 0) -> str | None:
+        head = ref.split(".")[0]
+        if head in rename and "." not in ref:
+            return rename[head]
+        if head in mine:
+            return ref
+        if head in theirs and "." not in ref and theirs[head].inputs and depth < len(theirs):
+            return resolve(theirs[head].inputs[0], depth + 1)
+        return None
+
+    for name, item in mine.items():
+        other = theirs[name]
+        if other.kind != item.kind or other.repeat != item.repeat:
+            return False
+        if [resolve(r) for r in other.inputs] != item.inputs:
+            return False
+    return resolve(template.output) == body.output
+
+
+
+def _ref_expression(refs: list[str], inner_inputs: list[str], outer_inputs: list[str]) -> str | None:
+    """The extra input of a repeat's instances as one template: the same input, or `name.${f(i)}`."""
+    outer = [outer_inputs[inner_inputs.index(r)] if r in inner_inputs else None for r in refs]
+    if any(o is None for o in outer):
+        return None
+    if all(o == outer[0] for o in outer):
+        return outer[0]
+    parts = [o.rsplit(".", 1) for o in outer if o is not None]
+    if any(len(p) != 2 or not p[1].isdigit() for p in parts) or len({p[0] for p in parts}) != 1:
+        return None
+    expression = _index_expression([int(p[1]) for p in parts], bare=True)
+    return None if expression is None else f"{parts[0][0]}.${{{expression}}}"
+
+
+def _index_expression(values: list[Any], *, bare: bool = False) -> Any:
+    """Values over a repeat's index `i` as one value or expression (`bare`: the expression text alone)."""
+    k = len(values)
+    if all(v == values[0] for v in values):
+        return values[0] if not bare else str(values[0])
+    text: str | None = None
+    if all(isinstance(v, bool) for v in values):
+        if values == [True] + [False] * (k - 1):
+            text = "i == 0"
+        elif values == [False] + [True] * (k - 1):
+            text = "i > 0"
+        elif values == [False] * (k - 1) + [True]:
+            text = f"i == {k - 1}"
+    elif all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        if all(v == values[1] for v in values[1:]):
+            text = f"{values[0]} if i == 0 else {values[1]}"
+        elif all(values[j] - values[j - 1] == values[1] - values[0] for j in range(1, k)):
+            step = values[1] - values[0]
+            text = _affine(values[0], step)
+        elif values[0] and all(values[j] == values[0] * 2**j for j in range(k)):
+            text = f"{values[0]} * 2 ** i"
+        elif values[-1] and all(values[j] == values[-1] * 2 ** (k - 1 - j) for j in range(k)):
+            text = f"{values[-1]} * 2 ** ({k - 1} - i)"
+    if text is None:
+        text = f"{json.dumps(values)}[i]"
+    return text if bare else f"${{{text}}}"
+
+
+def _affine(start: int, step: int) -> str:
+    if start == 0:
+        return "i" if step == 1 else f"{step} * i"
+    if step < 0:
+        return f"{start} - {-step} * i" if step != -1 else f"{start} - i"
+    return f"{start} + {step} * i" if step != 1 else f"{start} + i"
+
+
+# -- writing -------------------------------------------------------------------------------------------
+
+_BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+_YAML_WORDS = {"true", "false", "null", "yes", "no", "on", "off", "~"}
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        text = repr(value)
+        return text if any(c in text for c in ".e") else text + ".0"
+    if isinstance(value, list):
+        return "[" + ", ".join(_scalar(v) for v in value) + "]"
+    text = str(value)
+    if re.fullmatch(r"\$[A-Za-z_][A-Za-z0-9_]*", text):
+        return text
+    if _BARE.fullmatch(text) and text.lower() not in _YAML_WORDS and not text.endswith("-"):
+        return text
+    return json.dumps(text)
+
+
+def _key(name: str) -> str:
+    bare = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]*", name) and name.lower() not in _YAML_WORDS
+    return name if bare else json.dumps(name)
+
+
+def _node_text(item: _Item, default_input: str | None, list_form: bool) -> str:
+    fields: list[str] = []
+    kind, name = item.kind
+    fields.append(f"{'op' if kind == 'op' else 'block'}: {_scalar(name)}")
+    if item.repeat:
+        fields.append(f"repeat: {item.repeat}")
+    inputs = item.inputs
+    if inputs and not (len(inputs) == 1 and inputs[0] == default_input):
+        fields.append("in: " + (_scalar(inputs[0]) if len(inputs) == 1 else _scalar(list(inputs))))
+    args = dict(item.args)
+    if "when" in args:
+        fields.append(f"when: {_scalar(args.pop('when'))}")
+    fields += [f"{_key(k)}: {_scalar(v)}" for k, v in args.items()]
+    if kind == "op" and len(fields) == 1 and list_form is False:
+        return name
+    if kind == "op" and len(fields) == 1:
+        return name
+    return "{" + ", ".join(fields) + "}"
+
+
+def _write_body(body: _Body, indent: str, lines: list[str]) -> None:
+    names = [i.name for i in body.items]
+    list_form = names == [str(k) for k in range(len(names))] and bool(names)
+    previous: str | None = body.inputs[0] if body.inputs else None
+    for item in body.items:
+        text = _node_text(item, previous, list_form)
+        comment = f"  # {item.source}" if item.source and item.kind[0] == "op" else ""
+        if list_form:
+            lines.append(f"{indent}- {text}{comment}")
+        else:
+            lines.append(f"{indent}{_key(item.name)}: {text}{comment}")
+        previous = item.name
+    if body.items and body.output != body.items[-1].name:
+        lines.append(("output", body.output))  # type: ignore[arg-type]
+
+
+def _render(
+    imp: _Importer,
+    st: _Structurer,
+    input_dims: Mapping[str, list[Any]],
+    dims: Mapping[str, int],
+    params: Mapping[str, Any],
+) -> str:
+    lines: list[str] = []
+    cls = type(imp.original)
+    lines.append(f"# Imported from {cls.__module__}.{cls.__qualname__} by netspec.from_module.")
+    lines.append("netspec: 1")
+    lines.append(f"name: {_scalar(imp.name)}")
+    if params:
+        lines.append("params:")
+        for k, v in params.items():
+            lines.append(f"  {k}: {_scalar(v)}")
+    lines.append("inputs:")
+    for k, v in input_dims.items():
+        lines.append(f"  {_key(k)}: {_scalar(list(v))}")
+    if dims:
+        lines.append("dims: {" + ", ".join(f"{k}: {v}" for k, v in dims.items()) + "}")
+    used = _used_blocks(st)
+    if used:
+        lines.append("blocks:")
+        for block in used:
+            lines.append(f"  # {block.source}")
+            lines.append(f"  {block.name}:")
+            if block.body.inputs != ["x"]:
+                lines.append(f"    inputs: {_scalar(block.body.inputs)}")
+            if block.params:
+                lines.append("    params: {" + ", ".join(f"{k}: {_scalar(v)}" for k, v in block.params.items()) + "}")
+            body_lines: list[Any] = []
+            _write_body(block.body, "      ", body_lines)
+            outputs = [b for b in body_lines if isinstance(b, tuple)]
+            if outputs:
+                lines.append(f"    output: {_scalar(outputs[0][1])}")
+            lines.append("    nodes:")
+            lines += [b for b in body_lines if isinstance(b, str)]
+    lines.append("nodes:")
+    top_lines: list[Any] = []
+    _write_body(st.top, "  ", top_lines)
+    lines += [b for b in top_lines if isinstance(b, str)]
+    outputs = [imp_ref for imp_ref in _output_refs(imp, st)]
+    last = st.top.items[-1].name if st.top.items else None
+    if outputs != [last]:
+        comment = f"  # the dict's keys: {', '.join(imp.output_keys)}" if imp.output_keys else ""
+        lines.append(f"outputs: {_scalar(outputs) if len(outputs) > 1 else _scalar(outputs[0])}{comment}")
+    return "\n".join(lines) + "\n"
+
+
+def _used_blocks(st: _Structurer) -> list[_Block]:
+    """The blocks the spec's nodes use, directly or through other blocks, in definition order."""
+    seen: set[str] = set()
+    stack = [i.kind[1] for i in st.top.items if i.kind[0] == "block"]
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        stack += [i.kind[1] for i in st.blocks[name].body.items if i.kind[0] == "block"]
+    return [b for b in st.blocks.values() if b.name in seen]
+
+
+def _output_refs(imp: _Importer, st: _Structurer) -> list[str]:
+    return [st.ref(imp.root, value) for value in imp.outputs]
+
+
+# -- model parameters --------------------------------------------------------------------------------
+
+_CLASS_PARAMS = ("num_classes", "n_classes", "classes")
+_CHANNEL_PARAMS = ("in_channels", "in_chans", "input_channels", "n_channels")
+_WIDTH_PARAMS = ("width", "base_width", "base_channels", "init_features", "base_filters")
+
+
+def _model_params(imp: _Importer, st: _Structurer, given: Mapping[str, Any]) -> dict[str, Any]:
+    """Sizes that are the model's own parameters (`num_classes`), where their one place can be found."""
+    values = dict(_init_values(imp.original))
+    values.update(given)
+    params: dict[str, Any] = {}
+    for name in _CLASS_PARAMS:
+        value = values.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 2:
+            continue
+        places = [
+            (item, key)
+            for item in st.top.items
+            for key in ("out_features", "out_channels")
+            if item.kind[0] == "op" and item.args.get(key) == value
+        ]
+        outputs = set(_output_refs(imp, st))
+        places = [(item, key) for item, key in places if item.name in outputs] or places[-1:]
+        if places:
+            params[name] = value
+            for item, key in places:
+                item.args[key] = f"${name}"
+        break
+    for name in _WIDTH_PARAMS:
+        value = values.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 2:
+            continue
+        pattern = re.compile(rf"\$\{{{value} \* (2 \*\* .*)\}}")
+        hits = 0
+        for item in st.top.items:
+            for key, arg in list(item.args.items()):
+                if isinstance(arg, str) and pattern.fullmatch(arg):
+                    item.args[key] = pattern.sub(rf"${{{name} * \1}}", arg)
+                    hits += 1
+        if hits:
+            params[name] = value
+        break
+    if len(imp.shapes) == 1:
+        (shape,) = imp.shapes.values()
+        for name in _CHANNEL_PARAMS:
+            if len(shape) > 1 and values.get(name) == shape[1] and not isinstance(values.get(name), bool):
+                params[name] = shape[1]
+                imp.channel_param = name
+                break
+    return params
+
+
+def _init_values(module: nn.Module) -> dict[str, Any]:
+    """Constructor parameters of the module's class whose values the instance keeps under the same name."""
+    out: dict[str, Any] = {}
+    try:
+        signature = inspect.signature(type(module).__init__)
+    except (TypeError, ValueError):
+        return out
+    for name, param in signature.parameters.items():
+        if name == "self":
+            continue
+        if hasattr(module, name) and isinstance(getattr(module, name), int):
+            out[name] = getattr(module, name)
+        elif isinstance(param.default, int) and not isinstance(param.default, bool):
+            out[name] = param.default
+    return out
+
+
+# -- verification ----------------------------------------------------------------------------------------
+
+
+def _flat(value: Any) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _flat(v)]
+    return []
+
+
+def _compare(expected: Any, actual: Any, mode: str) -> list[str]:
+    a, b = _flat(expected), _flat(actual)
+    if len(a) != len(b):
+        return [f"{mode}: the original returns {len(a)} tensors, the spec {len(b)}"]
+    problems = []
+    for k, (x, y) in enumerate(zip(a, b)):
+        if x.shape != y.shape:
+            problems.append(f"{mode}: output {k} has shape {list(y.shape)}, the original's {list(x.shape)}")
+        elif not torch.equal(x, y):
+            diff = (x.double() - y.double()).abs().max().item() if x.is_floating_point() else float("nan")
+            problems.append(f"{mode}: output {k} differs from the original's (largest difference {diff:.3g})")
+    return problems
+
+
+def _deterministic_train(module: nn.Module, examples: list[torch.Tensor]) -> tuple[bool, Any]:
+    runs = []
+    for _ in range(2):
+        copy_ = copy.deepcopy(module).train()
+        torch.manual_seed(1234)
+        with torch.no_grad():
+            runs.append(copy_(*examples))
+    a, b = _flat(runs[0]), _flat(runs[1])
+    same = len(a) == len(b) and all(x.shape == y.shape and torch.equal(x, y) for x, y in zip(a, b))
+    return same, runs[0]
+
+
+def _verify(imp: _Importer, text: str) -> None:
+    from ._api import build, loads
+
+    try:
+        spec = loads(text)
+        built = build(spec, weights=imp.original.state_dict(), input_shapes=imp.shapes)
+    except Exception as err:  # noqa: BLE001 - the import's own failure, with the spec that caused it
+        raise ModuleImportError([f"the imported spec does not build: {err}", "the spec:", text]) from err
+    names = list(imp.examples)
+    examples = [imp.examples[k] for k in names]
+    original = copy.deepcopy(imp.original).eval()
+    with torch.no_grad():
+        expected = original(*examples)
+        actual = built.eval()(*examples)
+    problems = _compare(expected, actual, "eval")
+    if not problems:
+        deterministic, train_expected = _deterministic_train(imp.original, examples)
+        if deterministic:
+            trained = copy.deepcopy(built).train()
+            torch.manual_seed(1234)
+            with torch.no_grad():
+                train_actual = trained(*examples)
+            problems += _compare(train_expected, train_actual, "train")
+    if problems:
+        raise ModuleImportError(["the imported spec computes something else than the original:", *problems])
+
+
+# -- the public function ---------------------------------------------------------------------------------
+
+
+def from_module(
+    module: nn.Module,
+    *,
+    inputs: Mapping[str, Sequence[int]],
+    name: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    verify: bool = True,
+) -> str:
+    """The YAML text of a spec that computes what `module` computes, verified by building it.
+
+    `inputs` gives an example shape for each argument of `forward` (`{"x": [1, 3, 224, 224]}`).
+    `params` names the values the model was made with (`{"num_classes": 10}`) so that they become the
+    spec's parameters where they can be found. With `verify` (the default) the spec is built, the
+    module's weights loaded into it strictly and the outputs compared in eval mode, and in train mode
+    under one seed when the module is deterministic; any difference raises `ModuleImportError`, as
+    does an op or module the catalog lacks (naming its module path, class and source line).
+    """
+    imp = _Importer(module, inputs, name)
+    imp.trace()
+    imp.convert()
+    imp.scopes()
+    if imp.problems:
+        raise ModuleImportError(imp.problems)
+    structurer = _Structurer(imp)
+    structurer.run()
+    spec_params = _model_params(imp, structurer, params or {})
+    text = None
+    for input_dims, dims in _input_candidates(imp):
+        candidate = _render(imp, structurer, input_dims, dims, spec_params)
+        if _shapes_check(candidate, imp.shapes):
+            text = candidate
+            break
+    if text is None:
+        text = _render(imp, structurer, {k: list(v) for k, v in imp.shapes.items()}, {}, spec_params)
+    if verify:
+        _verify(imp, text)
+    return text
+
+
+def _input_candidates(imp: _Importer) -> Iterable[tuple[dict[str, list[Any]], dict[str, int]]]:
+    names = ["H", "W"] if all(len(s) == 4 for s in imp.shapes.values()) else []
+    symbols = {3: ["L"], 4: ["H", "W"], 5: ["D", "H", "W"]}
+    if not imp.folded_sizes:
+        dims: dict[str, int] = {}
+        shaped: dict[str, list[Any]] = {}
+        ok = len(imp.shapes) == 1
+        for k, shape in imp.shapes.items():
+            spatial = symbols.get(len(shape))
+            if spatial is None:
+                ok = False
+                break
+            channels = f"${imp.channel_param}" if imp.channel_param else shape[1]
+            shaped[k] = ["N", channels, *spatial]
+            dims.update(dict(zip(spatial, shape[2:])))
+        if ok:
+            yield shaped, {s: d for s, d in dims.items()}
+    del names
+    channels = f"${imp.channel_param}" if imp.channel_param else None
+    yield {k: ["N", channels or shape[1], *shape[2:]] if len(shape) > 1 else ["N"] for k, shape in imp.shapes.items()}, {}
+
+
+def _shapes_check(text: str, shapes: Mapping[str, tuple[int, ...]]) -> bool:
+    from ._api import loads, prepare
+    from ._errors import SpecError
+
+    try:
+        spec = loads(text)
+        prepare(spec)
+        prepare(spec, None, shapes)
+    except SpecError:
+        return False
+    return True
