@@ -2,6 +2,7 @@
 
 from ._api import build, count_params, infer_shapes, load, loads, valid_sizes, validate
 from ._errors import Diagnostic, SpecError
+from ._import import ModuleImportError, from_module
 from ._load import Limits
 from ._models import Spec
 from ._ops import register_op
@@ -15,12 +16,14 @@ from ._weights import save_weights
 __all__ = [
     "Diagnostic",
     "Limits",
+    "ModuleImportError",
     "SizeLattice",
     "Spec",
     "SpecError",
     "Summary",
     "build",
     "count_params",
+    "from_module",
     "infer_shapes",
     "json_schema",
     "list_specs",

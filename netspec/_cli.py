@@ -174,6 +174,38 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("output", metavar="OUT", help="the file to write")
     _spec_options(export)
     export.set_defaults(run=_run_export)
+
+    importing = commands.add_parser(
+        "import",
+        help="write the spec of a PyTorch model, verified against it",
+        description="Trace a model made by your own Python (PACKAGE.MODULE:FACTORY) into a verified spec.",
+    )
+    importing.add_argument(
+        "factory", metavar="PACKAGE.MODULE:FACTORY", help="a function or class that returns the nn.Module"
+    )
+    importing.add_argument(
+        "-p",
+        "--param",
+        dest="params",
+        type=_param,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a keyword argument of the factory (repeatable)",
+    )
+    importing.add_argument(
+        "--input-shape",
+        dest="input_shapes",
+        type=_input_shape,
+        action="append",
+        required=True,
+        metavar="NAME=DIMS",
+        help="an example shape of each forward argument, e.g. x=1,3,224,224 (repeatable)",
+    )
+    importing.add_argument("-o", "--output", metavar="OUT", help="write the spec to OUT instead of stdout")
+    importing.add_argument("--weights", metavar="FILE", help="also write the model's weights to FILE (safetensors)")
+    importing.add_argument("--name", help="the spec's name (default: the factory's)")
+    importing.set_defaults(run=_run_import)
     return parser
 
 
@@ -501,6 +533,55 @@ def _export(spec: Spec, params: dict[str, Any], shapes: dict | None, args: argpa
 _run_summary = _with_spec(_summary)
 _run_graph = _with_spec(_graph)
 _run_export = _with_spec(_export)
+
+
+def _run_import(args: argparse.Namespace) -> int:
+    """Import the user's own factory (named on the user's own command line; a spec never names Python)."""
+    import importlib
+
+    from ._import import ModuleImportError, from_module
+
+    module_name, sep, attribute = args.factory.partition(":")
+    if not sep or not module_name or not attribute:
+        raise UsageError(
+            f"expected PACKAGE.MODULE:FACTORY (e.g. `torchvision.models:resnet18`), got {args.factory!r:.80}"
+        )
+    sys.path.insert(0, os.getcwd())  # the user's own modules, as `python -m` would find them
+    try:
+        factory: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            factory = getattr(factory, part)
+    except (ImportError, AttributeError) as err:
+        raise UsageError(f"cannot find `{args.factory}`: {err}") from None
+    finally:
+        sys.path.pop(0)
+    params = dict(args.params)
+    try:
+        model = factory(**params)
+    except Exception as err:  # noqa: BLE001 - the user's factory failed: say so in one line
+        raise UsageError(f"`{args.factory}` failed: {type(err).__name__}: {err}") from None
+    if not isinstance(model, _nn_module()):
+        raise UsageError(f"`{args.factory}` returned a {type(model).__name__}, not an nn.Module")
+    name = args.name or attribute.rsplit(".", 1)[-1].replace("_", "-").lower()
+    try:
+        text = from_module(model, inputs=dict(args.input_shapes), name=name, params=params)
+    except ModuleImportError as err:
+        print(f"netspec: cannot import `{args.factory}`:", file=sys.stderr)
+        for problem in err.problems:
+            print(f"  {escape_text(problem, 2000)}", file=sys.stderr)
+        return EXIT_INVALID
+    _write_output(text, args.output)
+    if args.weights:
+        from ._weights import save_weights
+
+        save_weights(model, args.weights)
+    return EXIT_OK
+
+
+def _nn_module() -> type:
+    from torch import nn
+
+    return nn.Module
 
 
 def _run_schema(args: argparse.Namespace) -> int:

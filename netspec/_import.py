@@ -15,6 +15,7 @@ import with a report. This module is a tool on top of the pipeline: nothing in t
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import inspect
@@ -24,7 +25,8 @@ import math
 import operator
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -179,6 +181,8 @@ def _source_line(node: fx.Node) -> str:
     """The last frame of a traced node's stack: `file:line: code`."""
     trace = node.stack_trace or ""
     frames = re.findall(r'File "([^"]+)", line (\d+), in [^\n]*\n\s*([^\n]*)', trace)
+    skipped = (str(Path(torch.__file__).parent), str(Path(__file__).parent))
+    frames = [f for f in frames if not f[0].startswith(skipped)]
     if not frames:
         return "(no source line)"
     file, line, code = frames[-1]
@@ -194,9 +198,17 @@ def _module_of(node: fx.Node) -> tuple[str, str]:
     return path, getattr(cls, "__qualname__", str(cls))
 
 
-def _unsupported(node: fx.Node, what: str, hint: str = _REGISTER_HINT) -> str:
+def _unsupported(node: fx.Node, what: str, hint: str | None = None) -> str:
     path, cls = _module_of(node)
     where = f"in `{path}` ({cls})" if path else f"in the root module ({cls})"
+    if hint is None:
+        name = cls.rsplit(".", 1)[-1]
+        hint = (
+            f'register the module with `netspec.register_op("{name}", {name})` (docs/custom-ops.md) so that '
+            f"the importer keeps it as one node, or add an op for the call"
+            if path
+            else _REGISTER_HINT
+        )
     return f"{what} {where}, at {_source_line(node)}: {hint}"
 
 
@@ -404,11 +416,12 @@ class _Importer:
     # -- tracing
 
     def trace(self) -> None:
-        module = copy.deepcopy(self.original).eval()
+        module = self.original
         self.module = module
         tracer = _Tracer(self.ops)
         try:
-            graph = tracer.trace(module)
+            with _mode(module, training=False):
+                graph = tracer.trace(module)
         except Exception as err:  # noqa: BLE001 - torch.fx's refusal, reported with its reason
             raise ModuleImportError(
                 [f"torch.fx cannot trace `{type(self.original).__qualname__}`: {type(err).__name__}: {err}"]
@@ -418,6 +431,10 @@ class _Importer:
         self.gm = fx.GraphModule(module, graph)
         placeholders = [n for n in graph.nodes if n.op == "placeholder"]
         names = [str(n.target) for n in placeholders]
+        if set(names) != set(self.shapes) and len(names) == len(self.shapes) and not set(names) & set(self.shapes):
+            for placeholder, given in zip(placeholders, self.shapes):  # `input` of nn.Sequential, named as asked
+                placeholder.target = placeholder.name = given
+            names = list(self.shapes)
         if set(names) != set(self.shapes):
             raise ModuleImportError(
                 [f"the forward takes {', '.join(names) or 'nothing'}, the inputs given are {', '.join(self.shapes)}"]
@@ -425,7 +442,7 @@ class _Importer:
         torch.manual_seed(0)
         self.examples = {k: torch.randn(self.shapes[k]) for k in names}
         recorder = _Recorder(self.gm)
-        with torch.no_grad():
+        with torch.no_grad(), _mode(module, training=False):
             recorder.run(*[self.examples[k] for k in names])
         self.values = recorder.values
 
@@ -541,6 +558,9 @@ class _Importer:
         if target in _CAT:
             tensors = _argument(node, 0, "tensors", [])
             dim = self._fold(_argument(node, 1, "dim", 0), node)
+            if len(tensors) == 1:  # a concatenation of one tensor is that tensor
+                self.alias[node] = tensors[0]
+                return
             self._add(node, "concat", {} if dim == 1 else {"dim": dim}, list(tensors))
             return
         if target in _FLATTEN:
@@ -1142,6 +1162,7 @@ class _Structurer:
                 for s in members:
                     other = present[s.key].get(item.name)
                     values.append(_MISSING if other is None else self.arg_value(other, key_))
+                values = _widened(values)
                 concrete = [v for v in values if v is not _MISSING]
                 if all(_same(v, concrete[0]) for v in concrete) and _NONE not in concrete:
                     if concrete and item.kind[0] == "block" and key_ not in item.args:
@@ -1178,6 +1199,15 @@ _MISSING: Any = type("_Missing", (), {"__repr__": lambda self: "<missing>"})()
 _NONE: Any = type("_Unset", (), {"__repr__": lambda self: "<unset>"})()
 
 
+def _widened(values: list[Any]) -> list[Any]:
+    """Integers among lists of integers of one length written as lists (`3` -> `[3, 3]`), so one type holds them."""
+    lengths = {len(v) for v in values if isinstance(v, list) and all(isinstance(x, int) for x in v)}
+    if len(lengths) != 1 or not any(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return values
+    (length,) = lengths
+    return [[v] * length if isinstance(v, int) and not isinstance(v, bool) else v for v in values]
+
+
 def _same(a: Any, b: Any) -> bool:
     """Equal values of one type (`True` is not `1`)."""
     if isinstance(a, list) and isinstance(b, list):
@@ -1195,7 +1225,10 @@ def _walk(scope: _Scope) -> Iterable[_Scope]:
 def _group_key(scope: _Scope) -> str:
     cls = type(scope.module)
     if cls in (nn.Sequential, nn.ModuleList, nn.ModuleDict) or scope.synthetic:
-        return scope.name if not scope.name.isdigit() else f"seq_{scope.name}"
+        if not scope.name.isdigit():
+            return scope.name
+        owner = scope.parent.name if scope.parent is not None and scope.parent.name else "stage"
+        return f"{owner}_item" if not owner.isdigit() else "stage"
     return cls.__name__
 
 
@@ -1259,10 +1292,11 @@ def _fits(template: _Body, body: _Body) -> bool:
         other = theirs[name]
         if other.kind != item.kind or other.repeat != item.repeat:
             return False
+        if item.repeat and item.args != other.args:  # index expressions cannot be parameters
+            return False
         if [resolve(r) for r in other.inputs] != item.inputs:
             return False
     return resolve(template.output) == body.output
-
 
 
 def _ref_expression(refs: list[str], inner_inputs: list[str], outer_inputs: list[str]) -> str | None:
@@ -1461,18 +1495,23 @@ def _model_params(imp: _Importer, st: _Structurer, given: Mapping[str, Any]) -> 
     values = dict(_init_values(imp.original))
     values.update(given)
     params: dict[str, Any] = {}
+    outputs = set(_output_refs(imp, st))
     for name in _CLASS_PARAMS:
-        value = values.get(name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 2:
+        if name not in values:
             continue
-        places = [
+        heads = [
             (item, key)
             for item in st.top.items
+            if item.kind[0] == "op" and item.name in outputs
             for key in ("out_features", "out_channels")
-            if item.kind[0] == "op" and item.args.get(key) == value
+            if isinstance(item.args.get(key), int) and not isinstance(item.args.get(key), bool)
         ]
-        outputs = set(_output_refs(imp, st))
-        places = [(item, key) for item, key in places if item.name in outputs] or places[-1:]
+        value = values[name]
+        if name not in given and not hasattr(imp.original, name) and len(heads) == 1:
+            value = heads[0][0].args[heads[0][1]]  # the default was not used: the classifier says the value
+        if not isinstance(value, int) or isinstance(value, bool) or value < 2:
+            continue
+        places = [(item, key) for item, key in heads if item.args[key] == value]
         if places:
             params[name] = value
             for item, key in places:
@@ -1546,13 +1585,39 @@ def _compare(expected: Any, actual: Any, mode: str) -> list[str]:
     return problems
 
 
+@contextlib.contextmanager
+def _mode(module: nn.Module, *, training: bool) -> Iterator[None]:
+    """Run `module` in train or eval mode, and give back every submodule's mode and buffer afterwards.
+
+    A train-mode forward updates BatchNorm's running statistics: the buffers are restored so that the
+    caller's module is as it was.
+    """
+    modes = [(m, m.training) for m in module.modules()]
+    buffers = [(b, b.detach().clone()) for b in module.buffers()] if training else []
+    module.train(training)
+    try:
+        yield
+    finally:
+        for m, was in modes:
+            m.training = was
+        with torch.no_grad():
+            for b, saved in buffers:
+                b.copy_(saved)
+
+
+def _train_run(module: nn.Module, examples: list[torch.Tensor]) -> Any:
+    torch.manual_seed(1234)
+    with torch.no_grad(), _mode(module, training=True):
+        return module(*examples)
+
+
 def _deterministic_train(module: nn.Module, examples: list[torch.Tensor]) -> tuple[bool, Any]:
     runs = []
     for _ in range(2):
-        copy_ = copy.deepcopy(module).train()
-        torch.manual_seed(1234)
-        with torch.no_grad():
-            runs.append(copy_(*examples))
+        try:
+            runs.append(_train_run(module, examples))
+        except Exception:  # noqa: BLE001 - it cannot train on this input (a batch of one): nothing to compare
+            return False, None
     a, b = _flat(runs[0]), _flat(runs[1])
     same = len(a) == len(b) and all(x.shape == y.shape and torch.equal(x, y) for x, y in zip(a, b))
     return same, runs[0]
@@ -1568,18 +1633,15 @@ def _verify(imp: _Importer, text: str) -> None:
         raise ModuleImportError([f"the imported spec does not build: {err}", "the spec:", text]) from err
     names = list(imp.examples)
     examples = [imp.examples[k] for k in names]
-    original = copy.deepcopy(imp.original).eval()
+    with torch.no_grad(), _mode(imp.original, training=False):
+        expected = imp.original(*examples)
     with torch.no_grad():
-        expected = original(*examples)
         actual = built.eval()(*examples)
     problems = _compare(expected, actual, "eval")
     if not problems:
         deterministic, train_expected = _deterministic_train(imp.original, examples)
         if deterministic:
-            trained = copy.deepcopy(built).train()
-            torch.manual_seed(1234)
-            with torch.no_grad():
-                train_actual = trained(*examples)
+            train_actual = _train_run(built, examples)
             problems += _compare(train_expected, train_actual, "train")
     if problems:
         raise ModuleImportError(["the imported spec computes something else than the original:", *problems])
@@ -1646,7 +1708,10 @@ def _input_candidates(imp: _Importer) -> Iterable[tuple[dict[str, list[Any]], di
             yield shaped, {s: d for s, d in dims.items()}
     del names
     channels = f"${imp.channel_param}" if imp.channel_param else None
-    yield {k: ["N", channels or shape[1], *shape[2:]] if len(shape) > 1 else ["N"] for k, shape in imp.shapes.items()}, {}
+    yield (
+        {k: ["N", channels or shape[1], *shape[2:]] if len(shape) > 1 else ["N"] for k, shape in imp.shapes.items()},
+        {},
+    )
 
 
 def _shapes_check(text: str, shapes: Mapping[str, tuple[int, ...]]) -> bool:

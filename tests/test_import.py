@@ -1,0 +1,302 @@
+"""Import: PyTorch modules of odd shapes become specs that build into the same computation."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from torch import nn
+from torch.nn import functional as F
+
+import netspec
+from netspec._cli import main
+from netspec._ops import unregister_op
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _imported(module: nn.Module, **shapes: list[int]) -> tuple[str, torch.fx.GraphModule]:
+    """Import (which verifies), then check once more here: strict load and equal outputs."""
+    return _same(netspec.from_module(module, inputs=shapes), module, **shapes)
+
+
+def _same(text: str, module: nn.Module, **shapes: list[int]) -> tuple[str, torch.fx.GraphModule]:
+    built = netspec.build(netspec.loads(text), weights=module.state_dict(), input_shapes=shapes)
+    examples = [torch.randn(s) for s in shapes.values()]
+    module.eval()
+    with torch.no_grad():
+        expected, actual = module(*examples), built.eval()(*examples)
+    expected = list(expected.values()) if isinstance(expected, dict) else expected
+    expected = list(expected) if isinstance(expected, (tuple, list)) else [expected]
+    actual = list(actual) if isinstance(actual, tuple) else [actual]
+    assert len(expected) == len(actual) and all(torch.equal(a, b) for a, b in zip(expected, actual))
+    return text, built
+
+
+def _code_lines(text: str) -> int:
+    return sum(1 for line in text.splitlines() if line.strip() and not line.strip().startswith("#"))
+
+
+def _nodes(text: str) -> dict:
+    return yaml.safe_load(text)["nodes"]
+
+
+class Shared(nn.Module):
+    """One activation module called twice."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+        self.act = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.fc(self.act(x)))
+
+
+def test_a_module_called_twice() -> None:
+    text, built = _imported(Shared(), x=[2, 8])
+    assert list(_nodes(text)) == ["act", "fc", "act_1"]
+    assert set(built.state_dict()) == {"fc.weight", "fc.bias"}
+
+
+class TiedLinear(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.fc(x))
+
+
+def test_shared_weights_are_refused() -> None:
+    with pytest.raises(netspec.ModuleImportError, match=r"`fc` \(Linear\) is called 2 times and has weights"):
+        netspec.from_module(TiedLinear(), inputs={"x": [1, 4]})
+
+
+class Functional(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.other = nn.Conv2d(3, 8, 1)
+        self.fc = nn.Linear(16, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.conv(x))
+        y = torch.cat([y, torch.sigmoid(self.other(x))], dim=1)
+        y = F.max_pool2d(y, 2)
+        y = F.adaptive_avg_pool2d(y, (1, 1))
+        y = y.flatten(1)
+        return F.log_softmax(self.fc(y), dim=1)
+
+
+def test_functional_calls_become_ops() -> None:
+    text, _ = _imported(Functional(), x=[2, 3, 8, 8])
+    nodes = _nodes(text)
+    assert nodes["relu"] == "ReLU"
+    assert nodes["cat"] == {"op": "concat", "in": ["relu", "sigmoid"]}
+    assert nodes["max_pool2d"] == {"op": "MaxPool2d", "kernel_size": 2}
+    assert nodes["flatten"] == "Flatten"
+    assert nodes["log_softmax"] == {"op": "LogSoftmax", "dim": 1}
+
+
+class InPlace(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(4, 4)
+        self.b = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.a(x)
+        y += self.b(x)
+        y = y.relu_()
+        y *= torch.tanh(y)
+        return y.view(y.size(0), -1)
+
+
+def test_in_place_ops() -> None:
+    text, _ = _imported(InPlace(), x=[3, 4])
+    nodes = _nodes(text)
+    assert nodes["add"] == {"op": "add", "in": ["a", "b"]}
+    assert nodes["relu"] == {"op": "ReLU", "inplace": True}
+    assert nodes["mul"] == {"op": "mul", "in": ["relu", "tanh"]}
+    assert yaml.safe_load(text)["inputs"] == {"x": ["N", 4]}
+
+
+class TwoHeads(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.trunk = nn.Linear(4, 6)
+        self.head = nn.Linear(6, 2)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.trunk(x)
+        return h, self.head(h)
+
+
+class UsesTuple(nn.Module):
+    """Unpacks and indexes a submodule's tuple, and returns a dict."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = TwoHeads()
+        self.extra = nn.Linear(6, 3)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        pair = self.inner(x)
+        hidden, logits = pair
+        return {"logits": logits, "extra": self.extra(pair[0] + hidden)}
+
+
+def test_tuple_outputs_and_getitem() -> None:
+    text, built = _imported(TwoHeads(), x=[2, 4])
+    assert yaml.safe_load(text)["outputs"] == ["trunk", "head"]
+
+
+def test_a_module_that_returns_a_dict() -> None:
+    text, built = _imported(UsesTuple(), x=[2, 4])
+    spec = yaml.safe_load(text)
+    assert spec["outputs"] == ["inner.head", "extra"]
+    assert "# the dict's keys: logits, extra" in text
+    assert spec["blocks"]["two_heads"]["output"] == "trunk"
+
+
+def test_nested_sequentials() -> None:
+    model = nn.Sequential(
+        nn.Sequential(nn.Linear(4, 8), nn.ReLU()),
+        nn.Sequential(nn.Linear(8, 8), nn.ReLU()),
+        nn.Sequential(nn.Linear(8, 8), nn.ReLU()),
+        nn.Linear(8, 2),
+    )
+    text, built = _imported(model, x=[2, 4])
+    spec = yaml.safe_load(text)
+    assert len(spec["blocks"]) == 1  # the three inner Sequentials are one block
+    assert set(built.state_dict()) == set(model.state_dict())
+
+
+def test_a_chain_of_equal_layers_is_a_repeat() -> None:
+    model = nn.Sequential(nn.Linear(4, 16), nn.Sequential(*[nn.Linear(16, 16) for _ in range(4)]), nn.Linear(16, 2))
+    text, _ = _imported(model, x=[2, 4])
+    assert {"op": "Linear", "repeat": 4, "out_features": 16} in yaml.safe_load(text)["nodes"]
+
+
+class Scale(nn.Module):
+    def __init__(self, channels: int = 4) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.rand(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.weight
+
+
+class WithCustom(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.scale = Scale()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.scale(self.fc(x))
+
+
+def test_a_module_not_in_the_catalog_is_a_clear_error() -> None:
+    with pytest.raises(netspec.ModuleImportError) as info:
+        netspec.from_module(WithCustom(), inputs={"x": [2, 4]})
+    (problem,) = info.value.problems
+    assert "in `scale` (Scale)" in problem
+    assert f"{Path(__file__).name}:" in problem and "return x * self.weight" in problem
+    assert 'netspec.register_op("Scale", Scale)' in problem
+
+
+def test_a_registered_module_is_kept_as_one_node() -> None:
+    netspec.register_op("Scale", Scale)
+    try:
+        text, built = _imported(WithCustom(), x=[2, 4])
+        assert _nodes(text)["scale"] == "Scale"
+    finally:
+        unregister_op("Scale")
+
+
+class TrainsDifferently(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.fc(x)
+        if self.training:  # what the eval-mode trace cannot see
+            x = torch.relu(x)
+        return x
+
+
+def test_a_difference_fails_the_import() -> None:
+    with pytest.raises(netspec.ModuleImportError, match="train: output 0 differs"):
+        netspec.from_module(TrainsDifferently(), inputs={"x": [8, 4]})
+
+
+def test_wrong_input_names() -> None:
+    with pytest.raises(netspec.ModuleImportError, match="the forward takes x, the inputs given are image, mask"):
+        netspec.from_module(Shared(), inputs={"image": [1, 8], "mask": [1, 8]})
+
+
+def test_unet_reference() -> None:
+    from reference_models import UNet
+
+    text, built = _imported(UNet(width=4, depth=3), x=[1, 1, 92, 92])
+    bundled = (ROOT / "specs" / "unet.yaml").read_text()
+    assert _code_lines(text) <= 1.5 * _code_lines(bundled)
+    spec = yaml.safe_load(text)
+    assert spec["nodes"]["enc"]["repeat"] == 4 and spec["nodes"]["dec"]["repeat"] == 3
+    assert spec["nodes"]["dec"]["in"] == ["enc", "enc.${2 - i}"]
+    assert {"op": "crop", "in": ["skip", "up"]} in spec["blocks"]["paper_decoder_level"]["nodes"].values()
+    assert spec["inputs"]["x"] == ["N", "$in_channels", "H", "W"]
+
+
+def test_torchvision_resnet18() -> None:
+    torchvision = pytest.importorskip("torchvision")
+    model = torchvision.models.resnet18(num_classes=10)
+    text, built = _imported(model, x=[2, 3, 16, 16])
+    bundled = (ROOT / "specs" / "resnet18.yaml").read_text()
+    assert _code_lines(text) <= 1.5 * _code_lines(bundled)
+    spec = yaml.safe_load(text)
+    assert spec["params"] == {"num_classes": 10}
+    assert spec["nodes"]["fc"] == {"op": "Linear", "out_features": "$num_classes"}
+    assert spec["nodes"]["layer2"]["repeat"] == 2
+    assert spec["nodes"]["layer2"]["stride"] == "${2 if i == 0 else 1}"
+    assert "# torchvision.models.resnet.BasicBlock" in text
+    built.load_state_dict(model.state_dict(), strict=True)
+
+
+@pytest.mark.parametrize(("name", "size"), [("squeezenet1_1", 48)])
+def test_torchvision_sample(name: str, size: int) -> None:
+    torchvision = pytest.importorskip("torchvision")
+    model = torchvision.models.get_model(name, num_classes=7)
+    shape = [1, 3, 2, size, size] if name == "r3d_18" else [1, 3, size, size]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    text = netspec.from_module(model, inputs={"x": shape})
+    assert model.training  # the caller's module is given back as it was: mode, weights and statistics
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    _same(text, model, x=shape)
+
+
+def test_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(ROOT / "tests")
+    out, weights = tmp_path / "unet.yaml", tmp_path / "unet.safetensors"
+    argv = ["import", "reference_models:UNet", "-p", "width=4", "-p", "depth=2", "--input-shape", "x=1,1,44,44"]
+    assert main([*argv, "-o", str(out), "--weights", str(weights)]) == 0
+    text = out.read_text()
+    assert "name: unet" in text and "width: 4" in text
+    model = netspec.build(out, weights=weights)
+    assert model(torch.randn(1, 1, 44, 44)).shape == (1, 2, 4, 4)
+
+
+def test_cli_errors(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(ROOT / "tests")
+    monkeypatch.setitem(sys.modules, "odd_models", sys.modules[__name__])
+    assert main(["import", "odd_models:WithCustom", "--input-shape", "x=1,4"]) == 1
+    assert "register_op" in capsys.readouterr().err
+    assert main(["import", "reference_models", "--input-shape", "x=1,4"]) == 2
+    assert main(["import", "reference_models:Nope", "--input-shape", "x=1,4"]) == 2
+    assert "cannot find" in capsys.readouterr().err
