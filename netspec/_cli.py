@@ -560,8 +560,6 @@ def _run_import(args: argparse.Namespace) -> int:
         model = factory(**params)
     except Exception as err:  # noqa: BLE001 - the user's factory failed: say so in one line
         raise UsageError(f"`{args.factory}` failed: {type(err).__name__}: {err}") from None
-    if not isinstance(model, _nn_module()):
-        raise UsageError(f"`{args.factory}` returned a {type(model).__name__}, not an nn.Module")
     name = args.name or attribute.rsplit(".", 1)[-1].replace("_", "-").lower()
     try:
         text = from_module(model, inputs=dict(args.input_shapes), name=name, params=params)
@@ -576,12 +574,6 @@ def _run_import(args: argparse.Namespace) -> int:
 
         save_weights(model, args.weights)
     return EXIT_OK
-
-
-def _nn_module() -> type:
-    from torch import nn
-
-    return nn.Module
 
 
 def _run_schema(args: argparse.Namespace) -> int:

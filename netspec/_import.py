@@ -25,8 +25,8 @@ import math
 import operator
 import re
 from collections import Counter
-from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -65,7 +65,8 @@ def _leaf_op(module: nn.Module, ops: Mapping[type, OpDef]) -> OpDef | None:
         return ops[cls]
     for base in cls.__mro__[1:]:
         if base in ops:
-            return ops[base] if cls.forward is base.forward and not module._modules else None
+            same_forward = getattr(cls, "forward", None) is getattr(base, "forward", None)
+            return ops[base] if same_forward and not module._modules else None
     return None
 
 
@@ -283,7 +284,7 @@ def _module_args(module: nn.Module, op: OpDef, input_shape: tuple[int, ...] | No
         if spec.inferred and name in args and op.infer is not None and input_shape is not None:
             try:
                 inferred = op.infer([input_shape], dict(args))
-            except Exception:  # noqa: BLE001 - keep the argument when it cannot be inferred here
+            except Exception:  # noqa: BLE001, S112 - keep the argument when it cannot be inferred here
                 continue
             if _plain(inferred.get(name)) == _plain(args[name]):
                 del args[name]
@@ -296,12 +297,13 @@ def _all_equal_list(value: Any) -> bool:
     return isinstance(value, list) and len(value) > 1 and all(v == value[0] for v in value)
 
 
-def _rebuild(cls: type, args: dict[str, Any]) -> nn.Module | None:
+def _rebuild(cls: Callable[..., Any], args: dict[str, Any]) -> nn.Module | None:
     try:
         with torch.device("meta"):
-            return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in args.items()})  # type: ignore[no-any-return]
+            built = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in args.items()})
     except Exception:  # noqa: BLE001 - the arguments read back do not rebuild it
         return None
+    return built if isinstance(built, nn.Module) else None
 
 
 def _same_module(a: nn.Module, b: nn.Module) -> bool:
@@ -422,7 +424,7 @@ class _Importer:
         try:
             with _mode(module, training=False):
                 graph = tracer.trace(module)
-        except Exception as err:  # noqa: BLE001 - torch.fx's refusal, reported with its reason
+        except Exception as err:
             raise ModuleImportError(
                 [f"torch.fx cannot trace `{type(self.original).__qualname__}`: {type(err).__name__}: {err}"]
             ) from err
@@ -467,7 +469,7 @@ class _Importer:
         return isinstance(self.values.get(node), torch.Tensor)
 
     def _source(self, value: Any) -> fx.Node:
-        node = value
+        node: fx.Node = value
         while node in self.alias:
             node = self.alias[node]
         return node
@@ -655,7 +657,8 @@ class _Importer:
             return
         items += [slice(None)] * (value.dim() - len(items))
         starts = []
-        for axis, item in enumerate(items):
+        slices: list[slice] = items  # type: ignore[assignment]  # checked above: all slices
+        for axis, item in enumerate(slices):
             start = self.values.get(item.start, item.start) if item.start is not None else 0
             if item.step not in (None, 1) or (axis < 2 and (item.start, item.stop) != (None, None)):
                 self._generic(node)
@@ -696,7 +699,7 @@ class _Importer:
 
     def _generic(self, node: fx.Node) -> None:
         """A call of a function the catalog has an op for (a registered function, or an op whose target it is)."""
-        target = node.target
+        target: Any = node.target
         if node.op == "call_method":
             target = getattr(torch, str(node.target), None)
         for op in catalog().values():
@@ -1191,8 +1194,8 @@ class _Structurer:
                 item.args = {"when": f"${when[item.name]}", **item.args}
         self.blocks[name] = block
         for s in members:
-            values = {k: v for k, v in per_member[s.key].items() if v is not _MISSING and not _same(v, params[k])}
-            self.typed[s.key] = (block, values)
+            chosen = {k: v for k, v in per_member[s.key].items() if v is not _MISSING and not _same(v, params[k])}
+            self.typed[s.key] = (block, chosen)
 
 
 _MISSING: Any = type("_Missing", (), {"__repr__": lambda self: "<missing>"})()
@@ -1449,16 +1452,16 @@ def _render(
                 lines.append("    params: {" + ", ".join(f"{k}: {_scalar(v)}" for k, v in block.params.items()) + "}")
             body_lines: list[Any] = []
             _write_body(block.body, "      ", body_lines)
-            outputs = [b for b in body_lines if isinstance(b, tuple)]
-            if outputs:
-                lines.append(f"    output: {_scalar(outputs[0][1])}")
+            named = [b for b in body_lines if isinstance(b, tuple)]
+            if named:
+                lines.append(f"    output: {_scalar(named[0][1])}")
             lines.append("    nodes:")
             lines += [b for b in body_lines if isinstance(b, str)]
     lines.append("nodes:")
     top_lines: list[Any] = []
     _write_body(st.top, "  ", top_lines)
     lines += [b for b in top_lines if isinstance(b, str)]
-    outputs = [imp_ref for imp_ref in _output_refs(imp, st)]
+    outputs: list[str] = _output_refs(imp, st)
     last = st.top.items[-1].name if st.top.items else None
     if outputs != [last]:
         comment = f"  # the dict's keys: {', '.join(imp.output_keys)}" if imp.output_keys else ""
@@ -1629,7 +1632,7 @@ def _verify(imp: _Importer, text: str) -> None:
     try:
         spec = loads(text)
         built = build(spec, weights=imp.original.state_dict(), input_shapes=imp.shapes)
-    except Exception as err:  # noqa: BLE001 - the import's own failure, with the spec that caused it
+    except Exception as err:
         raise ModuleImportError([f"the imported spec does not build: {err}", "the spec:", text]) from err
     names = list(imp.examples)
     examples = [imp.examples[k] for k in names]
@@ -1667,6 +1670,8 @@ def from_module(
     under one seed when the module is deterministic; any difference raises `ModuleImportError`, as
     does an op or module the catalog lacks (naming its module path, class and source line).
     """
+    if not isinstance(module, nn.Module):
+        raise ModuleImportError([f"a {type(module).__name__} is not an nn.Module"])
     imp = _Importer(module, inputs, name)
     imp.trace()
     imp.convert()
@@ -1701,15 +1706,15 @@ def _input_candidates(imp: _Importer) -> Iterable[tuple[dict[str, list[Any]], di
             if spatial is None:
                 ok = False
                 break
-            channels = f"${imp.channel_param}" if imp.channel_param else shape[1]
+            channels: Any = f"${imp.channel_param}" if imp.channel_param else shape[1]
             shaped[k] = ["N", channels, *spatial]
             dims.update(dict(zip(spatial, shape[2:])))
         if ok:
             yield shaped, {s: d for s, d in dims.items()}
     del names
-    channels = f"${imp.channel_param}" if imp.channel_param else None
+    first: Any = f"${imp.channel_param}" if imp.channel_param else None
     yield (
-        {k: ["N", channels or shape[1], *shape[2:]] if len(shape) > 1 else ["N"] for k, shape in imp.shapes.items()},
+        {k: ["N", first or shape[1], *shape[2:]] if len(shape) > 1 else ["N"] for k, shape in imp.shapes.items()},
         {},
     )
 

@@ -151,12 +151,12 @@ class UsesTuple(nn.Module):
 
 
 def test_tuple_outputs_and_getitem() -> None:
-    text, built = _imported(TwoHeads(), x=[2, 4])
+    text, _built = _imported(TwoHeads(), x=[2, 4])
     assert yaml.safe_load(text)["outputs"] == ["trunk", "head"]
 
 
 def test_a_module_that_returns_a_dict() -> None:
-    text, built = _imported(UsesTuple(), x=[2, 4])
+    text, _built = _imported(UsesTuple(), x=[2, 4])
     spec = yaml.safe_load(text)
     assert spec["outputs"] == ["inner.head", "extra"]
     assert "# the dict's keys: logits, extra" in text
@@ -213,7 +213,7 @@ def test_a_module_not_in_the_catalog_is_a_clear_error() -> None:
 def test_a_registered_module_is_kept_as_one_node() -> None:
     netspec.register_op("Scale", Scale)
     try:
-        text, built = _imported(WithCustom(), x=[2, 4])
+        text, _built = _imported(WithCustom(), x=[2, 4])
         assert _nodes(text)["scale"] == "Scale"
     finally:
         unregister_op("Scale")
@@ -244,7 +244,7 @@ def test_wrong_input_names() -> None:
 def test_unet_reference() -> None:
     from reference_models import UNet
 
-    text, built = _imported(UNet(width=4, depth=3), x=[1, 1, 92, 92])
+    text, _built = _imported(UNet(width=4, depth=3), x=[1, 1, 92, 92])
     bundled = (ROOT / "specs" / "unet.yaml").read_text()
     assert _code_lines(text) <= 1.5 * _code_lines(bundled)
     spec = yaml.safe_load(text)
