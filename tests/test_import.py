@@ -300,3 +300,14 @@ def test_cli_errors(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixtu
     assert main(["import", "reference_models", "--input-shape", "x=1,4"]) == 2
     assert main(["import", "reference_models:Nope", "--input-shape", "x=1,4"]) == 2
     assert "cannot find" in capsys.readouterr().err
+
+
+def test_the_guide_shows_what_the_importer_writes(capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    page = (ROOT / "docs" / "import.md").read_text()
+    code = re.search(r"```python\n(.*?)```", page, re.DOTALL)
+    shown = re.search(r"prints\n\n```yaml\n(.*?)```", page, re.DOTALL)
+    assert code and shown
+    exec(compile(code.group(1), "import.md", "exec"), {"__name__": "__doc_example__"})  # noqa: S102 - our docs
+    assert capsys.readouterr().out.strip() == shown.group(1).strip()
