@@ -1,22 +1,27 @@
 """How long loading and validating take: each bundled spec, and generated specs of growing size.
 
-Run `python benchmarks/bench_load.py [--repeats N]`. For the bundled specs it prints the median time
-of `netspec.load` followed by `netspec.validate` (text parsed, models validated, graph expanded,
-shapes inferred). For generated specs of 10 to 10,000 nodes it prints the same, split into load and
+Run `python benchmarks/bench_load.py [--repeats N] [--bundled-only] [--write-zoo]`. For the bundled
+specs it prints the median time of `netspec.load` followed by `netspec.validate` (text parsed,
+models validated, graph expanded, shapes inferred); `--write-zoo` also writes those figures to
+docs/zoo-timings.json, which `tools/gen_zoo.py` shows in docs/zoo.md. For generated specs of 10 to 10,000 nodes it prints the same, split into load and
 validate, with the time per node: a constant per-node time means linear growth.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 import netspec
+
+ZOO_TIMINGS = Path(__file__).resolve().parents[1] / "docs" / "zoo-timings.json"
 
 SIZES = (10, 100, 1_000, 10_000)
 
@@ -88,11 +93,14 @@ def median_ms(action: Callable[[], object], repeats: int) -> float:
     return statistics.median(times) * 1000
 
 
-def bench_bundled(repeats: int) -> None:
+def bench_bundled(repeats: int) -> dict[str, float]:
     print(f"bundled specs: load + validate, median of {repeats}")
-    print(f"  {'spec':<14}{'ms':>9}")
+    print(f"  {'spec':<20}{'ms':>9}")
+    figures = {}
     for name in netspec.list_specs():
-        print(f"  {name:<14}{median_ms(lambda: netspec.validate(netspec.load(name)), repeats):>9.1f}")
+        figures[name] = median_ms(lambda: netspec.validate(netspec.load(name)), repeats)
+        print(f"  {name:<20}{figures[name]:>9.1f}")
+    return figures
 
 
 def bench_generated(repeats: int) -> None:
@@ -113,9 +121,16 @@ def bench_generated(repeats: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--bundled-only", action="store_true", help="skip the generated specs")
+    parser.add_argument("--write-zoo", action="store_true", help=f"write the bundled figures to {ZOO_TIMINGS.name}")
     args = parser.parse_args()
-    bench_bundled(args.repeats)
-    bench_generated(args.repeats)
+    figures = bench_bundled(args.repeats)
+    if args.write_zoo:
+        rounded = {name: round(ms, 1) for name, ms in figures.items()}
+        ZOO_TIMINGS.write_text(json.dumps(rounded, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {ZOO_TIMINGS}")
+    if not args.bundled_only:
+        bench_generated(args.repeats)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ __all__ = [
     "resnet18",
     "resnet34",
     "resnet50",
+    "torchvision_model",
 ]
 
 
@@ -512,7 +513,29 @@ class M5(nn.Module):
 
 
 # Bundled spec name -> reference module built with its default arguments.
-REFERENCE_MODELS: dict[str, Callable[[], nn.Module]] = {
+# --------------------------------------------------------------------------------------------
+# torchvision's own models, for the bundled specs that reproduce them
+# --------------------------------------------------------------------------------------------
+
+
+def torchvision_model(builder: str) -> Callable[..., nn.Module]:
+    """A factory of torchvision's `builder` (randomly initialised), taking the spec's parameters.
+
+    torchvision is imported when a model is made, so this module imports without it.
+    """
+
+    def make(**params: object) -> nn.Module:
+        import torchvision
+
+        if params.pop("in_channels", 3) != 3:
+            raise ValueError(f"torchvision's {builder} takes 3 input channels only")
+        return getattr(torchvision.models, builder)(weights=None, **params)
+
+    make.__name__ = builder
+    return make
+
+
+REFERENCE_MODELS: dict[str, Callable[..., nn.Module]] = {
     "resnet18": resnet18,
     "resnet34": resnet34,
     "resnet50": resnet50,
@@ -522,4 +545,5 @@ REFERENCE_MODELS: dict[str, Callable[[], nn.Module]] = {
     "lenet5": LeNet5,
     "m5": M5,
     "unet3d": UNet3d,
+    "efficientnet_b0": torchvision_model("efficientnet_b0"),
 }

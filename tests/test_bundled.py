@@ -21,7 +21,18 @@ import netspec
 from netspec._api import prepare
 from netspec._shapes import node_macs
 
-EXPECTED_SPECS = ["lab-resnet18", "lenet5", "m5", "resnet18", "resnet34", "resnet50", "unet", "unet-same", "unet3d"]
+EXPECTED_SPECS = [
+    "efficientnet_b0",
+    "lab-resnet18",
+    "lenet5",
+    "m5",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "unet",
+    "unet-same",
+    "unet3d",
+]
 SPECS = netspec.list_specs()
 
 # Published parameter counts (torchvision, the U-Net paper, the lab's code); the other specs are
@@ -33,6 +44,7 @@ PUBLISHED_PARAMETERS = {
     "unet": 31_030_658,
     "lab-resnet18": 11_182_730,
     "lenet5": 61_706,
+    "efficientnet_b0": 5_288_548,
 }
 
 # Multiply-accumulates at the spec's example input (the usual "FLOPs" figures of torchvision's ResNets).
@@ -53,6 +65,7 @@ SMALL_RUNS: dict[str, tuple[dict[str, Any], tuple[int, ...]]] = {
     "lenet5": ({}, (1, 1, 28, 28)),
     "m5": ({}, (1, 1, 8000)),
     "unet3d": ({"width": 4}, (1, 1, 16, 16, 16)),
+    "efficientnet_b0": ({"num_classes": 10}, (2, 3, 32, 32)),
 }
 
 RESNETS = ["resnet18", "resnet34", "resnet50"]

@@ -21,6 +21,7 @@ from netspec._export import ExportError, MissingDependencyError, export_onnx, ex
 CASES = [
     ("resnet18", {}, (1, 3, 64, 64)),
     ("unet", {"width": 4}, (1, 1, 188, 188)),
+    ("efficientnet_b0", {"num_classes": 10}, (1, 3, 32, 32)),  # copies netspec's StochasticDepth class
 ]
 
 # Run with `python -I -S`: no site-packages processing (so no editable-install hook), torch's folder

@@ -22,6 +22,16 @@ from netspec._source import bundled_path
 TARGET = Path(__file__).resolve().parents[1] / "docs" / "zoo.md"
 REGENERATE = "python tools/gen_zoo.py"
 
+TIMINGS = TARGET.parent / "zoo-timings.json"
+MEASURE = "python benchmarks/bench_load.py --bundled-only --write-zoo"
+
+# torchvision's own figure for the specs that reproduce its models: the weights enum whose
+# `meta["_ops"]` (GMACs at the weights' input size, the spec's `dims`) is published, and its value.
+# tests/test_torchvision_zoo.py checks these against torchvision and against the spec's count.
+TORCHVISION_MACS: dict[str, tuple[str, float]] = {
+    "efficientnet_b0": ("EfficientNet_B0_Weights.IMAGENET1K_V1", 0.386),
+}
+
 # A graph with more nodes than this is drawn with its block instances folded (`depth=1`).
 MAX_UNFOLDED_NODES = 30
 
@@ -81,6 +91,13 @@ def _example_override(spec: Spec) -> str:
     return ""
 
 
+def _timing(name: str) -> str:
+    timings = json.loads(TIMINGS.read_text(encoding="utf-8")) if TIMINGS.exists() else {}
+    if name not in timings:
+        return f"not measured yet (`{MEASURE}`)"
+    return f"{timings[name]} ms (median; `{MEASURE}`)"
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -121,7 +138,16 @@ def section(name: str) -> list[str]:
         f"| output | {outputs} |",
         f"| parameters | {netspec.count_params(spec):,} |",
         f"| multiply-accumulates | {_macs(info):,} at input {inputs} |",
+    ]
+    if name in TORCHVISION_MACS:
+        weights, gmacs = TORCHVISION_MACS[name]
+        ratio = _macs(info) / (gmacs * 1e9)
+        lines.append(
+            f'| torchvision\'s figure | {gmacs} GMACs (`{weights}.meta["_ops"]`); this count is {ratio:.2%} of it |'
+        )
+    lines += [
         f"| state_dict entries | {_state_dict_entries(info)} |",
+        f"| load + validate | {_timing(name)} |",
         "",
     ]
     override = f", {_example_override(spec)}" if _example_override(spec) else ""
