@@ -98,7 +98,7 @@ def bench_bundled(repeats: int) -> dict[str, float]:
     print(f"  {'spec':<20}{'ms':>9}")
     figures = {}
     for name in netspec.list_specs():
-        figures[name] = median_ms(lambda: netspec.validate(netspec.load(name)), repeats)
+        figures[name] = median_ms(lambda name=name: netspec.validate(netspec.load(name)), repeats)
         print(f"  {name:<20}{figures[name]:>9.1f}")
     return figures
 
