@@ -33,6 +33,7 @@ __all__ = [
     "resnet34",
     "resnet50",
     "torchvision_model",
+    "torchvision_segmentation",
 ]
 
 
@@ -535,6 +536,29 @@ def torchvision_model(builder: str) -> Callable[..., nn.Module]:
     return make
 
 
+def torchvision_segmentation(builder: str) -> Callable[..., nn.Module]:
+    """torchvision's segmentation `builder` (no pretrained backbone), returning its `out` tensor
+    as the spec does instead of a dict; its state_dict is torchvision's."""
+
+    def make(**params: object) -> nn.Module:
+        import torchvision
+
+        if params.pop("in_channels", 3) != 3:
+            raise ValueError(f"torchvision's {builder} takes 3 input channels only")
+        model = getattr(torchvision.models.segmentation, builder)(weights=None, weights_backbone=None, **params)
+        base = type(model)
+
+        class OutOnly(base):  # type: ignore[misc, valid-type]
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return base.forward(self, x)["out"]
+
+        model.__class__ = OutOnly
+        return model
+
+    make.__name__ = builder
+    return make
+
+
 REFERENCE_MODELS: dict[str, Callable[..., nn.Module]] = {
     "resnet18": resnet18,
     "resnet34": resnet34,
@@ -546,4 +570,5 @@ REFERENCE_MODELS: dict[str, Callable[..., nn.Module]] = {
     "m5": M5,
     "unet3d": UNet3d,
     "efficientnet_b0": torchvision_model("efficientnet_b0"),
+    "deeplabv3_resnet50": torchvision_segmentation("deeplabv3_resnet50"),
 }
