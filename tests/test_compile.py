@@ -299,6 +299,8 @@ SMALL = {
     "lab-resnet18": {},
     "lenet5": {},
     "m5": {},
+    "efficientnet_b0": {"num_classes": 10},
+    "deeplabv3_resnet50": {"num_classes": 5},
 }
 
 
