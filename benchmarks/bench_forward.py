@@ -23,7 +23,7 @@ TARGET = 1.02
 
 def _pair(name: str, reference: torch.nn.Module, params: dict) -> tuple[torch.nn.Module, torch.nn.Module]:
     torch.manual_seed(0)
-    built = netspec.build(name, **params).eval()
+    built = netspec.build(name, params=params).eval()
     reference.load_state_dict(built.state_dict())  # the same weights, checked by strict loading
     return built, reference.eval()
 

@@ -1,9 +1,14 @@
-"""The public functions: load, validate, infer, count and build."""
+"""The public functions: load, validate, infer, count and build.
+
+They share one shape: the source first, then `params=` (a mapping of the spec's parameters) and
+`inputs=` (a mapping of input names to shapes), then what is particular to the function.
+"""
 
 from __future__ import annotations
 
 import functools
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,19 +28,57 @@ from ._weights import load_weights, read_state_dict
 
 __all__ = [
     "DEFAULT_MAX_PARAMS",
+    "Inputs",
+    "Params",
     "Source",
     "build",
     "count_params",
     "infer_shapes",
     "load",
     "loads",
+    "merge_inputs",
+    "merge_params",
     "prepare",
     "valid_sizes",
     "validate",
 ]
 
 Source = str | os.PathLike[str] | Mapping[str, Any] | Spec
+Params = Mapping[str, Any]  # the spec's parameters by name
+Inputs = Mapping[str, Sequence[int]]  # input shapes by input name
 DEFAULT_MAX_PARAMS = 2**31
+
+
+def merge_params(function: str, params: Params | None, keywords: Mapping[str, Any]) -> dict[str, Any] | None:
+    """`params=` with the deprecated keyword form (`build(spec, num_classes=10)`) folded in, warning once."""
+    if not keywords:
+        return dict(params) if params is not None else None
+    shown = ", ".join(f"{name!r}: ..." for name in keywords)
+    warnings.warn(
+        f"passing parameters as keywords to `netspec.{function}` is deprecated and will be removed in the next"
+        f" release: pass `params={{{shown}}}` (keywords collide with the function's own options)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    both = sorted(set(keywords) & set(params or {}))
+    if both:
+        raise TypeError(f"netspec.{function}: parameter {both[0]!r} given both in `params=` and as a keyword")
+    return {**(params or {}), **keywords}
+
+
+def merge_inputs(function: str, inputs: Inputs | None, input_shapes: Inputs | None) -> Inputs | None:
+    """`inputs=` with the deprecated `input_shapes=` folded in, warning once."""
+    if input_shapes is None:
+        return inputs
+    warnings.warn(
+        f"`input_shapes=` of `netspec.{function}` is deprecated and will be removed in the next release:"
+        " pass `inputs=` (the same mapping of input names to shapes)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    if inputs is not None:
+        raise TypeError(f"netspec.{function}: give `inputs=` only (`input_shapes=` is its deprecated name)")
+    return input_shapes
 
 
 def load(source: str | os.PathLike[str] | Mapping[str, Any], *, limits: Limits | None = None) -> Spec:
@@ -94,30 +137,49 @@ def _bundled(name: str) -> Spec:
 
 def prepare(
     source: Source,
-    params: Mapping[str, Any] | None = None,
-    input_shapes: Mapping[str, Sequence[int]] | None = None,
+    params: Params | None = None,
+    inputs: Inputs | None = None,
     *,
     concrete: bool = False,
 ) -> ShapeInfo:
     """Load, expand and infer shapes: everything `build` does before allocating."""
     graph = _graph(_spec(source), params)
     with collector_paused():
-        return infer(graph, input_shapes, concrete=concrete)
+        return infer(graph, inputs, concrete=concrete)
 
 
 def infer_shapes(
-    source: Source, /, *, params: Mapping[str, Any] | None = None, **input_shapes: Sequence[int]
+    source: Source,
+    /,
+    *,
+    params: Params | None = None,
+    inputs: Inputs | None = None,
+    **input_shapes: Sequence[int],
 ) -> dict[str, tuple[Any, ...]]:
     """The output shape of every input and node, by qualified name.
 
     Block instances (`layer1.0`) and repeats (`layer1`) are there too, with the shape of their output.
+    Inputs not given in `inputs` keep their symbolic dimensions (`N`, `H`), which stay symbolic in the
+    result. A node with several outputs is there with its first output's shape, and each output by number
+    and by name (`lstm:0`, `lstm:output`, `lstm:h_n`, ...)::
 
-    A node with several outputs is there with its first output's shape, and each output by number
-    and by name (`lstm:0`, `lstm:output`, `lstm:h_n`, ...).
+        netspec.infer_shapes("resnet18", params={"num_classes": 10}, inputs={"x": (1, 3, 224, 224)})["fc"]
+        # (1, 10)
 
-    Inputs not given keep their symbolic dimensions (`N`, `H`), which stay symbolic in the result.
+    Input shapes given as keywords (`infer_shapes(spec, x=(1, 3, 224, 224))`) are deprecated.
     """
-    info = prepare(source, params, input_shapes)
+    if input_shapes:
+        shown = ", ".join(f"{name!r}: ..." for name in input_shapes)
+        warnings.warn(
+            "passing input shapes as keywords to `netspec.infer_shapes` is deprecated and will be removed in the"
+            f" next release: pass `inputs={{{shown}}}`",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        if inputs is not None:
+            raise TypeError("netspec.infer_shapes: give input shapes in `inputs=` only")
+        inputs = input_shapes
+    info = prepare(source, params, inputs)
     shapes = {**{k: tuple(v) for k, v in info.inputs.items()}, **{k: n.output for k, n in info.nodes.items()}}
     for name, node in info.nodes.items():
         for k, (port, shape) in enumerate(zip(node.port_names, node.ports)):
@@ -127,30 +189,47 @@ def infer_shapes(
     return shapes
 
 
-def valid_sizes(source: Source, /, *, params: Mapping[str, Any] | None = None) -> dict[str, SizeLattice]:
-    """For each symbolic input dimension a layer constrains, the sizes at which the network runs and fits."""
+def valid_sizes(source: Source, /, *, params: Params | None = None) -> dict[str, SizeLattice]:
+    """For each symbolic input dimension a layer constrains, the sizes at which the network runs and fits::
+
+    netspec.valid_sizes("unet")["H"]  # `H` = 188 + 16k (k >= 0): 188, 204, 220, ...
+    """
     return _valid_sizes(prepare(source, params))
 
 
-def count_params(source: Source, /, **params: Any) -> int:
-    """The number of parameters of the built model, computed from the spec alone (nothing allocated)."""
-    return count_parameters(prepare(source, params))
+def count_params(
+    source: Source, /, *, params: Params | None = None, inputs: Inputs | None = None, **keywords: Any
+) -> int:
+    """The number of parameters of the built model, computed from the spec alone (nothing allocated)::
+
+        netspec.count_params("resnet18", params={"num_classes": 10})  # 11181642
+
+    `inputs` matters where a layer's size follows from the input's (a `Linear` after a `Flatten`).
+    Parameters given as keywords (`count_params(spec, num_classes=10)`) are deprecated.
+    """
+    return count_parameters(prepare(source, merge_params("count_params", params, keywords), inputs))
 
 
 def validate(
     source: Source,
     /,
     *,
-    params: Mapping[str, Any] | None = None,
-    input_shapes: Mapping[str, Sequence[int]] | None = None,
+    params: Params | None = None,
+    inputs: Inputs | None = None,
+    input_shapes: Inputs | None = None,
 ) -> list[Diagnostic]:
     """Every check short of building: raises `SpecError` on errors, returns the warnings.
 
-    Input sizes (the spec's `dims`, overridden by `input_shapes`) are checked against the conditions
+    Input sizes (the spec's `dims`, overridden by `inputs`) are checked against the conditions
     the layers put on them: a size at which a layer fails is an error, one at which a pooling drops
     rows or a centered crop is off by a pixel is a warning; both name the layer and the nearest sizes
-    that fit.
+    that fit::
+
+        netspec.validate("unet", inputs={"x": (1, 1, 572, 572)})  # [] : no warnings
+
+    `input_shapes=` is the deprecated name of `inputs=`.
     """
+    input_shapes = merge_inputs("validate", inputs, input_shapes)
     spec = _spec(source)
     try:
         info = prepare(spec, params)  # symbolic sizes: the conditions every layer puts on them
@@ -235,24 +314,35 @@ def build(
     source: Source,
     /,
     *,
+    params: Params | None = None,
+    inputs: Inputs | None = None,
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
     max_params: int = DEFAULT_MAX_PARAMS,
-    input_shapes: Mapping[str, Sequence[int]] | None = None,
+    input_shapes: Inputs | None = None,
     weights: str | os.PathLike[str] | Mapping[str, torch.Tensor] | None = None,
     strict: bool = True,
-    **params: Any,
+    **keywords: Any,
 ) -> fx.GraphModule:
-    """Compile a spec into a `torch.fx.GraphModule` with its parameters initialised.
+    """Compile a spec into a `torch.fx.GraphModule` with its parameters initialised::
 
-    `params` override the spec's parameters (`build("resnet18", num_classes=10)`). A model with more
-    than `max_params` parameters is refused before anything is allocated.
+        model = netspec.build("resnet18", params={"num_classes": 10})
+        logits = model(torch.randn(2, 3, 224, 224))  # [2, 10]
+
+    `params` override the spec's parameters. `inputs` gives the input shapes the model will be
+    called with: their sizes are checked against what the layers accept (default: the spec's
+    `dims`). A model with more than `max_params` parameters is refused before anything is allocated.
 
     `weights` loads a state dict after building: a `.safetensors` file, a `.pt`/`.pth` file (read
     with `torch.load(weights_only=True)`, never unpickling code) or a mapping of tensors. Loading is
     strict by default: a missing, unexpected or mis-shaped key is a `SpecError` naming the spec node
     it belongs to; `strict=False` skips missing and unexpected keys.
+
+    Parameters given as keywords (`build(spec, num_classes=10)`) and `input_shapes=` (the old name of
+    `inputs=`) are deprecated.
     """
+    params = merge_params("build", params, keywords)
+    input_shapes = merge_inputs("build", inputs, input_shapes)
     info = prepare(source, params, input_shapes)
     _check_budget(info, max_params)
     if input_shapes is None:

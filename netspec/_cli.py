@@ -324,7 +324,7 @@ def _check(target: _Target, params: dict[str, Any], shapes: dict[str, tuple[int,
 
     try:
         spec = _read_spec(target.source)
-        found = validate(spec, params=params, input_shapes=shapes or None)
+        found = validate(spec, params=params, inputs=shapes or None)
         sources: SourceMap | None = spec.source
     except SpecError as err:
         found, sources = err.diagnostics, err.sources
@@ -487,7 +487,7 @@ def _write_output(data: str | bytes, output: str | None) -> None:
 def _summary(spec: Spec, params: dict[str, Any], shapes: dict | None, args: argparse.Namespace) -> int:
     from ._summary import summarize
 
-    table = summarize(spec, params=params, input_shapes=shapes, depth=args.depth)
+    table = summarize(spec, params=params, inputs=shapes, depth=args.depth)
     _write_output(json.dumps(table.to_dict(), indent=2) if args.format == "json" else table.render(), None)
     return EXIT_OK
 
@@ -515,11 +515,11 @@ def _export(spec: Spec, params: dict[str, Any], shapes: dict | None, args: argpa
 
     try:
         if args.to == "python":
-            _write_output(export_python(spec, params, input_shapes=shapes), args.output)
+            _write_output(export_python(spec, params=params, inputs=shapes), args.output)
         elif args.to == "torchscript":
-            export_torchscript(spec, args.output, params, input_shapes=shapes)
+            export_torchscript(spec, args.output, params=params, inputs=shapes)
         else:
-            export_onnx(spec, args.output, params, input_shapes=shapes)
+            export_onnx(spec, args.output, params=params, inputs=shapes)
     except MissingDependencyError as err:
         raise UsageError(str(err)) from None
     except ExportError as err:

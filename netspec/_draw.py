@@ -19,12 +19,24 @@ import subprocess
 from collections.abc import Iterable
 from typing import Literal
 
+from ._api import Inputs, Params, Source, prepare
 from ._dims import Shape, format_shape
 from ._errors import did_you_mean
 from ._graph import GraphNode, producer
 from ._shapes import ShapeInfo
 
-__all__ = ["DOT_TIMEOUT_S", "IMAGE_FORMATS", "dot_text", "mermaid_text", "render_dot", "render_image", "render_mermaid"]
+__all__ = [
+    "DOT_TIMEOUT_S",
+    "IMAGE_FORMATS",
+    "dot_text",
+    "mermaid_text",
+    "render_dot",
+    "render_image",
+    "render_mermaid",
+    "to_dot",
+    "to_image",
+    "to_mermaid",
+]
 
 # Output formats handed to `dot -T<format>`; a fixed list so no argument is ever taken from outside.
 IMAGE_FORMATS = ("svg", "png", "pdf", "jpg", "gif", "ps", "eps")
@@ -420,3 +432,47 @@ def render_image(info: ShapeInfo, fmt: str, *, depth: int | None = None) -> byte
         message = result.stderr.decode("utf-8", "replace").strip()[:500]
         raise RuntimeError(f"Graphviz's `dot` failed (exit status {result.returncode}): {message}")
     return result.stdout
+
+
+# --- the public functions: a source in, a drawing out ----------------------------------------------
+
+
+def to_mermaid(
+    source: Source, /, *, params: Params | None = None, inputs: Inputs | None = None, depth: int | None = None
+) -> str:
+    """A Mermaid flowchart of a spec's graph, for Markdown, with each edge labelled by its shape::
+
+        print(netspec.to_mermaid("resnet18", depth=1))  # paste into a ```mermaid block
+
+    Shapes stay symbolic (`N`, `H`) unless `inputs` fixes them; `depth` folds block instances nested
+    deeper than it into one box. Raises `SpecError` when the spec is invalid.
+    """
+    return render_mermaid(prepare(source, params, inputs), depth=depth)
+
+
+def to_dot(
+    source: Source, /, *, params: Params | None = None, inputs: Inputs | None = None, depth: int | None = None
+) -> str:
+    """A Graphviz DOT digraph of a spec's graph (as `to_mermaid`, for `dot` and other DOT tools)::
+
+    Path("resnet18.dot").write_text(netspec.to_dot("resnet18", depth=1))
+    """
+    return render_dot(prepare(source, params, inputs), depth=depth)
+
+
+def to_image(
+    source: Source,
+    format: str = "svg",
+    /,
+    *,
+    params: Params | None = None,
+    inputs: Inputs | None = None,
+    depth: int | None = None,
+) -> bytes:
+    """The DOT drawing rendered by Graphviz's `dot` program as `format` (one of `IMAGE_FORMATS`)::
+
+        Path("resnet18.svg").write_bytes(netspec.to_image("resnet18", "svg", depth=1))
+
+    Raises `RuntimeError` when `dot` is not installed or fails, `ValueError` for an unknown format.
+    """
+    return render_image(prepare(source, params, inputs), format, depth=depth)

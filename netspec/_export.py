@@ -22,7 +22,7 @@ import torch
 from torch import fx, nn
 
 from . import _modules, _runtime
-from ._api import Source, build, prepare
+from ._api import Inputs, Params, Source, build, prepare
 from ._compile import INIT_FUNCTIONS, _live_nodes, compile_graph
 from ._graph import Graph, GraphNode, check_init_args
 from ._shapes import ShapeInfo
@@ -62,20 +62,19 @@ _RESERVED = frozenset(
 )
 
 
-def export_python(
-    source: Source,
-    params: Mapping[str, Any] | None = None,
-    *,
-    input_shapes: Mapping[str, Sequence[int]] | None = None,
-) -> str:
-    """The source of a standalone module equivalent to `netspec.build(source, **params)`.
+def export_python(source: Source, /, *, params: Params | None = None, inputs: Inputs | None = None) -> str:
+    """The source of a standalone module equivalent to `netspec.build(source, params=params)`::
+
+        code = netspec.export_python("resnet18", params={"num_classes": 10})
+        Path("resnet18.py").write_text(code)  # then: from resnet18 import Resnet18; Resnet18()
 
     The file imports only torch. Its class creates the same modules at the same qualified names in
     the same order (so state_dicts load with `strict=True`, and under one seed the parameters are
     equal), applies the spec's init rules in `_init_weights`, and runs the compiled graph's code.
+    `inputs` sets the example input shapes it records (default: the spec's `dims`).
     """
-    info = prepare(source, params, input_shapes)
-    example = prepare(info.graph.spec, params, input_shapes, concrete=True).inputs
+    info = prepare(source, params, inputs)
+    example = prepare(info.graph.spec, params, inputs, concrete=True).inputs
     with torch.device("meta"):  # the code is all we need: allocate nothing
         module = compile_graph(info)
     class_name = _class_name(info.graph.spec.name)
@@ -428,12 +427,17 @@ def _rename_tokens(source: str, renames: Mapping[str, str], *, calls_only: bool)
 def export_torchscript(
     source: Source,
     out: str | os.PathLike[str] | io.BytesIO,
-    params: Mapping[str, Any] | None = None,
+    /,
     *,
-    input_shapes: Mapping[str, Sequence[int]] | None = None,
+    params: Params | None = None,
+    inputs: Inputs | None = None,
 ) -> torch.jit.ScriptModule:
-    """Build the model, script it with `torch.jit.script` and save it to `out`; returns the script module."""
-    module = build(source, input_shapes=input_shapes, **dict(params or {}))
+    """Build the model, script it with `torch.jit.script` and save it to `out`; returns the script module::
+
+    netspec.export_torchscript("resnet18", "resnet18.pt", params={"num_classes": 10})
+    torch.jit.load("resnet18.pt")
+    """
+    module = build(source, params=params, inputs=inputs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # torch 2.13 deprecates TorchScript
         warnings.simplefilter("ignore", FutureWarning)  # and torch 2.14 says so with a FutureWarning
@@ -446,18 +450,21 @@ def export_torchscript(
 def export_onnx(
     source: Source,
     out: str | os.PathLike[str],
-    params: Mapping[str, Any] | None = None,
+    /,
     *,
-    input_shapes: Mapping[str, Sequence[int]] | None = None,
+    params: Params | None = None,
+    inputs: Inputs | None = None,
 ) -> None:
-    """Export to ONNX at the spec's example input shapes (its `dims`, or `input_shapes`), in eval mode.
+    """Export to ONNX at the spec's example input shapes (its `dims`, or `inputs`), in eval mode::
+
+        netspec.export_onnx("resnet18", "resnet18.onnx", inputs={"x": (1, 3, 224, 224)})
 
     Needs the `onnx` and `onnxscript` packages (`pip install netspec[onnx]`), else raises
     `MissingDependencyError`.
     """
     _require_onnx()
-    info = prepare(source, params, input_shapes, concrete=True)
-    module = build(info.graph.spec, input_shapes=input_shapes, **dict(params or {})).eval()
+    info = prepare(source, params, inputs, concrete=True)
+    module = build(info.graph.spec, params=params, inputs=inputs).eval()
     example = tuple(torch.zeros(tuple(int(d) for d in shape)) for shape in info.inputs.values())
     outputs = list(info.graph.outputs)
     with warnings.catch_warnings():

@@ -1631,7 +1631,7 @@ def _verify(imp: _Importer, text: str) -> None:
 
     try:
         spec = loads(text)
-        built = build(spec, weights=imp.original.state_dict(), input_shapes=imp.shapes)
+        built = build(spec, weights=imp.original.state_dict(), inputs=imp.shapes)
     except Exception as err:
         raise ModuleImportError([f"the imported spec does not build: {err}", "the spec:", text]) from err
     names = list(imp.examples)
@@ -1661,7 +1661,10 @@ def from_module(
     params: Mapping[str, Any] | None = None,
     verify: bool = True,
 ) -> str:
-    """The YAML text of a spec that computes what `module` computes, verified by building it.
+    """The YAML text of a spec that computes what `module` computes, verified by building it::
+
+        text = netspec.from_module(torchvision.models.resnet18(), inputs={"x": [1, 3, 224, 224]})
+        model = netspec.build(netspec.loads(text))
 
     `inputs` gives an example shape for each argument of `forward` (`{"x": [1, 3, 224, 224]}`).
     `params` names the values the model was made with (`{"num_classes": 10}`) so that they become the

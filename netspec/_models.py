@@ -281,7 +281,7 @@ class Spec(_Model):
         None, description="Start from a bundled spec (`resnet18`) or a relative file (`base.yaml`)."
     )
     params: dict[str, ParamDef] = Field(
-        {}, description="Named, typed values; `$name` uses one; `netspec.build(spec, name=...)` overrides it."
+        {}, description="Named, typed values; `$name` uses one; `netspec.build(spec, params={name: ...})` overrides it."
     )
     inputs: Annotated[
         dict[str, InputShape],

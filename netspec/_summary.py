@@ -8,10 +8,10 @@ summing the rows below it; `depth` hides rows nested deeper than it, folding eac
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
-from ._api import Source, prepare
+from ._api import Inputs, Params, Source, merge_inputs, prepare
 from ._compile import _live_nodes
 from ._dims import Shape, format_shape
 from ._errors import escape_text
@@ -93,19 +93,27 @@ class Summary:
 
 def summarize(
     source: Source,
+    /,
     *,
-    params: Mapping[str, Any] | None = None,
-    input_shapes: Mapping[str, Sequence[int]] | None = None,
+    params: Params | None = None,
+    inputs: Inputs | None = None,
     depth: int | None = None,
+    input_shapes: Inputs | None = None,
 ) -> Summary:
-    """Summarise a spec (path, bundled name, mapping or `Spec`) at concrete example sizes.
+    """Summarise a spec (path, bundled name, mapping or `Spec`) at concrete example sizes::
 
-    `depth` keeps rows whose qualified name has at most `depth + 1` parts (`--depth 0`: top-level
-    nodes only, each repeated block as one row). Raises `SpecError` when the spec is invalid.
+        table = netspec.summarize("resnet18", params={"num_classes": 10}, depth=0)
+        print(table.render())
+        table.totals.params  # 11181642
+
+    Inputs not given in `inputs` take the spec's `dims`. `depth` keeps rows whose qualified name has
+    at most `depth + 1` parts (`depth=0`: top-level nodes only, each repeated block as one row).
+    Raises `SpecError` when the spec is invalid. `input_shapes=` is the deprecated name of `inputs=`.
     """
+    inputs = merge_inputs("summarize", inputs, input_shapes)
     if depth is not None and depth < 0:
         raise ValueError(f"`depth` must be >= 0, got {depth}")
-    info = prepare(source, params, input_shapes, concrete=True)
+    info = prepare(source, params, inputs, concrete=True)
     live = _live_nodes(info.graph)
     nodes = [info.nodes[n.name] for n in info.graph.order if n.name in live and n.name in info.nodes]
     tree = _build_tree(nodes)

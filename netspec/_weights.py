@@ -174,7 +174,10 @@ def load_weights(
 
 
 def save_weights(model: nn.Module | Mapping[str, torch.Tensor], path: str | os.PathLike[str]) -> None:
-    """Write a model's state dict (or a state dict) to a safetensors file.
+    """Write a model's state dict (or a state dict) to a safetensors file::
+
+        netspec.save_weights(model, "resnet18.safetensors")
+        netspec.build("resnet18", weights="resnet18.safetensors")
 
     Tensors are written contiguous, on the CPU; tensors that share storage (tied weights) are written
     once each under every key, so the file loads back into the same model with `build(weights=...)`.

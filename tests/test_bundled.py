@@ -92,7 +92,7 @@ class ModelPairs:
         key = (name, tuple(sorted(params.items())))
         if key not in self._cache:
             torch.manual_seed(0)
-            built = netspec.build(name, **params)
+            built = netspec.build(name, params=params)
             torch.manual_seed(0)
             reference = REFERENCE_MODELS[name](**params)
             self._cache[key] = (built, reference)
@@ -226,7 +226,7 @@ def test_outputs_equal_the_reference_with_parameters(
 @pytest.mark.parametrize("name", RESNETS)
 def test_zero_init_residual_gives_the_reference_parameters(name: str) -> None:
     torch.manual_seed(0)
-    built = netspec.build(name, zero_init_residual=True)
+    built = netspec.build(name, params={"zero_init_residual": True})
     torch.manual_seed(0)
     reference = REFERENCE_MODELS[name](zero_init_residual=True)
     expected = reference.state_dict()
@@ -245,7 +245,7 @@ def test_zero_init_residual_gives_the_reference_parameters(name: str) -> None:
     ],
 )
 def test_parameter_count_with_parameters(name: str, params: dict[str, Any], expected: int) -> None:
-    assert netspec.count_params(name, **params) == expected
+    assert netspec.count_params(name, params=params) == expected
     with torch.device("meta"):
         reference = REFERENCE_MODELS[name](**params)
     assert _parameter_count(reference) == expected

@@ -267,7 +267,7 @@ def test_export_torchscript(capsys, tmp_path):
         warnings.simplefilter("ignore", FutureWarning)  # torch 2.14 deprecates TorchScript this way
         loaded = torch.jit.load(str(out)).eval()
     torch.manual_seed(0)
-    model = netspec.build("unet", width=2).eval()
+    model = netspec.build("unet", params={"width": 2}).eval()
     x = torch.randn(1, 1, 188, 188)
     with torch.no_grad():
         assert torch.allclose(loaded(x), model(x))

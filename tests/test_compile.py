@@ -27,13 +27,13 @@ TILE = (1, 1, 188, 188)
 @pytest.fixture(scope="module")
 def resnet() -> fx.GraphModule:
     torch.manual_seed(0)
-    return netspec.build("resnet18", num_classes=10).eval()
+    return netspec.build("resnet18", params={"num_classes": 10}).eval()
 
 
 @pytest.fixture(scope="module")
 def unet() -> fx.GraphModule:
     torch.manual_seed(0)
-    return netspec.build("unet", width=4).eval()
+    return netspec.build("unet", params={"width": 4}).eval()
 
 
 def _image(shape: tuple[int, ...] = IMAGE, seed: int = 1) -> torch.Tensor:
@@ -142,7 +142,7 @@ def test_float64(resnet):
     expected = resnet(x)
     doubled = copy.deepcopy(resnet).to(dtype=torch.float64)
     assert _close(doubled(x.double()).float(), expected)
-    built = netspec.build("resnet18", num_classes=10, dtype=torch.float64)
+    built = netspec.build("resnet18", params={"num_classes": 10}, dtype=torch.float64)
     assert {p.dtype for p in built.parameters()} == {torch.float64}
     assert built.eval()(x.double()).dtype == torch.float64
 
@@ -184,7 +184,7 @@ def traced() -> Iterator[None]:
 def test_counting_and_inferring_a_huge_model_allocates_nothing(traced):
     start = time.perf_counter()
     assert netspec.count_params(HUGE) == HUGE_COUNT
-    shapes = netspec.infer_shapes(HUGE, x=(8, 100_000))
+    shapes = netspec.infer_shapes(HUGE, inputs={"x": (8, 100_000)})
     assert shapes["fc3"] == (8, 100_000)
     assert time.perf_counter() - start < 5
     assert tracemalloc.get_traced_memory()[1] < 50 * 2**20
@@ -264,13 +264,13 @@ def test_concat_with_crop_needs_every_input_at_least_as_large_as_the_target():
     lattice = netspec.valid_sizes(spec)["H"]
     assert lattice.runs[0] == 20 and lattice.exact[:3] == (20, 22, 24)  # an odd difference is off-center
     with pytest.raises(netspec.SpecError) as info:
-        netspec.validate(spec, input_shapes={"x": (1, 4, 16, 16)})
+        netspec.validate(spec, inputs={"x": (1, 4, 16, 16)})
     first = info.value.diagnostics[0]
     assert first.message == "`cat` at H=16: the `concat` input sizes in dimension 2: 16 is smaller than 20"
     assert first.hint.startswith("`H` = 20 fits")
-    (warning, _) = netspec.validate(spec, input_shapes={"x": (1, 4, 23, 23)})
+    (warning, _) = netspec.validate(spec, inputs={"x": (1, 4, 23, 23)})
     assert "differ by 3, an odd number" in warning.message and warning.hint.startswith("`H` = 22 or 24 fit")
-    model = netspec.build(spec, input_shapes={"x": (1, 4, 24, 24)})
+    model = netspec.build(spec, inputs={"x": (1, 4, 24, 24)})
     assert model(torch.ones(1, 4, 24, 24), torch.zeros(1, 4, 20, 20)).shape == (1, 8, 20, 20)
 
 
@@ -278,13 +278,13 @@ def test_infer_shapes_concrete_and_symbolic():
     symbolic = netspec.infer_shapes("resnet18")
     assert str(symbolic["x"][2]) == "H" and symbolic["fc"][1] == 1000
     assert [str(d) for d in symbolic["layer2.0.add"]] == ["N", "128", "(H+7)//8", "(W+7)//8"]
-    concrete = netspec.infer_shapes("resnet18", x=(2, 3, 224, 224))
+    concrete = netspec.infer_shapes("resnet18", inputs={"x": (2, 3, 224, 224)})
     assert concrete["layer2.0.add"] == (2, 128, 28, 28) and concrete["fc"] == (2, 1000)
-    assert netspec.infer_shapes("resnet18", params={"num_classes": 7}, x=(1, 3, 64, 64))["fc"] == (1, 7)
+    assert netspec.infer_shapes("resnet18", params={"num_classes": 7}, inputs={"x": (1, 3, 64, 64)})["fc"] == (1, 7)
     with pytest.raises(netspec.SpecError, match="unknown input `y`"):
-        netspec.infer_shapes("resnet18", y=(1, 3, 64, 64))
+        netspec.infer_shapes("resnet18", inputs={"y": (1, 3, 64, 64)})
     with pytest.raises(netspec.SpecError, match=r"\[1, 4, 64, 64\] does not fit it"):
-        netspec.infer_shapes("resnet18", x=(1, 4, 64, 64))
+        netspec.infer_shapes("resnet18", inputs={"x": (1, 4, 64, 64)})
 
 
 # --- initialisation ------------------------------------------------------------------------------
@@ -309,12 +309,12 @@ def test_same_seed_gives_bit_identical_parameters(name):
     states = []
     for _ in range(2):
         torch.manual_seed(1234)
-        states.append(netspec.build(name, **SMALL[name]).state_dict())
+        states.append(netspec.build(name, params=SMALL[name]).state_dict())
     assert list(states[0]) == list(states[1])
     for key, value in states[0].items():
         assert torch.equal(value, states[1][key]), key
     torch.manual_seed(4321)
-    other = netspec.build(name, **SMALL[name]).state_dict()
+    other = netspec.build(name, params=SMALL[name]).state_dict()
     assert any(not torch.equal(v, other[k]) for k, v in states[0].items() if v.is_floating_point())
 
 
@@ -324,7 +324,7 @@ def test_every_bundled_spec_has_small_parameters_in_this_test():
 
 def test_init_policies_from_the_spec():
     torch.manual_seed(0)
-    model = netspec.build("resnet50", num_classes=10)
+    model = netspec.build("resnet50", params={"num_classes": 10})
     conv = model.get_submodule("layer3.0.conv2").weight  # 256 outputs, 3x3: fan_out 2304
     expected = math.sqrt(2 / (conv.shape[0] * conv.shape[2] * conv.shape[3]))
     assert conv.std().item() == pytest.approx(expected, rel=0.05)
@@ -335,11 +335,11 @@ def test_init_policies_from_the_spec():
 
 
 def test_zero_init_residual_through_a_nodes_pattern():
-    model = netspec.build("resnet18", num_classes=10, zero_init_residual=True)
+    model = netspec.build("resnet18", params={"num_classes": 10, "zero_init_residual": True})
     for i, j in ((1, 0), (2, 1), (4, 1)):
         block = model.get_submodule(f"layer{i}.{j}")
         assert torch.all(block.bn2.weight == 0) and torch.all(block.bn1.weight == 1)
-    bottleneck = netspec.build("resnet50", num_classes=10, zero_init_residual=True)
+    bottleneck = netspec.build("resnet50", params={"num_classes": 10, "zero_init_residual": True})
     block = bottleneck.get_submodule("layer1.0")
     assert torch.all(block.bn3.weight == 0) and torch.all(block.bn2.weight == 1)
 

@@ -100,14 +100,14 @@ def test_the_shape_rule_is_used_in_inference(register):
     register("Halve", lambda x: x[..., ::2, ::2], shape=halve)
     shapes = netspec.infer_shapes(_spec({"half": "Halve"}))
     assert [str(d) for d in shapes["half"]] == ["N", "4", "H//2", "W//2"]
-    assert netspec.infer_shapes(_spec({"half": "Halve"}), x=(1, 4, 8, 8))["half"] == (1, 4, 4, 4)
+    assert netspec.infer_shapes(_spec({"half": "Halve"}), inputs={"x": (1, 4, 8, 8)})["half"] == (1, 4, 4, 4)
     assert len(calls) == 2
 
 
 def test_without_a_shape_rule_only_concrete_sizes_work(register):
     register("ChannelScale", ChannelScale)
     spec = _spec({"scale": {"op": "ChannelScale", "channels": 4}})
-    assert netspec.infer_shapes(spec, x=(2, 4, 3, 3))["scale"] == (2, 4, 3, 3)  # run on meta tensors
+    assert netspec.infer_shapes(spec, inputs={"x": (2, 4, 3, 3)})["scale"] == (2, 4, 3, 3)  # run on meta tensors
     with pytest.raises(netspec.SpecError, match="has no shape rule"):
         netspec.infer_shapes(spec)
 

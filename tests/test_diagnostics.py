@@ -250,7 +250,7 @@ def test_errors_carry_the_warnings_too() -> None:
 
 def test_bad_override_name_suggests_the_parameter() -> None:
     with pytest.raises(SpecError) as caught:
-        netspec.build("resnet18", num_clases=10)
+        netspec.build("resnet18", params={"num_clases": 10})
     (diagnostic,) = caught.value.diagnostics
     assert diagnostic.code == "NS120"
     assert diagnostic.message == "unknown parameter `num_clases` for spec `resnet18`"
@@ -259,7 +259,7 @@ def test_bad_override_name_suggests_the_parameter() -> None:
 
 def test_bad_override_value_is_checked() -> None:
     with pytest.raises(SpecError) as caught:
-        netspec.count_params("resnet18", num_classes=0, block="wide")
+        netspec.count_params("resnet18", params={"num_classes": 0, "block": "wide"})
     assert [(d.code, d.path) for d in caught.value.diagnostics] == [
         ("NS121", "params.num_classes"),
         ("NS121", "params.block"),
@@ -274,7 +274,7 @@ def test_required_parameter_needs_a_value() -> None:
     (diagnostic,) = caught.value.diagnostics
     assert (diagnostic.code, diagnostic.path) == ("NS121", "params.classes")
     assert "no default and no value" in diagnostic.message
-    assert netspec.build(spec, classes=3).fc.out_features == 3
+    assert netspec.build(spec, params={"classes": 3}).fc.out_features == 3
 
 
 def test_unknown_bundled_spec_suggests_one() -> None:

@@ -72,9 +72,9 @@ CHECKER = textwrap.dedent(
 
 def test_python_export_runs_without_netspec(tmp_path):
     for name, params, shape in CASES:
-        (tmp_path / f"{name}.py").write_text(export_python(name, params), encoding="utf-8")
+        (tmp_path / f"{name}.py").write_text(export_python(name, params=params), encoding="utf-8")
         torch.manual_seed(0)
-        model = netspec.build(name, **params).eval()
+        model = netspec.build(name, params=params).eval()
         x = torch.randn(shape)
         with torch.no_grad():
             expected = model(x)
@@ -118,7 +118,7 @@ def test_python_export_is_readable():
 
 
 def test_runtime_helpers_are_copied_with_their_dependencies():
-    source = export_python("unet", {"width": 2})
+    source = export_python("unet", params={"width": 2})
     for helper in ("def _concat(", "def _concat_crop(", "def _crop_to_size(", "def _check_input(", "def _input_error("):
         assert helper in source
     assert "def _pad(" not in source  # only what the network calls
@@ -173,9 +173,9 @@ def _jit_load(path):
 def test_torchscript_export_loads_and_matches(tmp_path):
     path = tmp_path / "unet.pt"
     torch.manual_seed(0)
-    export_torchscript("unet", path, {"width": 4})
+    export_torchscript("unet", path, params={"width": 4})
     torch.manual_seed(0)
-    model = netspec.build("unet", width=4).eval()
+    model = netspec.build("unet", params={"width": 4}).eval()
     loaded = _jit_load(path).eval()
     x = torch.randn(1, 1, 188, 188)
     with torch.no_grad():

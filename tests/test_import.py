@@ -24,7 +24,7 @@ def _imported(module: nn.Module, **shapes: list[int]) -> tuple[str, torch.fx.Gra
 
 
 def _same(text: str, module: nn.Module, **shapes: list[int]) -> tuple[str, torch.fx.GraphModule]:
-    built = netspec.build(netspec.loads(text), weights=module.state_dict(), input_shapes=shapes)
+    built = netspec.build(netspec.loads(text), weights=module.state_dict(), inputs=shapes)
     examples = [torch.randn(s) for s in shapes.values()]
     module.eval()
     with torch.no_grad():

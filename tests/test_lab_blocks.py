@@ -65,24 +65,24 @@ def _same_weights(built: nn.Module, reference: nn.Module) -> None:
 def test_conv_block_downsample_returns_both_outputs_like_the_lab():
     torch.manual_seed(0)
     reference = ConvBlockDownsample(3, 8)
-    built = netspec.build(LAB / "conv_block_downsample.yaml", out=8)
+    built = netspec.build(LAB / "conv_block_downsample.yaml", params={"out": 8})
     _same_weights(built, reference)
     data = torch.rand(1, 3, 92, 92)
     for got, want in zip(built(data), reference(data), strict=True):
         torch.testing.assert_close(got, want)
-    shapes = netspec.infer_shapes(LAB / "conv_block_downsample.yaml", data=(1, 3, 572, 572))
+    shapes = netspec.infer_shapes(LAB / "conv_block_downsample.yaml", inputs={"data": (1, 3, 572, 572)})
     assert shapes["mod"] == (1, 64, 568, 568) and shapes["downsample"] == (1, 64, 284, 284)
 
 
 def test_conv_block_upsample_crops_like_the_lab():
     torch.manual_seed(0)
     reference = ConvBlockUpsample(16, 8)
-    built = netspec.build(LAB / "conv_block_upsample.yaml", in_channels=16, out=8)
+    built = netspec.build(LAB / "conv_block_upsample.yaml", params={"in_channels": 16, "out": 8})
     _same_weights(built, reference)
     data, skip = torch.rand(1, 16, 28, 28), torch.rand(1, 8, 81, 81)  # odd sizes: the crop's h % 2 matters
     torch.testing.assert_close(built(data, skip), reference(data, skip))
     shapes = netspec.infer_shapes(
-        LAB / "conv_block_upsample.yaml", data=(1, 128, 196, 196), data_from_downsample=(1, 64, 568, 568)
+        LAB / "conv_block_upsample.yaml", inputs={"data": (1, 128, 196, 196), "data_from_downsample": (1, 64, 568, 568)}
     )
     assert shapes["cat"] == (1, 128, 392, 392) and shapes["conv"] == (1, 64, 388, 388)
 

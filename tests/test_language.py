@@ -44,7 +44,7 @@ def test_valid_fixture_loads_and_builds(name: str) -> None:
     assert spec.warnings == []
     params = NEEDS_VALUES.get(name, {})
     assert netspec.validate(spec, params=params) == []
-    assert isinstance(netspec.build(spec, **params), torch.fx.GraphModule)
+    assert isinstance(netspec.build(spec, params=params), torch.fx.GraphModule)
 
 
 def test_version_name_and_description() -> None:
@@ -73,7 +73,10 @@ def test_typed_params_defaults_and_overrides() -> None:
     default = netspec.build(spec)
     assert default.fc.out_features == 10 and hasattr(default, "drop")
     assert default.stages.get_submodule("1").conv.out_channels == 16
-    custom = netspec.build(spec, num_classes=3, in_channels=1, widths=[4, 4, 4], activation="gelu", use_dropout=False)
+    custom = netspec.build(
+        spec,
+        params={"num_classes": 3, "in_channels": 1, "widths": [4, 4, 4], "activation": "gelu", "use_dropout": False},
+    )
     assert custom.fc.out_features == 3 and not hasattr(custom, "drop")
     assert custom.stages.get_submodule("0").conv.in_channels == 1
     assert len(list(custom.stages.children())) == 3 and hasattr(custom.stages.get_submodule("2"), "gelu")
@@ -151,7 +154,7 @@ def test_extends_relative_file() -> None:
     spec = load("extends_file.yaml")
     assert list(spec.nodes) == ["conv", "relu", "head"]
     assert spec.params["width"].default == 16
-    model = netspec.build(spec, width=4)
+    model = netspec.build(spec, params={"width": 4})
     assert model.conv.out_channels == 4 and model.conv.kernel_size == (5, 5)
     assert spec.source.span(("nodes", "relu")).file.endswith("base_for_extends.yaml")  # errors point at the parent
 
@@ -184,7 +187,7 @@ def test_init_rules() -> None:
     assert torch.all(model.fc1.bias == 0.1)
     assert torch.all(model.fc2.weight == 0) and torch.all(model.fc2.bias == 0.1)
     assert torch.all(model.bn.weight == 1)
-    assert torch.any(netspec.build(load("init_rules.yaml"), zero_last=False).fc2.weight != 0)
+    assert torch.any(netspec.build(load("init_rules.yaml"), params={"zero_last": False}).fc2.weight != 0)
 
 
 def test_load_accepts_a_mapping_and_text() -> None:

@@ -57,9 +57,9 @@ nodes:
 
 def test_one_symbol_is_one_size_across_inputs() -> None:
     spec = netspec.loads(TWO_INPUTS)
-    shapes = netspec.infer_shapes(spec, img=(2, 3, 8, 8))
+    shapes = netspec.infer_shapes(spec, inputs={"img": (2, 3, 8, 8)})
     assert shapes["meta"] == (2, 5) and shapes["fused"] == (2, 4)
-    (diag,) = _error(lambda: netspec.infer_shapes(spec, img=(2, 3, 8, 8), meta=(3, 5))).errors
+    (diag,) = _error(lambda: netspec.infer_shapes(spec, inputs={"img": (2, 3, 8, 8), "meta": (3, 5)})).errors
     assert diag.message == "input `meta` has shape [N, 5]; [3, 5] gives `N` = 3, but input `img` gives `N` = 2"
     assert (diag.line, diag.column) == (6, 9)
 

@@ -65,12 +65,12 @@ def test_scale_factor_shape_rule_is_torchs(size: int, scale: float, mode: str) -
     spec = _spec(f"  up: {{op: interpolate, scale_factor: [{scale}], mode: {mode}}}\n", "x: [N, 2, L]")
     if int(size * scale) < 1:  # an empty output: torch refuses it (or, in `area` mode, returns it)
         with pytest.raises(netspec.SpecError):
-            netspec.infer_shapes(spec, x=(1, 2, size))
+            netspec.infer_shapes(spec, inputs={"x": (1, 2, size)})
         return
     expected = F.interpolate(torch.zeros(1, 2, size), scale_factor=scale, mode=mode).shape[-1]
     symbolic = netspec.infer_shapes(spec)["up"][-1]
     assert symbolic.evaluate({"L": size}) == expected
-    assert netspec.infer_shapes(spec, x=(1, 2, size))["up"] == (1, 2, expected)
+    assert netspec.infer_shapes(spec, inputs={"x": (1, 2, size)})["up"] == (1, 2, expected)
 
 
 def test_interpolate_counts_no_macs_and_no_parameters() -> None:
@@ -78,7 +78,7 @@ def test_interpolate_counts_no_macs_and_no_parameters() -> None:
     assert netspec.count_params(spec) == 0
     from netspec._summary import summarize
 
-    assert summarize(spec, input_shapes={"x": (1, 4, 8, 8)}).totals.macs == 0
+    assert summarize(spec, inputs={"x": (1, 4, 8, 8)}).totals.macs == 0
 
 
 # --- ChannelShuffle -----------------------------------------------------------------------------

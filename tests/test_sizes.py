@@ -43,7 +43,7 @@ def test_the_description_says_what_fits_and_what_only_runs(unet_sizes):
 
 
 def test_validate_at_256_warns_naming_the_pooling_and_the_nearest_sizes():
-    warnings = netspec.validate("unet", input_shapes={"x": (1, 1, 256, 256)})
+    warnings = netspec.validate("unet", inputs={"x": (1, 1, 256, 256)})
     pool = warnings[0]
     assert pool.severity == "warning" and pool.code == "NS211"
     assert pool.message == (
@@ -56,13 +56,13 @@ def test_validate_at_256_warns_naming_the_pooling_and_the_nearest_sizes():
 
 
 def test_validate_at_an_exact_size_is_clean():
-    assert netspec.validate("unet", input_shapes={"x": (1, 1, 252, 268)}) == []
+    assert netspec.validate("unet", inputs={"x": (1, 1, 252, 268)}) == []
     assert netspec.validate("unet") == []  # the spec's own dims, 572
 
 
 def test_validate_at_172_names_the_first_layer_that_fails():
     with pytest.raises(netspec.SpecError) as info:
-        netspec.validate("unet", input_shapes={"x": (1, 1, 172, 188)})
+        netspec.validate("unet", inputs={"x": (1, 1, 172, 188)})
     (error,) = info.value.diagnostics  # one per size that fails, not every layer after it
     assert error.message == "`dec.1.conv2` at H=172: `Conv2d` output height would be 0; it must be at least 1"
     assert error.hint.startswith("`H` = 188 fits")
@@ -70,7 +70,7 @@ def test_validate_at_172_names_the_first_layer_that_fails():
 
 
 def test_the_unet_runs_at_256_but_not_at_172():
-    model = netspec.build("unet", width=2)
+    model = netspec.build("unet", params={"width": 2})
     assert model(torch.zeros(1, 1, 256, 256)).shape == (1, 2, 68, 68)
     with pytest.raises(RuntimeError):
         model(torch.zeros(1, 1, 172, 172))
@@ -83,14 +83,14 @@ def _unet_with_dims(dims: str) -> netspec.Spec:
 
 def test_build_refuses_dims_at_which_the_spec_cannot_run():
     with pytest.raises(netspec.SpecError) as info:
-        netspec.build(_unet_with_dims("{H: 100, W: 572}"), width=2)
+        netspec.build(_unet_with_dims("{H: 100, W: 572}"), params={"width": 2})
     (error,) = info.value.diagnostics
     assert error.code == "NS201" and error.message.startswith("`enc.4.conv1` at H=100: `Conv2d` output height")
 
 
 def test_build_does_not_warn_for_dims_that_run_without_fitting_exactly():
     # Dims that drop a row are common (classifiers at odd sizes); `validate` reports them, `build` does not.
-    model = netspec.build(_unet_with_dims("{H: 256, W: 256}"), width=2)
+    model = netspec.build(_unet_with_dims("{H: 256, W: 256}"), params={"width": 2})
     assert isinstance(model, torch.fx.GraphModule)
     (first, *_) = netspec.validate(_unet_with_dims("{H: 256, W: 256}"))
     assert first.message.startswith("`enc.3.pool` at H=256")

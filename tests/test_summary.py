@@ -35,7 +35,7 @@ def test_resnet18_totals_are_exact(resnet18):
 
 
 def test_activation_memory_sums_every_node_output(resnet18):
-    shapes = netspec.infer_shapes("resnet18", x=(1, 3, 224, 224))
+    shapes = netspec.infer_shapes("resnet18", inputs={"x": (1, 3, 224, 224)})
     aliases = netspec._api.prepare("resnet18").graph.aliases  # block outputs, already counted as nodes
     elements = sum(math.prod(shape) for name, shape in shapes.items() if name != "x" and name not in aliases)
     assert resnet18.totals.activation_bytes == elements * BYTES_PER_ELEMENT
@@ -97,7 +97,7 @@ def test_depth_zero_has_one_row_per_top_level_node():
 
 
 def test_params_and_input_shapes_are_applied():
-    summary = summarize("resnet18", params={"num_classes": 10}, input_shapes={"x": (2, 3, 64, 64)})
+    summary = summarize("resnet18", params={"num_classes": 10}, inputs={"x": (2, 3, 64, 64)})
     rows = _rows(summary)
     assert rows["fc"].params == 512 * 10 + 10
     assert rows["conv1"].output == (2, 64, 32, 32)
@@ -111,7 +111,7 @@ def test_params_agree_with_count_params(name):
 
 def test_unet_params_and_built_model_agree():
     assert summarize("unet").totals.params == UNET_PARAMS
-    model = netspec.build("unet", width=4)
+    model = netspec.build("unet", params={"width": 4})
     assert summarize("unet", params={"width": 4}).totals.params == sum(p.numel() for p in model.parameters())
 
 

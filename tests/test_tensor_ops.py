@@ -193,7 +193,7 @@ outputs: ["lstm:h_n", "lstm:c_n", "gru:output", "gru:h_n"]
     g_out, g_h = gru(output)
     for got, want in zip(model(x), (h_n, c_n, g_out, g_h)):
         torch.testing.assert_close(got, want)
-    shapes_ = netspec.infer_shapes(spec, x=(2, 7, 6))
+    shapes_ = netspec.infer_shapes(spec, inputs={"x": (2, 7, 6)})
     assert shapes_["lstm:h_n"] == tuple(h_n.shape) and shapes_["gru:output"] == tuple(g_out.shape)
     assert netspec.count_params(spec) == sum(p.numel() for p in (*lstm.parameters(), *gru.parameters()))
 
@@ -220,7 +220,7 @@ outputs: [{outputs}]
     torch.testing.assert_close(got[0], z)
     torch.testing.assert_close(got[1], weights)
     assert "need_weights = False" in model.code and "need_weights = True" in model.code
-    shapes_ = netspec.infer_shapes(spec, x=(2, 5, 8), memory=(2, 3, 8))
+    shapes_ = netspec.infer_shapes(spec, inputs={"x": (2, 5, 8), "memory": (2, 3, 8)})
     assert shapes_["cross:weights"] == (2, 5, 3)
 
 

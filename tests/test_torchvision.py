@@ -24,7 +24,7 @@ NAMES = ["resnet18", "resnet34", "resnet50"]
 @pytest.mark.parametrize("zero_init_residual", [False, True])
 def test_same_seed_gives_torchvisions_parameters(name: str, zero_init_residual: bool) -> None:
     torch.manual_seed(0)
-    ours = netspec.build(name, zero_init_residual=zero_init_residual)
+    ours = netspec.build(name, params={"zero_init_residual": zero_init_residual})
     torch.manual_seed(0)
     theirs = getattr(torchvision.models, name)(zero_init_residual=zero_init_residual)
     ours_state, theirs_state = ours.state_dict(), theirs.state_dict()
@@ -36,7 +36,7 @@ def test_same_seed_gives_torchvisions_parameters(name: str, zero_init_residual: 
 @pytest.mark.parametrize("name", NAMES)
 def test_torchvision_weights_load_strictly_and_give_the_same_outputs(name: str) -> None:
     theirs = getattr(torchvision.models, name)(num_classes=10).eval()
-    ours = netspec.build(name, num_classes=10).eval()
+    ours = netspec.build(name, params={"num_classes": 10}).eval()
     ours.load_state_dict(theirs.state_dict(), strict=True)
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():

@@ -111,7 +111,7 @@ def test_non_tensor_entries(spec_file: Path, tmp_path: Path) -> None:
 
 
 def test_strict_report_names_nodes_and_lines(spec_file: Path) -> None:
-    state = netspec.build(spec_file, classes=5).state_dict()
+    state = netspec.build(spec_file, params={"classes": 5}).state_dict()
     state["conv.wieght"] = state.pop("conv.weight")
     state["extra.weight"] = torch.zeros(1)
     with pytest.raises(netspec.SpecError) as info:

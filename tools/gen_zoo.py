@@ -89,11 +89,11 @@ def _example_override(spec: Spec) -> str:
     """A parameter override worth showing in the build example."""
     params = spec.params
     if "width" in params and isinstance(params["width"].default, int) and params["width"].default > 1:
-        return f"width={params['width'].default // 2}"
+        return f'params={{"width": {params["width"].default // 2}}}'
     if "num_classes" in params:
-        return f"num_classes={100 if params['num_classes'].default == 10 else 10}"
+        return f'params={{"num_classes": {100 if params["num_classes"].default == 10 else 10}}}'
     if "in_channels" in params:
-        return f"in_channels={3 if params['in_channels'].default == 1 else 1}"
+        return f'params={{"in_channels": {3 if params["in_channels"].default == 1 else 1}}}'
     return ""
 
 
