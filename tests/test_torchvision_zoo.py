@@ -43,7 +43,7 @@ class Case:
         """(built, torchvision's) with torchvision's weights loaded strictly into ours."""
         params = self.params | extra
         theirs = self.builder(weights=None, **params)
-        ours = netspec.build(self.spec, **params)
+        ours = netspec.build(self.spec, params=params)
         ours.load_state_dict(theirs.state_dict(), strict=True)
         return ours, theirs
 
@@ -118,7 +118,7 @@ PUBLISHED = [case for case in CASES if case.weights is not None]
 
 @pytest.mark.parametrize("case", PUBLISHED, ids=[case.id for case in PUBLISHED])
 def test_macs_are_within_one_percent_of_torchvisions(case: Case) -> None:
-    macs = summarize(case.spec, input_shapes={"x": case.macs_input}).totals.macs
+    macs = summarize(case.spec, inputs={"x": case.macs_input}).totals.macs
     published = case.weights.meta["_ops"] * 1e9
     assert abs(macs - published) <= 0.01 * published, (macs, published)
 
@@ -128,7 +128,7 @@ BUNDLED = [case for case in CASES if "/" not in case.spec]  # the others add not
 
 @pytest.mark.parametrize("case", BUNDLED, ids=[case.id for case in BUNDLED])
 def test_builds_with_compile_fullgraph_and_export(case: Case) -> None:
-    ours = netspec.build(case.spec, **case.params).eval()
+    ours = netspec.build(case.spec, params=case.params).eval()
     x = torch.randn(case.shape, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         expected = ours(x)
@@ -166,6 +166,6 @@ def _relative(path: str) -> str:
 @pytest.mark.parametrize("size", [(1, 1), (8, 8), (33, 47), (100, 100)])
 def test_deeplab_output_has_the_input_size_at_any_size(size: tuple[int, int]) -> None:
     with torch.device("meta"):
-        model = netspec.build("deeplabv3_resnet50", num_classes=3).eval()
-    assert netspec.infer_shapes("deeplabv3_resnet50", x=(1, 3, *size))["out"] == (1, 21, *size)
+        model = netspec.build("deeplabv3_resnet50", params={"num_classes": 3}).eval()
+    assert netspec.infer_shapes("deeplabv3_resnet50", inputs={"x": (1, 3, *size)})["out"] == (1, 21, *size)
     assert model(torch.empty(1, 3, *size, device="meta")).shape == (1, 3, *size)
