@@ -570,5 +570,6 @@ REFERENCE_MODELS: dict[str, Callable[..., nn.Module]] = {
     "m5": M5,
     "unet3d": UNet3d,
     "efficientnet_b0": torchvision_model("efficientnet_b0"),
+    "shufflenet_v2_x1_0": torchvision_model("shufflenet_v2_x1_0"),
     "deeplabv3_resnet50": torchvision_segmentation("deeplabv3_resnet50"),
 }

@@ -30,6 +30,7 @@ EXPECTED_SPECS = [
     "resnet18",
     "resnet34",
     "resnet50",
+    "shufflenet_v2_x1_0",
     "unet",
     "unet-same",
     "unet3d",
@@ -46,6 +47,7 @@ PUBLISHED_PARAMETERS = {
     "lab-resnet18": 11_182_730,
     "lenet5": 61_706,
     "efficientnet_b0": 5_288_548,
+    "shufflenet_v2_x1_0": 2_278_604,
     "deeplabv3_resnet50": 39_638_869,  # torchvision's figure, 42,004,074, counts the auxiliary head
 }
 
@@ -68,6 +70,7 @@ SMALL_RUNS: dict[str, tuple[dict[str, Any], tuple[int, ...]]] = {
     "m5": ({}, (1, 1, 8000)),
     "unet3d": ({"width": 4}, (1, 1, 16, 16, 16)),
     "efficientnet_b0": ({"num_classes": 10}, (2, 3, 32, 32)),
+    "shufflenet_v2_x1_0": ({"num_classes": 10}, (2, 3, 32, 32)),
     "deeplabv3_resnet50": ({"num_classes": 5}, (1, 3, 33, 40)),
 }
 

@@ -300,6 +300,7 @@ SMALL = {
     "lenet5": {},
     "m5": {},
     "efficientnet_b0": {"num_classes": 10},
+    "shufflenet_v2_x1_0": {"num_classes": 10},
     "deeplabv3_resnet50": {"num_classes": 5},
 }
 

@@ -31,6 +31,7 @@ MEASURE = "python benchmarks/bench_load.py --bundled-only --write-zoo"
 # tests/test_torchvision_zoo.py checks these against torchvision and against the spec's count.
 TORCHVISION_MACS: dict[str, tuple[str, float, str | None]] = {
     "efficientnet_b0": ("EfficientNet_B0_Weights.IMAGENET1K_V1", 0.386, None),
+    "shufflenet_v2_x1_0": ("ShuffleNet_V2_X1_0_Weights.IMAGENET1K_V1", 0.145, None),
     "deeplabv3_resnet50": (
         "DeepLabV3_ResNet50_Weights.COCO_WITH_VOC_LABELS_V1",
         178.722,
