@@ -1,10 +1,11 @@
 """netspec: neural networks described as data, checked statically, compiled to torch.fx."""
 
+import importlib
+from typing import Any
+
 from ._api import build, count_params, infer_shapes, load, loads, valid_sizes, validate
 from ._draw import IMAGE_FORMATS, to_dot, to_image, to_mermaid
 from ._errors import Diagnostic, SpecError
-from ._export import ExportError, MissingDependencyError, export_onnx, export_python, export_torchscript
-from ._import import ModuleImportError, from_module
 from ._load import Limits
 from ._models import Spec
 from ._ops import register_op
@@ -13,7 +14,35 @@ from ._shapes import SizeLattice
 from ._source import list_specs
 from ._summary import Summary, summarize
 from ._version import __version__ as __version__
-from ._weights import save_weights
+
+# Public names defined in modules that import torch, imported on first use so that `import netspec`
+# (and validating, summarising, drawing) never imports torch. Add such names here, not above.
+_TORCH_NAMES = {
+    "save_weights": "._weights",
+    "from_module": "._import",
+    "ModuleImportError": "._import",
+    "export_python": "._export",
+    "export_torchscript": "._export",
+    "export_onnx": "._export",
+    "ExportError": "._export",
+    "MissingDependencyError": "._export",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TORCH_NAMES:
+        from ._api import require_torch
+
+        require_torch(name)
+        value = getattr(importlib.import_module(_TORCH_NAMES[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'netspec' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_TORCH_NAMES))
+
 
 __all__ = [
     "IMAGE_FORMATS",

@@ -10,12 +10,8 @@ import functools
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import fx
-
-from ._compile import compile_graph
 from ._errors import Diagnostic, Span, SpecError, format_path
 from ._graph import Graph, expand
 from ._load import Limits, collector_paused
@@ -24,7 +20,10 @@ from ._shapes import ShapeInfo, SizeLattice, check_sizes, count_parameters, firs
 from ._shapes import valid_sizes as _valid_sizes
 from ._source import locate, read_source
 from ._spec import spec_from_document
-from ._weights import load_weights, read_state_dict
+
+if TYPE_CHECKING:  # torch is imported by `build` only: loading and validating never import it
+    import torch
+    from torch import fx
 
 __all__ = [
     "DEFAULT_MAX_PARAMS",
@@ -33,12 +32,15 @@ __all__ = [
     "Source",
     "build",
     "count_params",
+    "example_shapes",
     "infer_shapes",
     "load",
     "loads",
     "merge_inputs",
     "merge_params",
+    "missing_dims",
     "prepare",
+    "require_torch",
     "valid_sizes",
     "validate",
 ]
@@ -259,6 +261,7 @@ def _size_findings(info: ShapeInfo, sizes: Mapping[str, int]) -> list[Diagnostic
         return []
     lattices = _valid_sizes(info)
     found = check_sizes(info, sizes, lattices) if sizes else []
+    found += missing_dims(info, lattices, sizes)[1]
     for name, lattice in lattices.items():
         if not lattice.runs and name not in sizes:
             culprit = first_impossible(info, name, lattice.limit)
@@ -276,6 +279,61 @@ def _size_findings(info: ShapeInfo, sizes: Mapping[str, int]) -> list[Diagnostic
                 )
             )
     return found
+
+
+def missing_dims(
+    info: ShapeInfo, lattices: Mapping[str, SizeLattice], sizes: Mapping[str, int]
+) -> tuple[dict[str, int], list[Diagnostic]]:
+    """Example sizes for the constrained symbols that have none (`dims`), and a warning for each.
+
+    A summary, its MAC counts and `build`'s size check run at example sizes; for a symbol without
+    one, the smallest size that fits exactly is taken (else the smallest that runs). `validate` and
+    `summary` report the same warning (NS212), so they never disagree about such a spec.
+    """
+    chosen: dict[str, int] = {}
+    found: list[Diagnostic] = []
+    for name, lattice in lattices.items():
+        if name in sizes or not lattice.runs:
+            continue  # given; or no size runs, which is NS202
+        size = (lattice.exact or lattice.runs)[0]
+        chosen[name] = size
+        message = (
+            f"input dimension `{name}` has no example size in `dims`: summaries and MAC counts use "
+            f"the smallest that fits, `{name}` = {size} ({lattice.describe()})"
+        )
+        found.append(
+            Diagnostic(
+                message,
+                hint=f"add `dims: {{{name}: ...}}` with the size the network is meant for",
+                severity="warning",
+                code="NS212",
+            ).located(_symbol_span(info, name))
+        )
+    return chosen, found
+
+
+def example_shapes(
+    source: Source, params: Mapping[str, Any] | None = None, input_shapes: Mapping[str, Sequence[int]] | None = None
+) -> tuple[dict[str, tuple[int, ...]] | None, list[Diagnostic]]:
+    """The input shapes a summary uses: the given ones, `dims`, and for symbols with neither the
+    smallest size that fits (with the NS212 warnings `validate` gives too); None when nothing is missing."""
+    info = prepare(source, params)
+    sizes = {**info.graph.spec.dims, **_given_sizes(info.graph, input_shapes)}
+    if not info.constraints:
+        return None, []
+    chosen, warnings = missing_dims(info, _valid_sizes(info), sizes)
+    if not chosen:
+        return None, []
+    shapes: dict[str, tuple[int, ...]] = {k: tuple(v) for k, v in (input_shapes or {}).items()}
+    for name, declared in info.graph.inputs.items():
+        if name not in shapes:
+            shapes[name] = tuple(
+                d if isinstance(d, int) else chosen.get(d, sizes.get(d, DEFAULT_EXAMPLE)) for d in declared
+            )
+    return shapes, warnings
+
+
+DEFAULT_EXAMPLE = 1  # the example size of an unconstrained symbol without `dims` (the batch `N`)
 
 
 def _symbol_span(info: ShapeInfo, symbol: str) -> Span | None:
@@ -312,7 +370,6 @@ def _given_sizes(graph: Graph, input_shapes: Mapping[str, Sequence[int]] | None)
 
 def build(
     source: Source,
-    /,
     *,
     params: Params | None = None,
     inputs: Inputs | None = None,
@@ -329,7 +386,8 @@ def build(
         model = netspec.build("resnet18", params={"num_classes": 10})
         logits = model(torch.randn(2, 3, 224, 224))  # [2, 10]
 
-    `params` override the spec's parameters. `inputs` gives the input shapes the model will be
+    `params` override the spec's parameters. `source` may be given by keyword too
+    (`build(source="resnet18")`), as Hydra's `instantiate` passes it. `inputs` gives the input shapes the model will be
     called with: their sizes are checked against what the layers accept (default: the spec's
     `dims`). A model with more than `max_params` parameters is refused before anything is allocated.
 
@@ -347,6 +405,10 @@ def build(
     _check_budget(info, max_params)
     if input_shapes is None:
         _check_declared_sizes(info)
+    require_torch("build")
+    from ._compile import compile_graph
+    from ._weights import load_weights, read_state_dict
+
     state = None
     if weights is not None:  # read before allocating: a bad file fails fast
         state = dict(weights) if isinstance(weights, Mapping) else read_state_dict(weights)
@@ -357,6 +419,21 @@ def build(
     if device is not None or dtype is not None:
         module = module.to(device=device, dtype=dtype)
     return module
+
+
+TORCH_HINT = "pip install 'netspec[torch]' (or install torch itself)"
+
+
+def require_torch(what: str) -> None:
+    """Raise a `ModuleNotFoundError` that says how to install torch, when it is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        raise ModuleNotFoundError(
+            f"netspec's `{what}` needs torch, which is not installed: {TORCH_HINT}; validating, summarising, "
+            "drawing and the schema work without it",
+            name="torch",
+        )
 
 
 def _check_budget(info: ShapeInfo, max_params: int) -> None:

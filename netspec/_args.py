@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib
 import inspect
 import json
 import operator
 import re
+import sys
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, Union  # Union: to recognise `typing.Union[...]` annotations
 
 import pydantic
-import torch
 
 from ._dims import Ports, Shape, ShapeCheck, ShapeError
 from ._errors import did_you_mean
@@ -35,6 +36,7 @@ __all__ = [
     "ShapeRule",
     "check_args",
     "complete_args",
+    "resolve_path",
 ]
 
 ShapeRule = Callable[[list[Shape], dict, ShapeCheck], Union[Shape, Ports]]  # noqa: UP007 - Shape is an alias
@@ -72,11 +74,14 @@ class OpDef:
     inputs. kind `function`: generated code calls `target(*inputs, **args)`, or
     `target(inputs, **args)` when `inputs_as_list`. kind `tensor`: a learned tensor with no input,
     `target(**args)` makes it (an `nn.Parameter`, or a plain tensor registered as a buffer).
+
+    `target` is the callable itself or its dotted import path (`"torch.nn.Conv2d"`), imported by
+    `resolve()` only when a model is built: validating a spec never imports torch.
     """
 
     name: str
     kind: Literal["module", "function", "tensor"]
-    target: Callable
+    target: Callable | str
     args: Mapping[str, ArgSpec]
     shape: ShapeRule
     min_inputs: int = 1
@@ -99,6 +104,25 @@ class OpDef:
     # How the call's inputs are formed from the node's (`[q] -> [q, q, q]` for self-attention).
     spread_inputs: Callable[[list[Any]], list[Any]] | None = None
 
+    def resolve(self) -> Callable[..., Any]:
+        """The callable: `target` itself, or the object its dotted path names, imported at first use."""
+        return self.target if callable(self.target) else resolve_path(self.target)
+
+
+@functools.cache
+def resolve_path(path: str) -> Callable[..., Any]:
+    """The object a dotted path names (`"torch.nn.Conv2d"`, `"operator.add"`), importing its module.
+
+    Paths come from the catalog and from `register_op` (code), never from a spec.
+    """
+    module_name, _, attribute = path.rpartition(".")
+    if not module_name:
+        raise ImportError(f"`{path}` is not a dotted path `module.attribute`")
+    target: Callable[..., Any] | None = getattr(importlib.import_module(module_name), attribute, None)
+    if not callable(target):
+        raise TypeError(f"`{path}` names no callable")
+    return target
+
 
 # -- argument specs from signatures -------------------------------------------------------------
 
@@ -115,7 +139,8 @@ def _normalize_annotation(annotation: Any, required: bool, default: Any) -> Any:
 
 
 def _replace_size(annotation: Any) -> Any:
-    if annotation is torch.Size:
+    torch = sys.modules.get("torch")  # an annotation can only be `torch.Size` once torch is imported
+    if torch is not None and annotation is torch.Size:
         return tuple[int, ...]
     if typing.get_origin(annotation) in (Union, types.UnionType):
         return functools.reduce(operator.or_, (_replace_size(a) for a in typing.get_args(annotation)))

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from ._config import find_config
 from ._errors import Diagnostic, SourceMap, SpecError, escape_text, render_diagnostic
 from ._load import parse_text
 from ._models import Spec
@@ -119,6 +120,11 @@ def _parser() -> argparse.ArgumentParser:
         "--format", choices=("text", "json", "github"), default="text", help="output format (default: text)"
     )
     validate.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    validate.add_argument(
+        "--specs-only",
+        action="store_true",
+        help="skip named files that are not netspec specs, as folders do (for pre-commit hooks)",
+    )
     validate.add_argument("-q", "--quiet", action="store_true", help="print errors only: no warnings, no count line")
     validate.add_argument(
         "--color", choices=("auto", "always", "never"), default="auto", help="color text output (default: auto)"
@@ -238,41 +244,111 @@ def _spec_options(parser: argparse.ArgumentParser) -> None:
 class _Target:
     display: str  # how reports name it
     source: Path | str  # a file, or a bundled name
+    strict: bool = False  # its project's configuration treats warnings as errors
 
 
-def _expand_paths(paths: Sequence[str]) -> list[_Target]:
-    targets: dict[str, _Target] = {}
+@dataclasses.dataclass
+class _Found:
+    """The specs to check, and the files left out (by reason) or whose project settings are broken."""
+
+    targets: list[_Target] = dataclasses.field(default_factory=list)
+    not_specs: list[str] = dataclasses.field(default_factory=list)
+    excluded: list[str] = dataclasses.field(default_factory=list)
+    config_errors: list[tuple[str, SpecError]] = dataclasses.field(default_factory=list)
+
+    @property
+    def skipped(self) -> int:
+        return len(self.not_specs) + len(self.excluded)
+
+
+def _expand_paths(paths: Sequence[str], *, specs_only: bool = False) -> _Found:
+    found = _Found()
+    seen: set[str] = set()
     for arg in paths:
-        for target in _expand_one(arg):
-            targets.setdefault(
-                os.path.normcase(os.path.abspath(target.source)) if isinstance(target.source, Path) else target.source,
-                target,
-            )
-    return list(targets.values())
+        for target, walked in _expand_one(arg):
+            key = os.path.normcase(os.path.abspath(target.source)) if isinstance(target.source, Path) else target.source
+            if key in seen:
+                continue
+            seen.add(key)
+            if isinstance(target.source, Path):
+                target = _select(target, walked or specs_only, found)
+                if target is None:
+                    continue
+            found.targets.append(target)
+    return found
 
 
-def _expand_one(arg: str) -> Iterator[_Target]:
+def _select(target: _Target, only_specs: bool, found: _Found) -> _Target | None:
+    """The target with its project's settings, or None when they (or its content) leave it out."""
+    path = Path(target.source)
+    try:
+        config = find_config(path.parent)
+    except SpecError as err:
+        file = err.diagnostics[0].file or str(path)
+        if all(file != f for f, _ in found.config_errors):
+            found.config_errors.append((file, err))
+        return None
+    if config is not None and not config.selects(path):
+        found.excluded.append(target.display)
+        return None
+    if only_specs and not _looks_like_spec(path):
+        found.not_specs.append(target.display)
+        return None
+    return dataclasses.replace(target, strict=config.strict) if config is not None and config.strict else target
+
+
+# A spec names at least one of these at its top level; other YAML (CI workflows, pre-commit and
+# compose files) does not. Block style keys stand at the start of a line; JSON and flow style
+# may put them anywhere.
+_SPEC_KEYS = r"(?:netspec|nodes|extends|blocks)"
+_BLOCK_SPEC_KEY = re.compile(rf"^[\"']?{_SPEC_KEYS}[\"']?[ \t]*:", re.MULTILINE)
+_FLOW_SPEC_KEY = re.compile(rf"[\"']{_SPEC_KEYS}[\"'][ \t\r\n]*:|[{{,][ \t\r\n]*{_SPEC_KEYS}[ \t]*:")
+_SNIFF_BYTES = 1 << 20
+
+
+def _looks_like_spec(path: Path) -> bool:
+    """Whether a file found in a folder is a netspec spec, from its top-level keys (read, never run)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_SNIFF_BYTES).decode("utf-8", "replace")
+    except OSError:
+        return True  # checking it reports why it cannot be read
+    stripped = head.lstrip("\ufeff \t\r\n")
+    if stripped.startswith(("{", "[")):
+        try:
+            data = json.loads(stripped)
+        except (ValueError, RecursionError):  # not strict JSON (or cut short): look for the keys in the text
+            return _FLOW_SPEC_KEY.search(head) is not None
+        return isinstance(data, dict) and any(key in data for key in ("netspec", "nodes", "extends", "blocks"))
+    return _BLOCK_SPEC_KEY.search(head) is not None
+
+
+def _expand_one(arg: str) -> Iterator[tuple[_Target, bool]]:
+    """The targets an argument names, each with whether it was found by walking a folder."""
     if any(c in _GLOB_CHARS for c in arg) and not os.path.exists(arg):
         matches = sorted(glob.glob(arg, recursive=True))
         if not matches:
             raise UsageError(f"no file matches `{arg}`")
         for match in matches:
-            yield from _expand_one(match) if os.path.isdir(match) else [_file_target(match)]
+            yield from _expand_one(match) if os.path.isdir(match) else [(_file_target(match), False)]
     elif os.path.isdir(arg):
         found = sorted(_specs_in(arg))
         if not found:
             raise UsageError(f"no .yaml, .yml or .json file in the folder `{arg}`")
-        yield from (_file_target(f) for f in found)
+        yield from ((_file_target(f), True) for f in found)
     elif os.path.isfile(arg):
-        yield _file_target(arg)
+        yield _file_target(arg), False
     else:
-        yield _located_target(arg)
+        yield _located_target(arg), False
 
 
 def _specs_in(folder: str) -> Iterator[str]:
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # skip .git, .venv, ...
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIPPED_FOLDERS)
         yield from (os.path.join(root, f) for f in files if f.endswith(SPEC_SUFFIXES))
+
+
+_SKIPPED_FOLDERS = frozenset({"node_modules", "__pycache__", "venv", "site-packages"})
 
 
 def _file_target(path: str) -> _Target:
@@ -347,12 +423,16 @@ def _strict(result: _Result) -> _Result:
 
 
 def _run_validate(args: argparse.Namespace) -> int:
-    targets = _expand_paths(args.paths)
+    found = _expand_paths(args.paths, specs_only=args.specs_only)
     params, shapes = dict(args.params), dict(args.input_shapes)
-    results = [_check(t, params, shapes) for t in targets]
-    if args.strict:
-        results = [_strict(r) for r in results]
+    results = [
+        _Result(_Target(file, Path(file)), list(err.diagnostics), err.sources) for file, err in found.config_errors
+    ]
+    for target in found.targets:
+        result = _check(target, params, shapes)
+        results.append(_strict(result) if args.strict or target.strict else result)
     writer = {"text": _write_text, "json": _write_json, "github": _write_github}[args.format]
+    args.found = found
     writer(results, args, sys.stdout)
     return EXIT_INVALID if any(r.errors for r in results) else EXIT_OK
 
@@ -365,9 +445,17 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def _count_line(results: list[_Result]) -> str:
+def _count_line(results: list[_Result], found: _Found | None = None) -> str:
     errors, warnings = sum(r.errors for r in results), sum(r.warnings for r in results)
-    return f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')} in {_plural(len(results), 'file')}"
+    line = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')} in {_plural(len(results), 'file')}"
+    if found is not None and found.skipped:
+        reasons = []
+        if found.not_specs:
+            reasons.append(f"{len(found.not_specs)} not {'a spec' if len(found.not_specs) == 1 else 'specs'}")
+        if found.excluded:
+            reasons.append(f"{len(found.excluded)} excluded by the project configuration")
+        line += f" (skipped {found.skipped}: {', '.join(reasons)})"
+    return line
 
 
 def _use_color(choice: str, stream: TextIO) -> bool:
@@ -381,7 +469,7 @@ def _write_text(results: list[_Result], args: argparse.Namespace, out: TextIO) -
     for result in results:
         out.writelines(render_diagnostic(d, result.sources, color=color) + "\n\n" for d in _shown(result, args.quiet))
     if not args.quiet:
-        out.write(_count_line(results) + "\n")
+        out.write(_count_line(results, getattr(args, "found", None)) + "\n")
 
 
 def _write_json(results: list[_Result], args: argparse.Namespace, out: TextIO) -> None:
@@ -394,6 +482,10 @@ def _write_json(results: list[_Result], args: argparse.Namespace, out: TextIO) -
             }
             for r in results
         ],
+        "skipped": {
+            "not_specs": list(getattr(args, "found", _Found()).not_specs),
+            "excluded": list(getattr(args, "found", _Found()).excluded),
+        },
         "counts": {
             "files": len(results),
             "invalid_files": sum(bool(r.errors) for r in results),
@@ -437,7 +529,7 @@ def _write_github(results: list[_Result], args: argparse.Namespace, out: TextIO)
     for result in results:
         out.writelines(github_annotation(d) + "\n" for d in _shown(result, args.quiet))
     if not args.quiet:
-        out.write("netspec: " + _count_line(results) + "\n")
+        out.write("netspec: " + _count_line(results, getattr(args, "found", None)) + "\n")
 
 
 # --- summary, graph, schema, list, export -------------------------------------------------------
@@ -488,6 +580,8 @@ def _summary(spec: Spec, params: dict[str, Any], shapes: dict | None, args: argp
     from ._summary import summarize
 
     table = summarize(spec, params=params, inputs=shapes, depth=args.depth)
+    for warning in table.warnings:  # the same warnings `validate` gives, on stderr
+        print(render_diagnostic(warning, spec.source), file=sys.stderr)
     _write_output(json.dumps(table.to_dict(), indent=2) if args.format == "json" else table.render(), None)
     return EXIT_OK
 
@@ -511,6 +605,12 @@ def _graph(spec: Spec, params: dict[str, Any], shapes: dict | None, args: argpar
 
 
 def _export(spec: Spec, params: dict[str, Any], shapes: dict | None, args: argparse.Namespace) -> int:
+    from ._api import require_torch
+
+    try:
+        require_torch("export")
+    except ModuleNotFoundError as err:
+        raise UsageError(str(err)) from None
     from ._export import ExportError, MissingDependencyError, export_onnx, export_python, export_torchscript
 
     try:

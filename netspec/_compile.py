@@ -17,7 +17,7 @@ from torch import fx, nn
 from . import _runtime
 from ._dims import Sym, format_shape
 from ._errors import Diagnostic, SpecError, format_path
-from ._graph import Graph, GraphNode, InitPlan, check_init_args, producer
+from ._graph import Graph, GraphNode, InitPlan, check_init_args, live_nodes
 from ._shapes import NodeInfo, ShapeInfo
 
 __all__ = ["INIT_FUNCTIONS", "compile_graph"]
@@ -40,7 +40,7 @@ INIT_FUNCTIONS: dict[str, Callable[..., Any]] = {
 
 def _instantiate(info: NodeInfo) -> nn.Module:
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in info.args.items()}
-    return info.node.op.target(**kwargs)
+    return info.node.op.resolve()(**kwargs)
 
 
 def _owner(root: nn.Module, qualified: str) -> tuple[nn.Module, str]:
@@ -64,7 +64,7 @@ def _register(root: nn.Module, qualified: str, module: nn.Module) -> None:
 def _make_tensor(info: NodeInfo, sources: Any) -> torch.Tensor:
     """The tensor of a `Parameter` or `Buffer` node, initialised by its `init`."""
     args = info.args
-    tensor = info.node.op.target(**args)
+    tensor = info.node.op.resolve()(**args)
     init = args["init"]
     name, fn_args = (init, {}) if isinstance(init, str) else next(iter(init.items()))
     kwargs, _ = check_init_args(name, fn_args if isinstance(fn_args, dict) else {"value": fn_args})
@@ -147,16 +147,17 @@ def _emit(graph: fx.Graph, info: NodeInfo, values: list[fx.Node], ports: frozens
     kwargs = op.call_kwargs(info.args, ports) if op.call_kwargs is not None else None
     if op.kind == "module":
         return graph.call_module(node.name, tuple(values), kwargs or {})
-    if op.target in (operator.add, operator.mul):
+    target = op.resolve()
+    if target in (operator.add, operator.mul):
         result = values[0]
         for value in values[1:]:
-            result = graph.call_function(op.target, (result, value))
+            result = graph.call_function(target, (result, value))
         return result
     args = dict(info.args) if kwargs is None else kwargs
     for name in op.symbolic:  # sizes named by a symbol (`N`) are read from the inputs at run time
         args[name] = [sizes(item) if isinstance(item, str) else item for item in node.args[name]]
     inputs = (values,) if op.inputs_as_list else tuple(values)
-    return graph.call_function(op.target, inputs, args)
+    return graph.call_function(target, inputs, args)
 
 
 _Sizes = Any  # (symbol) -> fx.Node of its size at run time
@@ -190,7 +191,7 @@ class _StackTraces:
 def compile_graph(info: ShapeInfo, *, guard: bool = True) -> fx.GraphModule:
     """Instantiate, initialise and wire the modules of a shape-checked graph."""
     graph_def = info.graph
-    used = _live_nodes(graph_def)
+    used = live_nodes(graph_def)
     root = nn.Module()
     modules: list[tuple[GraphNode, nn.Module]] = []
     for node in graph_def.nodes:  # spec order: the order of the random stream and of the state_dict
@@ -268,20 +269,6 @@ def _mark_runtime_calls(graph: fx.Graph) -> None:
 def _class_name(name: str) -> str:
     cleaned = "".join(part.capitalize() for part in "".join(c if c.isalnum() else " " for c in name).split())
     return cleaned if cleaned.isidentifier() else "NetspecModule"
-
-
-def _live_nodes(graph_def: Graph) -> set[str]:
-    """Nodes that some output depends on; others are reported as unused and left out."""
-    by_name = {n.name: n for n in graph_def.nodes}
-    live: set[str] = set()
-    stack = [producer(o) for o in graph_def.outputs if producer(o) in by_name]
-    while stack:
-        name = stack.pop()
-        if name in live:
-            continue
-        live.add(name)
-        stack.extend(producer(i) for i in by_name[name].inputs if producer(i) in by_name)
-    return live
 
 
 def _ports_used(graph_def: Graph) -> dict[str, frozenset[int]]:

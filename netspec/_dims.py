@@ -9,7 +9,9 @@ identity over all integers, never an approximation.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
+import operator
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, TypeAlias
 
@@ -20,6 +22,7 @@ __all__ = [
     "Shape",
     "ShapeCheck",
     "ShapeError",
+    "SizeVector",
     "Sym",
     "evaluate_dim",
     "format_shape",
@@ -198,7 +201,7 @@ def _evaluate_atom(atom: _Atom, env: Mapping[str, int]) -> int:
         if atom not in env:
             raise KeyError(f"no value for the dimension `{atom}`")
         value = env[atom]
-        return value if hasattr(value, "shape") else int(value)  # a tensor of sizes evaluates them all at once
+        return value if hasattr(value, "shape") else int(value)  # a vector of sizes evaluates them all at once
     return atom.numerator.evaluate(env) // atom.divisor
 
 
@@ -279,6 +282,100 @@ class ShapeError(Exception):
         return (type(self), (self.message, self.hint))
 
 
+class SizeVector:
+    """Integers (or booleans) operated on element-wise, so that a constraint is evaluated for many sizes at once.
+
+    Supports what `Sym.evaluate` and the constraint checks use: `+ - * // %` with integers and other
+    vectors, comparisons (giving vectors of booleans), `&` and `|`.
+    """
+
+    __slots__ = ("values",)
+    __hash__ = None  # type: ignore[assignment]  # `==` is element-wise
+
+    def __init__(self, values: Iterable[Any]) -> None:
+        self.values = values if isinstance(values, list) else list(values)
+
+    @property
+    def shape(self) -> tuple[int]:
+        return (len(self.values),)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __iter__(self) -> Any:
+        return iter(self.values)
+
+    def __repr__(self) -> str:
+        return f"SizeVector({self.values!r})"
+
+    # `map` over C-level operators: each element costs no Python bytecode.
+    def _map(self, other: Any, fn: Any) -> SizeVector:
+        if isinstance(other, SizeVector):
+            return SizeVector(list(map(fn, self.values, other.values)))
+        return SizeVector(list(map(fn, self.values, itertools.repeat(other, len(self.values)))))
+
+    def _rmap(self, other: Any, fn: Any) -> SizeVector:
+        return SizeVector(list(map(fn, itertools.repeat(other, len(self.values)), self.values)))
+
+    def __add__(self, other: Any) -> SizeVector:
+        return self._map(other, operator.add)
+
+    def __radd__(self, other: Any) -> SizeVector:
+        return self._rmap(other, operator.add)
+
+    def __sub__(self, other: Any) -> SizeVector:
+        return self._map(other, operator.sub)
+
+    def __rsub__(self, other: Any) -> SizeVector:
+        return self._rmap(other, operator.sub)
+
+    def __mul__(self, other: Any) -> SizeVector:
+        return self._map(other, operator.mul)
+
+    def __rmul__(self, other: Any) -> SizeVector:
+        return self._rmap(other, operator.mul)
+
+    def __floordiv__(self, other: Any) -> SizeVector:
+        return self._map(other, operator.floordiv)
+
+    def __mod__(self, other: Any) -> SizeVector:
+        return self._map(other, operator.mod)
+
+    def __neg__(self) -> SizeVector:
+        return SizeVector(-v for v in self.values)
+
+    def __eq__(self, other: object) -> SizeVector:  # type: ignore[override]
+        return self._map(other, operator.eq)
+
+    def __ne__(self, other: object) -> SizeVector:  # type: ignore[override]
+        return self._map(other, operator.ne)
+
+    def __lt__(self, other: Any) -> SizeVector:
+        return self._map(other, operator.lt)
+
+    def __le__(self, other: Any) -> SizeVector:
+        return self._map(other, operator.le)
+
+    def __gt__(self, other: Any) -> SizeVector:
+        return self._map(other, operator.gt)
+
+    def __ge__(self, other: Any) -> SizeVector:
+        return self._map(other, operator.ge)
+
+    def __and__(self, other: Any) -> SizeVector:
+        return self._map(other, operator.and_)  # booleans: `&` keeps them booleans
+
+    __rand__ = __and__
+
+    def __or__(self, other: Any) -> SizeVector:
+        return self._map(other, operator.or_)
+
+    __ror__ = __or__
+
+    def __bool__(self) -> bool:
+        raise TypeError("a SizeVector has no single truth value: use any() or all()")
+
+
 ConstraintKind = Literal["positive", "exact", "at_least", "equal", "even"]
 
 
@@ -349,7 +446,8 @@ class Constraint:
     def holds(self, env: Mapping[str, int]) -> bool:
         """Whether the condition holds for the given variable values.
 
-        Values may be integer tensors (every size to try at once); the result is then a bool tensor.
+        Values may be vectors of sizes (a `SizeVector` or a numpy array: every size to try at once); the
+        result is then a vector of booleans.
         """
         return _holds(self.kind, tuple(evaluate_dim(d, env) for d in self.dims), self.params)
 

@@ -1,19 +1,17 @@
 """The edge ops `add`, `mul`, `concat`, `crop`, `pad` and `interpolate`: lower-case functions that
 join or resize tensors, with their shape rules and catalog entries.
 
-They run as functions (`operator.add`, `operator.mul` and the helpers in `_runtime`), have no
-parameters and count no MACs. The registry (`_ops`) collects `edge_ops()`.
+They run as functions (`operator.add`, `operator.mul` and the helpers in `_runtime`, named by
+dotted path so that the catalog imports no torch), have no parameters and count no MACs. The registry (`_ops`) collects `edge_ops()`.
 """
 
 from __future__ import annotations
 
 import functools
-import operator
 import types
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from . import _runtime
 from ._args import ArgProblem, ArgSpec, OpDef, _generic_problems, _join_or, _render
 from ._dims import Dim, Shape, ShapeCheck, ShapeError, format_shape, is_concrete
 from ._rules import _MODE_RANKS, _layout, _no_macs, _no_params, _normalize_axis, _scaled
@@ -302,7 +300,7 @@ def edge_ops() -> list[OpDef]:
     return [
         function(
             name="add",
-            target=operator.add,
+            target="operator.add",
             args=_edge_args(),
             shape=_add_shape,
             min_inputs=2,
@@ -311,7 +309,7 @@ def edge_ops() -> list[OpDef]:
         ),
         function(
             name="mul",
-            target=operator.mul,
+            target="operator.mul",
             args=_edge_args(),
             shape=_mul_shape,
             min_inputs=2,
@@ -320,7 +318,7 @@ def edge_ops() -> list[OpDef]:
         ),
         function(
             name="concat",
-            target=_runtime.concat,
+            target="netspec._runtime.concat",
             min_inputs=2,
             max_inputs=None,
             inputs_as_list=True,
@@ -330,7 +328,7 @@ def edge_ops() -> list[OpDef]:
         ),
         function(
             name="crop",
-            target=_runtime.crop,
+            target="netspec._runtime.crop",
             min_inputs=1,
             max_inputs=2,
             shape=_crop_shape,
@@ -340,7 +338,7 @@ def edge_ops() -> list[OpDef]:
         ),
         function(
             name="pad",
-            target=_runtime.pad,
+            target="netspec._runtime.pad",
             min_inputs=1,
             max_inputs=2,
             shape=_pad_shape,
@@ -350,7 +348,7 @@ def edge_ops() -> list[OpDef]:
         ),
         function(
             name="interpolate",
-            target=_runtime.interpolate,
+            target="netspec._runtime.interpolate",
             min_inputs=1,
             max_inputs=2,
             shape=_interpolate_shape,

@@ -23,8 +23,8 @@ from torch import fx, nn
 
 from . import _modules, _runtime
 from ._api import Inputs, Params, Source, build, prepare
-from ._compile import INIT_FUNCTIONS, _live_nodes, compile_graph
-from ._graph import Graph, GraphNode, check_init_args
+from ._compile import INIT_FUNCTIONS, compile_graph
+from ._graph import Graph, GraphNode, check_init_args, live_nodes
 from ._shapes import ShapeInfo
 from ._version import __version__
 
@@ -193,7 +193,7 @@ def _add_tensor(root: nn.Module, qualified: str, tensor: torch.Tensor, persisten
 
 def _class_source(class_name: str, info: ShapeInfo, module: fx.GraphModule, forward: str) -> str:
     graph = info.graph
-    live = _live_nodes(graph)
+    live = live_nodes(graph)
     nodes = [n for n in graph.nodes if n.name in live and n.op.kind == "module"]
     made = [n for n in graph.nodes if n.name in live and n.op.kind in ("module", "tensor")]
     lines = [
@@ -223,8 +223,8 @@ def _class_source(class_name: str, info: ShapeInfo, module: fx.GraphModule, forw
 
 def _own_module_sources(info: ShapeInfo) -> list[str]:
     """The sources of netspec's own layer classes that the network uses, in a stable order."""
-    live = _live_nodes(info.graph)
-    used = {n.op.target.__name__ for n in info.graph.nodes if n.name in live and _is_own_module(n.op.target)}
+    live = live_nodes(info.graph)
+    used = {n.op.resolve().__name__ for n in info.graph.nodes if n.name in live and _is_own_module(n.op.resolve())}
     if not used:
         return []
     return [inspect.getsource(_OWN_MODULES[name]) for name in sorted(used)]
@@ -235,7 +235,7 @@ def _is_own_module(target: Any) -> bool:
 
 
 def _construction(node: GraphNode, args: Mapping[str, Any]) -> str:
-    target = node.op.target
+    target = node.op.resolve()
     class_name = getattr(target, "__name__", "")
     own = _is_own_module(target)
     if getattr(nn, class_name, None) is not target and not own:

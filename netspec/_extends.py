@@ -13,7 +13,7 @@ from typing import Any
 from ._errors import Diagnostic, SourceMap, SpecError, did_you_mean
 from ._load import Document, Limits
 from ._models import PARAM_TYPES, nodes_mapping
-from ._source import extends_problem, read_extended, resolve_extends
+from ._source import extends_problem, extends_root, read_extended, resolve_extends
 
 __all__ = ["MAX_EXTENDS_DEPTH", "merge_data", "with_extends"]
 
@@ -86,7 +86,8 @@ def with_extends(doc: Document, path: Path | None, limits: Limits, chain: tuple[
     if len(chain) >= MAX_EXTENDS_DEPTH:
         diagnostic = Diagnostic(f"`extends` chain deeper than {MAX_EXTENDS_DEPTH}", path="extends", code="NS105")
         raise SpecError([diagnostic.located(span)], doc.sources)
-    root = chain[0].parent if chain else (path.parent if path else None)
+    first = chain[0] if chain else path
+    root = extends_root(first) if first is not None else None
     target = resolve_extends(ref, path, root)
     if target is None:
         message, hint = extends_problem(ref, path, root)

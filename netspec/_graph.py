@@ -28,6 +28,7 @@ __all__ = [
     "bind_params",
     "check_init_args",
     "expand",
+    "live_nodes",
     "producer",
 ]
 
@@ -1125,3 +1126,17 @@ def _unused_node_warnings(nodes: list[GraphNode], outputs: list[str], spec: Spec
                 ).located(spec.source.span(node.path, key=True))
             )
     return warnings
+
+
+def live_nodes(graph_def: Graph) -> set[str]:
+    """Nodes that some output depends on; others are reported as unused and left out."""
+    by_name = {n.name: n for n in graph_def.nodes}
+    live: set[str] = set()
+    stack = [producer(o) for o in graph_def.outputs if producer(o) in by_name]
+    while stack:
+        name = stack.pop()
+        if name in live:
+            continue
+        live.add(name)
+        stack.extend(producer(i) for i in by_name[name].inputs if producer(i) in by_name)
+    return live

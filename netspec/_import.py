@@ -55,7 +55,7 @@ _REGISTER_HINT = "add it to the catalog with `netspec.register_op(NAME, target)`
 
 def _module_ops() -> dict[type, OpDef]:
     """Catalog module ops by class."""
-    return {op.target: op for op in catalog().values() if op.kind == "module" and isinstance(op.target, type)}
+    return {op.resolve(): op for op in catalog().values() if op.kind == "module" and isinstance(op.resolve(), type)}
 
 
 def _leaf_op(module: nn.Module, ops: Mapping[type, OpDef]) -> OpDef | None:
@@ -262,14 +262,14 @@ def _module_args(module: nn.Module, op: OpDef, input_shape: tuple[int, ...] | No
             continue
         args[name] = _plain(value)
     full = dict(args)
-    rebuilt = _rebuild(type(module) if type(module) is op.target else op.target, full)
+    rebuilt = _rebuild(type(module) if type(module) is op.resolve() else op.resolve(), full)
     if rebuilt is None or not _same_module(rebuilt, module):
         raise ValueError(f"its arguments cannot be read back from the instance ({module!r})")
     for name, value in list(args.items()):
         spec = op.args[name]
         if _all_equal_list(value) and isinstance(value, list):
             single = dict(args, **{name: value[0]})
-            candidate = _rebuild(op.target, single)
+            candidate = _rebuild(op.resolve(), single)
             if candidate is not None and _same_module(candidate, module):
                 args[name] = value = value[0]
         if not spec.required and _same_default(value, spec.default):
@@ -277,7 +277,7 @@ def _module_args(module: nn.Module, op: OpDef, input_shape: tuple[int, ...] | No
     for name in list(args):
         if not op.args[name].required:
             fewer = {k: v for k, v in args.items() if k != name}
-            candidate = _rebuild(op.target, fewer)
+            candidate = _rebuild(op.resolve(), fewer)
             if candidate is not None and _same_module(candidate, module):
                 del args[name]
     for name, spec in op.args.items():
@@ -703,7 +703,7 @@ class _Importer:
         if node.op == "call_method":
             target = getattr(torch, str(node.target), None)
         for op in catalog().values():
-            if op.kind == "function" and op.target is target and target is not None:
+            if op.kind == "function" and op.resolve() is target and target is not None:
                 self._function_op(node, op)
                 return
         self.problems.append(_unsupported(node, f"the catalog has no op for `{_describe(node)}`"))
@@ -711,7 +711,7 @@ class _Importer:
 
     def _function_op(self, node: fx.Node, op: OpDef) -> None:
         try:
-            bound = inspect.signature(op.target).bind(*node.args, **node.kwargs)
+            bound = inspect.signature(op.resolve()).bind(*node.args, **node.kwargs)
         except (TypeError, ValueError):
             self.problems.append(
                 _unsupported(node, f"`{_describe(node)}` is called in a way `{op.name}` does not take")

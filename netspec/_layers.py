@@ -2,19 +2,20 @@
 their arguments, and their catalog entries.
 
 Each op carries the name and keyword arguments of its `torch.nn` class (or of netspec's own
-class in `_modules`, for a layer `torch.nn` lacks), read from the class's own signature. MACs count the multiply-accumulates of convolutions and linear layers only (bias
+class in `_modules`, for a layer `torch.nn` lacks), as the class's own signature declares them;
+they are read from the signature snapshot (`_signatures`), so that building the catalog imports
+no torch, and the class is imported only when a module is built. MACs count the multiply-accumulates of convolutions and linear layers only (bias
 additions, norms, activations and pooling count 0), which is how published figures such as
 "1.81 GMACs for ResNet-18" are measured. The registry (`_ops`) collects `layer_ops()`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import types
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-
-from torch import nn
 
 from ._args import (
     ArgProblem,
@@ -23,19 +24,16 @@ from ._args import (
     OpDef,
     ParamRule,
     ShapeRule,
-    _doc_of,
     _generic_problems,
     _join_or,
     _mismatch_hint,
     _mismatch_message,
     _render,
-    _signature_args,
     _value_problem,
     _values,
 )
 from ._dims import Dim, Shape, ShapeCheck, ShapeError, format_shape
 from ._errors import did_you_mean
-from ._modules import StochasticDepth
 from ._rules import (
     _AXIS_NAMES,
     _MODE_RANKS,
@@ -52,6 +50,7 @@ from ._rules import (
     _same_shape,
     _scaled,
 )
+from ._signatures import signature
 
 __all__ = ["layer_ops"]
 
@@ -639,7 +638,7 @@ def _validator(op: str, specific: Callable[[str, dict], list[ArgProblem]] | None
 
 
 def _module_op(
-    cls: type[nn.Module],
+    name: str,
     shape: ShapeRule,
     *,
     infer: InferRule | None = None,
@@ -648,18 +647,31 @@ def _module_op(
     params: ParamRule = _no_params,
     checks: Callable[[str, dict], list[ArgProblem]] | None = None,
     exclude: Iterable[str] = (),
+    path: str | None = None,
 ) -> OpDef:
-    name = cls.__name__
+    """The catalog entry of the `torch.nn` class `name` (or the class at dotted `path`).
+
+    Its arguments come from the signature snapshot: after adding an op here, run
+    `python tools/gen_signatures.py` to record the class's signature.
+    """
+    path = path or f"torch.nn.{name}"
+    found = signature(path)
+    inferred, excluded = set(inferred), set(exclude)
+    args = {
+        spec.name: dataclasses.replace(spec, inferred=spec.name in inferred)
+        for spec in found.args
+        if spec.name not in excluded
+    }
     return OpDef(
         name=name,
         kind="module",
-        target=cls,
-        args=types.MappingProxyType(_signature_args(cls.__init__, skip=1, inferred=inferred, exclude=exclude)),
+        target=path,
+        args=types.MappingProxyType(args),
         shape=shape,
         infer=infer,
         macs=macs,
         param_count=params,
-        doc=_doc_of(cls),
+        doc=found.doc,
         validate=_validator(name, checks),
     )
 
@@ -667,12 +679,12 @@ def _module_op(
 def _spatial_ops() -> list[OpDef]:
     ops = []
     for n in (1, 2, 3):
-        conv, convt = getattr(nn, f"Conv{n}d"), getattr(nn, f"ConvTranspose{n}d")
+        conv, convt = f"Conv{n}d", f"ConvTranspose{n}d"
         ops.append(
             _module_op(
                 conv,
                 _conv_shape(n),
-                infer=_channel_infer(conv.__name__, "in_channels", n),
+                infer=_channel_infer(conv, "in_channels", n),
                 inferred=("in_channels",),
                 macs=_conv_macs(n, transposed=False),
                 params=_conv_params(n),
@@ -683,7 +695,7 @@ def _spatial_ops() -> list[OpDef]:
             _module_op(
                 convt,
                 _conv_transpose_shape(n),
-                infer=_channel_infer(convt.__name__, "in_channels", n),
+                infer=_channel_infer(convt, "in_channels", n),
                 inferred=("in_channels",),
                 macs=_conv_macs(n, transposed=True),
                 params=_conv_params(n),
@@ -691,13 +703,13 @@ def _spatial_ops() -> list[OpDef]:
             )
         )
         for pool, dilated in ((f"MaxPool{n}d", True), (f"AvgPool{n}d", False)):
-            ops.append(_module_op(getattr(nn, pool), _pool_shape(pool, n, dilated=dilated), checks=_pool_problems))
+            ops.append(_module_op(pool, _pool_shape(pool, n, dilated=dilated), checks=_pool_problems))
         for pool in (f"AdaptiveAvgPool{n}d", f"AdaptiveMaxPool{n}d"):
-            ops.append(_module_op(getattr(nn, pool), _adaptive_pool_shape(pool, n), checks=_adaptive_problems))
+            ops.append(_module_op(pool, _adaptive_pool_shape(pool, n), checks=_adaptive_problems))
         instance = f"InstanceNorm{n}d"
         ops.append(
             _module_op(
-                getattr(nn, instance),
+                instance,
                 _instance_norm_shape(instance, n),
                 infer=_channel_infer(instance, "num_features", n),
                 inferred=("num_features",),
@@ -711,7 +723,7 @@ def _spatial_ops() -> list[OpDef]:
     ):
         ops.append(
             _module_op(
-                getattr(nn, name),
+                name,
                 _batch_norm_shape(name, layouts),
                 infer=_batch_norm_infer(name, layouts),
                 inferred=("num_features",),
@@ -719,7 +731,7 @@ def _spatial_ops() -> list[OpDef]:
             )
         )
     for name, spatial in (("Dropout1d", 1), ("Dropout2d", 2), ("Dropout3d", 3)):
-        ops.append(_module_op(getattr(nn, name), _dropout_shape(name, spatial)))
+        ops.append(_module_op(name, _dropout_shape(name, spatial)))
     return ops
 
 
@@ -748,7 +760,7 @@ _SAME_SHAPE_OPS: dict[str, Callable[[str, dict], list[ArgProblem]] | None] = {
 def _other_ops() -> list[OpDef]:
     ops = [
         _module_op(
-            nn.Linear,
+            "Linear",
             _linear_shape,
             infer=_linear_infer,
             inferred=("in_features",),
@@ -756,7 +768,7 @@ def _other_ops() -> list[OpDef]:
             params=_linear_params,
         ),
         _module_op(
-            nn.GroupNorm,
+            "GroupNorm",
             _group_norm_shape,
             infer=_channel_infer("GroupNorm", "num_channels", None),
             inferred=("num_channels",),
@@ -764,24 +776,24 @@ def _other_ops() -> list[OpDef]:
             checks=_group_norm_problems,
         ),
         _module_op(
-            nn.LayerNorm,
+            "LayerNorm",
             _layer_norm_shape,
             infer=_layer_norm_infer,
             inferred=("normalized_shape",),
             params=_layer_norm_params,
         ),
-        _module_op(nn.Flatten, _flatten_shape),
-        _module_op(nn.Unflatten, _unflatten_shape),
-        _module_op(nn.Upsample, _upsample_shape, checks=_upsample_problems),
-        _module_op(nn.PixelShuffle, _pixel_shuffle_shape),
-        _module_op(nn.ZeroPad2d, _zero_pad_shape),
-        _module_op(nn.ChannelShuffle, _channel_shuffle_shape),
-        _module_op(StochasticDepth, _stochastic_depth_shape),
-        _module_op(nn.PReLU, _prelu_shape, params=lambda args: args["num_parameters"]),
-        _module_op(nn.Softmax, _softmax_shape("Softmax"), checks=_softmax_problems),
-        _module_op(nn.LogSoftmax, _softmax_shape("LogSoftmax"), checks=_softmax_problems),
+        _module_op("Flatten", _flatten_shape),
+        _module_op("Unflatten", _unflatten_shape),
+        _module_op("Upsample", _upsample_shape, checks=_upsample_problems),
+        _module_op("PixelShuffle", _pixel_shuffle_shape),
+        _module_op("ZeroPad2d", _zero_pad_shape),
+        _module_op("ChannelShuffle", _channel_shuffle_shape),
+        _module_op("StochasticDepth", _stochastic_depth_shape, path="netspec._modules.StochasticDepth"),
+        _module_op("PReLU", _prelu_shape, params=lambda args: args["num_parameters"]),
+        _module_op("Softmax", _softmax_shape("Softmax"), checks=_softmax_problems),
+        _module_op("LogSoftmax", _softmax_shape("LogSoftmax"), checks=_softmax_problems),
     ]
     for name, checks in _SAME_SHAPE_OPS.items():
         # Hardtanh's `min_value`/`max_value` are deprecated aliases of `min_val`/`max_val`
-        ops.append(_module_op(getattr(nn, name), _same_shape, checks=checks, exclude=("min_value", "max_value")))
+        ops.append(_module_op(name, _same_shape, checks=checks, exclude=("min_value", "max_value")))
     return ops

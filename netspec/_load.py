@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import json
 import math
 import os
 import re
@@ -47,6 +48,7 @@ LOAD_CODES: dict[str, str] = {
     "NS018": "the spec uses more aliases (`*name`) than the limit",
     "NS019": "an alias (`*name`) names no anchor (`&name`) defined before it",
     "NS020": "the spec file cannot be read",
+    "NS021": "a `.json` spec is not strict JSON (a trailing comma, a comment, single quotes, a bare word)",
 }
 
 
@@ -110,15 +112,20 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def parse_text(text: str | bytes, *, file: str | None = None, limits: Limits = Limits()) -> Document:
+def parse_text(
+    text: str | bytes, *, file: str | None = None, limits: Limits = Limits(), strict_json: bool = False
+) -> Document:
     """Load a YAML or JSON spec from `text` (bytes must be UTF-8).
 
+    With `strict_json` (files named `.json`), the text must be JSON as RFC 8259 defines it: a
+    trailing comma, a comment or a single-quoted string is an error at its place, not YAML.
     Every failure is a `SpecError` whose diagnostics carry a line and column in `file`.
     """
     sources = SourceMap()
     decoded = _decode(text, file, limits, sources)
     sources.texts[file] = decoded
     _check_characters(decoded, file, sources)
+    json_problem = _check_strict_json(decoded, file, sources) if strict_json else None
     loader = _EVENT_LOADER
     prepared, end_fixes = _prepare_for_parser(decoded)
     composer = _Composer(file=file, limits=limits, json_like=_looks_like_json(decoded), end_fixes=end_fixes)
@@ -137,6 +144,8 @@ def parse_text(text: str | bytes, *, file: str | None = None, limits: Limits = L
         composer.problems.append(_unexpected_diagnostic(error, composer.position, file))
     finally:
         events.close()
+    if json_problem is not None and not composer.problems:
+        composer.problems.append(json_problem)
     if composer.problems:
         raise SpecError(composer.problems, sources)
     composer.fill_sources(sources)
@@ -167,7 +176,82 @@ def read_file(path: str | os.PathLike[str], *, limits: Limits = Limits(), displa
                 )
             ]
         ) from None
-    return parse_text(raw, file=name, limits=limits)
+    return parse_text(raw, file=name, limits=limits, strict_json=os.fsdecode(path).lower().endswith(".json"))
+
+
+# ---------------------------------------------------------------- strict JSON
+
+
+def _check_strict_json(text: str, file: str | None, sources: SourceMap) -> Diagnostic | None:
+    """Refuse what JSON does not allow but the YAML composer would accept, at its place.
+
+    Python's JSON parser finds the first such place. What only YAML allows (a trailing comma, a
+    comment, quotes, bare words) is raised at once; any other JSON syntax error is returned, to be
+    raised if the composer (whose messages say more) finds nothing. Values Python's parser accepts
+    and JSON does not (`NaN`, `Infinity`) are left to the composer, which reports them as non-finite.
+    """
+    try:
+        json.loads(text, parse_constant=lambda name: None)
+    except json.JSONDecodeError as error:
+        index, message, hint, code = _json_problem(text, error)
+        line, column = _position_of_index(text, index)
+        diagnostic = Diagnostic(
+            message=message,
+            file=file,
+            line=line,
+            column=column,
+            end_line=line,
+            end_column=column + 1,
+            hint=hint,
+            code=code,
+        )
+        if code == "NS021":
+            raise SpecError([diagnostic], sources) from None
+        return diagnostic
+    except RecursionError:
+        return None  # nested deeper than Python's parser goes: the composer reports the depth
+    return None
+
+
+def _json_problem(text: str, error: json.JSONDecodeError) -> tuple[int, str, str, str]:
+    """Where the JSON error is, in what words, the fix, and the code: NS021 for what only YAML allows."""
+    index = error.pos
+    rest = text[index : index + 2]
+    before = text[:index].rstrip()
+    if before.endswith(",") and rest[:1] in ("}", "]"):
+        closing = "object" if rest[:1] == "}" else "list"
+        return (
+            len(before) - 1,
+            f"trailing comma before the end of the {closing}: JSON allows none",
+            "delete the comma (or write the spec in YAML, a `.yaml` file, which allows it)",
+            "NS021",
+        )
+    if rest in ("//", "/*") or rest[:1] == "#":
+        return (
+            index,
+            "a comment: JSON has no comments",
+            "delete the comment, or put the note in a `doc:` field (or write the spec in YAML, which allows `#` comments)",
+            "NS021",
+        )
+    if rest[:1] == "'":
+        return (
+            index,
+            "a single-quoted string: JSON strings use double quotes",
+            "write \"...\" instead of '...'",
+            "NS021",
+        )
+    if error.msg.startswith("Expecting value") and rest[:1].isalpha():
+        word = re.match(r"[A-Za-z_][A-Za-z0-9_]*", text[index:])
+        shown = word.group() if word else rest[:1]
+        return (
+            index,
+            f"`{shown}` is not a JSON value",
+            f'quote strings ("{shown}"); booleans and null are lower-case',
+            "NS021",
+        )
+    if error.msg.startswith("Expecting property name") and rest[:1] not in ('"', "}"):
+        return index, "a key without double quotes: JSON keys are strings", 'write the key as "name"', "NS021"
+    return index, f"invalid JSON: {error.msg[:1].lower()}{error.msg[1:]}", "fix the syntax at the place shown", "NS005"
 
 
 # ---------------------------------------------------------------- text before parsing

@@ -9,27 +9,31 @@ collects `modern_ops()`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import types
 from typing import Any
 
-import torch
-from torch import nn
-
-from ._args import ArgProblem, OpDef, _doc_of, _render, _signature_args, _value_problem
+from ._args import ArgProblem, OpDef, _render, _value_problem
 from ._dims import Dim, Ports, Shape, ShapeCheck, ShapeError, format_shape, is_concrete
 from ._layers import _module_op
-from ._modules import LayerNorm2d, ScaledDotProductAttention
 from ._rules import _check_channels, _concrete, _expect_spatial_rank, _numel
+from ._signatures import signature
 from ._tensor_ops import broadcast
 
 __all__ = ["modern_ops"]
 
 
-def _meta_count(cls: type[nn.Module]) -> Any:
+def _meta_count(path: str) -> Any:
+    """Count the parameters by building the class at `path` on the meta device (imports torch when called)."""
+
     def count(args: dict) -> int:
+        import torch
+
+        from ._args import resolve_path
+
         with torch.device("meta"):
-            module = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in args.items()})
+            module = resolve_path(path)(**{k: tuple(v) if isinstance(v, list) else v for k, v in args.items()})
         return sum(p.numel() for p in module.parameters())
 
     return count
@@ -318,21 +322,25 @@ def _pixel_unshuffle_problems(op: str, args: dict) -> list[ArgProblem]:
 # -- catalog ------------------------------------------------------------------------------------
 
 
-def _rnn_op(cls: type[nn.Module]) -> OpDef:
-    name = cls.__name__
+def _rnn_op(name: str) -> OpDef:
     exclude = {"mode"} | ({"proj_size"} if name == "GRU" else set())
     # `nn.LSTM.__init__` takes `*args`: the arguments are those of `nn.RNNBase` after `mode`.
-    args = _signature_args(nn.RNNBase.__init__, skip=1, inferred=("input_size",), exclude=exclude)
+    base = signature("torch.nn.RNNBase")
+    args = {
+        spec.name: dataclasses.replace(spec, inferred=spec.name == "input_size")
+        for spec in base.args
+        if spec.name not in exclude
+    }
     return OpDef(
         name=name,
         kind="module",
-        target=cls,
+        target=f"torch.nn.{name}",
         args=types.MappingProxyType(args),
         shape=_rnn_shape(name),
         infer=_rnn_infer(name),
         macs=_rnn_macs(name),
-        param_count=_meta_count(cls),
-        doc=_doc_of(cls),
+        param_count=_meta_count(f"torch.nn.{name}"),
+        doc=signature(f"torch.nn.{name}").doc,
         validate=_rnn_problems(name),
         ports=(lambda args: ("output", "h_n", "c_n")) if name == "LSTM" else (lambda args: ("output", "h_n")),
         port_items=_lstm_items if name == "LSTM" else None,
@@ -342,12 +350,12 @@ def _rnn_op(cls: type[nn.Module]) -> OpDef:
 def modern_ops() -> list[OpDef]:
     """The catalog entries of the attention, sequence and ConvNeXt-style layers."""
     mha = _module_op(
-        nn.MultiheadAttention,
+        "MultiheadAttention",
         _mha_shape,  # type: ignore[arg-type]
         infer=_mha_infer,
         inferred=("embed_dim",),
         macs=_mha_macs,
-        params=_meta_count(nn.MultiheadAttention),
+        params=_meta_count("torch.nn.MultiheadAttention"),
     )
     mha = OpDef(
         **{
@@ -360,7 +368,12 @@ def modern_ops() -> list[OpDef]:
             "spread_inputs": _spread_attention,
         }
     )
-    sdpa = _module_op(ScaledDotProductAttention, _sdpa_shape, macs=_sdpa_macs)
+    sdpa = _module_op(
+        "ScaledDotProductAttention",
+        _sdpa_shape,
+        macs=_sdpa_macs,
+        path="netspec._modules.ScaledDotProductAttention",
+    )
     sdpa = OpDef(
         **{
             **{f: getattr(sdpa, f) for f in sdpa.__dataclass_fields__},
@@ -370,7 +383,7 @@ def modern_ops() -> list[OpDef]:
         }
     )
     embedding = _module_op(
-        nn.Embedding,
+        "Embedding",
         _embedding_shape,
         params=lambda args: args["num_embeddings"] * args["embedding_dim"],
         exclude=("_weight", "_freeze"),
@@ -382,14 +395,15 @@ def modern_ops() -> list[OpDef]:
         mha,
         sdpa,
         embedding,
-        _rnn_op(nn.LSTM),
-        _rnn_op(nn.GRU),
+        _rnn_op("LSTM"),
+        _rnn_op("GRU"),
         _module_op(
-            LayerNorm2d,
+            "LayerNorm2d",
             _layer_norm_2d_shape,
             infer=_layer_norm_2d_infer,
             inferred=("normalized_shape",),
             params=_layer_norm_2d_params,
+            path="netspec._modules.LayerNorm2d",
         ),
-        _module_op(nn.PixelUnshuffle, _pixel_unshuffle_shape, checks=_pixel_unshuffle_problems),
+        _module_op("PixelUnshuffle", _pixel_unshuffle_shape, checks=_pixel_unshuffle_problems),
     ]

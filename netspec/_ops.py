@@ -1,9 +1,10 @@
 """The op catalog: what each op is called, what it accepts, and its shape, MAC and parameter rules.
 
-Built-in module ops carry the names and keyword arguments of their `torch.nn` classes, read
-from each class's own signature (and netspec's own layers from `_modules`, such as
-`StochasticDepth`); edge ops (`add`, `mul`, `concat`, `crop`, `pad`, `interpolate`) are functions
-in `_runtime`. More ops come from `register_op` and from plugins (entry-point group `netspec.ops`).
+Built-in module ops carry the names and keyword arguments of their `torch.nn` classes (and
+netspec's own layers from `_modules`, such as `StochasticDepth`), as each class's own signature
+declares them (read from the signature snapshot, `_signatures`: building the catalog imports no
+torch); edge ops (`add`, `mul`, `concat`, `crop`, `pad`, `interpolate`) are functions in
+`_runtime`. More ops come from `register_op` and from plugins (entry-point group `netspec.ops`).
 
 Conventions: shapes are tuples of `Dim` (int or symbolic); a shape rule gets complete arguments
 (given, defaulted and inferred) and a `ShapeCheck`. MACs count the multiply-accumulates of
@@ -22,12 +23,10 @@ import functools
 import importlib.metadata
 import inspect
 import re
+import sys
 import types
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
-
-import torch
-from torch import nn
+from typing import Any, Literal
 
 from ._args import (
     _INFERRED_NAMES,
@@ -40,6 +39,7 @@ from ._args import (
     ShapeRule,
     _describe_type,  # noqa: F401 - re-exported for tools/gen_ops.py
     _doc_of,
+    _normalize_annotation,
     _signature_args,
     check_args,
     complete_args,
@@ -55,6 +55,7 @@ __all__ = [
     "ArgProblem",
     "ArgSpec",
     "OpDef",
+    "builtin_ops",
     "catalog",
     "check_args",
     "complete_args",
@@ -100,6 +101,11 @@ def _scan_plugins() -> None:
     load_plugins()
 
 
+def builtin_ops() -> Mapping[str, OpDef]:
+    """A read-only view of the built-in ops (without registered ones and plugins)."""
+    return _builtins()
+
+
 def catalog() -> Mapping[str, OpDef]:
     """A read-only view of every op: built-ins and registered ones."""
     return types.MappingProxyType(_table())
@@ -110,8 +116,10 @@ _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 def register_op(
     name: str,
-    target: Callable | None = None,
+    target: Callable | str | None = None,
     *,
+    args: Mapping[str, Any] | None = None,
+    kind: Literal["module", "function"] | None = None,
     shape: ShapeRule | None = None,
     infer: InferRule | None = None,
     inferred: Iterable[str] | None = None,
@@ -119,7 +127,7 @@ def register_op(
     param_count: ParamRule | None = None,
     inputs: tuple[int, int | None] | None = None,
     replace: bool = False,
-) -> Callable:
+) -> Any:
     """Add an op to the catalog; usable directly or as a decorator (`@register_op("Scale")`).
 
     `target` is an `nn.Module` subclass (its `__init__` keywords are the args) or a function
@@ -129,11 +137,19 @@ def register_op(
     tensors (concrete sizes only); without `param_count`, a module is built on the meta device
     and its parameters counted. `inferred` names the args `infer` fills (by default the usual
     `in_channels`-like names among the args). Returns `target`.
+
+    `target` may also be a dotted path (`"my_layers.Scale"`), imported only when a model is built,
+    so that specs using the op validate without importing torch or the op's module. Then `args`
+    declares the arguments (`{"factor": float, "mode": (str, "fast")}`: a type, or a type and its
+    default), `kind` says whether it is a "module" (the default) or a "function", and `inputs`
+    defaults to one; give `shape` (and `param_count`) to keep validation and summaries torch-free.
     """
     if target is None:
         return lambda fn: register_op(
             name,
             fn,
+            args=args,
+            kind=kind,
             shape=shape,
             infer=infer,
             inferred=inferred,
@@ -143,33 +159,67 @@ def register_op(
             replace=replace,
         )
     _check_new_name(name, replace)
-    if isinstance(target, type) and issubclass(target, nn.Module):
+    if isinstance(target, str):
+        kind = kind or "module"
+        if kind not in ("module", "function"):
+            raise ValueError(f'`kind` of `{name}` must be "module" or "function", got {kind!r}')
+        if args is None:
+            raise TypeError(
+                f"register_op(`{name}`) with the path {target!r} needs `args` (name -> type or (type, default))"
+            )
+        specs, count, variadic = _declared_args(name, args), 1, False
+        doc = ""
+    elif _is_module_class(target):
         kind, count, variadic = "module", *_tensor_params(target.forward, skip=1)
-        args = _signature_args(target.__init__, skip=1)
+        specs = _declared_args(name, args) if args is not None else _signature_args(target.__init__, skip=1)
+        doc = _doc_of(target)
     elif callable(target) and not isinstance(target, type):
         kind, count, variadic = "function", *_tensor_params(target, skip=0)
-        args = _signature_args(target, skip=count)
+        specs = _declared_args(name, args) if args is not None else _signature_args(target, skip=count)
+        doc = _doc_of(target)
     else:
-        raise TypeError(f"register_op needs an nn.Module subclass or a function for `{name}`, got {target!r}")
+        raise TypeError(
+            f"register_op needs an nn.Module subclass, a function or a dotted path for `{name}`, got {target!r}"
+        )
     input_range = inputs if inputs is not None else ((max(count, 1), None) if variadic else (count, count))
-    inferred = set(inferred) if inferred is not None else (_INFERRED_NAMES & args.keys() if infer else set())
-    args = {n: dataclasses.replace(spec, inferred=n in inferred) for n, spec in args.items()}
+    inferred = set(inferred) if inferred is not None else (_INFERRED_NAMES & specs.keys() if infer else set())
+    specs = {n: dataclasses.replace(spec, inferred=n in inferred) for n, spec in specs.items()}
     op = OpDef(
         name=name,
         kind=kind,
         target=target,
-        args=types.MappingProxyType(args),
-        shape=shape or _meta_shape_rule(name, kind, target),
+        args=types.MappingProxyType(specs),
+        shape=shape or _meta_shape_rule(name),
         min_inputs=input_range[0],
         max_inputs=input_range[1],
         infer=infer,
         macs=macs,
-        param_count=param_count or (_meta_param_count(target) if kind == "module" else _no_params),
-        doc=_doc_of(target),
+        param_count=param_count or (_meta_param_count(name) if kind == "module" else _no_params),
+        doc=doc,
     )
     _registered[name] = op
     _table()[name] = op
     return target
+
+
+def _declared_args(name: str, declared: Mapping[str, Any]) -> dict[str, ArgSpec]:
+    """`{"factor": float, "mode": (str, "fast")}` as argument specs: a bare type is a required argument."""
+    specs = {}
+    for arg, value in declared.items():
+        if not isinstance(arg, str) or not arg.isidentifier():
+            raise ValueError(f"argument names of `{name}` must be identifiers, got {arg!r}")
+        if isinstance(value, tuple) and len(value) == 2:
+            annotation, default, required = value[0], value[1], False
+        else:
+            annotation, default, required = value, None, True
+        specs[arg] = ArgSpec(arg, _normalize_annotation(annotation, required, default), required, default)
+    return specs
+
+
+def _is_module_class(target: Any) -> bool:
+    """An `nn.Module` subclass (torch is imported already if `target` is one)."""
+    torch = sys.modules.get("torch")
+    return isinstance(target, type) and torch is not None and issubclass(target, torch.nn.Module)
 
 
 def unregister_op(name: str) -> None:
@@ -194,7 +244,10 @@ def _check_new_name(name: str, replace: bool) -> None:
 
 
 def _is_tensor_annotation(annotation: Any) -> bool:
-    return annotation is inspect.Parameter.empty or annotation in (torch.Tensor, "Tensor", "torch.Tensor")
+    torch = sys.modules.get("torch")
+    if torch is not None and annotation is torch.Tensor:
+        return True
+    return annotation is inspect.Parameter.empty or annotation in ("Tensor", "torch.Tensor")
 
 
 def _tensor_params(fn: Callable, skip: int) -> tuple[int, bool]:
@@ -213,7 +266,7 @@ def _tensor_params(fn: Callable, skip: int) -> tuple[int, bool]:
     return count, False
 
 
-def _meta_shape_rule(name: str, kind: str, target: Callable) -> ShapeRule:
+def _meta_shape_rule(name: str) -> ShapeRule:
     """Find the output shape by running the op on meta tensors.
 
     Sizes must be fixed, except a symbolic batch (dimension 0): the op is run at two batch sizes,
@@ -223,10 +276,9 @@ def _meta_shape_rule(name: str, kind: str, target: Callable) -> ShapeRule:
     def rule(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
         batch = _symbolic_batch(name, inputs)
         if batch is None:
-            return _run_on_meta(name, kind, target, inputs, args)
+            return _run_on_meta(name, inputs, args)
         runs = [
-            _run_on_meta(name, kind, target, [(size, *s[1:]) if s and s[0] == batch else s for s in inputs], args)
-            for size in (2, 3)
+            _run_on_meta(name, [(size, *s[1:]) if s and s[0] == batch else s for s in inputs], args) for size in (2, 3)
         ]
         if len(runs[0]) != len(runs[1]):
             raise ShapeError(f"the rank of `{name}`'s output depends on the batch size")
@@ -261,11 +313,21 @@ def _symbolic_batch(name: str, inputs: list[Shape]) -> Dim | None:
     return batch
 
 
-def _run_on_meta(name: str, kind: str, target: Callable, inputs: list[Shape], args: dict) -> Shape:
+def _run_on_meta(name: str, inputs: list[Shape], args: dict) -> Shape:
+    op = get_op(name)
+    assert op is not None  # the rule belongs to a registered op
+    try:
+        import torch
+    except ImportError as exc:
+        raise ShapeError(
+            f"`{name}` has no shape rule, so its output shape is found by running it, which needs torch",
+            f'install torch, or give register_op("{name}", ..., shape=rule) a rule (inputs, args, check) -> output shape',
+        ) from exc
     tensors = [torch.empty(shape, device="meta") for shape in inputs]
     try:
+        target = op.resolve()
         with torch.device("meta"):
-            output = target(**args)(*tensors) if kind == "module" else target(*tensors, **args)
+            output = target(**args)(*tensors) if op.kind == "module" else target(*tensors, **args)
     except Exception as exc:  # the op's own failure, reported against the spec
         shapes = ", ".join(format_shape(s) for s in inputs)
         raise ShapeError(f"`{name}` fails on inputs {shapes}: {exc}") from exc
@@ -274,10 +336,14 @@ def _run_on_meta(name: str, kind: str, target: Callable, inputs: list[Shape], ar
     return tuple(output.shape)
 
 
-def _meta_param_count(cls: type[nn.Module]) -> ParamRule:
+def _meta_param_count(name: str) -> ParamRule:
     def count(args: dict) -> int:
+        op = get_op(name)
+        assert op is not None
+        import torch  # counting by building needs torch; give `param_count` to count without it
+
         with torch.device("meta"):
-            module = cls(**args)
+            module = op.resolve()(**args)
         return sum(p.numel() for p in module.parameters())
 
     return count
@@ -299,7 +365,7 @@ def load_plugins() -> None:
         _plugins_loaded.add(key)
         try:
             loaded = entry.load()
-            if isinstance(loaded, type) and issubclass(loaded, nn.Module):
+            if _is_module_class(loaded):
                 register_op(entry.name, loaded)
             elif callable(loaded) and not isinstance(loaded, types.ModuleType):
                 loaded()

@@ -7,6 +7,8 @@ module has no side effects. Sizes count from dimension 2 on (`spatial_from`), af
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -181,3 +183,11 @@ def expand(x: Tensor, size: list[int]) -> Tensor:
 def slice_dim(x: Tensor, dim: int, start: int | None = None, end: int | None = None, step: int = 1) -> Tensor:
     """The `slice` op: positions `start` to `end` (exclusive) by `step` along `dim`, as `x[:, start:end:step]`."""
     return torch.ops.aten.slice(x, dim, start, end, step)
+
+
+def make_tensor(shape: list[int], init: Any = "zeros", dtype: str = "float32", **flags: Any) -> Tensor:
+    """The uninitialised tensor of a `Parameter` or `Buffer` node (the compiler initialises and registers it).
+
+    Called when a model is built, never by generated code; `dtype` is a name of `_tensor_ops.TENSOR_DTYPES`.
+    """
+    return torch.empty(tuple(shape), dtype=getattr(torch, dtype))

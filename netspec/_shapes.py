@@ -11,9 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import torch
-
-from ._dims import Constraint, Dim, Ports, Shape, ShapeCheck, ShapeError, Sym, format_shape, is_concrete, sym
+from ._dims import Constraint, Dim, Ports, Shape, ShapeCheck, ShapeError, SizeVector, Sym, format_shape, is_concrete, sym
 from ._errors import Diagnostic, SpecError, format_path
 from ._graph import Graph, GraphNode
 from ._ops import complete_args
@@ -23,6 +21,7 @@ __all__ = ["NodeInfo", "ShapeInfo", "SizeLattice", "count_parameters", "infer", 
 DEFAULT_BATCH = 1
 SIZE_SEARCH_LIMIT = 2048
 MAX_SIZE_SEARCH = 1 << 20  # sizes searched at most, whatever the spec's example size
+NUMPY_SEARCH_FROM = 1 << 14  # searches this long use numpy where it is installed (lists are fast enough below)
 
 
 @dataclasses.dataclass
@@ -359,35 +358,53 @@ def valid_sizes(info: ShapeInfo, *, limit: int = SIZE_SEARCH_LIMIT) -> dict[str,
         unique = list({c.condition: c for c in constraints}.values())
         # Past the spec's example size (audio: 8000), but never so far that the search itself is a memory bomb.
         upto = max(limit, min(2 * info.graph.spec.dims.get(name, 0), MAX_SIZE_SEARCH))
-        env = {**example, name: torch.arange(1, upto + 1)}
-        runs = torch.ones(upto, dtype=torch.bool)
-        exact = torch.ones(upto, dtype=torch.bool)
+        env = {**example, name: _sizes_upto(upto)}
+        runs: Any = True
+        exact: Any = True
         for c in unique:
             try:
                 mask = c.holds(env)
-            except (OverflowError, RuntimeError):  # an argument past int64 (`kernel_size: 10**20`): no size fits it
-                mask = torch.zeros(upto, dtype=torch.bool)
+            except OverflowError:  # an argument past int64 (`kernel_size: 10**20`) with numpy: no size fits it
+                mask = False
             if c.severity == "error":
-                runs &= mask
-            exact &= mask
-        sizes = env[name]
-        lattices[name] = SizeLattice(name, tuple(sizes[runs].tolist()), tuple(sizes[exact & runs].tolist()), upto)
+                runs = mask & runs
+            exact = mask & exact
+        sizes = list(env[name])
+        lattices[name] = SizeLattice(name, tuple(_chosen(sizes, runs)), tuple(_chosen(sizes, exact & runs)), upto)
     return lattices
+
+
+def _sizes_upto(count: int) -> Any:
+    """The sizes 1..count as one vector, so that each constraint is evaluated for all of them at once."""
+    if count >= NUMPY_SEARCH_FROM:
+        try:
+            import numpy
+        except ImportError:
+            pass
+        else:
+            return numpy.arange(1, count + 1, dtype=numpy.int64)
+    return SizeVector(range(1, count + 1))
+
+
+def _chosen(sizes: list[int], mask: Any) -> list[int]:
+    if isinstance(mask, bool):
+        return sizes if mask else []
+    return [int(s) for s, keep in zip(sizes, mask) if keep]
 
 
 def first_impossible(info: ShapeInfo, symbol: str, limit: int) -> tuple[GraphNode, Constraint] | None:
     """The first node, in execution order, after which no size of `symbol` up to `limit` runs."""
     example = {**{s: DEFAULT_BATCH for s in info.symbols}, **info.graph.spec.dims}
-    env = {**example, symbol: torch.arange(1, limit + 1)}
-    runs = torch.ones(limit, dtype=torch.bool)
+    env = {**example, symbol: _sizes_upto(limit)}
+    runs: Any = True
     for node, constraint in info.constraints:
         if constraint.severity != "error" or symbol not in _constraint_symbols(constraint):
             continue
         try:
-            runs &= constraint.holds(env)
-        except (OverflowError, RuntimeError):
-            runs &= False
-        if not bool(runs.any()):
+            runs = constraint.holds(env) & runs
+        except OverflowError:
+            runs = False
+        if not (runs if isinstance(runs, bool) else any(runs)):
             return node, constraint
     return None
 

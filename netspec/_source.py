@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from ._config import find_config
 from ._errors import Diagnostic, SourceMap, SpecError, did_you_mean
 from ._load import Document, Limits, parse_text, read_file
 
@@ -28,6 +29,7 @@ __all__ = [
     "Located",
     "bundled_path",
     "extends_problem",
+    "extends_root",
     "list_specs",
     "locate",
     "read_extended",
@@ -165,7 +167,8 @@ def resolve_extends(ref: str, base: Path | None, root: Path | None) -> Path | No
     """The file `extends: ref` names: a bundled spec, or a relative file inside the spec's own folder tree.
 
     `base` is the extending spec's file (None for text and data, which may extend bundled specs only),
-    `root` the folder of the first spec of the chain (no reference may leave it).
+    `root` how far the first spec of the chain may reach (`extends_root`: its project's root, else
+    its folder); no reference may leave it.
     """
     if not _extends_names_file(ref):
         return bundled_path(ref)
@@ -177,10 +180,19 @@ def resolve_extends(ref: str, base: Path | None, root: Path | None) -> Path | No
     return target if target.is_file() else None
 
 
+def extends_root(spec: Path) -> Path:
+    """How far `extends` may reach from `spec`: its project's root (`[tool.netspec]`), else its own folder."""
+    config = find_config(spec.parent)
+    if config is not None and _inside(spec.resolve(), config.root):
+        return config.root
+    return spec.parent
+
+
 def extends_problem(ref: str, base: Path | None, root: Path | None) -> tuple[str, str]:
     """Why `resolve_extends` found nothing: the message and a hint."""
     hint = did_you_mean(ref, list_specs()) or (
-        "name a bundled spec or a relative file inside this spec's folder (no absolute paths, no `..` out of it)"
+        "name a bundled spec or a relative file inside this spec's folder (no absolute paths, no `..` out of it); "
+        "a `[tool.netspec]` table in pyproject.toml (or a netspec.toml) makes its folder the root `extends` may reach"
     )
     if not _extends_names_file(ref):
         return f"cannot extend `{ref}`: there is no bundled spec of that name", hint
@@ -188,9 +200,11 @@ def extends_problem(ref: str, base: Path | None, root: Path | None) -> tuple[str
         return f"cannot extend `{ref}`: a spec given as text or data can extend bundled specs only", hint
     if os.path.isabs(ref) or ref.startswith("~"):
         return f"cannot extend `{ref}`: absolute paths are not allowed", hint
-    if not _inside((base.parent / ref).resolve(), (root or base.parent).resolve()):
-        return f"cannot extend `{ref}`: it is outside this spec's folder", hint
-    return f"cannot extend `{ref}`: no such file in this spec's folder", hint
+    boundary = (root or base.parent).resolve()
+    where = "this spec's folder" if boundary == base.parent.resolve() else f"the project root `{boundary}`"
+    if not _inside((base.parent / ref).resolve(), boundary):
+        return f"cannot extend `{ref}`: it is outside {where}", hint
+    return f"cannot extend `{ref}`: no such file in {where}", hint
 
 
 def read_extended(target: Path, limits: Limits) -> Document:

@@ -11,11 +11,10 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from ._api import Inputs, Params, Source, merge_inputs, prepare
-from ._compile import _live_nodes
+from ._api import Inputs, Params, Source, example_shapes, merge_inputs, prepare
 from ._dims import Shape, format_shape
-from ._errors import escape_text
-from ._graph import Graph, producer
+from ._errors import Diagnostic, escape_text
+from ._graph import Graph, live_nodes, producer
 from ._shapes import NodeInfo, ShapeInfo, activation_elements, node_macs, node_parameters
 
 __all__ = ["BYTES_PER_ELEMENT", "Summary", "SummaryRow", "SummaryTotals", "summarize"]
@@ -75,6 +74,7 @@ class Summary:
     rows: list[SummaryRow]
     totals: SummaryTotals
     depth: int | None = None
+    warnings: list[Diagnostic] = dataclasses.field(default_factory=list)  # e.g. NS212: a size without `dims`
 
     def render(self) -> str:
         """The table as text, torchinfo-style."""
@@ -88,6 +88,7 @@ class Summary:
             "depth": self.depth,
             "rows": [r.to_dict() for r in self.rows],
             "totals": self.totals.to_dict(),
+            "warnings": [d.to_dict() for d in self.warnings],
         }
 
 
@@ -113,13 +114,16 @@ def summarize(
     inputs = merge_inputs("summarize", inputs, input_shapes)
     if depth is not None and depth < 0:
         raise ValueError(f"`depth` must be >= 0, got {depth}")
-    info = prepare(source, params, inputs, concrete=True)
-    live = _live_nodes(info.graph)
+    examples, warnings = example_shapes(source, params, inputs)
+    info = prepare(source, params, examples or inputs, concrete=True)
+    live = live_nodes(info.graph)
     nodes = [info.nodes[n.name] for n in info.graph.order if n.name in live and n.name in info.nodes]
     tree = _build_tree(nodes)
     rows = [SummaryRow(name, 0, "input", "input", shape, 0, 0) for name, shape in info.inputs.items()]
     rows += _rows(tree, info.graph, depth)
-    return Summary(info.graph.spec.name, dict(info.graph.params), dict(info.inputs), rows, _totals(info, nodes), depth)
+    return Summary(
+        info.graph.spec.name, dict(info.graph.params), dict(info.inputs), rows, _totals(info, nodes), depth, warnings
+    )
 
 
 # --- the tree of qualified names ----------------------------------------------------------------

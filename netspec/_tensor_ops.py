@@ -16,9 +16,6 @@ import types
 from collections.abc import Mapping
 from typing import Any, Literal
 
-import torch
-
-from . import _runtime
 from ._args import ArgProblem, ArgSpec, OpDef, _join_or, _render, _value_problem
 from ._dims import Dim, Ports, Shape, ShapeCheck, ShapeError, Sym, format_shape, is_concrete
 from ._errors import did_you_mean
@@ -26,9 +23,7 @@ from ._rules import _no_macs, _no_params, _normalize_axis, _numel
 
 __all__ = ["INIT_NAMES", "TENSOR_DTYPES", "broadcast", "tensor_ops"]
 
-TENSOR_DTYPES: Mapping[str, torch.dtype] = types.MappingProxyType(
-    {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16, "bfloat16": torch.bfloat16}
-)
+TENSOR_DTYPES = ("float32", "float64", "float16", "bfloat16")  # torch dtypes by name (`_runtime.make_tensor`)
 # The init functions a learned tensor may name (the same as the init rules'; checked by `_graph`).
 INIT_NAMES = (
     "zeros",
@@ -408,11 +403,6 @@ def _parameter_count(args: dict) -> int:
     return math.prod(args["shape"])
 
 
-def make_tensor(shape: list[int], init: Any = "zeros", dtype: str = "float32", **flags: Any) -> torch.Tensor:
-    """The uninitialised tensor of a `Parameter` or `Buffer` node (the compiler initialises and registers it)."""
-    return torch.empty(tuple(shape), dtype=TENSOR_DTYPES[dtype])
-
-
 # -- catalog ------------------------------------------------------------------------------------
 
 _Dims = list[int]
@@ -462,12 +452,12 @@ def tensor_ops() -> list[OpDef]:
     for name, target, doc in (
         (
             "mean",
-            torch.mean,
+            "torch.mean",
             "The mean over `dim` (a dimension or a list; all when null), keeping them with `keepdim`.",
         ),
-        ("sum", torch.sum, "The sum over `dim` (a dimension or a list; all when null), keeping them with `keepdim`."),
-        ("amax", torch.amax, "The largest value over `dim` (a dimension or a list; all when null)."),
-        ("amin", torch.amin, "The smallest value over `dim` (a dimension or a list; all when null)."),
+        ("sum", "torch.sum", "The sum over `dim` (a dimension or a list; all when null), keeping them with `keepdim`."),
+        ("amax", "torch.amax", "The largest value over `dim` (a dimension or a list; all when null)."),
+        ("amin", "torch.amin", "The smallest value over `dim` (a dimension or a list; all when null)."),
     ):
         reductions.append(
             function(
@@ -483,7 +473,7 @@ def tensor_ops() -> list[OpDef]:
     return reductions + [
         function(
             name="permute",
-            target=torch.permute,
+            target="torch.permute",
             args=_args(("dims", _Dims)),
             shape=_permute_shape,
             validate=_dims_problems("permute", "dims"),
@@ -491,14 +481,14 @@ def tensor_ops() -> list[OpDef]:
         ),
         function(
             name="transpose",
-            target=torch.transpose,
+            target="torch.transpose",
             args=_args(("dim0", int), ("dim1", int)),
             shape=_transpose_shape,
             doc="Swap dimensions `dim0` and `dim1`.",
         ),
         function(
             name="reshape",
-            target=torch.reshape,
+            target="torch.reshape",
             args=_args(("shape", _Sizes)),
             shape=_reshape_shape("reshape"),
             symbolic=("shape",),
@@ -507,7 +497,7 @@ def tensor_ops() -> list[OpDef]:
         ),
         function(
             name="view",
-            target=_runtime.view,
+            target="netspec._runtime.view",
             args=_args(("shape", _Sizes)),
             shape=_reshape_shape("view"),
             symbolic=("shape",),
@@ -516,7 +506,7 @@ def tensor_ops() -> list[OpDef]:
         ),
         function(
             name="expand",
-            target=_runtime.expand,
+            target="netspec._runtime.expand",
             args=_args(("size", _Sizes)),
             shape=_expand_shape,
             symbolic=("size",),
@@ -525,14 +515,14 @@ def tensor_ops() -> list[OpDef]:
         ),
         function(
             name="unsqueeze",
-            target=torch.unsqueeze,
+            target="torch.unsqueeze",
             args=_args(("dim", int)),
             shape=_unsqueeze_shape,
             doc="Insert a dimension of size 1 at `dim`.",
         ),
         function(
             name="squeeze",
-            target=torch.squeeze,
+            target="torch.squeeze",
             args=_args(("dim", int | list[int])),
             shape=_squeeze_shape,
             validate=_dims_problems("squeeze", "dim"),
@@ -540,21 +530,21 @@ def tensor_ops() -> list[OpDef]:
         ),
         function(
             name="roll",
-            target=torch.roll,
+            target="torch.roll",
             args=_args(("shifts", int | list[int]), ("dims", int | list[int] | None, None)),
             shape=_roll_shape,
             doc="Shift elements along `dims` by `shifts`, wrapping around (Swin's shifted windows).",
         ),
         function(
             name="index",
-            target=torch.select,
+            target="torch.select",
             args=_args(("dim", int), ("index", int)),
             shape=_index_shape,
             doc="Pick position `index` along `dim`, which disappears: `x[:, 0]` is `{dim: 1, index: 0}`.",
         ),
         function(
             name="slice",
-            target=_runtime.slice_dim,
+            target="netspec._runtime.slice_dim",
             args=_args(("dim", int), ("start", int | None, None), ("end", int | None, None), ("step", int, 1)),
             shape=_slice_shape,
             validate=_slice_problems,
@@ -562,7 +552,7 @@ def tensor_ops() -> list[OpDef]:
         ),
         function(
             name="split",
-            target=torch.split,
+            target="torch.split",
             args=_args(("split_size_or_sections", int | list[int]), ("dim", int, 1)),
             shape=_split_rule("split"),
             ports=_split_ports,
@@ -571,7 +561,7 @@ def tensor_ops() -> list[OpDef]:
         ),
         function(
             name="chunk",
-            target=torch.chunk,
+            target="torch.chunk",
             args=_args(("chunks", int), ("dim", int, 1)),
             shape=_split_rule("chunk"),
             ports=lambda args: None,
@@ -581,7 +571,7 @@ def tensor_ops() -> list[OpDef]:
         OpDef(
             name="matmul",
             kind="function",
-            target=torch.matmul,
+            target="torch.matmul",
             args=_args(),
             shape=_matmul_shape,
             min_inputs=2,
@@ -593,7 +583,7 @@ def tensor_ops() -> list[OpDef]:
         OpDef(
             name="Parameter",
             kind="tensor",
-            target=make_tensor,
+            target="netspec._runtime.make_tensor",
             args=_args(
                 ("shape", _Dims), ("init", _Init, "zeros"), ("dtype", _Dtype, "float32"), ("requires_grad", bool, True)
             ),
@@ -608,7 +598,7 @@ def tensor_ops() -> list[OpDef]:
         OpDef(
             name="Buffer",
             kind="tensor",
-            target=make_tensor,
+            target="netspec._runtime.make_tensor",
             args=_args(
                 ("shape", _Dims), ("init", _Init, "zeros"), ("dtype", _Dtype, "float32"), ("persistent", bool, True)
             ),

@@ -172,7 +172,7 @@ def test_shape_and_parameters_match_torch(case):
     op = get_op(name)
     assert check_args(op, args) == []
     output, complete, _ = infer(name, args, shape)
-    module = op.target(**module_kwargs(complete))
+    module = op.resolve()(**module_kwargs(complete))
     with torch.no_grad():
         real = module(torch.rand(shape))
     assert output == tuple(real.shape)
@@ -640,7 +640,7 @@ def test_edge_op_rules_match_the_runtime(name, args, shapes):
     assert check_args(op, args) == []
     output, complete, _ = infer(name, args, *shapes)
     tensors = [torch.rand(s) for s in shapes]
-    result = op.target(tensors, **complete) if op.inputs_as_list else op.target(*tensors, **complete)
+    result = op.resolve()(tensors, **complete) if op.inputs_as_list else op.resolve()(*tensors, **complete)
     assert tuple(result.shape) == output
 
 
@@ -855,9 +855,9 @@ def test_replacing_a_builtin_and_restoring_it():
 
 
 def test_register_refuses_other_targets():
-    with pytest.raises(TypeError, match="nn.Module subclass or a function"):
+    with pytest.raises(TypeError, match="nn.Module subclass, a function or a dotted path"):
         register_op("TestThing", 42)
-    with pytest.raises(TypeError, match="nn.Module subclass or a function"):
+    with pytest.raises(TypeError, match="nn.Module subclass, a function or a dotted path"):
         register_op("TestThing", dict)
     assert get_op("TestThing") is None
 

@@ -146,3 +146,27 @@ def test_invalid_specs_raise_spec_errors():
         summarize("resnet18", params={"num_clases": 10})
     with pytest.raises(ValueError, match="depth"):
         summarize("lenet5", depth=-1)
+
+
+def test_summary_and_validate_agree_on_a_spec_without_dims(tmp_path) -> None:
+    """A symbolic size without `dims`: both warn NS212, and the summary runs at the smallest size that fits."""
+    import netspec
+    from netspec._summary import summarize
+
+    path = tmp_path / "nodims.yaml"
+    path.write_text(
+        "netspec: 1\nname: nodims\ninputs: {x: [N, 3, H, W]}\nnodes:\n"
+        "  conv: {op: Conv2d, out_channels: 8, kernel_size: 5, stride: 2}\n"
+        "  pool: {op: MaxPool2d, kernel_size: 2}\n"
+        "  gap: {op: AdaptiveAvgPool2d, output_size: 1}\n  flat: {op: Flatten}\n  fc: {op: Linear, out_features: 10}\n"
+    )
+    found = netspec.validate(str(path))
+    table = summarize(str(path))
+    assert [(d.code, d.line, d.column) for d in found] == [("NS212", 3, 20), ("NS212", 3, 23)]
+    assert [d.message for d in table.warnings] == [d.message for d in found]
+    assert table.inputs["x"] == (1, 3, 7, 7)  # (7 - 5) // 2 + 1 = 2, pooled to 1: the smallest exact fit
+    assert "`H` = 7" in found[0].message
+    assert table.to_dict()["warnings"][0]["code"] == "NS212"
+    with_dims = path.read_text().replace("nodes:", "dims: {H: 11, W: 11}\nnodes:")
+    path.write_text(with_dims)
+    assert netspec.validate(str(path)) == [] and summarize(str(path)).warnings == []

@@ -1,6 +1,7 @@
-"""Write docs/netspec.schema.json, the JSON Schema of the spec language, from the models.
+"""Write docs/netspec.schema.json, the JSON Schema of the spec language, from the models and the
+built-in op catalog (`netspec schema` adds the ops of installed plugins).
 
-Run `python tools/gen_schema.py` after changing the models in `netspec/_models.py` or `netspec/_schema.py`;
+Run `python tools/gen_schema.py` after changing the models in `netspec/_models.py`, `netspec/_schema.py` or the ops;
 `python tools/gen_schema.py --check` exits 1 when the file is out of date.
 """
 
@@ -18,7 +19,7 @@ COMMAND = "python tools/gen_schema.py"
 
 def render() -> str:
     """The schema as the file holds it: keys in generated order, two-space indent."""
-    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(json_schema(registered=False), indent=2, ensure_ascii=False) + "\n"
 
 
 def main(argv: list[str]) -> int:

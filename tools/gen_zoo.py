@@ -82,7 +82,7 @@ def _state_dict_entries(info: ShapeInfo) -> int:
         for node in info.nodes.values():
             if node.node.op.kind == "module":
                 kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in node.args.items()}
-                entries += len(node.node.op.target(**kwargs).state_dict())
+                entries += len(node.node.op.resolve()(**kwargs).state_dict())
     return entries
 
 

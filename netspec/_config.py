@@ -1,0 +1,175 @@
+"""Project configuration: `[tool.netspec]` in pyproject.toml, or a `netspec.toml`.
+
+The nearest configuration above a spec (its folder, then each parent) makes a project:
+
+```toml
+[tool.netspec]                  # in netspec.toml the keys may also stand at the top level
+root = "."                      # `extends` may name any file under this folder (default: the config's folder)
+include = ["specs/**/*.yaml"]   # the files `netspec validate` checks (default: every .yaml, .yml and .json)
+exclude = ["specs/drafts/**"]   # files it skips
+strict = true                   # warnings are errors
+```
+
+`root` is relative to the configuration file and can only be its folder or a folder below it,
+so a configuration never opens files outside the folder that holds it. Globs are matched against
+paths relative to the root, with `*` (within a folder), `**` (any number of folders), `?` and
+`[...]`. A configuration that cannot be read or has a wrong key is a `SpecError` (NS030) at the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ._errors import Diagnostic, SpecError, did_you_mean
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = ["CONFIG_FILES", "ProjectConfig", "find_config", "glob_pattern"]
+
+CONFIG_FILES = ("netspec.toml", "pyproject.toml")
+_KEYS = {"root": str, "include": list, "exclude": list, "strict": bool}
+MAX_CONFIG_BYTES = 1_000_000
+
+
+@dataclasses.dataclass(frozen=True)
+class ProjectConfig:
+    """A project's settings, read from `file`."""
+
+    file: Path
+    root: Path
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    strict: bool = False
+
+    def selects(self, path: Path) -> bool:
+        """Whether `netspec validate` checks `path` (a file under the root): included and not excluded."""
+        try:
+            relative = path.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return True  # outside the project: its settings do not apply
+        if self.include and not any(glob_pattern(g).fullmatch(relative) for g in self.include):
+            return False
+        return not any(glob_pattern(g).fullmatch(relative) for g in self.exclude)
+
+
+def find_config(start: Path) -> ProjectConfig | None:
+    """The configuration of the nearest project containing the folder `start`, or None."""
+    return _find(start.resolve())
+
+
+@functools.lru_cache(maxsize=256)
+def _find(folder: Path) -> ProjectConfig | None:
+    for candidate in (folder, *folder.parents):
+        for name in CONFIG_FILES:
+            file = candidate / name
+            if file.is_file():
+                table = _table(file)
+                if table is not None:
+                    return _config(file, table)
+    return None
+
+
+def _table(file: Path) -> Mapping[str, Any] | None:
+    """The netspec settings in `file`: `[tool.netspec]`, or netspec.toml's top level; None if it has none."""
+    try:
+        if file.stat().st_size > MAX_CONFIG_BYTES:
+            raise _error(file, f"`{file.name}` is larger than {MAX_CONFIG_BYTES:,} bytes")
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as err:
+        raise _error(file, f"cannot read `{file.name}`: {err}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise _error(file, f"`{file.name}` is not valid TOML: {err}") from None
+    tool = data.get("tool")
+    table = tool.get("netspec") if isinstance(tool, dict) else None
+    if table is None and file.name == "netspec.toml":
+        table = data
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise _error(file, "`[tool.netspec]` must be a table")
+    return table
+
+
+def _config(file: Path, table: Mapping[str, Any]) -> ProjectConfig:
+    for key, value in table.items():
+        if key == "tool" and file.name == "netspec.toml":
+            continue
+        if key not in _KEYS:
+            raise _error(file, f"unknown setting `{key}`", did_you_mean(key, _KEYS, listing=len(_KEYS)))
+        if not isinstance(value, _KEYS[key]) or (
+            _KEYS[key] is list and not all(isinstance(v, str) and v for v in value)
+        ):
+            kind = {"root": "a string", "include": "a list of globs", "exclude": "a list of globs"}.get(
+                key, "a boolean"
+            )
+            raise _error(file, f"`{key}` must be {kind}, got {value!r:.60}")
+    folder = file.parent.resolve()
+    root = (folder / table.get("root", ".")).resolve()
+    if root != folder and folder not in root.parents:
+        raise _error(
+            file, f"`root` {table['root']!r} is outside the folder of `{file.name}`", "name that folder or one below it"
+        )
+    if not root.is_dir():
+        raise _error(file, f"`root` {table['root']!r} is not a folder")
+    for key in ("include", "exclude"):
+        for pattern in table.get(key, ()):
+            if os.path.isabs(pattern) or pattern.startswith("~"):
+                raise _error(file, f"`{key}` glob {pattern!r} must be relative to the root")
+    return ProjectConfig(
+        file=file,
+        root=root,
+        include=tuple(table.get("include", ())),
+        exclude=tuple(table.get("exclude", ())),
+        strict=bool(table.get("strict", False)),
+    )
+
+
+def _error(file: Path, message: str, hint: str | None = None) -> SpecError:
+    return SpecError([Diagnostic(message, file=str(file), hint=hint, code="NS030")])
+
+
+@functools.lru_cache(maxsize=256)
+def glob_pattern(glob: str) -> re.Pattern[str]:
+    """A glob over `/`-separated relative paths as a regular expression (`**` spans folders)."""
+    parts = []
+    i = 0
+    glob = glob.strip("/")
+    while i < len(glob):
+        if glob.startswith("**/", i):
+            parts.append("(?:[^/]+/)*")
+            i += 3
+        elif glob.startswith("**", i):
+            parts.append(".*")
+            i += 2
+        elif glob[i] == "*":
+            parts.append("[^/]*")
+            i += 1
+        elif glob[i] == "?":
+            parts.append("[^/]")
+            i += 1
+        elif glob[i] == "[":
+            end = glob.find("]", i + 2)
+            if end == -1:
+                parts.append(re.escape("["))
+                i += 1
+            else:
+                body = glob[i + 1 : end]
+                negate = body.startswith("!")
+                body = body[1:] if negate else body
+                parts.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\") + "]")
+                i = end + 1
+        else:
+            parts.append(re.escape(glob[i]))
+            i += 1
+    # A glob naming a folder (`specs/drafts`) also matches everything under it.
+    return re.compile("".join(parts) + "(?:/.*)?")

@@ -1,0 +1,182 @@
+"""Project configuration: `[tool.netspec]` or netspec.toml sets the root `extends` may reach, the files
+`netspec validate` checks, and strictness; folders skip YAML files that are not specs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import netspec
+from netspec._cli import main
+from netspec._config import find_config, glob_pattern
+
+BASE = """netspec: 1
+name: base
+inputs: {x: [N, 3, 8, 8]}
+nodes:
+  conv: {op: Conv2d, out_channels: 4, kernel_size: 3}
+  fc: {op: Linear, in: conv, out_features: 2}
+"""
+CHILD = "netspec: 1\nextends: ../base/net.yaml\nname: child\n"
+WARNS = (
+    "netspec: 1\nname: warns\nparams: {unused: 3}\ninputs: {x: [N, 4]}\nnodes:\n  fc: {op: Linear, out_features: 2}\n"
+)
+
+
+def _project(tmp_path: Path, config: str | None, *, file: str = "pyproject.toml") -> Path:
+    root = tmp_path / "project"
+    (root / "base").mkdir(parents=True)
+    (root / "models").mkdir()
+    (root / "base" / "net.yaml").write_text(BASE)
+    (root / "models" / "child.yaml").write_text(CHILD)
+    if config is not None:
+        (root / file).write_text(config)
+    return root
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_extends_reaches_the_project_root(tmp_path: Path) -> None:
+    root = _project(tmp_path, "[project]\nname = 'x'\n\n[tool.netspec]\n")
+    assert netspec.load(root / "models" / "child.yaml").name == "child"
+
+
+def test_netspec_toml_sets_the_root_too(tmp_path: Path) -> None:
+    root = _project(tmp_path, "strict = false\n", file="netspec.toml")
+    assert netspec.load(root / "models" / "child.yaml").name == "child"
+
+
+def test_without_a_project_extends_stays_in_the_folder(tmp_path: Path) -> None:
+    root = _project(tmp_path, "[project]\nname = 'x'\n")  # a pyproject.toml without [tool.netspec]
+    with pytest.raises(netspec.SpecError) as caught:
+        netspec.load(root / "models" / "child.yaml")
+    assert caught.value.errors[0].code == "NS104"
+    assert "outside this spec's folder" in caught.value.errors[0].message
+
+
+def test_extends_outside_the_project_is_refused(tmp_path: Path) -> None:
+    root = _project(tmp_path, "[tool.netspec]\nroot = 'models'\n")
+    (root / "models" / "sub").mkdir()
+    (root / "models" / "sub" / "child.yaml").write_text(CHILD.replace("../base", "../../base"))
+    with pytest.raises(netspec.SpecError) as caught:
+        netspec.load(root / "models" / "sub" / "child.yaml")
+    (error,) = caught.value.errors
+    assert error.code == "NS104" and "outside the project root" in error.message
+    (tmp_path / "outside.yaml").write_text(BASE)
+    (root / "models" / "sub" / "escape.yaml").write_text("netspec: 1\nextends: ../../../outside.yaml\nname: e\n")
+    with pytest.raises(netspec.SpecError, match="outside the project root"):
+        netspec.load(root / "models" / "sub" / "escape.yaml")
+    (root / "models" / "sub" / "inside.yaml").write_text("netspec: 1\nextends: ../child.yaml\nname: i\n")
+    (root / "models" / "child.yaml").write_text(BASE)
+    assert netspec.load(root / "models" / "sub" / "inside.yaml").name == "i"  # up to the root is fine
+
+
+@pytest.mark.parametrize(
+    ("config", "words"),
+    [
+        ("[tool.netspec]\nroot = '..'\n", "outside the folder"),
+        ("[tool.netspec]\nstrict = 'yes'\n", "`strict` must be a boolean"),
+        ("[tool.netspec]\nexclud = ['a']\n", "unknown setting `exclud`"),
+        ("[tool.netspec]\ninclude = 'specs/*'\n", "`include` must be a list of globs"),
+        ("[tool.netspec\n", "not valid TOML"),
+        ("[tool.netspec]\nroot = 'missing'\n", "is not a folder"),
+    ],
+)
+def test_a_broken_configuration_is_reported_at_its_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], config: str, words: str
+) -> None:
+    root = _project(tmp_path, config)
+    with pytest.raises(netspec.SpecError, match=words) as caught:
+        netspec.load(root / "models" / "child.yaml")
+    assert caught.value.errors[0].code == "NS030"
+    assert caught.value.errors[0].file.endswith("pyproject.toml")
+    code, out = _run(capsys, "validate", str(root))
+    assert code == 1 and "NS030" in out and words.split("`")[0] in out
+
+
+def test_misspelt_setting_gets_a_suggestion(tmp_path: Path) -> None:
+    root = _project(tmp_path, "[tool.netspec]\nexclued = []\n")
+    with pytest.raises(netspec.SpecError) as caught:
+        find_config(root)
+    assert "did you mean `exclude`" in (caught.value.errors[0].hint or "")
+
+
+def test_validate_a_folder_skips_yaml_that_is_not_a_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _project(tmp_path, "[tool.netspec]\n")
+    (root / ".pre-commit-config.yaml").write_text("repos:\n  - repo: local\n    hooks: []\n")
+    (root / "compose.yml").write_text("services:\n  web: {image: nginx}\n")
+    (root / "schema.json").write_text(json.dumps({"properties": {"nodes": {}}}))
+    (root / "flow.json").write_text(json.dumps({"name": "f", "inputs": {"x": ["N", 4]}, "nodes": ["ReLU"]}))
+    (root / "empty.yaml").write_text("")
+    code, out = _run(capsys, "validate", str(root))
+    assert code == 0, out
+    assert out.strip().endswith("0 errors, 0 warnings in 3 files (skipped 4: 4 not specs)")
+    code, out = _run(capsys, "validate", "--format", "json", str(root))
+    report = json.loads(out)
+    assert report["counts"]["files"] == 3
+    assert sorted(Path(p).name for p in report["skipped"]["not_specs"]) == [
+        ".pre-commit-config.yaml",
+        "compose.yml",
+        "empty.yaml",
+        "schema.json",
+    ]
+
+
+def test_named_files_are_checked_unless_specs_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    other = tmp_path / "workflow.yaml"
+    other.write_text("on: push\njobs: {}\n")
+    code, _ = _run(capsys, "validate", str(other))
+    assert code == 1  # named explicitly: checked, and it is not a valid spec
+    code, out = _run(capsys, "validate", "--specs-only", str(other))
+    assert code == 0 and "in 0 files (skipped 1: 1 not a spec)" in out
+
+
+def test_include_exclude_and_strict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _project(
+        tmp_path, "[tool.netspec]\ninclude = ['models/**', 'base/*.yaml']\nexclude = ['models/drafts']\nstrict = true\n"
+    )
+    (root / "models" / "drafts").mkdir()
+    (root / "models" / "drafts" / "wip.yaml").write_text("netspec: 1\nname: wip\nnodes: {}\n")
+    (root / "models" / "warns.yaml").write_text(WARNS)
+    (root / "notes").mkdir()
+    (root / "notes" / "old.yaml").write_text("netspec: 1\nname: old\n")
+    code, out = _run(capsys, "validate", str(root))
+    assert "warns.yaml" in out and "error[NS160]" in out  # strict: the warning is an error
+    assert "wip.yaml" not in out and "old.yaml" not in out
+    assert out.strip().endswith("(skipped 2: 2 excluded by the project configuration)")
+    assert code == 1
+    code, out = _run(capsys, "validate", str(root / "models" / "drafts" / "wip.yaml"))
+    assert code == 0 and "skipped 1" in out  # the project's excludes hold for named files too
+
+
+@pytest.mark.parametrize(
+    ("glob", "matches", "misses"),
+    [
+        ("specs/*.yaml", ["specs/a.yaml"], ["specs/x/a.yaml", "a.yaml"]),
+        ("specs/**/*.yaml", ["specs/a.yaml", "specs/x/y/a.yaml"], ["other/a.yaml"]),
+        ("**/drafts", ["drafts/a.yaml", "x/drafts/b.json"], ["drafts.yaml"]),
+        ("net?.yaml", ["net1.yaml"], ["net12.yaml"]),
+        ("[ab].yaml", ["a.yaml"], ["c.yaml"]),
+        ("[!ab].yaml", ["c.yaml"], ["a.yaml"]),
+    ],
+)
+def test_glob_patterns(glob: str, matches: list[str], misses: list[str]) -> None:
+    pattern = glob_pattern(glob)
+    assert all(pattern.fullmatch(m) for m in matches)
+    assert not any(pattern.fullmatch(m) for m in misses)
+
+
+def test_validate_dot_in_this_repository_checks_specs_only(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root / "specs")
+    code, out = _run(capsys, "validate", ".")
+    assert code == 0
+    assert f"in {len(list(Path('.').glob('*.yaml')))} files" in out
