@@ -55,6 +55,7 @@ __all__ = [
     "ArgProblem",
     "ArgSpec",
     "OpDef",
+    "builtin_list",
     "builtin_ops",
     "catalog",
     "check_args",
@@ -66,9 +67,14 @@ __all__ = [
 ]
 
 
+def builtin_list() -> list[OpDef]:
+    """Every built-in op, made afresh (the signature generator reads torch while it runs)."""
+    return layer_ops() + modern_ops() + edge_ops() + tensor_ops()
+
+
 @functools.cache
 def _builtins() -> Mapping[str, OpDef]:
-    ops = layer_ops() + modern_ops() + edge_ops() + tensor_ops()
+    ops = builtin_list()
     return types.MappingProxyType({op.name: op for op in ops})
 
 

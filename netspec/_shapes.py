@@ -11,7 +11,19 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._dims import Constraint, Dim, Ports, Shape, ShapeCheck, ShapeError, SizeVector, Sym, format_shape, is_concrete, sym
+from ._dims import (
+    Constraint,
+    Dim,
+    Ports,
+    Shape,
+    ShapeCheck,
+    ShapeError,
+    SizeVector,
+    Sym,
+    format_shape,
+    is_concrete,
+    sym,
+)
 from ._errors import Diagnostic, SpecError, format_path
 from ._graph import Graph, GraphNode
 from ._ops import complete_args

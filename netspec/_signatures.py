@@ -80,7 +80,10 @@ def signature(path: str) -> Signature:
     if entry is None:
         raise StaleSignatures(f"`{path}` is not in the signature snapshot {SNAPSHOT_FILE}: run `{GENERATOR}`")
     doc, args = entry
-    return Signature(tuple(ArgSpec(name, ann, required, default) for name, ann, required, default in args), doc)
+    return Signature(
+        tuple(ArgSpec(name, ann, required, default) for name, ann, required, default in args),
+        doc,
+    )
 
 
 def module_attributes() -> frozenset[str]:
@@ -124,6 +127,9 @@ def _type_source(annotation: Any) -> str:
     if origin in (tuple, list, dict) and members:
         inner = ", ".join("..." if m is Ellipsis else _type_source(m) for m in members)
         return f"{origin.__name__}[{inner}]"
+    module = getattr(annotation, "__module__", "")
+    if isinstance(annotation, type) and module.split(".")[0] == "torch":
+        return "Any"  # a torch type (`Tensor`): no spec can give one
     raise TypeError(f"the snapshot cannot write the annotation {annotation!r}; add it to `_type_source`")
 
 

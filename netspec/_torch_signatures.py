@@ -10,6 +10,23 @@ TORCH_VERSION = "2.14.1"
 
 # class path -> (first paragraph of its docstring, ((argument, annotation, required, default), ...))
 CLASSES: dict[str, tuple[str, tuple[tuple[str, Any, bool, Any], ...]]] = {
+    "netspec._modules.LayerNorm2d": (
+        "LayerNorm over the channels of an [N, C, H, W] tensor, each position normalised on its own.",
+        (
+            ("normalized_shape", int | list[int] | tuple[int, ...], True, None),
+            ("eps", float, False, 1e-05),
+            ("elementwise_affine", bool, False, True),
+            ("bias", bool, False, True),
+        ),
+    ),
+    "netspec._modules.ScaledDotProductAttention": (
+        "Scaled dot-product attention of a query, key and value [..., L, E] (and a mask); attention dropout `dropout_p` applies in training only.",
+        (
+            ("dropout_p", float, False, 0.0),
+            ("is_causal", bool, False, False),
+            ("scale", float | None, False, None),
+        ),
+    ),
     "netspec._modules.StochasticDepth": (
         'Randomly drops a residual branch during training (Huang et al., "Deep Networks with Stochastic Depth", 2016).',
         (
@@ -255,6 +272,20 @@ CLASSES: dict[str, tuple[str, tuple[tuple[str, Any, bool, Any], ...]]] = {
             ("inplace", bool, False, False),
         ),
     ),
+    "torch.nn.Embedding": (
+        "A simple lookup table that stores embeddings of a fixed dictionary and size.",
+        (
+            ("num_embeddings", int, True, None),
+            ("embedding_dim", int, True, None),
+            ("padding_idx", int | None, False, None),
+            ("max_norm", float | None, False, None),
+            ("norm_type", float, False, 2.0),
+            ("scale_grad_by_freq", bool, False, False),
+            ("sparse", bool, False, False),
+            ("_weight", Any | None, False, None),
+            ("_freeze", bool, False, False),
+        ),
+    ),
     "torch.nn.Flatten": (
         "Flattens a contiguous range of dims into a tensor.",
         (
@@ -265,6 +296,10 @@ CLASSES: dict[str, tuple[str, tuple[tuple[str, Any, bool, Any], ...]]] = {
     "torch.nn.GELU": (
         "Applies the Gaussian Error Linear Units function.",
         (("approximate", str, False, "none"),),
+    ),
+    "torch.nn.GRU": (
+        "__init__(input_size,hidden_size,num_layers=1,bias=True,batch_first=False,dropout=0.0,bidirectional=False,device=None,dtype=None)",
+        (),
     ),
     "torch.nn.GroupNorm": (
         "Applies Group Normalization over a mini-batch of inputs.",
@@ -331,6 +366,10 @@ CLASSES: dict[str, tuple[str, tuple[tuple[str, Any, bool, Any], ...]]] = {
             ("bias", bool, False, True),
         ),
     ),
+    "torch.nn.LSTM": (
+        "__init__(input_size,hidden_size,num_layers=1,bias=True,batch_first=False,dropout=0.0,bidirectional=False,proj_size=0,device=None,dtype=None)",
+        (),
+    ),
     "torch.nn.LayerNorm": (
         "Applies Layer Normalization over a mini-batch of inputs.",
         (
@@ -396,6 +435,20 @@ CLASSES: dict[str, tuple[str, tuple[tuple[str, Any, bool, Any], ...]]] = {
         "Applies the Mish function, element-wise.",
         (("inplace", bool, False, False),),
     ),
+    "torch.nn.MultiheadAttention": (
+        "Allows the model to jointly attend to information from different representation subspaces.",
+        (
+            ("embed_dim", Any, True, None),
+            ("num_heads", Any, True, None),
+            ("dropout", Any, False, 0.0),
+            ("bias", Any, False, True),
+            ("add_bias_kv", Any, False, False),
+            ("add_zero_attn", Any, False, False),
+            ("kdim", Any, False, None),
+            ("vdim", Any, False, None),
+            ("batch_first", Any, False, False),
+        ),
+    ),
     "torch.nn.PReLU": (
         "Applies the element-wise PReLU function.",
         (
@@ -406,6 +459,24 @@ CLASSES: dict[str, tuple[str, tuple[tuple[str, Any, bool, Any], ...]]] = {
     "torch.nn.PixelShuffle": (
         "Rearrange elements in a tensor according to an upscaling factor.",
         (("upscale_factor", int, True, None),),
+    ),
+    "torch.nn.PixelUnshuffle": (
+        "Reverse the PixelShuffle operation.",
+        (("downscale_factor", int, True, None),),
+    ),
+    "torch.nn.RNNBase": (
+        "Base class for RNN modules (RNN, LSTM, GRU).",
+        (
+            ("mode", str, True, None),
+            ("input_size", int, True, None),
+            ("hidden_size", int, True, None),
+            ("num_layers", int, False, 1),
+            ("bias", bool, False, True),
+            ("batch_first", bool, False, False),
+            ("dropout", float, False, 0.0),
+            ("bidirectional", bool, False, False),
+            ("proj_size", int, False, 0),
+        ),
     ),
     "torch.nn.ReLU": (
         "Applies the rectified linear unit function element-wise.",

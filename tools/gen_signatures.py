@@ -20,11 +20,10 @@ def read_live() -> tuple[dict, frozenset[str], str]:
     """Build the built-in catalog reading every class from torch: (signatures, Module attributes, version)."""
     import torch
 
-    from netspec import _edge_ops, _layers, _signatures
+    from netspec import _ops, _signatures
 
     with _signatures.reading_torch() as recorded:
-        _layers.layer_ops()
-        _edge_ops.edge_ops()
+        _ops.builtin_list()
         attributes = _signatures.module_attributes()
     return dict(recorded), attributes, torch.__version__.split("+")[0]
 
