@@ -19,7 +19,7 @@ BLOCKS = [body for lang, body in FENCE.findall(PAGE) if lang == "python"]
 
 def test_build_takes_the_source_by_keyword() -> None:
     model = netspec.build(source="lenet5", num_classes=4)
-    assert model(torch.randn(2, 1, 32, 32)).shape == (2, 4)
+    assert model(torch.randn(2, 1, 28, 28)).shape == (2, 4)
 
 
 def test_hydra_instantiates_build() -> None:
@@ -34,10 +34,10 @@ def test_hydra_config_file_with_nested_values(tmp_path: Path) -> None:
     from omegaconf import OmegaConf
 
     config = OmegaConf.create(
-        "_target_: netspec.build\nsource: lenet5\nnum_classes: 3\ninput_shapes: {x: [2, 1, 32, 32]}\n"
+        "_target_: netspec.build\nsource: lenet5\nnum_classes: 3\ninput_shapes: {x: [2, 1, 28, 28]}\n"
     )
     model = instantiate(config)
-    assert model(torch.randn(2, 1, 32, 32)).shape == (2, 3)
+    assert model(torch.randn(2, 1, 28, 28)).shape == (2, 3)
     with pytest.raises(InstantiationException, match="num_clases"):
         instantiate(OmegaConf.create({"_target_": "netspec.build", "source": "lenet5", "num_clases": 3}))
 
@@ -49,11 +49,22 @@ def _lightning_module() -> Any:
     return namespace["SpecClassifier"]
 
 
+# Lightning's own deprecation and advice warnings (workers, seeds, pytree), not netspec's.
+_LIGHTNING_WARNINGS = [
+    pytest.mark.filterwarnings("ignore::FutureWarning"),
+    pytest.mark.filterwarnings("ignore::UserWarning"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+]
+
+
+@_LIGHTNING_WARNINGS[0]
+@_LIGHTNING_WARNINGS[1]
+@_LIGHTNING_WARNINGS[2]
 def test_lightning_module_trains_and_reloads(tmp_path: Path) -> None:
+    classifier = _lightning_module()  # skips without lightning
     import lightning as L
 
-    classifier = _lightning_module()
-    data = torch.utils.data.TensorDataset(torch.randn(16, 1, 32, 32), torch.randint(0, 3, (16,)))
+    data = torch.utils.data.TensorDataset(torch.randn(16, 1, 28, 28), torch.randint(0, 3, (16,)))
     loader = torch.utils.data.DataLoader(data, batch_size=8)
     module = classifier("lenet5", {"num_classes": 3}, lr=0.01)
     before = [p.detach().clone() for p in module.parameters()]
@@ -71,15 +82,20 @@ def test_lightning_module_trains_and_reloads(tmp_path: Path) -> None:
     trainer.save_checkpoint(checkpoint)
     again = classifier.load_from_checkpoint(checkpoint)
     assert again.hparams.params == {"num_classes": 3}
-    x = torch.randn(2, 1, 32, 32)
+    x = torch.randn(2, 1, 28, 28)
     module.eval()
     again.eval()
     assert torch.equal(module(x), again(x))
 
 
-def test_lightning_cli_configures_the_spec(tmp_path: Path) -> None:
+@_LIGHTNING_WARNINGS[0]
+@_LIGHTNING_WARNINGS[1]
+@_LIGHTNING_WARNINGS[2]
+def test_lightning_cli_configures_the_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("jsonargparse")
     classifier = _lightning_module()
+    monkeypatch.setattr("sys.argv", ["train.py"])
+    monkeypatch.chdir(tmp_path)
     from lightning.pytorch.cli import LightningCLI
 
     cli = LightningCLI(
@@ -88,4 +104,4 @@ def test_lightning_cli_configures_the_spec(tmp_path: Path) -> None:
         args=["--model.spec", "lenet5", "--model.params", "{num_classes: 5}", "--trainer.logger", "false"],
         save_config_kwargs={"overwrite": True},
     )
-    assert cli.model.model(torch.randn(1, 1, 32, 32)).shape == (1, 5)
+    assert cli.model.model(torch.randn(1, 1, 28, 28)).shape == (1, 5)
