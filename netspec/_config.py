@@ -37,7 +37,7 @@ else:  # pragma: no cover - Python 3.10
 __all__ = ["CONFIG_FILES", "ProjectConfig", "find_config", "glob_pattern"]
 
 CONFIG_FILES = ("netspec.toml", "pyproject.toml")
-_KEYS = {"root": str, "include": list, "exclude": list, "strict": bool}
+_KEYS: dict[str, type] = {"root": str, "include": list, "exclude": list, "strict": bool}
 MAX_CONFIG_BYTES = 1_000_000
 
 
@@ -107,7 +107,7 @@ def _config(file: Path, table: Mapping[str, Any]) -> ProjectConfig:
         if key not in _KEYS:
             raise _error(file, f"unknown setting `{key}`", did_you_mean(key, _KEYS, listing=len(_KEYS)))
         if not isinstance(value, _KEYS[key]) or (
-            _KEYS[key] is list and not all(isinstance(v, str) and v for v in value)
+            isinstance(value, list) and not all(isinstance(v, str) and v for v in value)
         ):
             kind = {"root": "a string", "include": "a list of globs", "exclude": "a list of globs"}.get(
                 key, "a boolean"

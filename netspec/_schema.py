@@ -194,7 +194,7 @@ def _render_default(value: Any) -> str:
 
 
 def _op_definition(op: OpDef, common: Mapping[str, Any]) -> dict[str, Any]:
-    properties = {key: {} for key in common}  # the node keys, described by the base definition
+    properties: dict[str, Any] = {key: {} for key in common}  # the node keys, described by the base definition
     properties["op"] = {"const": op.name}
     properties.update({name: _arg_entry(op, spec) for name, spec in op.args.items()})
     return {
