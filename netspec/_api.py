@@ -286,15 +286,15 @@ def missing_dims(
 ) -> tuple[dict[str, int], list[Diagnostic]]:
     """Example sizes for the constrained symbols that have none (`dims`), and a warning for each.
 
-    A summary, its MAC counts and `build`'s size check run at example sizes; for a symbol without
-    one, the smallest size that fits exactly is taken (else the smallest that runs). `validate` and
+    A summary and its MAC counts run at example sizes: for a symbol without one, size 1 where it
+    fits, else the smallest size that fits exactly (else the smallest that runs), with a warning. `validate` and
     `summary` report the same warning (NS212), so they never disagree about such a spec.
     """
     chosen: dict[str, int] = {}
     found: list[Diagnostic] = []
     for name, lattice in lattices.items():
-        if name in sizes or not lattice.runs:
-            continue  # given; or no size runs, which is NS202
+        if name in sizes or not lattice.runs or DEFAULT_EXAMPLE in lattice.exact:
+            continue  # given; no size runs (NS202); or the default example size fits, as for a 1x1 convolution
         size = (lattice.exact or lattice.runs)[0]
         chosen[name] = size
         message = (
