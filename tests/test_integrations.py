@@ -18,7 +18,7 @@ BLOCKS = [body for lang, body in FENCE.findall(PAGE) if lang == "python"]
 
 
 def test_build_takes_the_source_by_keyword() -> None:
-    model = netspec.build(source="lenet5", num_classes=4)
+    model = netspec.build(source="lenet5", params={"num_classes": 4})
     assert model(torch.randn(2, 1, 28, 28)).shape == (2, 4)
 
 
@@ -34,12 +34,12 @@ def test_hydra_config_file_with_nested_values(tmp_path: Path) -> None:
     from omegaconf import OmegaConf
 
     config = OmegaConf.create(
-        "_target_: netspec.build\nsource: lenet5\nnum_classes: 3\ninput_shapes: {x: [2, 1, 28, 28]}\n"
+        "_target_: netspec.build\nsource: lenet5\nparams: {num_classes: 3}\ninputs: {x: [2, 1, 28, 28]}\n"
     )
     model = instantiate(config)
     assert model(torch.randn(2, 1, 28, 28)).shape == (2, 3)
     with pytest.raises(InstantiationException, match="num_clases"):
-        instantiate(OmegaConf.create({"_target_": "netspec.build", "source": "lenet5", "num_clases": 3}))
+        instantiate(OmegaConf.create({"_target_": "netspec.build", "source": "lenet5", "params": {"num_clases": 3}}))
 
 
 def _lightning_module() -> Any:
