@@ -210,3 +210,54 @@ def test_a_plugin_registered_by_path_validates_without_torch(tmp_path: Path):
     assert "`PluginShrink` has no argument `lambda`" in report["message"]
     assert "did you mean `lambd`" in report["message"]
     assert report["in_schema"]  # `netspec schema` includes the plugin's ops
+
+
+def test_without_torch_installed_the_tools_work_and_build_says_what_to_install():
+    """As in the base install (`pip install netspec`): torch cannot be imported at all."""
+    script = textwrap.dedent(
+        """
+        import importlib.abc, json, sys
+
+        class _NoTorch(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name == "torch" or name.startswith("torch."):
+                    raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+                return None
+
+        sys.meta_path.insert(0, _NoTorch())
+        import importlib.util
+        importlib.util.find_spec = lambda name, *a: None if name == "torch" else _find(name, *a)
+        """
+    )
+    script = script.replace("_find(name, *a)", "__import__('importlib.machinery').machinery.PathFinder.find_spec(name)")
+    script += textwrap.dedent(
+        """
+        import netspec
+        from netspec._cli import main
+        report = {"validate": netspec.validate("specs/unet.yaml") == []}
+        report["summary"] = netspec.summarize("resnet18").totals.params
+        report["cli"] = [main(["validate", "specs"]), main(["graph", "lenet5"]), main(["schema"])]
+        report["export"] = main(["export", "lenet5", "--to", "python", "out.py"])
+        try:
+            netspec.build("lenet5")
+        except ModuleNotFoundError as err:
+            report["build"] = str(err)
+        print(json.dumps(report))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["validate"] and report["summary"] == 11_689_512
+    assert report["cli"] == [0, 0, 0]
+    assert report["export"] == 2
+    assert "pip install 'netspec[torch]'" in report["build"]
+
+
+def test_base_dependencies_leave_torch_to_an_extra():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert not any(dep.split(">")[0].split("=")[0].strip().lower() == "torch" for dep in project["dependencies"])
+    assert any(dep.startswith("torch") for dep in project["optional-dependencies"]["torch"])
+    hooks = (ROOT / ".pre-commit-hooks.yaml").read_text()
+    assert "entry: netspec validate --specs-only" in hooks and "additional_dependencies" not in hooks
