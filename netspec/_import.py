@@ -23,6 +23,7 @@ import json
 import keyword
 import math
 import operator
+import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -59,15 +60,32 @@ def _module_ops() -> dict[type, OpDef]:
 
 
 def _leaf_op(module: nn.Module, ops: Mapping[type, OpDef]) -> OpDef | None:
-    """The catalog op that builds `module`: its class, or a catalog class it subclasses without changing `forward`."""
+    """The catalog op that builds `module`: its class, a catalog class it subclasses without changing
+    `forward`, or a catalog class of the same name whose arguments it has (torchvision's
+    `StochasticDepth` for netspec's: the outputs are compared when the import is verified)."""
     cls = type(module)
     if cls in ops:
         return ops[cls]
+    namesake = catalog().get(cls.__name__)
+    if namesake is not None and namesake.kind == "module" and not module._modules and _namesake(module, namesake):
+        return namesake
     for base in cls.__mro__[1:]:
         if base in ops:
             same_forward = getattr(cls, "forward", None) is getattr(base, "forward", None)
             return ops[base] if same_forward and not module._modules else None
     return None
+
+
+def _namesake(module: nn.Module, op: OpDef) -> bool:
+    """Whether `module` has every required argument of `op` as an attribute, and the same weights' shapes."""
+    args = _read_args(module, op)
+    if any(spec.required and name not in args for name, spec in op.args.items()):
+        return False
+    rebuilt = _rebuild(op.resolve(), args)
+    if rebuilt is None:
+        return False
+    shapes = {k: tuple(v.shape) for k, v in rebuilt.state_dict().items()}
+    return shapes == {k: tuple(v.shape) for k, v in module.state_dict().items()}
 
 
 # -- tracing -----------------------------------------------------------------------------------------
@@ -87,15 +105,18 @@ class _Call:
 
 
 class _Tracer(fx.Tracer):
-    def __init__(self, ops: Mapping[type, OpDef]) -> None:
+    def __init__(self, ops: Mapping[type, OpDef], root: nn.Module) -> None:
         super().__init__()
         self.ops = ops
+        # decided before tracing: reading a module's attributes while tracing would record them
+        self.leaves = {id(m): _leaf_op(m, ops) for m in root.modules()}
         self.record_stack_traces = True
         self.calls: dict[str, _Call] = {}
         self.active: list[str] = [""]
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-        return _leaf_op(m, self.ops) is not None
+        op = self.leaves.get(id(m))
+        return op is not None
 
     def call_module(
         self, m: nn.Module, forward: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -182,7 +203,7 @@ def _source_line(node: fx.Node) -> str:
     """The last frame of a traced node's stack: `file:line: code`."""
     trace = node.stack_trace or ""
     frames = re.findall(r'File "([^"]+)", line (\d+), in [^\n]*\n\s*([^\n]*)', trace)
-    skipped = (str(Path(torch.__file__).parent), str(Path(__file__).parent))
+    skipped = (str(Path(torch.__file__).parent) + os.sep, str(Path(__file__).parent) + os.sep)
     frames = [f for f in frames if not f[0].startswith(skipped)]
     if not frames:
         return "(no source line)"
@@ -246,6 +267,11 @@ def _same_default(value: Any, default: Any) -> bool:
 
 def _module_args(module: nn.Module, op: OpDef, input_shape: tuple[int, ...] | None) -> dict[str, Any]:
     """The arguments that rebuild `module`, read from its attributes; checked by rebuilding it."""
+    return _minimal_args(module, op, _read_args(module, op), input_shape)
+
+
+def _read_args(module: nn.Module, op: OpDef) -> dict[str, Any]:
+    """The op's arguments found as the module's attributes (`bias` as whether it has one)."""
     args: dict[str, Any] = {}
     for name, spec in op.args.items():
         if name.startswith("_"):
@@ -261,16 +287,23 @@ def _module_args(module: nn.Module, op: OpDef, input_shape: tuple[int, ...] | No
         if isinstance(value, (torch.Tensor, nn.Module)) or callable(value):
             continue
         args[name] = _plain(value)
+    return args
+
+
+def _minimal_args(
+    module: nn.Module, op: OpDef, args: dict[str, Any], input_shape: tuple[int, ...] | None
+) -> dict[str, Any]:
+    """The arguments that rebuild `module` exactly, without defaults and what netspec infers."""
     full = dict(args)
-    rebuilt = _rebuild(type(module) if type(module) is op.resolve() else op.resolve(), full)
-    if rebuilt is None or not _same_module(rebuilt, module):
+    rebuilt = _rebuild(op.resolve(), full)
+    if rebuilt is None or not _same_module(rebuilt, module, op):
         raise ValueError(f"its arguments cannot be read back from the instance ({module!r})")
     for name, value in list(args.items()):
         spec = op.args[name]
         if _all_equal_list(value) and isinstance(value, list):
             single = dict(args, **{name: value[0]})
             candidate = _rebuild(op.resolve(), single)
-            if candidate is not None and _same_module(candidate, module):
+            if candidate is not None and _same_module(candidate, module, op):
                 args[name] = value = value[0]
         if not spec.required and _same_default(value, spec.default):
             del args[name]
@@ -278,7 +311,7 @@ def _module_args(module: nn.Module, op: OpDef, input_shape: tuple[int, ...] | No
         if not op.args[name].required:
             fewer = {k: v for k, v in args.items() if k != name}
             candidate = _rebuild(op.resolve(), fewer)
-            if candidate is not None and _same_module(candidate, module):
+            if candidate is not None and _same_module(candidate, module, op):
                 del args[name]
     for name, spec in op.args.items():
         if spec.inferred and name in args and op.infer is not None and input_shape is not None:
@@ -306,8 +339,12 @@ def _rebuild(cls: Callable[..., Any], args: dict[str, Any]) -> nn.Module | None:
     return built if isinstance(built, nn.Module) else None
 
 
-def _same_module(a: nn.Module, b: nn.Module) -> bool:
-    if a.extra_repr() != b.extra_repr():
+def _same_module(a: nn.Module, b: nn.Module, op: OpDef | None = None) -> bool:
+    """Built alike: the same description (or, for a namesake class, the same arguments) and weight shapes."""
+    if type(a) is type(b) or op is None:
+        if a.extra_repr() != b.extra_repr():
+            return False
+    elif _read_args(a, op) != _read_args(b, op):
         return False
     shapes_a = {k: tuple(v.shape) for k, v in a.state_dict().items()}
     shapes_b = {k: tuple(v.shape) for k, v in b.state_dict().items()}
@@ -382,7 +419,12 @@ def _activation_table() -> dict[Any, tuple[str, dict[str, tuple[int, Any]]]]:
     return _ACTIVATIONS
 
 
-_IDENTITY_METHODS = {"contiguous"}
+_IDENTITY_METHODS = {"contiguous"}  # dropped: `view` is imported as `reshape`, which needs no contiguity
+_VARARGS = {"permute", "view", "reshape", "expand", "repeat"}  # `x.permute(0, 2, 1)`: the sizes as one list
+_REDUCTIONS = {"mean", "sum", "amax", "amin"}
+# torch's own defaults where the catalog's differ (the catalog's chunk and split default to dim 1)
+_TORCH_DEFAULTS: dict[str, dict[str, Any]] = {"chunk": {"dim": 0}, "split": {"dim": 0}}
+_KWARG_ALIASES = {("split", "split_size"): "split_size_or_sections", ("view", "size"): "shape"}
 _ADD = {operator.add, operator.iadd, torch.add, "add", "add_"}
 _MUL = {operator.mul, operator.imul, torch.mul, "mul", "mul_"}
 _CAT = {torch.cat, torch.concat, torch.concatenate}
@@ -420,7 +462,7 @@ class _Importer:
     def trace(self) -> None:
         module = self.original
         self.module = module
-        tracer = _Tracer(self.ops)
+        tracer = _Tracer(self.ops, module)
         try:
             with _mode(module, training=False):
                 graph = tracer.trace(module)
@@ -444,14 +486,46 @@ class _Importer:
         torch.manual_seed(0)
         self.examples = {k: torch.randn(self.shapes[k]) for k in names}
         recorder = _Recorder(self.gm)
-        with torch.no_grad(), _mode(module, training=False):
-            recorder.run(*[self.examples[k] for k in names])
+        try:
+            with torch.no_grad(), _mode(module, training=False):
+                recorder.run(*[self.examples[k] for k in names])
+        except Exception as err:  # noqa: BLE001 - the module's own failure at the example shapes
+            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            shapes = ", ".join(f"{k}={list(v)}" for k, v in self.shapes.items())
+            raise ModuleImportError(
+                [f"the module fails on inputs of shape {shapes}: {type(err).__name__}: {first}"]
+            ) from None
         self.values = recorder.values
+        self._check_unused()
+
+    def _check_unused(self) -> None:
+        """Weights of modules the forward never calls cannot be loaded into a spec: say which."""
+        used: set[str] = set()
+        for node in self.graph.nodes:
+            if node.op in ("call_module", "get_attr"):
+                used.add(str(node.target))
+        unused = []
+        for name, child in self.module.named_modules():
+            if not name or any(name == u or name.startswith(u + ".") or u.startswith(name + ".") for u in used):
+                continue
+            if any(True for _ in child.parameters(recurse=False)) or any(True for _ in child.buffers(recurse=False)):
+                unused.append(name)
+        if unused:
+            shown = ", ".join(f"`{n}`" for n in unused[:8]) + (
+                f" and {len(unused) - 8} more" if len(unused) > 8 else ""
+            )
+            raise ModuleImportError(
+                [
+                    f"the forward (in eval mode) never calls {shown}, whose weights a spec cannot hold: "
+                    + "build the model without them (e.g. `aux_logits=False`)"
+                ]
+            )
 
     # -- conversion
 
     def convert(self) -> None:
         self.alias: dict[fx.Node, fx.Node] = {}
+        self.ports: dict[fx.Node, tuple[fx.Node, int]] = {}  # `pair[k]` -> (pair, k)
         self.ops_by_node: dict[fx.Node, _Op] = {}
         self.order: list[_Op] = []
         self.leaf_calls: Counter[str] = Counter()
@@ -493,13 +567,16 @@ class _Importer:
     ) -> None:
         sources = []
         for value in inputs:
+            if isinstance(value, fx.Node) and value in self.ports:
+                sources.append(value)
+                continue
             if not isinstance(value, fx.Node) or not self._tensor(value):
                 self.problems.append(
                     _unsupported(node, f"`{op}` of a tensor and a number", "netspec's ops take tensors")
                 )
                 raise _Skip
             source = self._source(value)
-            if source.op == "get_attr":
+            if source.op == "get_attr" and source not in self.ops_by_node:
                 self.problems.append(
                     _unsupported(node, f"a parameter or buffer (`{source.target}`) used directly by `{node.target}`")
                 )
@@ -516,14 +593,11 @@ class _Importer:
             self._outputs(node)
             return
         if node.op == "get_attr":
-            return  # reported where it is used
-        if not self._tensor(node):
-            if isinstance(self.values.get(node), (tuple, list)) and any(
-                isinstance(v, torch.Tensor) for v in self.values[node]
-            ):
-                self.problems.append(
-                    _unsupported(node, f"`{_describe(node)}` returns several tensors, which this catalog has no op for")
-                )
+            self._learned(node)
+            return
+        if node.op == "call_function" and node.target is operator.getitem and self._port(node):
+            return
+        if not self._tensor(node) and not self._several(node):
             return  # sizes and other numbers: folded where they are used
         if node.op == "call_module":
             self._leaf(node)
@@ -576,12 +650,53 @@ class _Importer:
         if target is operator.getitem:
             self._getitem(node)
             return
+        if target is F.interpolate and catalog().get("interpolate") is not None:
+            self._interpolate(node)
+            return
         self._generic(node)
+
+    def _several(self, node: fx.Node) -> bool:
+        """A call that returns several tensors (a tuple): an op with ports."""
+        value = self.values.get(node)
+        return (
+            node.op in ("call_module", "call_function", "call_method")
+            and isinstance(value, (tuple, list))
+            and any(isinstance(v, torch.Tensor) for v in value)
+        )
+
+    def _port(self, node: fx.Node) -> bool:
+        """`pair[k]` of a node with several outputs: the reference `node:k`."""
+        source, index = node.args
+        if not isinstance(source, fx.Node) or not isinstance(index, int) or not self._several(source):
+            return False
+        if isinstance(self.values.get(node), torch.Tensor):
+            self.ports[node] = (source, index if index >= 0 else len(self.values[source]) + index)
+        return True
+
+    def _learned(self, node: fx.Node) -> None:
+        """A parameter or buffer the forward uses directly: a `Parameter` or `Buffer` node at its own name."""
+        value = self.values.get(node)
+        if not node.users or not isinstance(value, torch.Tensor) or catalog().get("Parameter") is None:
+            return
+        path = str(node.target)
+        owner_path, _, attribute = path.rpartition(".")
+        owner = self.module.get_submodule(owner_path)
+        is_buffer = attribute in owner._buffers
+        args: dict[str, Any] = {"shape": list(value.shape)}
+        if value.dtype != torch.float32:
+            args["dtype"] = str(value.dtype).removeprefix("torch.")
+        if is_buffer and attribute in owner._non_persistent_buffers_set:
+            args["persistent"] = False
+        if not is_buffer and not value.requires_grad:
+            args["requires_grad"] = False
+        item = _Op(node, "Buffer" if is_buffer else "Parameter", args, [], module_path=path)
+        self.ops_by_node[node] = item
+        self.order.append(item)
 
     def _leaf(self, node: fx.Node) -> None:
         path = str(node.target)
         module = self.module.get_submodule(path)
-        op = _leaf_op(module, self.ops)
+        op = self.tracer.leaves.get(id(module))
         assert op is not None
         self.leaf_calls[path] += 1
         if self.leaf_calls[path] > 1 and (
@@ -602,7 +717,8 @@ class _Importer:
         except ValueError as err:
             self.problems.append(_unsupported(node, f"`{path}` ({type(module).__qualname__}): {err}"))
             raise _Skip from None
-        if node.kwargs:
+        extra = {k: v for k, v in node.kwargs.items() if not (op.name == "MultiheadAttention" and k == "need_weights")}
+        if extra:
             self.problems.append(_unsupported(node, f"`{path}` is called with keyword arguments"))
             raise _Skip
         self._add(node, op.name, args, list(node.args), module_path=path if self.leaf_calls[path] == 1 else None)
@@ -617,8 +733,11 @@ class _Importer:
                 )
             )
             raise _Skip
-        if op == "add" and tuple(self.values[a].shape) != tuple(self.values[b].shape):
-            self.problems.append(_unsupported(node, "an `add` that broadcasts", "`add` takes tensors of one shape"))
+        sa, sb = tuple(self.values[a].shape), tuple(self.values[b].shape)
+        same_rank = len(sa) == len(sb) and all(x == y or 1 in (x, y) for x, y in zip(sa, sb))
+        if op == "add" and not same_rank:
+            message = f"an `add` of shapes {list(sa)} and {list(sb)}"
+            self.problems.append(_unsupported(node, message, "`add` broadcasts only size-1 dimensions of one rank"))
             raise _Skip
         self._add(node, op, {}, [a, b])
 
@@ -639,6 +758,9 @@ class _Importer:
             if after == before[:start] + (math.prod(before[start:]),):
                 self._flatten(node, start, -1)
                 return
+        if catalog().get("reshape") is not None:
+            self._function_op(node, catalog()["reshape"])
+            return
         self._generic(node)
 
     def _getitem(self, node: fx.Node) -> None:
@@ -652,10 +774,13 @@ class _Importer:
         if Ellipsis in items:
             at = items.index(Ellipsis)
             items = items[:at] + [slice(None)] * (value.dim() - len(items) + 1) + items[at + 1 :]
-        if len(items) > value.dim() or not all(isinstance(i, slice) for i in items):
+        if len(items) > value.dim() or not all(isinstance(i, (slice, int)) for i in items):
             self._generic(node)
             return
         items += [slice(None)] * (value.dim() - len(items))
+        if not all(isinstance(i, slice) for i in items) or not self._is_crop(items, source, node):
+            self._select(node, source, items)
+            return
         starts = []
         slices: list[slice] = items  # type: ignore[assignment]  # checked above: all slices
         for axis, item in enumerate(slices):
@@ -677,6 +802,59 @@ class _Importer:
             return
         self.folded_sizes = True
         self._add(node, "crop", {"size": list(spatial_out), **args}, [source])
+
+    def _interpolate(self, node: fx.Node) -> None:
+        source = node.args[0]
+        assert isinstance(source, fx.Node)
+        size = _argument(node, 1, "size", None)
+        scale = _argument(node, 2, "scale_factor", None)
+        args: dict[str, Any] = {}
+        mode = self._fold(_argument(node, 3, "mode", "nearest"), node)
+        if mode != "nearest":
+            args["mode"] = mode
+        corners = self._fold(_argument(node, 4, "align_corners", None), node)
+        if corners is not None:
+            args["align_corners"] = corners
+        for name in ("recompute_scale_factor", "antialias"):
+            if _argument(node, 5 if name == "recompute_scale_factor" else 6, name, None) not in (None, False):
+                self.problems.append(_unsupported(node, f"`F.interpolate` with `{name}`"))
+                raise _Skip
+        out = tuple(self.values[node].shape[2:])
+        if size is not None:
+            reference = self._shape_source(size, exclude=source) if not isinstance(size, int) else None
+            if reference is not None and tuple(self.values[reference].shape[2:]) == out:
+                self._add(node, "interpolate", args, [source, reference])
+                return
+            folded = self._fold(size, node)
+            args["size"] = folded if isinstance(folded, list) else [folded] * len(out)
+        elif scale is not None:
+            folded = self._fold(scale, node)
+            args["scale_factor"] = (
+                [float(v) for v in folded] if isinstance(folded, list) else [float(folded)] * len(out)
+            )
+        self._add(node, "interpolate", args, [source])
+
+    def _is_crop(self, items: list[Any], source: fx.Node, node: fx.Node) -> bool:
+        """Slices of the dimensions from 2 on whose bounds are computed from shapes: a crop."""
+        bounds = [b for item in items for b in (item.start, item.stop)]
+        return any(isinstance(b, fx.Node) for b in bounds) and all(item == slice(None) for item in items[:2])
+
+    def _select(self, node: fx.Node, source: fx.Node, items: list[Any]) -> None:
+        """`x[:, 0]` (an `index`) or `x[:, 1:5]` (a `slice`) along one dimension."""
+        picked = [(axis, item) for axis, item in enumerate(items) if item != slice(None)]
+        if len(picked) != 1 or catalog().get("index") is None:
+            self.problems.append(_unsupported(node, "an indexing of more than one dimension", _REGISTER_HINT))
+            raise _Skip
+        ((axis, item),) = picked
+        if isinstance(item, int):
+            self._add(node, "index", {"dim": axis, "index": item}, [source])
+            return
+        args: dict[str, Any] = {"dim": axis}
+        for key, bound in (("start", item.start), ("end", item.stop), ("step", item.step)):
+            folded = self._fold(bound, node)
+            if folded is not None and not (key == "step" and folded == 1):
+                args[key] = folded
+        self._add(node, "slice", args, [source])
 
     def _shape_source(self, index: Any, exclude: fx.Node) -> fx.Node | None:
         """The one tensor (other than `exclude`) whose shape the nodes in `index` are computed from."""
@@ -701,6 +879,10 @@ class _Importer:
         """A call of a function the catalog has an op for (a registered function, or an op whose target it is)."""
         target: Any = node.target
         if node.op == "call_method":
+            same = catalog().get(str(node.target))
+            if same is not None and same.kind == "function":
+                self._function_op(node, same)
+                return
             target = getattr(torch, str(node.target), None)
         for op in catalog().values():
             if op.kind == "function" and op.resolve() is target and target is not None:
@@ -710,28 +892,64 @@ class _Importer:
         raise _Skip
 
     def _function_op(self, node: fx.Node, op: OpDef) -> None:
-        try:
-            bound = inspect.signature(op.resolve()).bind(*node.args, **node.kwargs)
-        except (TypeError, ValueError):
+        """A call of `op`'s target: leading tensors are the inputs, the rest its arguments in order."""
+        positional = list(node.args)
+        inputs: list[Any] = []
+        limit = op.max_inputs if op.max_inputs is not None else len(positional)
+        while (
+            positional
+            and len(inputs) < limit
+            and isinstance(positional[0], fx.Node)
+            and (self._tensor(positional[0]) or positional[0] in self.ports)
+        ):
+            inputs.append(positional.pop(0))
+        if positional and isinstance(positional[0], (list, tuple)) and not inputs and op.inputs_as_list:
+            inputs = list(positional.pop(0))  # type: ignore[arg-type]  # a list or tuple: checked above
+        names = list(op.args)
+        varargs = node.op == "call_method" and str(node.target) in _VARARGS and positional
+        if varargs and not (len(positional) == 1 and isinstance(positional[0], (list, tuple))):
+            positional = [list(positional)]
+        given: dict[str, Any] = dict(_TORCH_DEFAULTS.get(op.name, {}))
+        given.update(zip(names, positional))
+        for key, value in node.kwargs.items():
+            given[_KWARG_ALIASES.get((op.name, key), key)] = value
+        if len(positional) > len(names) or any(k not in op.args for k in given):
             self.problems.append(
                 _unsupported(node, f"`{_describe(node)}` is called in a way `{op.name}` does not take")
             )
-            raise _Skip from None
-        inputs: list[Any] = []
+            raise _Skip
         args: dict[str, Any] = {}
-        for name, value in bound.arguments.items():
-            if isinstance(value, fx.Node) and self._tensor(value):
-                inputs.append(value)
-            elif (
-                isinstance(value, (list, tuple))
-                and value
-                and all(isinstance(v, fx.Node) and self._tensor(v) for v in value)
-            ):
-                inputs.extend(value)
-            else:
-                args[name] = self._fold(value, node)
-        args = {k: v for k, v in args.items() if k in op.args and not _same_default(v, op.args[k].default)}
+        for key, value in given.items():
+            folded = (
+                self._fold_sizes(value, node) if op.name in ("reshape", "view", "expand") else self._fold(value, node)
+            )
+            if isinstance(folded, list) and key in ("dim", "dims") and len(folded) == 1 and op.name in _REDUCTIONS:
+                folded = folded[0]
+            if not _same_default(folded, op.args[key].default) or op.args[key].required:
+                args[key] = folded
         self._add(node, op.name, args, inputs)
+
+    def _fold_sizes(self, value: Any, owner: fx.Node) -> Any:
+        """Sizes of a reshape: the batch (dimension 0 of a tensor's shape) as `N`, the rest as numbers."""
+        if isinstance(value, (list, tuple)):
+            return [self._fold_sizes(v, owner) for v in value]
+        if isinstance(value, fx.Node) and self._is_batch_size(value):
+            return "N"
+        return self._fold(value, owner)
+
+    def _is_batch_size(self, node: fx.Node) -> bool:
+        if node.op == "call_method" and node.target == "size" and len(node.args) == 2 and node.args[1] == 0:
+            return True
+        if node.op == "call_function" and node.target is operator.getitem and node.args[1] == 0:
+            shape = node.args[0]
+            return bool(
+                isinstance(shape, fx.Node)
+                and (
+                    (shape.op == "call_function" and shape.target is getattr and shape.args[1] == "shape")
+                    or (shape.op == "call_method" and shape.target == "size" and len(shape.args) == 1)
+                )
+            )
+        return False
 
     def _outputs(self, node: fx.Node) -> None:
         result = node.args[0]
@@ -853,10 +1071,10 @@ class _Importer:
             return
         for op in self._ops_in(scope):
             for value in op.inputs:
-                if value not in inside and value not in scope.inputs:
+                if self._owner(value) not in inside and value not in scope.inputs:
                     scope.inputs.append(value)
                     scope.input_names.append(self._fresh_input(scope))
-        if scope.output is None or scope.output not in inside:
+        if scope.output is None or self._owner(scope.output) not in inside:
             last = self._ops_in(scope)
             scope.output = last[-1].node if last else None
             if scope.output is None:
@@ -876,8 +1094,16 @@ class _Importer:
             out.extend(self._ops_in(item) if isinstance(item, _Scope) else [item])
         return out
 
+    def _owner(self, value: fx.Node) -> fx.Node:
+        """The node that computes `value` (for `pair[k]`, the node with the ports)."""
+        return self.ports[value][0] if value in self.ports else value
+
     def _members(self, scope: _Scope) -> set[fx.Node]:
         return {op.node for op in self._ops_in(scope)}
+
+
+class _Unparametrisable(Exception):
+    """The instances of a block differ in a way no parameter can say."""
 
 
 class _Skip(Exception):
@@ -913,7 +1139,7 @@ def _describe(node: fx.Node) -> str:
 def _base_name(item: _Op) -> str:
     if item.base:
         return item.base
-    if item.op in ("crop", "Flatten"):
+    if item.op in ("crop", "Flatten", "index", "slice", "reshape"):
         return item.op.lower()
     if item.node.op in ("call_function", "call_method"):
         base = re.sub(r"_\d+$", "", item.node.name)
@@ -983,10 +1209,13 @@ class _Structurer:
         spec = op.args.get(key) if op is not None else None
         return _NONE if spec is None or spec.required else _plain(spec.default)
 
-    def ref(self, scope: _Scope, value: fx.Node) -> str:
+    def ref(self, scope: _Scope, value: fx.Node, *, exact: bool = False) -> str:
         """How `scope`'s body names `value`: an input, a node, or a node inside a child instance."""
         if value in scope.inputs and not self._inside(scope, value):
             return scope.input_names[scope.inputs.index(value)]
+        if value in self.imp.ports:
+            source, port = self.imp.ports[value]
+            return f"{self.ref(scope, source, exact=True)}:{port}"
         op = self.imp.ops_by_node.get(value)
         if op is None:
             if value.op == "placeholder" and scope is self.imp.root:
@@ -1003,13 +1232,13 @@ class _Structurer:
         parts: list[str] = []
         for i, sub in enumerate(chain):
             parts.append(sub.name)
-            if sub.output is value:  # the instance's output stands for the value
+            if sub.output is value and not exact:  # the instance's output stands for the value
                 return ".".join(parts)
         parts.append(op.name)
         return ".".join(parts)
 
     def _inside(self, scope: _Scope, value: fx.Node) -> bool:
-        return value in self.imp._members(scope)
+        return self.imp._owner(value) in self.imp._members(scope)
 
     def body(self, scope: _Scope) -> _Body:
         items: list[_Item] = []
@@ -1108,7 +1337,16 @@ class _Structurer:
             if template not in fits:
                 fits.insert(0, template)
             remaining = [s for s in remaining if s not in fits]
-            self.make_block(key, template, fits)
+            try:
+                self.make_block(key, template, fits)
+            except _Unparametrisable as err:
+                if len(fits) == 1:
+                    raise ModuleImportError([str(err)]) from None
+                alike: dict[str, list[_Scope]] = {}  # one block per distinct body instead
+                for scope in fits:
+                    alike.setdefault(repr(self.bodies[scope.key]), []).append(scope)
+                for group in alike.values():
+                    self.make_block(key, group[0], group)
 
     def make_block(self, key: str, template: _Scope, members: list[_Scope]) -> None:
         base = _snake(key)
@@ -1173,13 +1411,10 @@ class _Structurer:
                     elif concrete:
                         item.args[key_] = concrete[0]
                     continue
-                if _NONE in concrete:
-                    raise ModuleImportError([f"`{item.name}` of {key} instances sets `{key_}` in some only"])
-                pname = param_for(values, _identifier(key_))
+                pname = None if _NONE in concrete else param_for(values, _identifier(key_))
                 if pname is None:
-                    raise ModuleImportError(
-                        [f"the values of `{key_}` in the `{key}` instances cannot be one parameter"]
-                    )
+                    self.block_names.discard(name)
+                    raise _Unparametrisable(f"the values of `{key_}` in the `{key}` instances cannot be one parameter")
                 item.args[key_] = f"${pname}"
         for vector, pname in vectors:
             concrete = [v for v in vector if v is not _MISSING]

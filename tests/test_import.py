@@ -188,7 +188,7 @@ class Scale(nn.Module):
         self.weight = nn.Parameter(torch.rand(channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.weight
+        return torch.cumsum(x, dim=1) * self.weight
 
 
 class WithCustom(nn.Module):
@@ -206,7 +206,8 @@ def test_a_module_not_in_the_catalog_is_a_clear_error() -> None:
         netspec.from_module(WithCustom(), inputs={"x": [2, 4]})
     (problem,) = info.value.problems
     assert "in `scale` (Scale)" in problem
-    assert f"{Path(__file__).name}:" in problem and "return x * self.weight" in problem
+    assert "the catalog has no op for `torch.cumsum`" in problem
+    assert f"{Path(__file__).name}:" in problem and "return torch.cumsum(x, dim=1) * self.weight" in problem
     assert 'netspec.register_op("Scale", Scale)' in problem
 
 
@@ -311,3 +312,41 @@ def test_the_guide_shows_what_the_importer_writes(capsys: pytest.CaptureFixture[
     assert code and shown
     exec(compile(code.group(1), "import.md", "exec"), {"__name__": "__doc_example__"})  # noqa: S102 - our docs
     assert capsys.readouterr().out.strip() == shown.group(1).strip()
+
+
+class TensorOps(nn.Module):
+    """Learned tensors, tensor methods with the batch as a size, `x[:, 0]`, chunks and their ports."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.token = nn.Parameter(torch.randn(1, 1, 8))
+        self.register_buffer("offset", torch.randn(1, 1, 8))
+        self.proj = nn.Linear(8, 8)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        n = x.shape[0]
+        tokens = x.flatten(2).permute(0, 2, 1)  # [N, HW, C]
+        tokens = torch.cat([self.token.expand(n, -1, -1), tokens], dim=1) + self.offset
+        first = self.proj(tokens[:, 0])
+        left, right = tokens.chunk(2, dim=2)
+        pooled = (left * right).mean(1)
+        return first, pooled.reshape(n, 2, -1)[:, 1:]
+
+
+def test_tensor_ops_ports_and_learned_tensors() -> None:
+    model = TensorOps()
+    text, built = _imported(model, x=[3, 8, 2, 2])
+    nodes = _nodes(text)
+    assert nodes["token"] == {"op": "Parameter", "shape": [1, 1, 8]}
+    assert nodes["offset"] == {"op": "Buffer", "shape": [1, 1, 8]}
+    assert nodes["expand"] == {"op": "expand", "size": ["N", -1, -1]}
+    assert nodes["index"] == {"op": "index", "dim": 1, "index": 0}
+    assert nodes["chunk"] == {"op": "chunk", "in": "add", "dim": 2, "chunks": 2}
+    assert nodes["mul"]["in"] == ["chunk:0", "chunk:1"]
+    assert nodes["mean"] == {"op": "mean", "dim": 1}
+    assert nodes["reshape"] == {"op": "reshape", "shape": ["N", 2, -1]}
+    assert nodes["slice"] == {"op": "slice", "dim": 1, "start": 1}
+    assert set(built.state_dict()) == set(model.state_dict())
+    assert yaml.safe_load(text)["inputs"]["x"][0] == "N"
+    out = built(torch.randn(5, 8, 2, 2))  # the batch is free
+    assert out[0].shape == (5, 8)
