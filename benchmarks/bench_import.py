@@ -103,7 +103,9 @@ def run_one(family: str, name: str, folder: Path) -> dict[str, object]:
 
     row: dict[str, object] = {"model": name, "family": family, "traced": False, "imported": False}
     torch.manual_seed(0)
-    kwargs = {"aux_loss": False} if family == "segmentation" else {}
+    kwargs: dict[str, object] = {"aux_loss": False, "weights_backbone": None} if family == "segmentation" else {}
+    if name in ("googlenet", "inception_v3"):
+        kwargs["aux_logits"] = False  # the auxiliary heads run only in training: their weights have no node
     model = tvm.get_model(name, weights=None, **kwargs).eval()
     source = inspect.getsourcefile(type(model)) or ""
     row["source_lines"] = _code_lines(source) if source else 0
@@ -143,26 +145,73 @@ def run_one(family: str, name: str, folder: Path) -> dict[str, object]:
     return row
 
 
+def _parameter_count(family: str, name: str) -> int:
+    import torchvision.models as tvm
+
+    kwargs: dict[str, object] = {"weights_backbone": None} if family == "segmentation" else {}
+    with torch.device("meta"):
+        model = tvm.get_model(name, weights=None, **kwargs)
+    return sum(p.numel() for p in model.parameters())
+
+
+def _run_isolated(family: str, name: str, folder: Path, timeout: float) -> dict[str, object]:
+    """One model in its own process, so that a slow or crashing model costs one row."""
+    command = [sys.executable, __file__, "--one", family, name, str(folder)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return {"model": name, "family": family, "traced": None, "imported": False, "error": f"over {timeout:.0f} s"}
+    try:
+        return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    except (IndexError, json.JSONDecodeError):
+        last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no output"
+        return {"model": name, "family": family, "traced": None, "imported": False, "error": f"crash: {last[:150]}"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", help="model names (default: all)")
     parser.add_argument("--json", help="also write the rows to this file")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds per model (default: 300)")
+    parser.add_argument(
+        "--max-params", type=float, default=100e6, help="skip larger models (default: 1e8; they need several GB each)"
+    )
+    parser.add_argument("--one", nargs=3, metavar=("FAMILY", "NAME", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.one:
+        print(json.dumps(run_one(args.one[0], args.one[1], Path(args.one[2]))))
+        return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for family, name in _models(args.models):
             folder = Path(tmp) / name
             folder.mkdir()
-            row = run_one(family, name, folder)
+            size = _parameter_count(family, name)
+            if size > args.max_params:
+                row = {
+                    "model": name,
+                    "family": family,
+                    "skipped": True,
+                    "error": f"skipped: {size / 1e6:.0f} M parameters",
+                }
+            else:
+                row = _run_isolated(family, name, folder, args.timeout)
             rows.append(row)
             flags = "".join("x" if row.get(k) else "." for k in ("traced", "imported", "strict_load", "equal"))
             lines = f"{row.get('spec_lines', '-')}/{row.get('source_lines', '-')}"
             print(f"{family:14} {name:32} {flags}  lines {lines:>9}  {row.get('error', '')[:150]}", flush=True)
-    traced = [r for r in rows if r["traced"]]
+    skipped = [r for r in rows if r.get("skipped")]
+    rows = [r for r in rows if not r.get("skipped")]
+    traced = [r for r in rows if r["traced"] or r["traced"] is None]  # a timeout counts against the import
     ok = [r for r in traced if r.get("equal") and r.get("strict_load") and not r.get("torchvision_imported")]
     print()
-    print(f"models: {len(rows)}; fx traces {len(traced)}")
+    timeouts = sum(1 for r in rows if r["traced"] is None)
+    print(
+        f"models: {len(rows)}; fx traces {len(traced) - timeouts}, {timeouts} over the time limit (counted as failures)"
+    )
+    if skipped:
+        print(f"skipped for their size: {', '.join(str(r['model']) for r in skipped)}")
     print(f"imported: {sum(1 for r in traced if r['imported'])}/{len(traced)}")
     print(f"strict load in a fresh process: {sum(1 for r in traced if r.get('strict_load'))}/{len(traced)}")
     print(f"outputs equal: {len(ok)}/{len(traced)} ({100 * len(ok) / max(len(traced), 1):.0f}% of the traceable)")
