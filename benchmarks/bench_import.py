@@ -46,10 +46,12 @@ print(json.dumps(result))
 """
 
 # Input sizes: small where the model allows it (fixed-size models get their own).
-DEFAULT_IMAGE = (1, 3, 64, 64)
+DEFAULT_IMAGE = (1, 3, 32, 32)
 SIZES = {
+    "alexnet": (1, 3, 64, 64),
+    "squeezenet1_0": (1, 3, 64, 64),
+    "squeezenet1_1": (1, 3, 64, 64),
     "inception_v3": (1, 3, 96, 96),
-    "googlenet": (1, 3, 64, 64),
     "vit_b_16": (1, 3, 224, 224),
     "vit_b_32": (1, 3, 224, 224),
     "vit_l_16": (1, 3, 224, 224),
@@ -57,7 +59,7 @@ SIZES = {
     "vit_h_14": (1, 3, 224, 224),
     "maxvit_t": (1, 3, 224, 224),
 }
-VIDEO = (1, 3, 4, 32, 32)
+VIDEO = (1, 3, 2, 32, 32)
 VIDEO_SIZES = {"s3d": (1, 3, 8, 64, 64), "mvit_v1_b": (1, 3, 16, 224, 224), "mvit_v2_s": (1, 3, 16, 224, 224)}
 
 
