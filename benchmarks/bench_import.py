@@ -67,10 +67,10 @@ def _models(selected: list[str]) -> list[tuple[str, str]]:
     import torchvision.models as tvm
 
     found = []
-    for family, module in (
-        ("classification", tvm),
-        ("segmentation", tvm.segmentation),
+    for family, module in (  # the small families first
         ("video", tvm.video),
+        ("segmentation", tvm.segmentation),
+        ("classification", tvm),
     ):
         for name in tvm.list_models(module=module):
             if not selected or name in selected:
