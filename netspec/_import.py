@@ -56,7 +56,12 @@ _REGISTER_HINT = "add it to the catalog with `netspec.register_op(NAME, target)`
 
 def _module_ops() -> dict[type, OpDef]:
     """Catalog module ops by class."""
-    return {op.resolve(): op for op in catalog().values() if op.kind == "module" and isinstance(op.resolve(), type)}
+    found: dict[type, OpDef] = {}
+    for op in catalog().values():
+        target = op.resolve() if op.kind == "module" else None
+        if isinstance(target, type):
+            found[target] = op
+    return found
 
 
 def _leaf_op(module: nn.Module, ops: Mapping[type, OpDef]) -> OpDef | None:
