@@ -55,7 +55,9 @@ def main() -> None:
             built, reference = _pair(name, reference, params)
             x = torch.randn(shape)
             assert torch.allclose(built(x), reference(x), atol=1e-5), label
-            times_a, times_b = interleaved(lambda: built(x), lambda: reference(x), repeats=args.repeats, warmup=3)
+            times_a, times_b = interleaved(
+                lambda b=built, x=x: b(x), lambda r=reference, x=x: r(x), repeats=args.repeats, warmup=3
+            )
             ratios.append(report(label, times_a, times_b, TARGET))
         guard = _guard_cost(torch.randn(1, 3, 64, 64), 10000)
     print(f"input guard alone: {guard * 1e6:.2f} us per call")

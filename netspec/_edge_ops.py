@@ -95,7 +95,7 @@ def _smallest(dims: list[Dim]) -> Dim:
         return dims[0]
 
     def value(d: Dim) -> int:
-        return d if is_concrete(d) else d.evaluate({name: _REFERENCE_SIZE for name in d.variables})
+        return d if is_concrete(d) else d.evaluate(dict.fromkeys(d.variables, _REFERENCE_SIZE))
 
     return min(dims, key=value)
 

@@ -129,7 +129,7 @@ def bind_params(spec: Spec, overrides: Mapping[str, Any]) -> dict[str, Any]:
     """Parameter values: defaults, then `overrides`; unknown names and bad values are `SpecError`s."""
     diagnostics = []
     values: dict[str, Any] = {}
-    for name, value in overrides.items():
+    for name in overrides:
         if name not in spec.params:
             hint = did_you_mean(name, spec.params, listing=20) or "this spec has no parameters"
             where = spec.source.span(("params",), key=True) or spec.source.span(("name",))

@@ -864,7 +864,6 @@ class _Importer:
     def _shape_source(self, index: Any, exclude: fx.Node) -> fx.Node | None:
         """The one tensor (other than `exclude`) whose shape the nodes in `index` are computed from."""
         found: set[fx.Node] = set()
-        stack = [n for n in fx.node.map_arg(index, lambda n: n).__iter__()] if isinstance(index, tuple) else []
         stack = []
         fx.node.map_arg(index, stack.append)
         seen: set[fx.Node] = set()
@@ -1235,7 +1234,7 @@ class _Structurer:
             current = current.parent
         chain.reverse()
         parts: list[str] = []
-        for i, sub in enumerate(chain):
+        for sub in chain:
             parts.append(sub.name)
             if sub.output is value and not exact:  # the instance's output stands for the value
                 return ".".join(parts)
@@ -1953,7 +1952,7 @@ def _input_candidates(imp: _Importer) -> Iterable[tuple[dict[str, list[Any]], di
             shaped[k] = ["N", channels, *spatial]
             dims.update(dict(zip(spatial, shape[2:])))
         if ok:
-            yield shaped, {s: d for s, d in dims.items()}
+            yield shaped, dict(dims)
     del names
     first: Any = f"${imp.channel_param}" if imp.channel_param else None
     yield (

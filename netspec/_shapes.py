@@ -360,7 +360,7 @@ def _constraint_symbols(constraint: Constraint) -> set[str]:
 
 def valid_sizes(info: ShapeInfo, *, limit: int = SIZE_SEARCH_LIMIT) -> dict[str, SizeLattice]:
     """For each symbolic input dimension that some layer constrains, the sizes that run and fit."""
-    example = {**{s: DEFAULT_BATCH for s in info.symbols}, **info.graph.spec.dims}
+    example = {**dict.fromkeys(info.symbols, DEFAULT_BATCH), **info.graph.spec.dims}
     by_symbol: dict[str, list[Constraint]] = {}
     for _, constraint in info.constraints:
         for name in _constraint_symbols(constraint):
@@ -426,7 +426,7 @@ def check_sizes(info: ShapeInfo, sizes: Mapping[str, int], lattices: Mapping[str
     diagnostics = []
     seen = set()
     failed: set[tuple[str, ...]] = set()
-    env = {**{s: DEFAULT_BATCH for s in info.symbols}, **sizes}
+    env = {**dict.fromkeys(info.symbols, DEFAULT_BATCH), **sizes}
     for node, constraint in info.constraints:
         if constraint.holds(env):
             continue

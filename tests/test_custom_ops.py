@@ -121,7 +121,7 @@ def test_a_spec_can_only_name_registered_ops(monkeypatch):
         with pytest.raises(netspec.SpecError) as info:
             netspec.build(_spec({"bad": {"op": name}}))
         assert info.value.diagnostics[0].code == "NS141", name
-    with pytest.raises(netspec.SpecError, match="`os.system` is not an op: ops are names from the catalog"):
+    with pytest.raises(netspec.SpecError, match=r"`os\.system` is not an op: ops are names from the catalog"):
         netspec.load(_spec({"bad": {"op": "os.system"}}))
 
 

@@ -30,7 +30,7 @@ YAML_EXAMPLES = [
 @pytest.mark.parametrize(("doc", "index", "code"), PYTHON_EXAMPLES, ids=[f"{d}-{i}" for d, i, _ in PYTHON_EXAMPLES])
 def test_python_example_runs(doc: str, index: int, code: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
-    exec(compile(code, f"{doc}[{index}]", "exec"), {"__name__": "__doc_example__"})  # noqa: S102 - our own docs
+    exec(compile(code, f"{doc}[{index}]", "exec"), {"__name__": "__doc_example__"})
 
 
 @pytest.mark.parametrize("page", SEQUENTIAL_PAGES)
@@ -42,7 +42,7 @@ def test_page_examples_run_in_order(page: str, monkeypatch: pytest.MonkeyPatch) 
     namespace = {"__name__": "__doc_example__"}
     try:
         for index, code in enumerate(_blocks(ROOT / "docs" / page, "python")):
-            exec(compile(code, f"{page}[{index}]", "exec"), namespace)  # noqa: S102 - our own docs
+            exec(compile(code, f"{page}[{index}]", "exec"), namespace)
     finally:
         for name in set(catalog()) - before:
             unregister_op(name)
@@ -90,3 +90,18 @@ def test_op_catalog_example_validates_and_builds(text: str) -> None:
     assert spec.warnings == []
     assert netspec.validate(spec) == []
     assert isinstance(netspec.build(spec), torch.nn.Module)
+
+
+def test_readme_test_command_is_what_ci_runs() -> None:
+    """Each step of the README's test command after the install is a line of `.ci/run`, in order."""
+    block = next(b for b in _blocks(ROOT / "README.md", "sh") if "pytest" in b)
+    steps = [s.strip() for s in block.strip().split("&&")]
+    checks = steps[next(i for i, s in enumerate(steps) if s.startswith("pip install -e")) + 1 :]
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    runs = [line for line in ci if line and not line.startswith(("#", "python -m pip", "python3 -m venv", ". "))]
+    positions = [ci.index(step) for step in checks]
+    assert positions == sorted(positions), "the README's checks run in another order than CI's"
+    assert [line for line in runs if line in checks] == checks
+    assert checks[-1].startswith("python -m pytest")
+    pins = re.compile(r"\btorch(?:vision)?==[0-9.]+")
+    assert set(pins.findall(block)) == set(pins.findall("\n".join(ci))), "README and CI pin other torch versions"

@@ -155,7 +155,7 @@ def test_ops_outside_torch_nn_are_refused():
     netspec.register_op("ExportTestScale", Scale, shape=lambda inputs, args, check: inputs[0])
     try:
         spec = {"name": "custom", "inputs": {"x": ["N", 4]}, "nodes": {"scale": {"op": "ExportTestScale"}}}
-        with pytest.raises(ExportError, match="not a `torch.nn` module"):
+        with pytest.raises(ExportError, match=r"not a `torch\.nn` module"):
             export_python(spec)
     finally:
         from netspec._ops import unregister_op

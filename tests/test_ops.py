@@ -794,7 +794,7 @@ def test_register_a_module_class(registered):
     assert op.shape([(2, 4, 3, 3)], args, ShapeCheck()) == (2, 4, 3, 3)  # run on meta tensors
     assert op.param_count(args) == 4  # counted on the meta device
     assert op.macs is None
-    with pytest.raises(ShapeError, match="has no shape rule.*fixed sizes"):
+    with pytest.raises(ShapeError, match=r"has no shape rule.*fixed sizes"):
         op.shape([(N, 4, H, W)], args, ShapeCheck())
     with pytest.raises(ShapeError, match="`TestScale` fails on inputs \\[2, 5, 3, 3\\]"):
         op.shape([(2, 5, 3, 3)], args, ShapeCheck())
@@ -855,9 +855,9 @@ def test_replacing_a_builtin_and_restoring_it():
 
 
 def test_register_refuses_other_targets():
-    with pytest.raises(TypeError, match="nn.Module subclass, a function or a dotted path"):
+    with pytest.raises(TypeError, match=r"nn\.Module subclass, a function or a dotted path"):
         register_op("TestThing", 42)
-    with pytest.raises(TypeError, match="nn.Module subclass, a function or a dotted path"):
+    with pytest.raises(TypeError, match=r"nn\.Module subclass, a function or a dotted path"):
         register_op("TestThing", dict)
     assert get_op("TestThing") is None
 

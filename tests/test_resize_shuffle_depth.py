@@ -16,8 +16,8 @@ from netspec._dims import sym
 from netspec._modules import StochasticDepth
 
 torchvision = pytest.importorskip("torchvision")
-from torchvision.models.shufflenetv2 import channel_shuffle
-from torchvision.ops import StochasticDepth as TorchvisionStochasticDepth
+from torchvision.models.shufflenetv2 import channel_shuffle  # noqa: E402 - after the importorskip guard
+from torchvision.ops import StochasticDepth as TorchvisionStochasticDepth  # noqa: E402
 
 FIXTURE = Path(__file__).parent / "specs" / "valid" / "resize_shuffle_depth.yaml"
 
@@ -179,7 +179,7 @@ def test_python_export_copies_stochastic_depth_and_trains_alike() -> None:
     source = export_python(FIXTURE)
     assert "class StochasticDepth(nn.Module):" in source and "import netspec" not in source
     namespace: dict = {"__name__": "exported"}
-    exec(compile(source, "exported.py", "exec"), namespace)  # noqa: S102 - our own generated code
+    exec(compile(source, "exported.py", "exec"), namespace)
     exported, built = namespace["ResizeShuffleDepth"](), netspec.build(FIXTURE)
     exported.load_state_dict(built.state_dict(), strict=True)
     x = torch.randn(8, 3, 21, 30)
