@@ -85,3 +85,15 @@ def test_the_table_check_is_not_vacuous():
     internal, external = _imports(PACKAGE / "_compile.py")
     assert "_graph" in internal
     assert "torch" in external
+
+
+def test_no_test_asserts_a_wall_clock_time():
+    """Speed is asserted through its properties (tests/work.py counts calls); timings are benchmarks/'.
+    The fuzzer, outside the default suite, may stop a hanging case by the clock."""
+    clock = re.compile(r"\btime\.(?:perf_counter|time|monotonic|process_time)\b|\bfrom time import\b")
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "tests").rglob("*.py")
+        if "fuzz" not in path.parts and clock.search(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []

@@ -7,7 +7,6 @@ import copy
 import math
 import pickle
 import re
-import time
 import tracemalloc
 import warnings
 from collections.abc import Iterator
@@ -182,11 +181,9 @@ def traced() -> Iterator[None]:
 
 
 def test_counting_and_inferring_a_huge_model_allocates_nothing(traced):
-    start = time.perf_counter()
     assert netspec.count_params(HUGE) == HUGE_COUNT
     shapes = netspec.infer_shapes(HUGE, inputs={"x": (8, 100_000)})
     assert shapes["fc3"] == (8, 100_000)
-    assert time.perf_counter() - start < 5
     assert tracemalloc.get_traced_memory()[1] < 50 * 2**20
 
 

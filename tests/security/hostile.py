@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -34,16 +33,6 @@ def located_error(run: Callable[[], Any]) -> SpecError:
     for diagnostic in err.errors:
         assert diagnostic.line is not None and diagnostic.column is not None, diagnostic
     return err
-
-
-def timed(run: Callable[[], Any]) -> tuple[float, BaseException | None]:
-    """Seconds `run` took, and what it raised."""
-    start = time.perf_counter()
-    try:
-        run()
-    except Exception as exc:  # the caller checks what was raised
-        return time.perf_counter() - start, exc
-    return time.perf_counter() - start, None
 
 
 def peak_memory(run: Callable[[], Any]) -> int:
