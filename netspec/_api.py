@@ -414,7 +414,7 @@ def build(
         state = dict(weights) if isinstance(weights, Mapping) else read_state_dict(weights)
     module = compile_graph(info)
     if state is not None:
-        file = None if isinstance(weights, Mapping) else os.fspath(weights)
+        file = None if weights is None or isinstance(weights, Mapping) else os.fspath(weights)
         load_weights(module, state, info.graph, strict=strict, file=file)
     if device is not None or dtype is not None:
         module = module.to(device=device, dtype=dtype)

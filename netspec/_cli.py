@@ -48,7 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
-        return args.run(args)
+        status: int = args.run(args)
+        return status
     except UsageError as err:
         print(f"netspec: error: {escape_text(str(err), 500)}", file=sys.stderr)
         return EXIT_USAGE
@@ -576,7 +577,9 @@ def _write_output(data: str | bytes, output: str | None) -> None:
         raise UsageError(f"cannot write `{output}`: {err.strerror or err}") from None
 
 
-def _summary(spec: Spec, params: dict[str, Any], shapes: dict | None, args: argparse.Namespace) -> int:
+def _summary(
+    spec: Spec, params: dict[str, Any], shapes: dict[str, tuple[int, ...]] | None, args: argparse.Namespace
+) -> int:
     from ._summary import summarize
 
     table = summarize(spec, params=params, inputs=shapes, depth=args.depth)
@@ -586,7 +589,9 @@ def _summary(spec: Spec, params: dict[str, Any], shapes: dict | None, args: argp
     return EXIT_OK
 
 
-def _graph(spec: Spec, params: dict[str, Any], shapes: dict | None, args: argparse.Namespace) -> int:
+def _graph(
+    spec: Spec, params: dict[str, Any], shapes: dict[str, tuple[int, ...]] | None, args: argparse.Namespace
+) -> int:
     from . import _draw
     from ._api import prepare
 
@@ -604,7 +609,9 @@ def _graph(spec: Spec, params: dict[str, Any], shapes: dict | None, args: argpar
     return EXIT_OK
 
 
-def _export(spec: Spec, params: dict[str, Any], shapes: dict | None, args: argparse.Namespace) -> int:
+def _export(
+    spec: Spec, params: dict[str, Any], shapes: dict[str, tuple[int, ...]] | None, args: argparse.Namespace
+) -> int:
     from ._api import require_torch
 
     try:

@@ -40,7 +40,8 @@ INIT_FUNCTIONS: dict[str, Callable[..., Any]] = {
 
 def _instantiate(info: NodeInfo) -> nn.Module:
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in info.args.items()}
-    return info.node.op.resolve()(**kwargs)
+    module: nn.Module = info.node.op.resolve()(**kwargs)
+    return module
 
 
 def _owner(root: nn.Module, qualified: str) -> tuple[nn.Module, str]:

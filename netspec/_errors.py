@@ -192,7 +192,8 @@ class SpecError(Exception):
     def __str__(self) -> str:
         return self.render()
 
-    def __reduce__(self):  # keep the diagnostics through pickling (multiprocessing, pytest-xdist)
+    # Keep the diagnostics through pickling (multiprocessing, pytest-xdist).
+    def __reduce__(self) -> tuple[type[SpecError], tuple[list[Diagnostic], SourceMap | None]]:
         return (type(self), (self.diagnostics, self.sources))
 
 

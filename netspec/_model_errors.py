@@ -102,7 +102,7 @@ def _expected_from(error: Any) -> str:
         return f"a number >= {ctx.get('ge')}"
     if error["type"] == "greater_than":
         return f"a number > {ctx.get('gt')}"
-    return error["msg"].removeprefix("Input should be ").rstrip(".")
+    return str(error["msg"]).removeprefix("Input should be ").rstrip(".")
 
 
 def _shown(value: Any) -> str:

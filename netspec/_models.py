@@ -39,7 +39,7 @@ __all__ = [
     "nodes_mapping",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION: Literal[1] = 1
 
 _NAME = re.compile(r"^(?:[A-Za-z][A-Za-z0-9_]*|_[A-Za-z0-9][A-Za-z0-9_]*|[0-9]+)$")
 _SYMBOL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

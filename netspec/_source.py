@@ -129,8 +129,9 @@ def locate(source: str | os.PathLike[str] | Mapping[str, Any], *, text: bool = F
         )
     if _looks_like_path(name) or not isinstance(source, str):
         raise _not_found(f"no such spec file: `{name}`")
-    hint = did_you_mean(name, list_specs(), listing=12)
-    raise _not_found(f"`{name}` is neither a spec file nor a bundled spec", hint)
+    raise _not_found(
+        f"`{name}` is neither a spec file nor a bundled spec", did_you_mean(name, list_specs(), listing=12)
+    )
 
 
 def read_source(
