@@ -102,7 +102,7 @@ _plugins_scanned = False  # whether the entry points have been looked at once
 
 
 def _scan_plugins() -> None:
-    global _plugins_scanned  # noqa: PLW0603 - a once-per-process flag, set before the scan so a plugin that imports netspec does not rescan
+    global _plugins_scanned  # set before the scan, so that a plugin that imports netspec does not rescan
     _plugins_scanned = True
     load_plugins()
 

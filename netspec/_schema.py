@@ -216,7 +216,7 @@ def add_op_schemas(schema: dict[str, Any], ops: Mapping[str, OpDef], node_keys: 
         "description": description,
         "anyOf": [{"enum": names}, _EXPR_REF],
     }
-    common = {key: None for key in node_keys}
+    common = dict.fromkeys(node_keys)
     rules = []
     for name in names:
         defs[f"op.{name}"] = _op_definition(ops[name], common)

@@ -406,7 +406,7 @@ def _chosen(sizes: list[int], mask: Any) -> list[int]:
 
 def first_impossible(info: ShapeInfo, symbol: str, limit: int) -> tuple[GraphNode, Constraint] | None:
     """The first node, in execution order, after which no size of `symbol` up to `limit` runs."""
-    example = {**{s: DEFAULT_BATCH for s in info.symbols}, **info.graph.spec.dims}
+    example = {**dict.fromkeys(info.symbols, DEFAULT_BATCH), **info.graph.spec.dims}
     env = {**example, symbol: _sizes_upto(limit)}
     runs: Any = True
     for node, constraint in info.constraints:

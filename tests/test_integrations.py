@@ -24,7 +24,7 @@ def test_build_takes_the_source_by_keyword() -> None:
 
 def test_hydra_instantiates_build() -> None:
     pytest.importorskip("hydra")
-    exec(compile(BLOCKS[0], "integrations.md[hydra]", "exec"), {})  # noqa: S102 - our own docs
+    exec(compile(BLOCKS[0], "integrations.md[hydra]", "exec"), {})
 
 
 def test_hydra_config_file_with_nested_values(tmp_path: Path) -> None:
@@ -45,7 +45,7 @@ def test_hydra_config_file_with_nested_values(tmp_path: Path) -> None:
 def _lightning_module() -> Any:
     pytest.importorskip("lightning")
     namespace: dict[str, Any] = {"__name__": "integrations_doc"}
-    exec(compile(BLOCKS[1], "integrations.md[lightning]", "exec"), namespace)  # noqa: S102 - our own docs
+    exec(compile(BLOCKS[1], "integrations.md[lightning]", "exec"), namespace)
     return namespace["SpecClassifier"]
 
 
