@@ -191,38 +191,21 @@ class _Layout:
         return f"{group} : {what}" if what else group
 
     def group_kind(self, group: str) -> str:
-        """What a group is: its block (`basic`), or `2 x basic` for a repeat."""
-        direct = self.direct.get(group, [])
-        block = self.defining_block(direct)
-        if block is not None:
-            return block
-        if direct:  # a repeated op: `convs.0`, `convs.1`
-            return f"{len(direct)} x {direct[0].op.name}"
-        children = sorted(self.parts.get(group, ()))
-        if children and all(c.isdigit() for c in children):
-            inner = self.group_kind(f"{group}.{children[0]}")
-            return f"{len(children)} x {inner}" if inner else f"{len(children)} instances"
-        return self.declared_block(group) or ""
+        """What a group is, read from the graph's instance tree: its block (`basic`), or `2 x basic` for a repeat."""
+        instance = self.info.graph.instances.get(group)
+        if instance is None:
+            return ""
+        if instance.kind == "block":
+            return instance.block or ""
+        if not instance.members:
+            return "0 instances"
+        first = instance.members[0]
+        inner = self.group_kind(first) if first in self.info.graph.instances else self.op_name(first)
+        return f"{len(instance.members)} x {inner}" if inner else f"{len(instance.members)} instances"
 
-    @staticmethod
-    def defining_block(direct: list[GraphNode]) -> str | None:
-        """The block whose body defines these nodes (a repeated op is not defined by its group)."""
-        for node in direct:
-            if node.name.rpartition(".")[2] == str(node.path[-1]) and node.path[0] == "blocks":
-                return str(node.path[1])
-        return None
-
-    def declared_block(self, group: str) -> str | None:
-        """The block a group instantiates, read from its node definition when it names it literally."""
-        parent, _, local = group.rpartition(".")
-        if not parent:
-            node_def = self.info.graph.spec.nodes.get(local)
-        else:
-            parent_block = self.defining_block(self.direct.get(parent, []))
-            block_def = self.info.graph.spec.blocks.get(parent_block) if parent_block else None
-            node_def = block_def.nodes.get(local) if block_def else None
-        name = node_def.block if node_def is not None else None
-        return name if isinstance(name, str) and "$" not in name else None
+    def op_name(self, name: str) -> str:
+        info = self.info.nodes.get(name)
+        return info.node.op.name if info is not None else ""
 
     def fold_lines(self, group: str, members: list[GraphNode]) -> list[str]:
         what = self.group_kind(group)

@@ -6,11 +6,12 @@ module in the compiled model, and the spec path it was defined at, for diagnosti
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
 import heapq
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal
 
 from ._errors import Diagnostic, SourceMap, Span, SpecError, did_you_mean, format_path
 from ._expr import Expr, ExprBudgetError, ExprError, Template, compile_value, evaluation_budget
@@ -25,6 +26,7 @@ __all__ = [
     "Graph",
     "GraphNode",
     "InitPlan",
+    "Instance",
     "bind_params",
     "check_init_args",
     "expand",
@@ -71,6 +73,23 @@ class InitPlan:
 
 
 @dataclasses.dataclass
+class Instance:
+    """A block instance or a repeat of the expanded graph: the tree that qualified names flatten.
+
+    `members` are the qualified names of what it holds directly, in spec order: nodes, and the
+    instances and repeats nested in it. `output` is what a reference to it reads (a node, or
+    `node:k`); None when it stands for nothing (an empty repeat of a disabled input).
+    """
+
+    name: str  # qualified; "" for the spec itself
+    kind: Literal["spec", "block", "repeat"]
+    path: Path
+    block: str | None = None  # the block a `block` instance instantiates
+    members: list[str] = dataclasses.field(default_factory=list)
+    output: str | None = None
+
+
+@dataclasses.dataclass
 class Graph:
     """The expanded spec: nodes in spec order and in execution order, inputs, outputs, init plans."""
 
@@ -85,6 +104,12 @@ class Graph:
     # Names that are not ops but stand for one's output: block instances (`layer1.0`), repeats
     # (`layer1`) and nodes disabled by `when` (their input).
     aliases: dict[str, str] = dataclasses.field(default_factory=dict)
+    # The block-instance tree: every block instance and repeat by qualified name ("" is the spec).
+    instances: dict[str, Instance] = dataclasses.field(default_factory=dict)
+
+    def instance_of(self, name: str) -> Instance | None:
+        """The innermost instance or repeat that holds node or instance `name` directly."""
+        return self._parents.get(name)
 
     @property
     def sources(self) -> SourceMap:
@@ -95,6 +120,10 @@ class Graph:
 
     def __post_init__(self) -> None:
         self._by_name = {n.name: n for n in self.nodes}
+        self._parents: dict[str, Instance] = {}
+
+    def _index_instances(self) -> None:
+        self._parents = {member: inst for inst in self.instances.values() for member in inst.members}
 
 
 # --- parameters ---------------------------------------------------------------------------------
@@ -240,6 +269,8 @@ class _Expander:
         self._resolving: set[tuple[int, str]] = set()
         self._seen: set[tuple[str, str]] = set()
         self.by_name: dict[str, GraphNode] = {}
+        self.instances: dict[str, Instance] = {"": Instance("", "spec", ())}
+        self.container = self.instances[""]  # the instance or repeat being expanded
 
     # -- reporting
 
@@ -339,6 +370,21 @@ class _Expander:
             self.report(f"`repeat` must be a whole number >= 0, got {count!r:.40}", path + ("repeat",), code="NS133")
             raise _Skip
         entry = _RepeatEntry([], path, refs, scope)
+        with self.nested(Instance(f"{scope.prefix}{local}", "repeat", path)):
+            self.expand_repeat(scope, local, node, path, refs, stack, entry, count)
+        return entry
+
+    def expand_repeat(
+        self,
+        scope: _Scope,
+        local: str,
+        node: NodeDef,
+        path: Path,
+        refs: list[tuple[str, Path]],
+        stack: tuple[str, ...],
+        entry: _RepeatEntry,
+        count: int,
+    ) -> None:
         smallest: tuple[int, int] | None = None  # the fewest nodes and work units of one instance so far
         for i in range(count):
             env = {**scope.env, REPEAT_INDEX: i}
@@ -349,7 +395,17 @@ class _Expander:
             grown = (len(self.nodes) - before[0], self.work - before[1])
             smallest = grown if smallest is None else (min(smallest[0], grown[0]), min(smallest[1], grown[1]))
             self.check_projection(count, count - 1 - i, smallest, path)
-        return entry
+
+    @contextlib.contextmanager
+    def nested(self, instance: Instance) -> Iterator[Instance]:
+        """Expand inside `instance`: what is made meanwhile are its members."""
+        self.instances[instance.name] = instance
+        self.container.members.append(instance.name)
+        outer, self.container = self.container, instance
+        try:
+            yield instance
+        finally:
+            self.container = outer
 
     def check_projection(self, count: int, remaining: int, smallest: tuple[int, int], path: Path) -> None:
         """Stop a repeat early when its remaining instances, each as large as the smallest so far, pass a limit."""
@@ -419,6 +475,7 @@ class _Expander:
         graph_node = GraphNode(qualified, op, args, [], path, len(self.nodes))
         self.nodes.append(graph_node)
         self.by_name[qualified] = graph_node
+        self.container.members.append(qualified)
         entry = _OpEntry(graph_node, refs, scope)
         self.ops.append(entry)
         return entry
@@ -528,7 +585,8 @@ class _Expander:
                 child.bindings[input_name] = _Binding(None, None, ref_path, entry=ref)
             else:
                 child.bindings[input_name] = _Binding(scope, ref, ref_path)
-        self.expand_nodes(child, block.nodes, ("blocks", name, "nodes"), block.inputs[0], (*stack, name))
+        with self.nested(Instance(qualified, "block", path, block=name)):
+            self.expand_nodes(child, block.nodes, ("blocks", name, "nodes"), block.inputs[0], (*stack, name))
         child.output = block.output or next(reversed(block.nodes))
         if block.output is not None and producer(block.output) not in block.nodes:
             self.report(
@@ -1105,6 +1163,10 @@ def _expand(spec: Spec, params: Mapping[str, Any] | None, max_nodes: int) -> Gra
         warnings + [d for d in expander.diagnostics if not d.is_error],
     )
     graph.aliases = expander.aliases(top)
+    graph.instances = expander.instances
+    for name, instance in graph.instances.items():
+        instance.output = graph.aliases.get(name) if name else (outputs[0] if outputs else None)
+    graph._index_instances()
     return graph
 
 

@@ -184,7 +184,7 @@ def _group_row(group: _Group, graph: Graph, level: int, folded: bool) -> Summary
         group.name,
         level,
         "block",
-        _group_label(group),
+        _group_label(group.name, graph),
         _group_output(group, leaves, graph),
         sum(node_parameters(n) for n in leaves),
         None if None in macs else sum(macs),  # type: ignore[arg-type]
@@ -192,22 +192,28 @@ def _group_row(group: _Group, graph: Graph, level: int, folded: bool) -> Summary
     )
 
 
-def _group_label(group: _Group) -> str:
-    """The block a group instantiates (`basic`), or `basic x2` for the instances of a repeat."""
-    for child in group.children.values():
-        if isinstance(child, NodeInfo) and child.node.name.count(".") == group.name.count(".") + 1:
-            path = child.node.path
-            if len(path) >= 2 and path[0] == "blocks":
-                return str(path[1])
-    labels = [_group_label(c) if isinstance(c, _Group) else c.node.op.name for c in group.children.values()]
-    suffixes = [name.rsplit(".", 1)[-1] for name in group.children]
-    if labels and all(s.isdigit() for s in suffixes):
-        return f"{labels[0]} x{len(labels)}" if len(set(labels)) == 1 else f"repeat x{len(labels)}"
-    return "block"
+def _group_label(name: str, graph: Graph) -> str:
+    """The block an instance instantiates (`basic`), or `basic x2` for a repeat, from the graph's instance tree."""
+    instance = graph.instances.get(name)
+    if instance is None:
+        return "block"
+    if instance.kind == "block":
+        return instance.block or "block"
+    if not instance.members:
+        return "repeat x0"
+    first = instance.members[0]
+    inner = _group_label(first, graph) if first in graph.instances else graph.node(first).op.name
+    return f"{inner} x{len(instance.members)}"
 
 
 def _group_output(group: _Group, leaves: list[NodeInfo], graph: Graph) -> Shape:
-    """The shape of the member that the rest of the graph reads (the block's output)."""
+    """The shape of the instance's output (what a reference to it reads), from the graph's instance tree."""
+    instance = graph.instances.get(group.name)
+    if instance is not None and instance.output is not None:
+        base, _, port = instance.output.partition(":")
+        for leaf in leaves:
+            if leaf.node.name == base:
+                return leaf.ports[int(port)] if port else leaf.output
     members = {n.node.name for n in leaves}
     read_outside = {producer(i) for n in graph.order if n.name not in members for i in n.inputs}
     read_outside |= {producer(o) for o in graph.outputs}

@@ -250,3 +250,39 @@ outputs: [attend, norm]
     torch.testing.assert_close(got[1], norm)
     assert list(model.state_dict()) == ["embed.weight", "norm.weight", "norm.bias"]
     assert netspec.infer_shapes(spec)["down"][1:] == (8, 4, 4)
+
+
+def test_graph_carries_the_instance_tree_and_ports() -> None:
+    from netspec._graph import expand
+
+    spec = netspec.loads(
+        """
+name: tree
+inputs: {x: [N, 8, 4]}
+blocks:
+  pair:
+    nodes:
+      lstm: {op: LSTM, hidden_size: 3, batch_first: true}
+    output: "lstm:h_n"
+  stack:
+    nodes:
+      - {block: pair, repeat: 2, in: x}
+      - {op: ReLU}
+nodes:
+  body: {block: stack}
+  head: {op: Linear, out_features: 2}
+"""
+    )
+    graph = expand(spec)
+    assert graph.instances[""].members == ["body", "head"]
+    body = graph.instances["body"]
+    assert (body.kind, body.block, body.members, body.output) == ("block", "stack", ["body.0", "body.1"], "body.1")
+    repeat = graph.instances["body.0"]
+    assert (repeat.kind, repeat.members, repeat.output) == ("repeat", ["body.0.0", "body.0.1"], "body.0.1.lstm:1")
+    assert graph.instances["body.0.1"].members == ["body.0.1.lstm"]
+    assert graph.instance_of("body.0.1.lstm") is graph.instances["body.0.1"]
+    assert graph.node("body.1").inputs == ["body.0.1.lstm:1"]
+    summary = netspec.summarize(spec)
+    labels = {row.name: row.op for row in summary.rows if row.kind == "block"}
+    assert labels == {"body": "stack", "body.0": "pair x2", "body.0.0": "pair", "body.0.1": "pair"}
+    assert {row.name: row.output for row in summary.rows}["body.0"] == (1, 1, 3)

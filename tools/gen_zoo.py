@@ -83,6 +83,8 @@ def _state_dict_entries(info: ShapeInfo) -> int:
             if node.node.op.kind == "module":
                 kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in node.args.items()}
                 entries += len(node.node.op.resolve()(**kwargs).state_dict())
+            elif node.node.op.kind == "tensor":  # a Parameter, or a Buffer unless not persistent
+                entries += int(node.node.op.name == "Parameter" or node.args.get("persistent", True))
     return entries
 
 
