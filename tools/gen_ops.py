@@ -55,6 +55,131 @@ nodes:
   drop: {op: StochasticDepth, p: 0.1, mode: row}   # each sample's branch dropped with p 0.1 in training
   add: {op: add, in: [drop, x]}
 """,
+    "reshape": """netspec: 1
+name: patches-to-tokens
+inputs:
+  x: [N, 3, 224, 224]
+nodes:
+  patches: {op: Conv2d, out_channels: 768, kernel_size: 16, stride: 16}
+  flat: {op: reshape, shape: [N, 768, -1]}      # N is the input's batch at run time: [N, 768, 196]
+  tokens: {op: permute, dims: [0, 2, 1]}        # [N, 196, 768]
+""",
+    "index": """netspec: 1
+name: class-token
+inputs:
+  x: [N, 197, 768]
+nodes:
+  first: {op: index, dim: 1, index: 0}          # x[:, 0]: [N, 768]
+  every_other: {op: slice, in: x, dim: 1, start: 1, step: 2}   # x[:, 1::2]: [N, 98, 768]
+outputs: [first, every_other]
+""",
+    "chunk": """netspec: 1
+name: channel-split
+inputs:
+  x: [N, 116, H, W]
+nodes:
+  halves: {op: chunk, chunks: 2, dim: 1}        # two outputs, [N, 58, H, W] each
+  branch: {op: Conv2d, in: "halves:1", out_channels: 58, kernel_size: 1}
+  joined: {op: concat, in: ["halves:0", branch], dim: 1}
+""",
+    "split": """netspec: 1
+name: uneven-split
+inputs:
+  x: [N, 10, L]
+nodes:
+  parts: {op: split, split_size_or_sections: [2, 8], dim: 1}
+  big: {op: Conv1d, in: "parts:1", out_channels: 4, kernel_size: 1}
+outputs: ["parts:0", big]
+""",
+    "mean": """netspec: 1
+name: global-pool
+inputs:
+  x: [N, 64, H, W]
+nodes:
+  pooled: {op: mean, dim: [2, 3]}               # [N, 64]
+  kept: {op: amax, in: x, dim: [2, 3], keepdim: true}   # [N, 64, 1, 1]
+outputs: [pooled, kept]
+""",
+    "matmul": """netspec: 1
+name: bilinear-scores
+inputs:
+  q: [N, L, 32]
+  k: [N, S, 32]
+nodes:
+  kt: {op: transpose, in: k, dim0: 1, dim1: 2}
+  scores: {op: matmul, in: [q, kt]}             # [N, L, S]; counts N*L*S*32 MACs
+  weights: {op: Softmax, dim: -1}
+""",
+    "roll": """netspec: 1
+name: shifted-windows
+inputs:
+  x: [N, 56, 56, 96]
+nodes:
+  shifted: {op: roll, shifts: [-3, -3], dims: [1, 2]}   # Swin's cyclic shift
+  windows: {op: Unflatten, dim: 1, unflattened_size: [8, 7]}
+""",
+    "Parameter": """netspec: 1
+name: class-token-and-position
+inputs:
+  x: [N, 196, 64]
+nodes:
+  class_token: {op: Parameter, shape: [1, 1, 64]}              # zeros, registered as `class_token`
+  batch: {op: expand, size: [N, -1, -1]}
+  tokens: {op: concat, in: [batch, x], dim: 1}
+  pos_embedding: {op: Parameter, shape: [1, 197, 64], init: {normal: {std: 0.02}}}
+  embedded: {op: add, in: [tokens, pos_embedding]}              # broadcast over the batch
+""",
+    "Buffer": """netspec: 1
+name: fixed-offset
+inputs:
+  x: [N, 3, H, W]
+nodes:
+  mean: {op: Buffer, shape: [1, 3, 1, 1], init: {constant: 0.5}}   # in the state_dict, not learned
+  centered: {op: add, in: [x, mean]}
+""",
+    "MultiheadAttention": """netspec: 1
+name: self-attention
+inputs:
+  x: [N, L, 64]
+nodes:
+  ln: {op: LayerNorm, eps: 1.0e-6}
+  attn: {op: MultiheadAttention, num_heads: 4, batch_first: true}   # one input: query = key = value
+  residual: {op: add, in: ["attn:output", x]}
+outputs: [residual, "attn:weights"]                                 # weights [N, L, L], computed as read
+""",
+    "ScaledDotProductAttention": """netspec: 1
+name: causal-heads
+inputs:
+  x: [N, 4, L, 16]
+nodes:
+  attend: {op: ScaledDotProductAttention, in: [x, x, x], is_causal: true}
+""",
+    "LSTM": """netspec: 1
+name: sequence-encoder
+inputs:
+  tokens: [N, L]
+nodes:
+  embed: {op: Embedding, num_embeddings: 1000, embedding_dim: 32, padding_idx: 0}
+  lstm: {op: LSTM, hidden_size: 64, num_layers: 2, batch_first: true, bidirectional: true}
+  last: {op: index, in: "lstm:output", dim: 1, index: -1}       # [N, 128]
+  gru: {op: GRU, in: "lstm:output", hidden_size: 16, batch_first: true}
+outputs: [last, "lstm:h_n", "gru:h_n"]
+""",
+    "LayerNorm2d": """netspec: 1
+name: convnext-downsample
+inputs:
+  x: [N, 96, H, W]
+nodes:
+  norm: {op: LayerNorm2d, eps: 1.0e-6}          # over the 96 channels of each position
+  down: {op: Conv2d, out_channels: 192, kernel_size: 2, stride: 2}
+""",
+    "PixelUnshuffle": """netspec: 1
+name: space-to-depth
+inputs:
+  x: [N, 3, H, W]
+nodes:
+  packed: {op: PixelUnshuffle, downscale_factor: 2}   # [N, 12, H/2, W/2]; H and W must be even
+""",
 }
 
 
