@@ -572,4 +572,5 @@ REFERENCE_MODELS: dict[str, Callable[..., nn.Module]] = {
     "efficientnet_b0": torchvision_model("efficientnet_b0"),
     "shufflenet_v2_x1_0": torchvision_model("shufflenet_v2_x1_0"),
     "deeplabv3_resnet50": torchvision_segmentation("deeplabv3_resnet50"),
+    "convnext_tiny": torchvision_model("convnext_tiny"),
 }

@@ -22,6 +22,7 @@ from netspec._api import prepare
 from netspec._shapes import node_macs
 
 EXPECTED_SPECS = [
+    "convnext_tiny",
     "deeplabv3_resnet50",
     "efficientnet_b0",
     "lab-resnet18",
@@ -49,6 +50,7 @@ PUBLISHED_PARAMETERS = {
     "efficientnet_b0": 5_288_548,
     "shufflenet_v2_x1_0": 2_278_604,
     "deeplabv3_resnet50": 39_638_869,  # torchvision's figure, 42,004,074, counts the auxiliary head
+    "convnext_tiny": 28_589_128,
 }
 
 # Multiply-accumulates at the spec's example input (the usual "FLOPs" figures of torchvision's ResNets).
@@ -72,6 +74,7 @@ SMALL_RUNS: dict[str, tuple[dict[str, Any], tuple[int, ...]]] = {
     "efficientnet_b0": ({"num_classes": 10}, (2, 3, 32, 32)),
     "shufflenet_v2_x1_0": ({"num_classes": 10}, (2, 3, 32, 32)),
     "deeplabv3_resnet50": ({"num_classes": 5}, (1, 3, 33, 40)),
+    "convnext_tiny": ({"num_classes": 10}, (1, 3, 32, 32)),
 }
 
 # Specs whose reference draws its initial parameters in another order, so that one seed cannot

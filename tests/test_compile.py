@@ -299,6 +299,7 @@ SMALL = {
     "efficientnet_b0": {"num_classes": 10},
     "shufflenet_v2_x1_0": {"num_classes": 10},
     "deeplabv3_resnet50": {"num_classes": 5},
+    "convnext_tiny": {"depths": [1, 1, 2, 1], "widths": [8, 16, 32, 64], "num_classes": 10},
 }
 
 
