@@ -62,7 +62,9 @@ def main() -> None:
             built, reference = _pair(name, reference)
             x = torch.randn(shape)
             assert torch.equal(built(x), reference(x)), label
-            times_a, times_b = interleaved(lambda: built(x), lambda: reference(x), repeats=args.repeats, warmup=2)
+            times_a, times_b = interleaved(
+                lambda m=built, x=x: m(x), lambda m=reference, x=x: m(x), repeats=args.repeats, warmup=2
+            )
             ratios.append(report(label, times_a, times_b, TARGET))
     for name in ("vit_b_16", "convnext_tiny"):
         print(f"validate {name}: {_validate_time(name) * 1e3:.1f} ms (best of 5)")
