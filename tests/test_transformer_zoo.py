@@ -61,7 +61,8 @@ def test_small_convnext_drops_the_same_branches_in_training() -> None:
     settings = [CNBlockConfig(8, 16, 1), CNBlockConfig(16, 32, 2), CNBlockConfig(32, 64, 2), CNBlockConfig(64, None, 1)]
     theirs = ConvNeXt(settings, stochastic_depth_prob=0.5, num_classes=5)
     ours = netspec.build(
-        "convnext_tiny", depths=[1, 2, 2, 1], widths=[8, 16, 32, 64], stochastic_depth_prob=0.5, num_classes=5
+        "convnext_tiny",
+        params={"depths": [1, 2, 2, 1], "widths": [8, 16, 32, 64], "stochastic_depth_prob": 0.5, "num_classes": 5},
     )
     _compare(ours, theirs, torch.randn(4, 3, 32, 32), same_init=False)
     probabilities = [m.p for m in ours.modules() if type(m).__name__ == "StochasticDepth"]
@@ -75,7 +76,7 @@ def test_small_convnext_drops_the_same_branches_in_training() -> None:
     ],
 )
 def test_compiles_with_fullgraph_and_exports(name: str, params: dict[str, Any], shape: tuple[int, ...]) -> None:
-    model = netspec.build(name, num_classes=5, **params).eval()
+    model = netspec.build(name, params={"num_classes": 5, **params}).eval()
     x = torch.randn(shape)
     with torch.no_grad():
         expected = model(x)
