@@ -77,6 +77,7 @@ outputs: [first, every_other]
 name: channel-split
 inputs:
   x: [N, 116, H, W]
+dims: {H: 28, W: 28}
 nodes:
   halves: {op: chunk, chunks: 2, dim: 1}        # two outputs, [N, 58, H, W] each
   branch: {op: Conv2d, in: "halves:1", out_channels: 58, kernel_size: 1}
@@ -86,6 +87,7 @@ nodes:
 name: uneven-split
 inputs:
   x: [N, 10, L]
+dims: {L: 100}
 nodes:
   parts: {op: split, split_size_or_sections: [2, 8], dim: 1}
   big: {op: Conv1d, in: "parts:1", out_channels: 4, kernel_size: 1}
@@ -95,6 +97,7 @@ outputs: ["parts:0", big]
 name: global-pool
 inputs:
   x: [N, 64, H, W]
+dims: {H: 7, W: 7}
 nodes:
   pooled: {op: mean, dim: [2, 3]}               # [N, 64]
   kept: {op: amax, in: x, dim: [2, 3], keepdim: true}   # [N, 64, 1, 1]
@@ -105,6 +108,7 @@ name: bilinear-scores
 inputs:
   q: [N, L, 32]
   k: [N, S, 32]
+dims: {L: 10, S: 12}
 nodes:
   kt: {op: transpose, in: k, dim0: 1, dim1: 2}
   scores: {op: matmul, in: [q, kt]}             # [N, L, S]; counts N*L*S*32 MACs
@@ -133,6 +137,7 @@ nodes:
 name: fixed-offset
 inputs:
   x: [N, 3, H, W]
+dims: {H: 32, W: 32}
 nodes:
   mean: {op: Buffer, shape: [1, 3, 1, 1], init: {constant: 0.5}}   # in the state_dict, not learned
   centered: {op: add, in: [x, mean]}
@@ -141,6 +146,7 @@ nodes:
 name: self-attention
 inputs:
   x: [N, L, 64]
+dims: {L: 50}
 nodes:
   ln: {op: LayerNorm, eps: 1.0e-6}
   attn: {op: MultiheadAttention, num_heads: 4, batch_first: true}   # one input: query = key = value
@@ -151,6 +157,7 @@ outputs: [residual, "attn:weights"]                                 # weights [N
 name: causal-heads
 inputs:
   x: [N, 4, L, 16]
+dims: {L: 20}
 nodes:
   attend: {op: ScaledDotProductAttention, in: [x, x, x], is_causal: true}
 """,
@@ -158,6 +165,7 @@ nodes:
 name: sequence-encoder
 inputs:
   tokens: [N, L]
+dims: {L: 30}
 nodes:
   embed: {op: Embedding, num_embeddings: 1000, embedding_dim: 32, padding_idx: 0}
   lstm: {op: LSTM, hidden_size: 64, num_layers: 2, batch_first: true, bidirectional: true}
@@ -169,6 +177,7 @@ outputs: [last, "lstm:h_n", "gru:h_n"]
 name: convnext-downsample
 inputs:
   x: [N, 96, H, W]
+dims: {H: 56, W: 56}
 nodes:
   norm: {op: LayerNorm2d, eps: 1.0e-6}          # over the 96 channels of each position
   down: {op: Conv2d, out_channels: 192, kernel_size: 2, stride: 2}
@@ -177,6 +186,7 @@ nodes:
 name: space-to-depth
 inputs:
   x: [N, 3, H, W]
+dims: {H: 64, W: 64}
 nodes:
   packed: {op: PixelUnshuffle, downscale_factor: 2}   # [N, 12, H/2, W/2]; H and W must be even
 """,
