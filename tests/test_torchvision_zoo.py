@@ -195,3 +195,12 @@ def test_shufflenet_splits_and_shuffles_with_ops() -> None:
     assert ops["chunk"] == 3 + 7 + 3  # every unit but a stage's first splits its input in halves
     assert ops["ChannelShuffle"] == 4 + 8 + 4
     assert not {"pad", "crop", "Unflatten", "slice"} & set(ops)
+
+
+def test_deeplab_with_resnet101s_layers_is_torchvisions_deeplabv3_resnet101() -> None:
+    with torch.device("meta"):
+        ours = netspec.build("deeplabv3_resnet50", params={"layers": [3, 4, 23, 3]})
+        theirs = segmentation.deeplabv3_resnet101(weights=None, weights_backbone=None)
+    assert [(k, v.shape) for k, v in ours.state_dict().items()] == [
+        (k, v.shape) for k, v in theirs.state_dict().items()
+    ]
