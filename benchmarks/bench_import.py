@@ -150,6 +150,8 @@ def run_one(family: str, name: str, folder: Path) -> dict[str, object]:
 def _parameter_count(family: str, name: str) -> int:
     import torchvision.models as tvm
 
+    for weights in tvm.get_model_weights(name):  # the published count, without building anything
+        return int(weights.meta["num_params"])
     kwargs: dict[str, object] = {"weights_backbone": None} if family == "segmentation" else {}
     with torch.device("meta"):
         model = tvm.get_model(name, weights=None, **kwargs)
