@@ -223,6 +223,7 @@ def _floor_div(terms: dict[_Monomial, int], divisor: int) -> Dim:
     floors = [(m, c) for m, c in variable_part.items() if any(isinstance(a, _Floor) for a in m)]
     if len(floors) == 1 and floors[0][1] == 1 and len(floors[0][0]) == 1:
         (inner,), _ = floors[0]
+        assert isinstance(inner, _Floor)  # the monomial was chosen for holding one
         rest = Sym._make({m: c for m, c in remainder.items() if m != (inner,)})
         return whole + (inner.numerator + rest * inner.divisor) // (inner.divisor * divisor)
     common = math.gcd(divisor, *remainder.values())
@@ -278,7 +279,7 @@ class ShapeError(Exception):
     def __str__(self) -> str:
         return self.message
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[ShapeError], tuple[str, str | None]]:
         return (type(self), (self.message, self.hint))
 
 
