@@ -573,4 +573,5 @@ REFERENCE_MODELS: dict[str, Callable[..., nn.Module]] = {
     "shufflenet_v2_x1_0": torchvision_model("shufflenet_v2_x1_0"),
     "deeplabv3_resnet50": torchvision_segmentation("deeplabv3_resnet50"),
     "convnext_tiny": torchvision_model("convnext_tiny"),
+    "vit_b_16": torchvision_model("vit_b_16"),
 }

@@ -35,6 +35,7 @@ EXPECTED_SPECS = [
     "unet",
     "unet-same",
     "unet3d",
+    "vit_b_16",
 ]
 SPECS = netspec.list_specs()
 
@@ -51,6 +52,7 @@ PUBLISHED_PARAMETERS = {
     "shufflenet_v2_x1_0": 2_278_604,
     "deeplabv3_resnet50": 39_638_869,  # torchvision's figure, 42,004,074, counts the auxiliary head
     "convnext_tiny": 28_589_128,
+    "vit_b_16": 86_567_656,
 }
 
 # Multiply-accumulates at the spec's example input (the usual "FLOPs" figures of torchvision's ResNets).
@@ -75,6 +77,7 @@ SMALL_RUNS: dict[str, tuple[dict[str, Any], tuple[int, ...]]] = {
     "shufflenet_v2_x1_0": ({"num_classes": 10}, (2, 3, 32, 32)),
     "deeplabv3_resnet50": ({"num_classes": 5}, (1, 3, 33, 40)),
     "convnext_tiny": ({"num_classes": 10}, (1, 3, 32, 32)),
+    "vit_b_16": ({"num_classes": 10}, (1, 3, 224, 224)),  # the position embedding fixes the size
 }
 
 # Specs whose reference draws its initial parameters in another order, so that one seed cannot
@@ -83,6 +86,8 @@ DIFFERENT_DRAW_ORDER = {
     # torchvision builds a whole ResNet-50 (its classifier too, which it then drops) and initialises
     # it before it builds the head; a spec builds every module, then initialises.
     "deeplabv3_resnet50",
+    # torchvision initialises each MLP as it builds it, and the patch projection and the head last.
+    "vit_b_16",
 }
 
 RESNETS = ["resnet18", "resnet34", "resnet50"]

@@ -69,9 +69,44 @@ def test_small_convnext_drops_the_same_branches_in_training() -> None:
     assert probabilities == [m.p for m in theirs.modules() if type(m).__name__ == "StochasticDepth"]
 
 
+def _vit(**params: Any) -> tuple[torch.nn.Module, torch.nn.Module]:
+    ours = netspec.build("vit_b_16", params=params)
+    theirs = torchvision.models.VisionTransformer(
+        image_size=params.get("image_size", 224),
+        patch_size=params.get("patch_size", 16),
+        num_layers=params.get("num_layers", 12),
+        num_heads=params.get("num_heads", 12),
+        hidden_dim=params.get("hidden_dim", 768),
+        mlp_dim=params.get("mlp_dim", 3072),
+        dropout=params.get("dropout", 0.0),
+        num_classes=params.get("num_classes", 1000),
+    )
+    return ours, theirs
+
+
+def test_vit_b_16_is_torchvisions() -> None:
+    ours, theirs = _vit()
+    _compare(ours, theirs, torch.randn(1, 3, 224, 224), same_init=False)
+    assert list(ours.state_dict())[:4] == ["class_token", "conv_proj.weight", "conv_proj.bias", "encoder.pos_embedding"]
+    meta = torchvision.models.ViT_B_16_Weights.IMAGENET1K_V1.meta
+    assert netspec.count_params("vit_b_16") == meta["num_params"]
+    assert _macs("vit_b_16") == pytest.approx(meta["_ops"] * 1e9, rel=0.01)
+
+
+def test_small_vit_with_dropout_draws_what_torchvision_draws() -> None:
+    small = {"image_size": 32, "num_layers": 2, "num_heads": 4, "hidden_dim": 64, "mlp_dim": 96, "num_classes": 7}
+    ours, theirs = _vit(dropout=0.1, **small)
+    _compare(ours, theirs, torch.randn(3, 3, 32, 32), same_init=False)
+
+
 @pytest.mark.parametrize(
     ("name", "params", "shape"),
     [
+        (
+            "vit_b_16",
+            {"image_size": 32, "num_layers": 2, "num_heads": 4, "hidden_dim": 64, "mlp_dim": 96},
+            (2, 3, 32, 32),
+        ),
         ("convnext_tiny", {"depths": [1, 1, 2, 1], "widths": [8, 16, 32, 64]}, (2, 3, 64, 64)),
     ],
 )
