@@ -1,6 +1,7 @@
 """Run the spec mutation fuzzer and print its figures.
 
     python benchmarks/fuzz.py --cases 10000 [--seed 0] [--case-seconds 5] [--save failures/]
+    python benchmarks/fuzz.py --grammar --cases 10000 [--seed 0] [--case-seconds 2]
 
 Exit status 0 when every case ended in success or a located `SpecError`, 1 otherwise.
 """
@@ -24,7 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="random seed; a run is deterministic for a seed")
     parser.add_argument("--case-seconds", type=float, default=CASE_SECONDS, help="deadline of one case")
     parser.add_argument("--save", type=Path, help="write each failing case to this folder")
+    parser.add_argument("--grammar", action="store_true", help="the grammar-aware fuzzer, on every entry point")
     args = parser.parse_args(argv)
+    if args.grammar:
+        return _grammar(args)
 
     report = run_fuzz(args.cases, seed=args.seed, case_seconds=args.case_seconds)
     print(f"seed files:       {len(seed_files())}")
@@ -43,6 +47,29 @@ def main(argv: list[str] | None = None) -> int:
         for failure in report.failures:
             (args.save / f"case-{failure.case}.yaml").write_text(failure.text, encoding="utf-8")
             (args.save / f"case-{failure.case}.json").write_text(json.dumps(vars(failure), indent=1), encoding="utf-8")
+    return 1 if report.failures else 0
+
+
+def _grammar(args: argparse.Namespace) -> int:
+    from grammar import CASE_SECONDS as GRAMMAR_SECONDS
+    from grammar import run_grammar_fuzz
+
+    seconds = args.case_seconds if args.case_seconds != CASE_SECONDS else GRAMMAR_SECONDS
+    report = run_grammar_fuzz(args.cases, seed=args.seed, case_seconds=seconds)
+    print(f"cases:             {report.cases:,} (seed {args.seed}, grammar-aware, every entry point)")
+    print(f"accepted:          {report.accepted:,}")
+    print(f"refused (located): {report.refused:,}")
+    print(f"failures:          {len(report.failures):,}")
+    print(f"time:              {report.seconds:.1f} s (slowest case {report.slowest * 1000:.0f} ms)")
+    print(f"peak memory:       {report.peak_rss_mb:.0f} MB resident (the whole process, torch included)")
+    kinds = collections.Counter(what.strip().splitlines()[-1][:120] for _, what, _ in report.failures)
+    for last, count in kinds.most_common():
+        print(f"  {count:5} x {last}")
+    if args.save and report.failures:
+        args.save.mkdir(parents=True, exist_ok=True)
+        for case, what, text in report.failures:
+            (args.save / f"grammar-{case}.json").write_text(text, encoding="utf-8")
+            (args.save / f"grammar-{case}.txt").write_text(what, encoding="utf-8")
     return 1 if report.failures else 0
 
 

@@ -16,7 +16,7 @@ from ._errors import Diagnostic, Span, SpecError, format_path
 from ._graph import Graph, expand
 from ._load import Limits, collector_paused
 from ._models import Spec
-from ._shapes import ShapeInfo, SizeLattice, check_sizes, count_parameters, first_impossible, infer, node_parameters
+from ._shapes import ShapeInfo, SizeLattice, check_sizes, count_parameters, first_impossible, infer, tensor_elements
 from ._shapes import valid_sizes as _valid_sizes
 from ._source import locate, read_source
 from ._spec import spec_from_document
@@ -31,6 +31,7 @@ __all__ = [
     "Params",
     "Source",
     "build",
+    "check_memory_budget",
     "count_params",
     "example_shapes",
     "infer_shapes",
@@ -402,7 +403,7 @@ def build(
     params = merge_params("build", params, keywords)
     input_shapes = merge_inputs("build", inputs, input_shapes)
     info = prepare(source, params, input_shapes)
-    _check_budget(info, max_params)
+    check_memory_budget(info, max_params)
     if input_shapes is None:
         _check_declared_sizes(info)
     require_torch("build")
@@ -436,8 +437,10 @@ def require_torch(what: str) -> None:
         )
 
 
-def _check_budget(info: ShapeInfo, max_params: int) -> None:
-    counts = {name: node_parameters(node) for name, node in info.nodes.items()}
+def check_memory_budget(info: ShapeInfo, max_params: int) -> None:
+    """Refuse, before anything is allocated, a model whose parameters and buffers (BatchNorm's
+    running statistics) hold more than `max_params` elements in all."""
+    counts = tensor_elements(info)
     total = sum(counts.values())
     if total <= max_params:
         return
@@ -445,7 +448,7 @@ def _check_budget(info: ShapeInfo, max_params: int) -> None:
     raise SpecError(
         [
             Diagnostic(
-                f"the model has {total:,} parameters, over the budget of {max_params:,} (the largest layer, `{largest}`, has {counts[largest]:,})",
+                f"the model has {total:,} parameters and buffer elements, over the budget of {max_params:,} (the largest layer, `{largest}`, has {counts[largest]:,})",
                 hint="lower the widths, or pass `max_params=` to build a model this large",
                 code="NS190",
             ).located(info.graph.sources.span(info.nodes[largest].node.path))

@@ -89,6 +89,7 @@ class OpDef:
     infer: InferRule | None = None
     macs: MacsRule | None = None
     param_count: ParamRule | None = None
+    buffer_count: ParamRule | None = None  # elements of the module's buffers (running statistics); None: none
     doc: str = ""
     validate: Callable[[dict], list[ArgProblem]] | None = None
     inputs_as_list: bool = False

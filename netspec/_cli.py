@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import glob
+import fnmatch
 import json
 import os
 import re
@@ -21,6 +21,7 @@ from ._config import find_config
 from ._errors import Diagnostic, SourceMap, SpecError, escape_text, render_diagnostic
 from ._load import parse_text
 from ._models import Spec
+from ._names import is_identifier
 from ._source import SPEC_SUFFIXES, list_specs, locate, read_source
 from ._spec import spec_from_document
 from ._version import __version__
@@ -28,7 +29,6 @@ from ._version import __version__
 __all__ = ["UsageError", "github_annotation", "main"]
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _GLOB_CHARS = frozenset("*?[")
 
 
@@ -67,7 +67,7 @@ def _param(text: str) -> tuple[str, Any]:
     """`NAME=VALUE`, the value read as a YAML scalar or flow list (`10`, `[3, 4, 6, 3]`, `bottleneck`)."""
     name, sep, value = text.partition("=")
     name = name.strip()
-    if not sep or not _NAME.match(name):
+    if not sep or not is_identifier(name):
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. `num_classes=10`), got {text!r:.80}")
     try:
         parsed = parse_text(value, file=f"-p {name}").data
@@ -84,7 +84,7 @@ def _input_shape(text: str) -> tuple[str, tuple[int, ...]]:
     name, sep, dims = text.partition("=")
     name = name.strip()
     parts = [p.strip() for p in dims.strip().strip("[]()").split(",")]
-    if not sep or not _NAME.match(name) or not all(p.isdigit() and int(p) > 0 for p in parts):
+    if not sep or not is_identifier(name) or not all(p.isdigit() and int(p) > 0 for p in parts):
         raise argparse.ArgumentTypeError(
             f"expected NAME=DIMS with positive sizes (e.g. `x=1,3,224,224`), got {text!r:.80}"
         )
@@ -327,7 +327,7 @@ def _looks_like_spec(path: Path) -> bool:
 def _expand_one(arg: str) -> Iterator[tuple[_Target, bool]]:
     """The targets an argument names, each with whether it was found by walking a folder."""
     if any(c in _GLOB_CHARS for c in arg) and not os.path.exists(arg):
-        matches = sorted(glob.glob(arg, recursive=True))
+        matches = sorted(_glob(arg))
         if not matches:
             raise UsageError(f"no file matches `{arg}`")
         for match in matches:
@@ -343,10 +343,65 @@ def _expand_one(arg: str) -> Iterator[tuple[_Target, bool]]:
         yield _located_target(arg), False
 
 
-def _specs_in(folder: str) -> Iterator[str]:
+def _walk(folder: str) -> Iterator[tuple[str, list[str], list[str]]]:
+    """`os.walk` that never follows a symbolic link out of `folder` or back into it: linked folders
+    are not entered (a link to `.` would loop), linked files count only when they stay inside."""
+    top = os.path.realpath(folder)
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIPPED_FOLDERS)
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".") and d not in _SKIPPED_FOLDERS and not os.path.islink(os.path.join(root, d))
+        )
+        kept = []
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            if os.path.islink(path):
+                target = os.path.realpath(path)
+                if os.path.commonpath([top, target]) != top:
+                    continue
+            kept.append(name)
+        yield root, dirs, kept
+
+
+def _specs_in(folder: str) -> Iterator[str]:
+    for root, _, files in _walk(folder):  # skips .git, .venv, ... and symbolic links to folders
         yield from (os.path.join(root, f) for f in files if f.endswith(SPEC_SUFFIXES))
+
+
+def _glob(pattern: str) -> Iterator[str]:
+    """The files and folders `pattern` matches (`*`, `?`, `[...]`, `**` for any number of folders),
+    found with `_walk`, so a symbolic link cannot make the search loop or leave the tree."""
+    parts = pattern.replace(os.sep, "/").split("/")
+    fixed = next(i for i, part in enumerate(parts) if any(c in _GLOB_CHARS for c in part))
+    top = "/".join(parts[:fixed]) or ("/" if pattern.startswith("/") else ".")
+    if not os.path.isdir(top):
+        return
+    wanted = parts[fixed:]
+    for root, dirs, files in _walk(top):
+        relative = os.path.relpath(root, top).replace(os.sep, "/")
+        prefix = [] if relative == "." else relative.split("/")
+        for name in dirs + files:
+            if name.startswith(".") and not wanted[-1].startswith("."):
+                continue  # as the shell: `*` does not match hidden names
+            if _segments_match(wanted, [*prefix, name]):
+                path = os.path.join(root, name)
+                yield path[2:] if top == "." and path.startswith("./") else path
+
+
+def _segments_match(pattern: list[str], parts: list[str]) -> bool:
+    """Whether path `parts` match glob `pattern` segment by segment, `**` standing for any number of
+    segments: dynamic programming, linear in the product of their lengths."""
+    reach = [True] + [False] * len(parts)  # reach[j]: the pattern so far matches parts[:j]
+    for segment in pattern:
+        if segment == "**":
+            for j in range(1, len(parts) + 1):
+                reach[j] = reach[j] or reach[j - 1]
+        else:
+            reach = [False] + [
+                reach[j - 1] and fnmatch.fnmatchcase(parts[j - 1], segment) for j in range(1, len(parts) + 1)
+            ]
+    return reach[-1]
 
 
 _SKIPPED_FOLDERS = frozenset({"node_modules", "__pycache__", "venv", "site-packages"})

@@ -18,7 +18,8 @@ from . import _runtime
 from ._dims import Sym, format_shape
 from ._errors import Diagnostic, SpecError, format_path
 from ._graph import Graph, GraphNode, InitPlan, check_init_args, live_nodes
-from ._shapes import NodeInfo, ShapeInfo
+from ._names import class_name
+from ._shapes import NodeInfo, ShapeInfo, node_parameters
 
 __all__ = ["INIT_FUNCTIONS", "compile_graph"]
 
@@ -213,8 +214,10 @@ def compile_graph(info: ShapeInfo, *, guard: bool = True) -> fx.GraphModule:
         declared = graph_def.inputs[name]
         if guard:
             channels = declared[1] if len(declared) > 1 and isinstance(declared[1], int) else 0
+            sizes = [d if isinstance(d, int) else 0 for d in declared]
             placeholder = graph.call_function(
-                _runtime.check_input, (placeholder, name, len(declared), channels, _expected_shape(declared))
+                _runtime.check_input,
+                (placeholder, name, len(declared), channels, _expected_shape(declared), sizes, _input_kind(info, name)),
             )
             placeholder.stack_trace = stack_trace(("inputs", name), name)
         values[name] = placeholder
@@ -243,7 +246,7 @@ def compile_graph(info: ShapeInfo, *, guard: bool = True) -> fx.GraphModule:
     outputs = [values[name] for name in graph_def.outputs]
     graph.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
     graph.lint()
-    module = fx.GraphModule(root, graph, class_name=_class_name(graph_def.spec.name))
+    module = fx.GraphModule(root, graph, class_name=class_name(graph_def.spec.name))
     # GraphModule copies submodules in execution order; keep the spec's order for the state_dict.
     module._modules.clear()
     for name, child in root._modules.items():
@@ -256,6 +259,22 @@ def compile_graph(info: ShapeInfo, *, guard: bool = True) -> fx.GraphModule:
     return module
 
 
+def _input_kind(info: ShapeInfo, name: str) -> int:
+    """What input `name` must hold, as `check_input` reads it: 0 integer indices (it feeds an
+    embedding), 1 floating point (it feeds a layer with parameters), -1 either (only ops that take
+    both read it)."""
+    kinds = set()
+    for node_info in info.nodes.values():
+        node = node_info.node
+        if name not in node.inputs or node.op.kind != "module":
+            continue
+        if node.op.name.startswith("Embedding"):
+            kinds.add(0)
+        elif node_parameters(node_info) > 0:
+            kinds.add(1)
+    return kinds.pop() if len(kinds) == 1 else -1
+
+
 def _mark_runtime_calls(graph: fx.Graph) -> None:
     """Mark calls of `_runtime` functions as fx-wrapped (leaves), as `torch.fx.wrap` would.
 
@@ -265,11 +284,6 @@ def _mark_runtime_calls(graph: fx.Graph) -> None:
     for node in graph.nodes:
         if node.op == "call_function" and getattr(node.target, "__module__", None) == _runtime.__name__:
             node.meta["is_wrapped"] = True
-
-
-def _class_name(name: str) -> str:
-    cleaned = "".join(part.capitalize() for part in "".join(c if c.isalnum() else " " for c in name).split())
-    return cleaned if cleaned.isidentifier() else "NetspecModule"
 
 
 def _ports_used(graph_def: Graph) -> dict[str, frozenset[int]]:

@@ -15,6 +15,8 @@ import operator
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, TypeAlias
 
+from ._names import is_identifier
+
 __all__ = [
     "Constraint",
     "Dim",
@@ -27,6 +29,7 @@ __all__ = [
     "evaluate_dim",
     "format_shape",
     "is_concrete",
+    "magnitude",
     "sym",
 ]
 
@@ -234,9 +237,43 @@ def _floor_div(terms: dict[_Monomial, int], divisor: int) -> Dim:
     return whole + Sym({(_Floor(numerator, divisor // common),): 1})
 
 
+def magnitude(d: Dim) -> int:
+    """A bound on `|d|` with every variable at 1: the sum of its coefficients' magnitudes, a floor
+    atom counted as its numerator's bound over its divisor. Grows as fast as the dimension does, so
+    a limit on it bounds every size a chain of layers makes. Walks nested floors without recursion."""
+    if isinstance(d, int):
+        return abs(d)
+    bounds: dict[int, int] = {}
+    stack = [d]
+    while stack:
+        current = stack[-1]
+        if id(current) in bounds:
+            stack.pop()
+            continue
+        pending = [
+            atom.numerator
+            for monomial, _ in current._terms
+            for atom in monomial
+            if isinstance(atom, _Floor) and id(atom.numerator) not in bounds
+        ]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        total = 0
+        for monomial, coefficient in current._terms:
+            term = abs(coefficient)
+            for atom in monomial:
+                if isinstance(atom, _Floor):
+                    term *= max(1, -(-bounds[id(atom.numerator)] // atom.divisor))
+            total += term
+        bounds[id(current)] = total
+    return bounds[id(d)]
+
+
 def sym(name: str) -> Sym:
     """The symbolic dimension named `name` (an identifier such as `N`, `H`, `W`)."""
-    if not isinstance(name, str) or not name.isidentifier():
+    if not is_identifier(name):
         raise ValueError(f"a symbolic dimension needs an identifier-like name, not {name!r}")
     return Sym({(name,): 1})
 

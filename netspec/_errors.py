@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import difflib
-from collections.abc import Iterable, Sequence
+import heapq
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Literal
 
 __all__ = [
@@ -85,19 +88,54 @@ def format_path(path: Iterable[PathPart]) -> str:
     return out
 
 
+MAX_HINT_CANDIDATES = 1000  # choices compared with difflib for one hint
+MAX_HINT_NAME = 200  # longer names get no did-you-mean (comparing them costs their length squared)
+HINT_BUDGET = 200_000  # comparisons all the hints of one `hint_budget()` block may make
+_hint_budget: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("hint_budget", default=None)
+
+
+@contextlib.contextmanager
+def hint_budget(comparisons: int = HINT_BUDGET) -> Iterator[list[int]]:
+    """Share `comparisons` among the did-you-mean hints made inside: past it, hints stop guessing
+    (they may still list choices), so a spec with thousands of unknown names in a large scope costs
+    a bounded amount of work before its errors are reported."""
+    left = [comparisons]
+    token = _hint_budget.set(left)
+    try:
+        yield left  # what is left of it, as the block goes on
+    finally:
+        _hint_budget.reset(token)
+
+
 def did_you_mean(name: str, choices: Iterable[str], *, listing: int = 0) -> str | None:
-    """A hint naming the closest valid choice, or listing up to `listing` valid choices."""
-    choices = sorted(set(choices))
-    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    """A hint naming the closest valid choice, or listing up to `listing` valid choices.
+
+    Linear in the number of choices, whatever it is: only choices whose length allows a match
+    (difflib's ratio is at most 2*min/(a+b)) are compared, the `MAX_HINT_CANDIDATES` closest in
+    length at most, so thousands of unknown names in a large scope cost thousands of short hints."""
+    budget = _hint_budget.get()
+    if budget is not None and budget[0] <= 0:
+        return None  # the block's hints have had their share: no guess, no listing
+    unique = set(choices)
+    size = len(name)
+    close: list[str] = []
+    if budget is not None:
+        budget[0] -= len(unique) + 1
+    if size <= MAX_HINT_NAME:
+        near = [c for c in unique if 10 * min(len(c), size) >= 3 * (len(c) + size)]
+        if len(near) > MAX_HINT_CANDIDATES:
+            near = heapq.nsmallest(MAX_HINT_CANDIDATES, near, key=lambda c: (abs(len(c) - size), c))
+        if budget is not None:
+            budget[0] -= 4 * len(near)
+        close = difflib.get_close_matches(name, sorted(near), n=1, cutoff=0.6)
     if not close:
-        lowered = {c.lower(): c for c in choices}
-        if name.lower() in lowered:
-            close = [lowered[name.lower()]]
+        lowered = name.lower()
+        close = sorted(c for c in unique if len(c) == size and c.lower() == lowered)[:1]
     if close:
         return f"did you mean `{close[0]}`?"
-    if listing and choices:
-        shown = ", ".join(f"`{c}`" for c in choices[:listing])
-        more = f" and {len(choices) - listing} more" if len(choices) > listing else ""
+    if listing and unique:
+        shown = ", ".join(f"`{c}`" for c in heapq.nsmallest(listing, unique))
+        more = f" and {len(unique) - listing} more" if len(unique) > listing else ""
         return f"valid choices: {shown}{more}"
     return None
 
@@ -115,6 +153,7 @@ def escape_text(text: str, limit: int = 200) -> str:
             ord(ch) < 0x20
             or 0x7F <= ord(ch) < 0xA0
             or ch in "\u2028\u2029\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+            or 0xD800 <= ord(ch) < 0xE000  # a lone surrogate: a file name's undecodable byte (os.fsdecode)
         ):
             out.append(f"\\u{ord(ch):04x}")
         else:
@@ -200,7 +239,7 @@ class SpecError(Exception):
 def render_diagnostic(diag: Diagnostic, sources: SourceMap | None = None, *, color: bool = False) -> str:
     """Render as a compiler does: `file:line:col: error[NS101]: message`, the source line, a caret, the hint."""
     bold, red, yellow, blue, reset = ("\x1b[1m", "\x1b[31m", "\x1b[33m", "\x1b[34m", "\x1b[0m") if color else ("",) * 5
-    where = diag.file or "<spec>"
+    where = escape_text(diag.file, 1000) if diag.file else "<spec>"  # a file name is text of the user's too
     if diag.line is not None:
         where += f":{diag.line}:{diag.column or 1}"
     tint = red if diag.is_error else yellow

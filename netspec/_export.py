@@ -22,9 +22,10 @@ import torch
 from torch import fx, nn
 
 from . import _modules, _runtime
-from ._api import Inputs, Params, Source, build, prepare
+from ._api import DEFAULT_MAX_PARAMS, Inputs, Params, Source, build, check_memory_budget, prepare
 from ._compile import INIT_FUNCTIONS, compile_graph
 from ._graph import Graph, GraphNode, check_init_args, live_nodes
+from ._names import class_name, is_node_name
 from ._shapes import ShapeInfo
 from ._version import __version__
 
@@ -41,7 +42,6 @@ class MissingDependencyError(ExportError):
 
 # --- Python source ------------------------------------------------------------------------------
 
-_QUALIFIED_NAME = re.compile(r"^[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*$")
 # Names fx puts in every generated function's globals; any other global must be a runtime helper.
 _FX_BUILTIN_GLOBALS = frozenset({"inf", "nan", "NoneType", "torch", "device", "fx_pytree", "pytree"})
 _FX_WRAP_LINE = re.compile(r'^torch\.fx\._symbolic_trace\.wrap\("[A-Za-z0-9_]+"\)$')
@@ -62,11 +62,21 @@ _RESERVED = frozenset(
 )
 
 
-def export_python(source: Source, /, *, params: Params | None = None, inputs: Inputs | None = None) -> str:
+def export_python(
+    source: Source,
+    /,
+    *,
+    params: Params | None = None,
+    inputs: Inputs | None = None,
+    max_params: int = DEFAULT_MAX_PARAMS,
+) -> str:
     """The source of a standalone module equivalent to `netspec.build(source, params=params)`::
 
         code = netspec.export_python("resnet18", params={"num_classes": 10})
         Path("resnet18.py").write_text(code)  # then: from resnet18 import Resnet18; Resnet18()
+
+    Like `build`, refuses a model whose parameters and buffers pass `max_params` elements (the
+    file would allocate them), before anything is instantiated.
 
     The file imports only torch. Its class creates the same modules at the same qualified names in
     the same order (so state_dicts load with `strict=True`, and under one seed the parameters are
@@ -74,6 +84,7 @@ def export_python(source: Source, /, *, params: Params | None = None, inputs: In
     `inputs` sets the example input shapes it records (default: the spec's `dims`).
     """
     info = prepare(source, params, inputs)
+    check_memory_budget(info, max_params)
     example = prepare(info.graph.spec, params, inputs, concrete=True).inputs
     with torch.device("meta"):  # the code is all we need: allocate nothing
         module = compile_graph(info)
@@ -95,11 +106,8 @@ def export_python(source: Source, /, *, params: Params | None = None, inputs: In
 
 
 def _class_name(name: str) -> str:
-    words = "".join(c if c.isascii() and c.isalnum() else " " for c in name).split()
-    cleaned = "".join(w[:1].upper() + w[1:] for w in words)
-    if not cleaned.isidentifier() or cleaned in _RESERVED:
-        cleaned = "Network" + cleaned if cleaned.isalnum() else "Network"
-    return cleaned
+    cleaned = class_name(name)
+    return "Network" + cleaned if cleaned in _RESERVED else cleaned
 
 
 def _literal(value: Any, *, tuples: bool = True) -> str:
@@ -124,7 +132,7 @@ def _identifier(name: str, what: str) -> str:
 
 
 def _qualified(name: str) -> str:
-    if not _QUALIFIED_NAME.match(name):
+    if not all(is_node_name(part) for part in name.split(".")):
         raise ExportError(f"node name {name!r:.60} is not a dotted name")
     return name
 

@@ -16,6 +16,7 @@ import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
+from . import _names
 from ._errors import did_you_mean
 
 __all__ = [
@@ -881,5 +882,6 @@ def _lone_dollar(text: str, dollar: int) -> ExprError:
 
 
 def is_identifier(name: str) -> bool:
-    """Whether `name` can name a parameter: ASCII, not a keyword of the language, no leading `__`."""
-    return bool(_IDENTIFIER.fullmatch(name)) and name not in _KEYWORDS | _FORBIDDEN and not name.startswith("__")
+    """Whether `name` can name a parameter (the rule of `_names`, which refuses every word of this
+    language and of Python)."""
+    return _names.is_identifier(name)

@@ -7,6 +7,7 @@ every error points at the file that wrote the offending part.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,21 @@ def with_extends(doc: Document, path: Path | None, limits: Limits, chain: tuple[
         raise SpecError(
             [Diagnostic(f"`extends` cycle: {names}", path="extends", code="NS105").located(span)], doc.sources
         )
-    parent_doc = with_extends(read_extended(target, limits), target, limits, (*chain, *([path] if path else [])))
+    # The node limit covers the whole chain: a parent may hold only what this file leaves of it.
+    used = len(doc.sources.values) + len(doc.sources.keys)
+    parent_limits = dataclasses.replace(limits, max_nodes=max(1, limits.max_nodes - used))
+    try:
+        parent_doc = with_extends(
+            read_extended(target, parent_limits), target, parent_limits, (*chain, *([path] if path else []))
+        )
+    except SpecError as err:
+        if not err.diagnostics or err.diagnostics[0].code != "NS017":
+            raise
+        message = f"the `extends` chain holds more than {limits.max_nodes:,} keys and values in all"
+        hint = "merge fewer or smaller specs, or raise `Limits.max_nodes`"
+        raise SpecError(
+            [Diagnostic(message, path="extends", hint=hint, code="NS017").located(span)], doc.sources
+        ) from None
     if not isinstance(parent_doc.data, dict):
         return doc
     _check_removed(data.get("remove"), parent_doc.data.get("nodes"), ref, doc.sources)

@@ -10,13 +10,15 @@ import contextlib
 import dataclasses
 import fnmatch
 import heapq
+import itertools
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
-from ._errors import Diagnostic, SourceMap, Span, SpecError, did_you_mean, format_path
+from ._errors import Diagnostic, SourceMap, Span, SpecError, did_you_mean, format_path, hint_budget
 from ._expr import Expr, ExprBudgetError, ExprError, Template, compile_value, evaluation_budget
 from ._load import collector_paused
 from ._models import BlockDef, NodeDef, ParamDef, Spec
+from ._names import is_identifier
 from ._ops import OpDef, catalog, check_args, get_op
 from ._static import REPEAT_INDEX, source_span, static_problems, unknown_op
 
@@ -106,6 +108,9 @@ class Graph:
     aliases: dict[str, str] = dataclasses.field(default_factory=dict)
     # The block-instance tree: every block instance and repeat by qualified name ("" is the spec).
     instances: dict[str, Instance] = dataclasses.field(default_factory=dict)
+    # Steps the expansion took (instances, arguments, reference steps): what the work limit counts,
+    # and what tests read to check that expansion grows linearly with the spec.
+    work: int = 0
 
     def instance_of(self, name: str) -> Instance | None:
         """The innermost instance or repeat that holds node or instance `name` directly."""
@@ -266,7 +271,7 @@ class _Expander:
         self.nodes: list[GraphNode] = []
         self.ops: list[_OpEntry] = []
         self.diagnostics: list[Diagnostic] = []
-        self._resolving: set[tuple[int, str]] = set()
+        self._resolved: dict[tuple[int, str], str] = {}  # (scope, reference) -> the node it resolved to
         self._seen: set[tuple[str, str]] = set()
         self.by_name: dict[str, GraphNode] = {}
         self.instances: dict[str, Instance] = {"": Instance("", "spec", ())}
@@ -630,19 +635,9 @@ class _Expander:
     # -- references
 
     def resolve(self, scope: _Scope, ref: str, path: Path) -> str | None:
-        """The qualified name `ref` stands for in `scope`: a node, a graph input, or `node:k`, port `k` of a node."""
-        base, sep, port = ref.rpartition(":")
-        if not sep:
-            return self.resolve_name(scope, ref, path)
-        if not base or not (port.isdigit() or port.isidentifier()):
-            self.report(
-                f"`{ref}` is not a reference: write `node` or `node:port` (a number or a port's name)",
-                path,
-                code="NS156",
-            )
-            return None
-        produced = self.resolve_name(scope, base, path)
-        return None if produced is None else self.pick_port(produced, port, ref, path)
+        """The qualified name `ref` stands for in `scope`: a node, a graph input, or `node:k`, port `k`
+        of a node; None when it stands for nothing (the problem is reported)."""
+        return self._follow(("ref", scope, ref, path))
 
     def pick_port(self, produced: str, port: str, ref: str, path: Path) -> str | None:
         """`produced:k` for port `port` (a number or a name) of the node `produced`."""
@@ -701,56 +696,104 @@ class _Expander:
         return None
 
     def resolve_name(self, scope: _Scope, ref: str, path: Path) -> str | None:
-        key = (id(scope), ref)
-        if key in self._resolving:
-            self.report(f"`{ref}` refers back to itself", path, code="NS150")
-            return None
-        self._resolving.add(key)
-        try:
-            return self._resolve(scope, ref, path)
-        finally:
-            self._resolving.discard(key)
+        """The node or input `ref` (no port) stands for in `scope`."""
+        return self._follow(("ref", scope, ref, path))
 
-    def _resolve(self, scope: _Scope, ref: str, path: Path) -> str | None:
+    def resolve_entry(self, entry: Any, rest: str, ref: str, path: Path) -> str | None:
+        """The graph node that `rest` (a dotted path, or "" for the output) names inside `entry`."""
+        return self._follow(("entry", entry, rest, ref, path))
+
+    def _follow(self, step: tuple[Any, ...]) -> str | None:
+        """Follow references step by step in a loop: a chain of disabled nodes, bindings and
+        instances as long as the spec makes it costs no stack, and each step is charged. Resolved
+        references are remembered, so that a chain is walked once, not once per use."""
+        seen: set[tuple[int, str]] = set()
+        # One frame per port reference being followed (`node:k`): the port to pick once its node is
+        # known, and the references walked meanwhile, which stand for that node.
+        frames: list[tuple[tuple[str, str, Path] | None, list[tuple[int, str]]]] = [(None, [])]
+        result: str | None = None
+        while True:
+            if step[0] == "done":
+                result = step[1]
+                break
+            if step[0] == "entry":
+                step = self._entry_step(*step[1:])
+                continue
+            _, scope, ref, path = step
+            base, sep, port = ref.rpartition(":")
+            if sep:
+                if not base or not (port.isdigit() or port.isidentifier()):
+                    self.report(
+                        f"`{ref}` is not a reference: write `node` or `node:port` (a number or a port's name)",
+                        path,
+                        code="NS156",
+                    )
+                    break
+                frames.append(((port, ref, path), []))
+                step = ("ref", scope, base, path)
+                continue
+            key = (id(scope), ref)
+            if key in self._resolved:
+                result = self._resolved[key]
+                break
+            if key in seen:
+                self.report(f"`{ref}` refers back to itself", path, code="NS150")
+                break
+            seen.add(key)
+            frames[-1][1].append(key)
+            self.work += 1
+            step = self._ref_step(scope, ref, path)
+        while frames:
+            picked, walked = frames.pop()
+            if result is not None:
+                for key in walked:
+                    self._resolved[key] = result
+            if picked is not None and result is not None:
+                result = self.pick_port(result, *picked)
+        return result
+
+    def _ref_step(self, scope: _Scope, ref: str, path: Path) -> tuple[Any, ...]:
         head, _, rest = ref.partition(".")
         if head in scope.entries:
-            return self.resolve_entry(scope.entries[head], rest, ref, path)
+            return ("entry", scope.entries[head], rest, ref, path)
         if head in scope.bindings and not rest:
             binding = scope.bindings[head]
             if binding.entry is not None:
-                return self.resolve_entry(binding.entry, "", ref, path)
-            return self.resolve(binding.scope, binding.ref, binding.path)  # type: ignore[arg-type]
-        choices = list(scope.entries) + list(scope.bindings)
+                return ("entry", binding.entry, "", ref, path)
+            return ("ref", binding.scope, binding.ref, binding.path)
+        choices = itertools.chain(scope.entries, scope.bindings)  # read only while hints have budget
         where = f"block `{scope.path[1]}`" if scope.path else "this spec"
         self.report(
             f"unknown node `{head}` in {where}", path, hint=did_you_mean(head, choices, listing=12), code="NS151"
         )
-        return None
+        return ("done", None)
 
-    def resolve_entry(self, entry: Any, rest: str, ref: str, path: Path) -> str | None:
+    def _entry_step(self, entry: Any, rest: str, ref: str, path: Path) -> tuple[Any, ...]:
         if isinstance(entry, (_InputEntry, _OpEntry)):
             name = entry.name if isinstance(entry, _InputEntry) else entry.node.name
             if rest:  # reported; the reference still stands for the node itself, so no error follows from it
                 self.report(f"`{ref}`: `{name}` is a single node, it has no `{rest}`", path, code="NS152")
-            return name
+            return ("done", name)
         if isinstance(entry, _DisabledEntry):
             if rest:
                 if not entry.failed:  # a node that failed to expand has its error already
                     self.report(f"`{ref}`: that node is disabled by `when`", path, code="NS152")
-                return None
+                return ("done", None)
             first_ref, first_path = entry.refs[0]
-            return self.resolve(entry.scope, first_ref, first_path)
+            if not isinstance(first_ref, str):  # the previous instance of a repeat
+                return ("entry", first_ref, "", ref, first_path)
+            return ("ref", entry.scope, first_ref, first_path)
         if isinstance(entry, _InstanceEntry):
-            return self.resolve(entry.scope, rest or entry.scope.output or "", path)
+            return ("ref", entry.scope, rest or entry.scope.output or "", path)
         if isinstance(entry, _RepeatEntry):
             if not entry.children:
                 if rest:
                     self.report(f"`{ref}`: the repeat has no instances", path, code="NS152")
-                    return None
+                    return ("done", None)
                 first_ref, first_path = entry.passthrough[0]
-                return self.resolve(entry.scope, first_ref, first_path)
+                return ("ref", entry.scope, first_ref, first_path)
             if not rest:
-                return self.resolve_entry(entry.children[-1], "", ref, path)
+                return ("entry", entry.children[-1], "", ref, path)
             index, _, rest = rest.partition(".")
             if not index.isdigit() or int(index) >= len(entry.children):
                 self.report(
@@ -758,8 +801,8 @@ class _Expander:
                     path,
                     code="NS152",
                 )
-                return None
-            return self.resolve_entry(entry.children[int(index)], rest, ref, path)
+                return ("done", None)
+            return ("entry", entry.children[int(index)], rest, ref, path)
         raise AssertionError(entry)
 
     def aliases(self, scope: _Scope) -> dict[str, str]:
@@ -959,7 +1002,7 @@ def _input_shapes(spec: Spec, params: dict[str, Any], expander: _Expander) -> di
                         f"a dimension must be a whole number >= 1 or a symbol, got {dim!r:.40}", path, code="NS161"
                     )
                     dim = 1
-            elif isinstance(dim, str) and not dim.isidentifier():
+            elif isinstance(dim, str) and not is_identifier(dim):
                 expander.report(
                     f"`{dim}` is not a dimension: write a number, a symbol such as `H`, or `$param`", path, code="NS161"
                 )
@@ -1111,7 +1154,7 @@ def _unmatched_init_warnings(plans: list[InitPlan], nodes: list[GraphNode], spec
 
 def expand(spec: Spec, params: Mapping[str, Any] | None = None, *, max_nodes: int = MAX_GRAPH_NODES) -> Graph:
     """Expand `spec` with parameter `params` (overrides of the defaults) into a `Graph`."""
-    with collector_paused():
+    with collector_paused(), hint_budget():
         return _expand(spec, params, max_nodes)
 
 
@@ -1167,6 +1210,7 @@ def _expand(spec: Spec, params: Mapping[str, Any] | None, max_nodes: int) -> Gra
     for name, instance in graph.instances.items():
         instance.output = graph.aliases.get(name) if name else (outputs[0] if outputs else None)
     graph._index_instances()
+    graph.work = expander.work
     return graph
 
 

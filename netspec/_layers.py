@@ -275,6 +275,11 @@ def _norm_params(args: dict) -> int:
     return args["num_features"] * (2 if args["bias"] else 1)
 
 
+def _norm_buffers(args: dict) -> int:
+    """`running_mean`, `running_var` and `num_batches_tracked` when running statistics are kept."""
+    return 2 * args["num_features"] + 1 if args["track_running_stats"] else 0
+
+
 def _group_norm_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
     (shape,) = inputs
     if len(shape) < 2:
@@ -645,6 +650,7 @@ def _module_op(
     inferred: Iterable[str] = (),
     macs: MacsRule = _no_macs,
     params: ParamRule = _no_params,
+    buffers: ParamRule | None = None,
     checks: Callable[[str, dict], list[ArgProblem]] | None = None,
     exclude: Iterable[str] = (),
     path: str | None = None,
@@ -671,6 +677,7 @@ def _module_op(
         infer=infer,
         macs=macs,
         param_count=params,
+        buffer_count=buffers,
         doc=found.doc,
         validate=_validator(name, checks),
     )
@@ -714,6 +721,7 @@ def _spatial_ops() -> list[OpDef]:
                 infer=_channel_infer(instance, "num_features", n),
                 inferred=("num_features",),
                 params=_norm_params,
+                buffers=_norm_buffers,
             )
         )
     for name, layouts in (
@@ -728,6 +736,7 @@ def _spatial_ops() -> list[OpDef]:
                 infer=_batch_norm_infer(name, layouts),
                 inferred=("num_features",),
                 params=_norm_params,
+                buffers=_norm_buffers,
             )
         )
     for name, spatial in (("Dropout1d", 1), ("Dropout2d", 2), ("Dropout3d", 3)):

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ._errors import Diagnostic, SourceMap, did_you_mean, format_path
-from ._models import FORMAT_VERSION, BlockDef, InitRule, ParamDef, Spec
+from ._models import FORMAT_VERSION, BlockDef, InitRule, NameRuleError, ParamDef, Spec
 
 __all__ = ["validation_diagnostics"]
 
@@ -59,13 +59,9 @@ def _diagnostic_for(error: Any, sources: SourceMap) -> Diagnostic:
         message = f"missing required field `{path[-1]}`"
     elif kind == "value_error":
         message = message.removeprefix("Value error, ")
-        named = re.search(r"`([^`]*)`", message)
-        if (
-            named
-            and ("not a valid name" in message or "not valid names" in message)
-            and path + (named[1],) in sources.keys
-        ):
-            path, key_span = path + (named[1],), True  # point at the (first) offending key
+        bad = error.get("ctx", {}).get("error")
+        if isinstance(bad, NameRuleError) and (path + (bad.part,) in sources.keys or isinstance(bad.part, int)):
+            path, key_span = path + (bad.part,), isinstance(bad.part, str)  # point at the (first) offending name
     elif kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
         message = f"invalid value {error.get('input')!r}: expected {expected}"

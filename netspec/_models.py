@@ -7,7 +7,6 @@ made and never written afterwards.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,11 +17,13 @@ from pydantic import (
     JsonValue,
     PrivateAttr,
     Strict,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from ._errors import Diagnostic, SourceMap
+from ._names import identifier_problem, identifier_schema, node_name_problem, node_name_schema, shown_name
 
 __all__ = [
     "FORMAT_VERSION",
@@ -31,6 +32,7 @@ __all__ = [
     "SYMBOL_PATTERN",
     "BlockDef",
     "InitRule",
+    "NameRuleError",
     "NodeDef",
     "ParamDef",
     "ParamType",
@@ -41,21 +43,25 @@ __all__ = [
 
 FORMAT_VERSION: Literal[1] = 1
 
-_NAME = re.compile(r"^(?:[A-Za-z][A-Za-z0-9_]*|_[A-Za-z0-9][A-Za-z0-9_]*|[0-9]+)$")
-_SYMBOL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 ParamType = Literal["int", "float", "bool", "str", "list[int]", "list[float]", "list[bool]", "list[str]"]
 PARAM_TYPES: frozenset[str] = frozenset(ParamType.__args__)  # type: ignore[attr-defined]
-NAME_PATTERN = _NAME.pattern  # node and input names (for the JSON Schema)
-SYMBOL_PATTERN = _SYMBOL.pattern  # parameter, block and dimension names
+NAME_PATTERN = str(node_name_schema()["pattern"])  # node names (for the JSON Schema)
+SYMBOL_PATTERN = str(identifier_schema()["pattern"])  # input, parameter, block and dimension names
 
 
-def _check_name(name: str, what: str) -> str:
-    if not _NAME.match(name) or name.startswith("__"):
-        raise ValueError(
-            f"{what} `{name}` is not a valid name: use letters, digits and `_`, starting with a letter"
-            " (or a plain number), no dots or dashes"
-        )
+class NameRuleError(ValueError):
+    """A name that breaks the name rule of `_names`; `part` is its key or index, where it is located."""
+
+    def __init__(self, message: str, part: str | int) -> None:
+        super().__init__(message)
+        self.part = part
+
+
+def _check_name(name: str, what: str, part: str | int | None = None) -> str:
+    problem = identifier_problem(name, what)
+    if problem is not None:
+        raise NameRuleError(problem, name if part is None else part)
     return name
 
 
@@ -170,14 +176,17 @@ def nodes_mapping(value: Any) -> Any:
 
 
 def _check_node_names(nodes: dict[str, NodeDef]) -> dict[str, NodeDef]:
-    bad = [name for name in nodes if not _NAME.match(name) or name.startswith("__")]
+    # Whether a node is a module (whose name may not be an `nn.Module` attribute) depends on its op,
+    # which the catalog knows: that part of the rule is checked with the ops (`_static`).
+    problems = [(name, node_name_problem(name, module=False)) for name in nodes]
+    bad = [(name, problem) for name, problem in problems if problem is not None]
     if len(bad) == 1:
-        _check_name(bad[0], "node name")
+        raise NameRuleError(str(bad[0][1]), bad[0][0])
     if bad:
-        listed = ", ".join(f"`{name}`" for name in bad)
-        raise ValueError(
-            f"node names {listed} are not valid names: use letters, digits and `_`, starting with a letter (or a plain number), no dots or dashes"
+        listed = ", ".join(f"`{shown_name(name)}`" for name, _ in bad[:20]) + (
+            f" and {len(bad) - 20:,} more" if len(bad) > 20 else ""
         )
+        raise NameRuleError(f"node names {listed} are not valid: {bad[0][1]}", bad[0][0])
     return nodes
 
 
@@ -205,8 +214,15 @@ class BlockDef(_Model):
     @field_validator("inputs")
     @classmethod
     def _input_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for index, name in enumerate(value):
+            _check_name(name, "block input", index)
+        return value
+
+    @field_validator("params")
+    @classmethod
+    def _param_names(cls, value: dict[str, Any]) -> dict[str, Any]:
         for name in value:
-            _check_name(name, "block input")
+            _check_name(name, "parameter name")
         return value
 
 
@@ -327,10 +343,10 @@ class Spec(_Model):
 
     @field_validator("params", "blocks", "dims")
     @classmethod
-    def _key_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+    def _key_names(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        what = {"params": "parameter name", "blocks": "block name", "dims": "dimension name"}[str(info.field_name)]
         for name in value:
-            if not _SYMBOL.match(name) or name.startswith("__"):
-                raise ValueError(f"`{name}` is not a valid name: use letters, digits and `_`")
+            _check_name(name, what)
         return value
 
     @field_validator("inputs")

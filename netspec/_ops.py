@@ -141,7 +141,7 @@ def register_op(
     `inputs` is (min, max) with max None for any number; by default it is read from `forward`
     or the function. Without `shape`, the output shape is found by running the op on meta
     tensors (concrete sizes only); without `param_count`, a module is built on the meta device
-    and its parameters counted. `inferred` names the args `infer` fills (by default the usual
+    and its parameters counted (its buffers always are, the same way: the memory budget counts both). `inferred` names the args `infer` fills (by default the usual
     `in_channels`-like names among the args). Returns `target`.
 
     `target` may also be a dotted path (`"my_layers.Scale"`), imported only when a model is built,
@@ -201,6 +201,7 @@ def register_op(
         infer=infer,
         macs=macs,
         param_count=param_count or (_meta_param_count(name) if kind == "module" else _no_params),
+        buffer_count=_meta_buffer_count(name) if kind == "module" else None,
         doc=doc,
     )
     _registered[name] = op
@@ -351,6 +352,19 @@ def _meta_param_count(name: str) -> ParamRule:
         with torch.device("meta"):
             module = op.resolve()(**args)
         return sum(p.numel() for p in module.parameters())
+
+    return count
+
+
+def _meta_buffer_count(name: str) -> ParamRule:
+    def count(args: dict) -> int:
+        op = get_op(name)
+        assert op is not None
+        import torch  # counting by building needs torch
+
+        with torch.device("meta"):
+            module = op.resolve()(**args)
+        return sum(b.numel() for b in module.buffers())
 
     return count
 

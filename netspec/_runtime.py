@@ -145,14 +145,39 @@ def interpolate(
     return F.interpolate(x, scale_factor=scale_factor, mode=mode, align_corners=align_corners)
 
 
-def check_input(x: Tensor, name: str, rank: int, channels: int, expected: str) -> Tensor:
-    """Return `x` when it has `rank` dimensions and (for `channels > 0`) `channels` in dimension 1.
+def check_input(
+    x: Tensor,
+    name: str,
+    rank: int,
+    channels: int,
+    expected: str,
+    sizes: list[int] | None = None,
+    floating: int = -1,
+) -> Tensor:
+    """Return `x` when it has `rank` dimensions, (for `channels > 0`) `channels` in dimension 1,
+    every fixed size of `sizes` (0: any size), and values of the kind the network takes
+    (`floating`: 1 floating point, 0 integers, -1 either).
 
     Otherwise raise a ValueError naming the input, the expected shape (`expected`, e.g.
     "[N, 3, H, W]") and the likely fix.
     """
     if x.dim() != rank or (channels > 0 and x.shape[1] != channels):
         raise ValueError(_input_error(x, name, rank, channels, expected))
+    if sizes is not None:
+        for i in range(len(sizes)):
+            if sizes[i] > 0 and x.shape[i] != sizes[i]:
+                raise ValueError(
+                    "input `" + name + "` expects shape " + expected + ", got " + str(list(x.shape))
+                    + "; dimension " + str(i) + " is " + str(x.shape[i]) + ", not " + str(sizes[i])
+                )  # fmt: skip
+    if floating == 1 and not x.is_floating_point():
+        raise ValueError(
+            "input `" + name + "` expects floating-point values, got " + str(x.dtype) + "; convert it with x.float()"
+        )
+    if floating == 0 and (x.is_floating_point() or x.is_complex() or x.dtype == torch.bool):
+        raise ValueError(
+            "input `" + name + "` expects integer indices, got " + str(x.dtype) + "; convert it with x.long()"
+        )
     return x
 
 

@@ -19,7 +19,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Literal, Union
 
 from ._args import ArgSpec, OpDef, _describe_type
-from ._models import NAME_PATTERN, SYMBOL_PATTERN, NodeDef, Spec
+from ._models import NodeDef, Spec
+from ._names import identifier_schema, node_name_schema
 from ._ops import builtin_ops, catalog, load_plugins
 
 __all__ = ["EXPRESSION", "add_op_schemas", "arg_schema", "json_schema"]
@@ -57,7 +58,7 @@ def _accept_shorthands(schema: dict[str, Any]) -> None:
     """Teach the generated schema the short forms the models accept before validation."""
     defs = schema["$defs"]
     name = {"type": "string"}
-    node_name = {"pattern": NAME_PATTERN}
+    node_name = node_name_schema()
     defs["Param"] = {
         "description": "A parameter: its definition, a type name (a required parameter, e.g. `int`), or a default value (type inferred).",
         "anyOf": [{"$ref": "#/$defs/ParamDef"}, {"type": ["boolean", "integer", "number", "string", "array"]}],
@@ -90,16 +91,16 @@ def _accept_shorthands(schema: dict[str, Any]) -> None:
     block["properties"]["nodes"] = {"$ref": "#/$defs/Nodes", "description": block["properties"]["nodes"]["description"]}
     for owner in (block, schema):
         owner["properties"]["params"]["additionalProperties"] = {"$ref": "#/$defs/Param"}
-        owner["properties"]["params"]["propertyNames"] = {"pattern": SYMBOL_PATTERN}
+        owner["properties"]["params"]["propertyNames"] = identifier_schema()
     rule = defs["InitRule"]
     for key in ("ops", "nodes"):
         rule["properties"][key] = _one_or_more(name, rule["properties"][key]["description"], nullable=True)
     props = schema["properties"]
     props["nodes"] = {"$ref": "#/$defs/Nodes", "description": props["nodes"]["description"]}
     props["outputs"] = _one_or_more(name, props["outputs"]["description"], nullable=True)
-    props["inputs"]["propertyNames"] = node_name
+    props["inputs"]["propertyNames"] = identifier_schema()
     for key in ("blocks", "dims"):
-        props[key]["propertyNames"] = {"pattern": SYMBOL_PATTERN}
+        props[key]["propertyNames"] = identifier_schema()
     # A spec that extends another may leave out what it inherits.
     required = schema.pop("required")
     schema["if"] = {"required": ["extends"]}

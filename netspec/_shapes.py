@@ -7,6 +7,7 @@ size must meet, from which `valid_sizes` derives the lattice of sizes a network 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -22,18 +23,30 @@ from ._dims import (
     Sym,
     format_shape,
     is_concrete,
+    magnitude,
     sym,
 )
 from ._errors import Diagnostic, SpecError, format_path
-from ._graph import Graph, GraphNode
+from ._graph import Graph, GraphNode, live_nodes
 from ._ops import complete_args
 
-__all__ = ["NodeInfo", "ShapeInfo", "SizeLattice", "count_parameters", "infer", "valid_sizes"]
+__all__ = [
+    "MAX_DIM",
+    "NodeInfo",
+    "ShapeInfo",
+    "SizeLattice",
+    "count_parameters",
+    "infer",
+    "node_buffers",
+    "tensor_elements",
+    "valid_sizes",
+]
 
 DEFAULT_BATCH = 1
 SIZE_SEARCH_LIMIT = 2048
 MAX_SIZE_SEARCH = 1 << 20  # sizes searched at most, whatever the spec's example size
 NUMPY_SEARCH_FROM = 1 << 14  # searches this long use numpy where it is installed (lists are fast enough below)
+MAX_DIM = 1 << 48  # the largest dimension any input or node may have (a bound on its coefficients when symbolic)
 
 
 @dataclasses.dataclass
@@ -160,6 +173,17 @@ def infer(
     constraints: list[tuple[GraphNode, Constraint]] = []
     diagnostics: list[Diagnostic] = []
     sources = graph.sources
+    for name, shape in inputs.items():
+        if any(magnitude(d) > MAX_DIM for d in shape):
+            diagnostics.append(
+                Diagnostic(
+                    f"input `{name}` has a dimension larger than {MAX_DIM:,} (2**48)",
+                    path=f"inputs.{name}",
+                    code="NS205",
+                ).located(sources.span(("inputs", name)))
+            )
+    if diagnostics:
+        raise SpecError(diagnostics + graph.warnings, sources)
     symbols = _symbol_sizes(graph, inputs)
     for node in graph.order:
         missing = [i for i in node.inputs if i not in shapes]
@@ -190,6 +214,21 @@ def infer(
                     f"`{node.name}`: {message}", path=format_path(node.path), code="NS210", severity="warning"
                 ).located(sources.span(node.path))
             )
+        dims = [d for port in output.shapes for d in port] if isinstance(output, Ports) else list(output)
+        too_large = next((d for d in dims if magnitude(d) > MAX_DIM), None)
+        if too_large is not None:
+            shown = f"{too_large:,}" if isinstance(too_large, int) else str(too_large)
+            shown = shown if len(shown) < 80 else None
+            diagnostics.append(
+                Diagnostic(
+                    f"`{node.name}` makes a dimension larger than {MAX_DIM:,} (2**48)"
+                    + (f": {shown}" if shown else f" (about 2**{max(magnitude(too_large).bit_length() - 1, 48)})"),
+                    path=format_path(node.path),
+                    hint="check the strides, scale factors and sizes of the layers up to here",
+                    code="NS205",
+                ).located(sources.span(node.path))
+            )
+            continue
         constraints.extend((node, c) for c in check.constraints)
         if isinstance(output, Ports):
             ports = tuple(tuple(s) for s in output.shapes)
@@ -287,7 +326,7 @@ class SizeLattice:
     def __contains__(self, size: int) -> bool:
         return size in self.exact if size <= self.limit else self._periodic(size)
 
-    @property
+    @functools.cached_property
     def period(self) -> int | None:
         return _period(self.exact, self.limit)
 
@@ -339,15 +378,24 @@ class SizeLattice:
 
 
 def _period(sizes: Sequence[int], limit: int) -> int | None:
-    """The smallest p such that, above the first size, n fits iff n + p fits (within `limit`)."""
+    """The smallest p <= half the range such that, above the first size, n fits iff n + p fits
+    (within `limit`). The smallest period of the fit/no-fit string from the first size to `limit`
+    is its length minus its longest border (KMP's prefix function): linear in `limit`."""
     if len(sizes) < 2:
         return None
     present = set(sizes)
     first = sizes[0]
-    for p in range(1, (limit - first) // 2 + 1):
-        if all((n in present) == (n + p in present) for n in range(first, limit - p + 1)):
-            return p
-    return None
+    bits = [n in present for n in range(first, limit + 1)]
+    border = [0] * len(bits)
+    k = 0
+    for i in range(1, len(bits)):
+        while k and bits[i] != bits[k]:
+            k = border[k - 1]
+        if bits[i] == bits[k]:
+            k += 1
+        border[i] = k
+    period = len(bits) - border[-1]
+    return period if period <= (limit - first) // 2 else None
 
 
 def _constraint_symbols(constraint: Constraint) -> set[str]:
@@ -476,8 +524,24 @@ def node_parameters(info: NodeInfo) -> int:
     return op.param_count(info.args)
 
 
+def node_buffers(info: NodeInfo) -> int:
+    """Elements of one node's buffers (BatchNorm's running statistics), from its arguments."""
+    op = info.node.op
+    if op.kind != "module" or op.buffer_count is None:
+        return 0
+    return op.buffer_count(info.args)
+
+
 def count_parameters(info: ShapeInfo) -> int:
-    return sum(node_parameters(n) for n in info.nodes.values())
+    """Parameters of the modules `build` builds (nodes no output depends on are not built)."""
+    live = live_nodes(info.graph)
+    return sum(node_parameters(n) for name, n in info.nodes.items() if name in live)
+
+
+def tensor_elements(info: ShapeInfo) -> dict[str, int]:
+    """Elements of parameters and buffers of each module `build` builds, by node."""
+    live = live_nodes(info.graph)
+    return {name: node_parameters(n) + node_buffers(n) for name, n in info.nodes.items() if name in live}
 
 
 def node_macs(info: NodeInfo) -> int | None:

@@ -13,6 +13,7 @@ name means the same thing everywhere:
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import re
 from collections.abc import Mapping
@@ -113,15 +114,21 @@ def locate(source: str | os.PathLike[str] | Mapping[str, Any], *, text: bool = F
     if isinstance(name, bytes):  # an os.PathLike[bytes]
         name = os.fsdecode(name)
     path = Path(name)
+    try:
+        exists, is_dir, is_file = path.exists(), path.is_dir(), path.is_file()
+        resolved = path.resolve() if is_file else None
+    except (OSError, ValueError, RuntimeError) as err:
+        shown = name if len(name) <= 80 else name[:77] + "..."
+        raise _not_found(f"cannot read `{shown}`: {_os_reason(err)}") from None
     if isinstance(source, str) and not _looks_like_path(name) and not _looks_like_text(name):
-        bundled = bundled_path(name) if not path.exists() else None
+        bundled = bundled_path(name) if not exists else None
         if bundled is not None:
             return Located("bundled", bundled, f"<bundled>/{bundled.name}")
-    if path.is_dir():
+    if is_dir:
         hint = "name a .yaml, .yml or .json file in it (`netspec validate` takes folders)"
         raise _not_found(f"`{name}` is a folder, not a spec file", hint)
-    if path.is_file():
-        return Located("file", path.resolve(), _display_name(path))
+    if resolved is not None:
+        return Located("file", resolved, _display_name(path))
     if isinstance(source, str) and _looks_like_text(name):
         raise _not_found(
             "expected a path or a bundled spec name, got spec text",
@@ -164,6 +171,26 @@ def _inside(target: Path, boundary: Path) -> bool:
     return target == boundary or boundary in target.parents
 
 
+def _os_reason(err: Exception) -> str:
+    """Why the system refused a path, in words that never show it (nor where netspec is installed)."""
+    if isinstance(err, ValueError):
+        return "it contains a NUL character"
+    if isinstance(err, RuntimeError) or getattr(err, "errno", None) == errno.ELOOP:
+        return "it goes through a loop of symbolic links"
+    if isinstance(err, OSError) and err.errno is not None:
+        return os.strerror(err.errno).lower()
+    return "the system cannot read it"
+
+
+def _probe(path: Path) -> tuple[Path | None, bool, str | None]:
+    """`path` resolved, whether it is a file, and why it cannot be resolved or probed (or None)."""
+    try:
+        resolved = path.resolve()
+        return resolved, resolved.is_file(), None
+    except (OSError, ValueError, RuntimeError) as err:
+        return None, False, _os_reason(err)
+
+
 def resolve_extends(ref: str, base: Path | None, root: Path | None) -> Path | None:
     """The file `extends: ref` names: a bundled spec, or a relative file inside the spec's own folder tree.
 
@@ -175,10 +202,11 @@ def resolve_extends(ref: str, base: Path | None, root: Path | None) -> Path | No
         return bundled_path(ref)
     if base is None or os.path.isabs(ref) or ref.startswith("~"):
         return None
-    target = (base.parent / ref).resolve()
-    if not _inside(target, (root or base.parent).resolve()):
+    target, is_file, _ = _probe(base.parent / ref)
+    boundary, _, _ = _probe(root or base.parent)
+    if target is None or boundary is None or not _inside(target, boundary):
         return None
-    return target if target.is_file() else None
+    return target if is_file else None
 
 
 def extends_root(spec: Path) -> Path:
@@ -201,9 +229,13 @@ def extends_problem(ref: str, base: Path | None, root: Path | None) -> tuple[str
         return f"cannot extend `{ref}`: a spec given as text or data can extend bundled specs only", hint
     if os.path.isabs(ref) or ref.startswith("~"):
         return f"cannot extend `{ref}`: absolute paths are not allowed", hint
-    boundary = (root or base.parent).resolve()
-    where = "this spec's folder" if boundary == base.parent.resolve() else f"the project root `{boundary}`"
-    if not _inside((base.parent / ref).resolve(), boundary):
+    target, _, reason = _probe(base.parent / ref)
+    boundary, _, _ = _probe(root or base.parent)
+    if target is None or boundary is None:
+        return f"cannot extend `{ref}`: {reason or 'its folder cannot be read'}", hint
+    here, _, _ = _probe(base.parent)
+    where = "this spec's folder" if boundary == here else f"the project root `{boundary}`"
+    if not _inside(target, boundary):
         return f"cannot extend `{ref}`: it is outside {where}", hint
     return f"cannot extend `{ref}`: no such file in {where}", hint
 

@@ -10,6 +10,7 @@ from typing import Any
 from ._errors import Diagnostic, SourceMap, Span, did_you_mean, format_path
 from ._expr import Expr, ExprError, Template, compile_value
 from ._models import NodeDef, Spec
+from ._names import node_name_problem
 from ._ops import catalog, get_op
 
 __all__ = ["REPEAT_INDEX", "source_span", "static_problems", "unknown_op"]
@@ -104,6 +105,12 @@ class _StaticChecker:
     def nodes(self, nodes: Mapping[str, NodeDef], known: frozenset[str], nodes_path: tuple[str | int, ...]) -> None:
         for local, node in nodes.items():
             path = nodes_path + (local,)
+            op = get_op(node.op) if node.op is not None and node.block is None else None
+            if op is None or op.kind == "module":  # a module, a block instance, or not known yet: a module name
+                problem = node_name_problem(local)
+                if problem is not None:
+                    span = source_span(self.spec.source, path, key=True)
+                    self.report(problem, path, hint=None, code="NS114", span=span)
             self.names(node.repeat, known, path + ("repeat",))
             self.names(node.when, known, path + ("when",))
             inner = known | {REPEAT_INDEX} if node.repeat is not None else known

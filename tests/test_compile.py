@@ -205,7 +205,7 @@ def test_max_params_override():
         "nodes": {"fc": {"op": "Linear", "out_features": 8}},
     }
     assert netspec.count_params(small) == 72
-    with pytest.raises(netspec.SpecError, match="72 parameters, over the budget of 50"):
+    with pytest.raises(netspec.SpecError, match="72 parameters and buffer elements, over the budget of 50"):
         netspec.build(small, max_params=50)
     assert sum(p.numel() for p in netspec.build(small, max_params=72).parameters()) == 72
 

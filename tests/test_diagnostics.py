@@ -49,7 +49,7 @@ EXPECTED: dict[str, list[Want]] = {
         Want("NS112", 5, 19, "dims.W", "expected a number >= 1, got `0`"),
         Want("NS112", 7, 63, "nodes.conv.repeat", "expected a whole number or a string, got a list"),
     ],
-    "bad_name.yaml": [Want("NS114", 6, 3, "nodes.conv-1", "`conv-1` is not a valid name")],
+    "bad_name.yaml": [Want("NS114", 6, 3, "nodes.conv 1", "node name `conv 1` contains a space")],
     "bad_extends.yaml": [Want("NS104", 2, 10, "extends", "cannot extend `resnet81`")],
     "bad_remove.yaml": [
         Want("NS106", 4, 10, "remove[0]", "`maxpol` is not a node of `resnet18`", "did you mean `maxpool`?")

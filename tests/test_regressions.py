@@ -76,10 +76,10 @@ def test_sources_that_exist_but_are_not_specs_say_so(tmp_path: Path) -> None:
 
 
 def test_every_invalid_node_name_is_named_at_the_first_of_them() -> None:
-    text = 'netspec: 1\nname: t\ninputs: {x: [N, 4]}\nnodes:\n  a: ReLU\n  1bad: ReLU\n  a.b: ReLU\n  "": ReLU\n'
+    text = 'netspec: 1\nname: t\ninputs: {x: [N, 4]}\nnodes:\n  a: ReLU\n  b ad: ReLU\n  a.b: ReLU\n  "": ReLU\n'
     (diag,) = _error(lambda: netspec.loads(text)).errors
-    assert "`1bad`, `a.b`, ``" in diag.message
-    assert (diag.line, diag.column, diag.path) == (6, 3, "nodes.1bad")
+    assert "`b ad`, `a.b`, ``" in diag.message
+    assert (diag.line, diag.column, diag.path) == (6, 3, "nodes.b ad")
 
 
 def test_when_no_input_size_works_the_layer_that_rules_the_last_one_out_is_named() -> None:

@@ -20,7 +20,8 @@ BREAKOUTS = [
     "__class__",
     "a.b",
     "a b",
-    "é",
+    "forward",
+    "None",
 ]
 
 
@@ -30,7 +31,19 @@ def test_node_name_that_breaks_out_is_refused(name: str) -> None:
     located_error(lambda: netspec.loads(spec_with_nodes(f'  "{quoted}": ReLU\n')))
 
 
-@pytest.mark.parametrize("name", BREAKOUTS)
+@pytest.mark.parametrize("name", ["é", "block1-0", "a');import(os);#", "x;y", "0x1", "a'b", "lambda_"])
+def test_node_name_torch_accepts_builds_and_runs(name: str) -> None:
+    """Names that are not identifiers reach generated code only through `getattr` and a literal."""
+    quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+    model = netspec.build(
+        netspec.loads(spec_with_nodes(f'  "{quoted}": {{op: Conv2d, out_channels: 4, kernel_size: 1}}\n'))
+    )
+    assert dict(model.named_children()).keys() == {name}
+    assert model(torch.zeros(1, 3, 8, 8)).shape == (1, 4, 8, 8)
+    assert not PWNED.exists()
+
+
+@pytest.mark.parametrize("name", [*(b for b in BREAKOUTS if b != "forward"), "é", "0", "if", "True", "null"])
 def test_input_name_that_breaks_out_is_refused(name: str) -> None:
     quoted = name.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     located_error(

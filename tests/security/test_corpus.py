@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hostile import CORPUS_FILES, PWNED, located_error
+from hostile import CORPUS, CORPUS_FILES, PWNED, located_error
 from work import calls
 
 import netspec
@@ -37,6 +37,14 @@ EXPECTED = {
     "tag_object_new.yaml": "NS007", "tag_on_key.yaml": "NS007", "utf16.txt": "NS003", "yaml11_no.yaml": "NS146",
     "yaml11_octal.yaml": "NS012", "yaml11_sexagesimal.yaml": "NS146", "zero_channels.yaml": "NS147",
 }  # fmt: skip
+# Files added with the second review: the first error's code, line and column.
+LOCATED = {
+    "name_keyword_node.yaml": ("NS114", 6, 3), "name_lambda_block.yaml": ("NS114", 5, 3),
+    "name_module_attribute.yaml": ("NS114", 6, 3), "name_number_input.yaml": ("NS114", 5, 3),
+    "name_reserved_param.yaml": ("NS114", 3, 10), "name_trailing_newline.yaml": ("NS114", 3, 10),
+    "recursion_disabled_chain.yaml": ("NS151", 5, 35), "recursion_disabled_repeat.yaml": ("NS151", 7, 40),
+}  # fmt: skip
+EXPECTED.update({name: code for name, (code, _, _) in LOCATED.items()})
 # Terminal control: ESC, BEL, backspace, carriage return and the C1 range; only `\n` separates lines.
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
@@ -68,3 +76,10 @@ def test_corpus_text_is_refused_the_same_way(path) -> None:
     if not path.name.startswith("extends_"):  # text has no folder: `extends` of a file is refused outright
         assert err.errors[0].code == EXPECTED[path.name], str(err)
     assert not PWNED.exists()
+
+
+@pytest.mark.parametrize("name", sorted(LOCATED))
+def test_corpus_file_is_refused_at_its_place(name: str) -> None:
+    err = located_error(lambda: netspec.validate(netspec.load(CORPUS / name)))
+    first = err.errors[0]
+    assert (first.code, first.line, first.column) == LOCATED[name], str(err)

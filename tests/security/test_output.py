@@ -68,3 +68,16 @@ def test_github_properties_escape_separators(tmp_path) -> None:
     )
     first = result.stdout.splitlines()[0]
     assert first.startswith("::error file=a%2Cb%3A%3Ac.yaml,line=5,"), first
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["evil\x1b]0;owned\x07.yaml", "a\rspec.yaml:1:1: error[NS000]: forged.yaml", "x\u202eyaml.json", "bad\udcff.yaml"],
+)
+def test_file_names_are_escaped_in_the_text_format(name: str) -> None:
+    from netspec._errors import Diagnostic, render_diagnostic
+
+    shown = render_diagnostic(Diagnostic("unknown op", file=name, line=1, column=1, code="NS141"))
+    head = shown.splitlines()[0]
+    assert head.isprintable() and "\x1b" not in head and "\r" not in head
+    head.encode("utf-8")  # a strict UTF-8 stdout takes it

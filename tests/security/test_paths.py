@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from hostile import HEADER, located_error, spec_with_nodes
@@ -106,3 +107,60 @@ def test_text_specs_extend_bundled_specs_only(ref: str) -> None:
 def test_bundled_names_are_not_paths(name: str) -> None:
     with pytest.raises(netspec.SpecError):
         netspec.load(name)
+
+
+# --- second review: the system's refusals are located SpecErrors, the chain shares the node limit ---
+
+
+@pytest.mark.parametrize(
+    ("ref", "reason"),
+    [("a" * 300 + ".yaml", "too long"), ("x\\0.yaml", "NUL"), ("loop1.yaml", "loop of symbolic links")],
+)
+def test_extends_paths_the_system_refuses_are_located(tmp_path, ref: str, reason: str) -> None:
+    (tmp_path / "loop1.yaml").symlink_to(tmp_path / "loop2.yaml")
+    (tmp_path / "loop2.yaml").symlink_to(tmp_path / "loop1.yaml")
+    child = tmp_path / "child.yaml"
+    child.write_text(f'netspec: 1\nextends: "{ref}"\nname: t\n')
+    err = located_error(lambda: netspec.load(child))
+    first = err.errors[0]
+    assert (first.code, first.line, first.column) == ("NS104", 2, 10)
+    assert reason in first.message
+    assert str(Path(netspec.__file__).parent) not in str(err)
+
+
+@pytest.mark.parametrize("source", ["a" * 300 + ".yaml", "x\x00y.yaml"])
+def test_sources_the_system_refuses_are_spec_errors(source: str) -> None:
+    with pytest.raises(netspec.SpecError) as caught:
+        netspec.load(source)
+    assert caught.value.diagnostics[0].code == "NS101"
+
+
+def test_the_node_limit_covers_an_extends_chain(tmp_path) -> None:
+    for k in range(4):
+        ext = f"extends: c{k - 1}.yaml\n" if k else ""
+        body = "".join(f"  n{k}_{i}: {{op: ReLU}}\n" for i in range(1000))
+        (tmp_path / f"c{k}.yaml").write_text(f"netspec: 1\n{ext}name: t\ninputs: {{x: [N, 4]}}\nnodes:\n{body}")
+    limits = netspec.Limits(max_nodes=9000)  # each file holds about 4,000
+    assert len(netspec.load(tmp_path / "c1.yaml", limits=limits).nodes) == 2000
+    err = located_error(lambda: netspec.load(tmp_path / "c3.yaml", limits=limits))
+    first = err.errors[0]
+    assert (first.code, Path(first.file).name, first.line, first.column) == ("NS017", "c3.yaml", 2, 10)
+
+
+def test_a_glob_does_not_follow_symlinks_that_loop_or_leave_the_tree(tmp_path, capsys) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.yaml").write_text("netspec: 1\nname: secret\ninputs: {x: [N, 4]}\nnodes:\n  a: ReLU\n")
+    tree = tmp_path / "specs"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "sub" / "net.yaml").write_text("netspec: 1\nname: net\ninputs: {x: [N, 4]}\nnodes:\n  a: ReLU\n")
+    for name in ("a", "b"):
+        (tree / name).symlink_to(".")
+    (tree / "sub" / "up").symlink_to("..")
+    (tree / "away").symlink_to(outside)
+    (tree / "leak.yaml").symlink_to(outside / "secret.yaml")
+    from netspec._cli import _expand_one
+
+    found = sorted(t.source.name for t in _expand_one(f"{tree}/**/*.yaml"))
+    assert found == ["net.yaml"]
+    assert sorted(t.source.name for t in _expand_one(str(tree))) == ["net.yaml"]
