@@ -161,6 +161,6 @@ def test_a_glob_does_not_follow_symlinks_that_loop_or_leave_the_tree(tmp_path, c
     (tree / "leak.yaml").symlink_to(outside / "secret.yaml")
     from netspec._cli import _expand_one
 
-    found = sorted(t.source.name for t in _expand_one(f"{tree}/**/*.yaml"))
+    found = sorted(t.source.name for t, _ in _expand_one(f"{tree}/**/*.yaml"))
     assert found == ["net.yaml"]
-    assert sorted(t.source.name for t in _expand_one(str(tree))) == ["net.yaml"]
+    assert sorted(t.source.name for t, _ in _expand_one(str(tree))) == ["net.yaml"]
