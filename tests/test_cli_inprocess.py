@@ -91,3 +91,13 @@ def test_import_writes_a_spec_and_its_weights(capsys, monkeypatch, tmp_path):
     assert code == 0, err
     model = netspec.build(out_spec, weights=weights)
     assert model(torch.randn(1, 3, 8, 8)).shape == (1, 5, 6, 6)
+
+
+def test_python_dash_m_netspec(capsys, monkeypatch):
+    import runpy
+
+    monkeypatch.setattr(sys, "argv", ["netspec", "list"])
+    with pytest.raises(SystemExit) as caught:
+        runpy.run_module("netspec", run_name="__main__")
+    assert caught.value.code == 0
+    assert "resnet18" in capsys.readouterr().out
