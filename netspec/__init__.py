@@ -26,6 +26,8 @@ _TORCH_NAMES = {
     "export_onnx": "._export",
     "ExportError": "._export",
     "MissingDependencyError": "._export",
+    "optimize": "._optimize",
+    "InferenceModule": "._optimize",
 }
 
 
@@ -48,6 +50,7 @@ __all__ = [
     "IMAGE_FORMATS",
     "Diagnostic",
     "ExportError",
+    "InferenceModule",
     "Limits",
     "MissingDependencyError",
     "ModuleImportError",
@@ -66,6 +69,7 @@ __all__ = [
     "list_specs",
     "load",
     "loads",
+    "optimize",
     "register_op",
     "save_weights",
     "summarize",

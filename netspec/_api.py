@@ -380,6 +380,7 @@ def build(
     input_shapes: Inputs | None = None,
     weights: str | os.PathLike[str] | Mapping[str, torch.Tensor] | None = None,
     strict: bool = True,
+    inference: bool = False,
     **keywords: Any,
 ) -> fx.GraphModule:
     """Compile a spec into a `torch.fx.GraphModule` with its parameters initialised::
@@ -399,6 +400,9 @@ def build(
 
     Parameters given as keywords (`build(spec, num_classes=10)`) and `input_shapes=` (the old name of
     `inputs=`) are deprecated.
+
+    `inference=True` returns `netspec.optimize(model)` of the model built (weights loaded, moved to
+    `device` and `dtype`): BatchNorm folded, convolutions fused and packed, for inference only.
     """
     params = merge_params("build", params, keywords)
     input_shapes = merge_inputs("build", inputs, input_shapes)
@@ -419,6 +423,10 @@ def build(
         load_weights(module, state, info.graph, strict=strict, file=file)
     if device is not None or dtype is not None:
         module = module.to(device=device, dtype=dtype)
+    if inference:
+        from ._optimize import optimize  # a tool on the built module: _api does not depend on it otherwise
+
+        return optimize(module)
     return module
 
 

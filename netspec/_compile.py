@@ -220,6 +220,7 @@ def compile_graph(info: ShapeInfo, *, guard: bool = True) -> fx.GraphModule:
                 (placeholder, name, len(declared), channels, _expected_shape(declared), sizes, _input_kind(info, name)),
             )
             placeholder.stack_trace = stack_trace(("inputs", name), name)
+        placeholder.meta["netspec_shape"] = info.inputs[name]
         values[name] = placeholder
     ports_used = _ports_used(graph_def)
     size_nodes: dict[str, fx.Node] = {}
@@ -239,6 +240,7 @@ def compile_graph(info: ShapeInfo, *, guard: bool = True) -> fx.GraphModule:
         ports = ports_used.get(node.name, frozenset())
         value = _emit(graph, node_info, [values[i] for i in node.inputs], ports, size_of)
         value.stack_trace = stack_trace(node.path, node.name)
+        value.meta["netspec_shape"] = info.nodes[node.name].output  # what graph passes (`optimize`) may rely on
         values[node.name] = value
         for port in sorted(ports):
             values[f"{node.name}:{port}"] = _port_value(graph, node_info, value, port)

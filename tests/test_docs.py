@@ -21,7 +21,7 @@ def _blocks(path: Path, language: str) -> list[str]:
 
 PYTHON_EXAMPLES = [(p.name, i, code) for p in GUIDES for i, code in enumerate(_blocks(p, "python"))]
 # Pages whose examples build on each other: each page runs top to bottom in one namespace.
-SEQUENTIAL_PAGES = ["custom-ops.md", "zoo.md", "security.md", "import.md"]
+SEQUENTIAL_PAGES = ["custom-ops.md", "zoo.md", "security.md", "import.md", "deploy.md"]
 YAML_EXAMPLES = [
     (p.name, i, text) for p in GUIDES for i, text in enumerate(_blocks(p, "yaml")) if text.startswith("netspec:")
 ]

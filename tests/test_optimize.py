@@ -1,0 +1,265 @@
+"""`netspec.optimize` and `build(inference=True)`: the same outputs as eval mode, BatchNorm folded,
+convolutions fused, and training refused."""
+
+from __future__ import annotations
+
+import copy
+import io
+import operator
+
+import pytest
+import torch
+from torch import fx, nn
+
+import netspec
+from netspec._optimize import FusedConv2d, FusedConv3d, InferenceModule
+
+# Width-like parameters lowered where a spec has them, so that every case runs in a fraction of a second.
+SMALL = {"width": 4, "base_width": 8}
+
+
+def _small_params(name: str) -> dict[str, int]:
+    spec = netspec.load(name)
+    return {k: v for k, v in SMALL.items() if k in spec.params}
+
+
+def _example(name: str, params: dict[str, int], batch: int = 2) -> torch.Tensor:
+    """An input at small sizes the network fits exactly (from its size lattice)."""
+    spec = netspec.load(name)
+    lattices = netspec.valid_sizes(name, params=params)
+    ((_, dims),) = spec.inputs.items()
+    shape = []
+    for i, dim in enumerate(dims):
+        if isinstance(dim, int):
+            shape.append(dim)
+        elif i == 0:
+            shape.append(batch)
+        elif isinstance(dim, str) and dim.startswith("$"):
+            shape.append(int({**{p: d.default for p, d in spec.params.items()}, **params}[dim[1:]]))
+        elif dim in lattices:
+            shape.append(next(s for s in lattices[dim].exact if s >= 16))
+        else:
+            shape.append(32)
+    return torch.randn(shape)
+
+
+def _randomise_norms(model: nn.Module) -> None:
+    """BatchNorm statistics that are not the identity, so that folding them is really checked."""
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                n = module.num_features
+                module.running_mean.copy_(torch.rand(n, generator=generator) - 0.5)
+                module.running_var.copy_(torch.rand(n, generator=generator) + 0.5)
+                if module.affine:
+                    module.weight.copy_(torch.rand(n, generator=generator) + 0.5)
+                    module.bias.copy_(torch.rand(n, generator=generator) - 0.5)
+
+
+def _assert_close(actual: torch.Tensor, expected: torch.Tensor) -> None:
+    scale = expected.abs().max().item()
+    torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5 * max(scale, 1e-6))
+
+
+def _conv_then_norm(model: fx.GraphModule) -> list[str]:
+    found = []
+    for node in model.graph.nodes:
+        target = model.get_submodule(node.target) if node.op == "call_module" else None
+        if isinstance(target, nn.modules.batchnorm._BatchNorm):
+            (source,) = node.all_input_nodes
+            if source.op == "call_module" and isinstance(
+                model.get_submodule(source.target), (nn.modules.conv._ConvNd, nn.Linear)
+            ):
+                found.append(node.target)
+    return found
+
+
+@pytest.mark.parametrize("name", netspec.list_specs())
+def test_inference_build_matches_eval_mode(name):
+    params = _small_params(name)
+    torch.manual_seed(0)
+    model = netspec.build(name, **params)
+    _randomise_norms(model)
+    model.eval()
+    optimized = netspec.optimize(model)
+    assert isinstance(optimized, InferenceModule)
+    x = _example(name, params)
+    with torch.no_grad():
+        expected = model(x)
+        actual = optimized(x)
+    _assert_close(actual, expected)
+    assert actual.is_contiguous()  # channels-last stays inside the network
+    assert not _conv_then_norm(optimized)
+    had_norms = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    assert bool(optimized.meta["netspec_inference"]["folded"]) == had_norms
+
+
+def test_resnet_graph_is_folded_and_fused():
+    model = netspec.build("resnet18").eval()
+    optimized = netspec.optimize(model)
+    modules = dict(optimized.named_modules())
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in modules.values())
+    assert not any(isinstance(m, nn.ReLU) for m in modules.values())  # each one runs inside its convolution
+    fused = [m for m in modules.values() if isinstance(m, FusedConv2d)]
+    assert len(fused) == 20  # every convolution, downsampling ones included
+    residual = [m for m in fused if m.add]
+    assert len(residual) == 8 and all(m.activation == ("relu", [], "") for m in residual)
+    # The qualified names stay those of the spec; the residual add is the second argument.
+    code = optimized.code
+    assert 'getattr(self.layer1, "0").conv2(layer1_0_conv1, maxpool)' in code
+    assert "bn1" not in code and " + " not in code
+    assert "layer1.0.conv2.weight" in optimized.state_dict() and "layer1.0.bn2.weight" not in optimized.state_dict()
+    assert model.get_submodule("layer1.0.bn2") is not None  # the original is left as it was
+
+
+def test_inference_build_is_optimize_of_the_build(tmp_path):
+    torch.manual_seed(0)
+    model = netspec.build("unet-same", width=4)
+    _randomise_norms(model)
+    netspec.save_weights(model, tmp_path / "w.safetensors")
+    shorthand = netspec.build("unet-same", width=4, weights=tmp_path / "w.safetensors", inference=True)
+    assert isinstance(shorthand, InferenceModule)
+    x = torch.randn(1, 1, 32, 32)
+    with torch.no_grad():
+        _assert_close(shorthand(x), model.eval()(x))
+
+
+def test_optimized_module_refuses_training():
+    optimized = netspec.build("lenet5", inference=True)
+    with pytest.raises(RuntimeError, match="optimised for inference.*cannot train"):
+        optimized.train()
+    with pytest.raises(RuntimeError, match="computes no gradients"):
+        optimized.requires_grad_()
+    x = torch.randn(1, 1, 28, 28, requires_grad=True)
+    with pytest.raises(RuntimeError, match="input `x` requires grad.*torch.no_grad"):
+        optimized(x)
+    assert not any(p.requires_grad for p in optimized.parameters())
+    with torch.no_grad():
+        optimized(x)  # fine without grad mode
+    optimized.eval()  # eval() is train(False): allowed
+
+
+def test_optimized_module_copies_saves_and_reloads():
+    torch.manual_seed(0)
+    model = netspec.build("unet", width=4).eval()
+    optimized = netspec.optimize(model)
+    x = torch.randn(1, 1, 188, 188)
+    with torch.no_grad():
+        expected = optimized(x)
+        _assert_close(copy.deepcopy(optimized)(x), expected)
+        buffer = io.BytesIO()
+        torch.save(optimized.state_dict(), buffer)
+        buffer.seek(0)
+        other = netspec.optimize(netspec.build("unet", width=4).eval())
+        other.load_state_dict(torch.load(buffer, weights_only=True))
+        _assert_close(other(x), expected)  # the packed weights follow the loaded ones
+
+
+def test_other_dtypes_fold_without_packing():
+    torch.manual_seed(0)
+    model = netspec.build("resnet18", dtype=torch.float64)
+    _randomise_norms(model)
+    model.eval()
+    optimized = netspec.optimize(model)
+    assert not optimized.meta["netspec_inference"]["fused"]
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in optimized.modules())
+    x = torch.randn(1, 3, 32, 32, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(optimized(x), model(x), rtol=1e-10, atol=1e-10)
+
+
+def _spec(inputs: list, nodes: dict) -> dict:
+    return {"netspec": 1, "name": "opt-case", "inputs": {"x": inputs}, "nodes": nodes}
+
+
+def _check_equal(spec: dict, x: torch.Tensor) -> InferenceModule:
+    torch.manual_seed(0)
+    model = netspec.build(spec)
+    _randomise_norms(model)
+    model.eval()
+    optimized = netspec.optimize(model)
+    with torch.no_grad():
+        _assert_close(optimized(x), model(x))
+    return optimized
+
+
+def test_linear_norm_folds_only_over_features():
+    flat = _check_equal(
+        _spec(
+            ["N", 8],
+            {
+                "fc": {"op": "Linear", "out_features": 6},
+                "bn": "BatchNorm1d",
+                "drop": "Dropout",
+                "depth": {"op": "StochasticDepth", "p": 0.2},
+            },
+        ),
+        torch.randn(4, 8),
+    )
+    assert flat.meta["netspec_inference"]["folded"] == ["bn -> fc"]
+    assert flat.meta["netspec_inference"]["removed"] == ["drop", "depth"]
+    # On [N, L, F] BatchNorm1d normalises L, not the linear layer's features: it must stay.
+    sequence = _check_equal(
+        _spec(["N", 5, 8], {"fc": {"op": "Linear", "out_features": 5}, "bn": "BatchNorm1d"}),
+        torch.randn(4, 5, 8),
+    )
+    assert sequence.meta["netspec_inference"]["folded"] == []
+
+
+def test_fusions_keep_semantics_of_other_activations_and_adds():
+    nodes = {
+        "conv": {"op": "Conv2d", "out_channels": 6, "kernel_size": 3, "padding": "same"},
+        "act": {"op": "LeakyReLU", "negative_slope": 0.2},
+        "conv2": {"op": "Conv2d", "out_channels": 6, "kernel_size": 1, "bias": False},
+        "bn": "BatchNorm2d",
+        "sum": {"op": "add", "in": ["bn", "act"]},
+        "gelu": {"op": "GELU", "approximate": "tanh"},
+        "conv3": {"op": "ConvTranspose2d", "out_channels": 4, "kernel_size": 2, "stride": 2, "bias": False},
+        "bn3": "BatchNorm2d",
+        "silu": "SiLU",
+    }
+    optimized = _check_equal(_spec(["N", 3, 10, 10], nodes), torch.randn(2, 3, 10, 10))
+    report = optimized.meta["netspec_inference"]
+    assert report["folded"] == ["bn -> conv2", "bn3 -> conv3"]
+    # `add` then GELU is not one oneDNN kernel: the add is fused, the GELU runs after it.
+    assert report["fused"] == ["conv + leaky_relu", "conv2 + add"]
+
+
+class _Broadcast(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.conv(x) + self.pool(x))
+
+
+def test_add_is_fused_only_where_shapes_are_known_equal():
+    # A traced module has no static shapes: its add might broadcast, so it stays an add.
+    model = _Broadcast().eval()
+    optimized = netspec.optimize(model)
+    assert optimized.meta["netspec_inference"]["fused"] == ["conv"]
+    assert any(n.target is operator.add for n in optimized.graph.nodes)
+    x = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        _assert_close(optimized(x), model(x))
+
+
+def test_three_dimensional_convolutions_are_fused():
+    optimized = netspec.build("unet3d", inference=True)
+    assert any(isinstance(m, FusedConv3d) for m in optimized.modules())
+
+
+def test_modules_that_are_not_built_by_netspec():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.LazyLinear(2))
+    model(torch.randn(1, 3, 6, 6))
+    _randomise_norms(model)
+    model.eval()
+    optimized = netspec.optimize(model)
+    x = torch.randn(2, 3, 6, 6)
+    with torch.no_grad():
+        _assert_close(optimized(x), model(x))
+    with pytest.raises(TypeError, match="built by `netspec.build`"):
+        netspec.optimize("resnet18")  # type: ignore[arg-type]
