@@ -174,10 +174,26 @@ def _parser() -> argparse.ArgumentParser:
     listing.set_defaults(run=_run_list)
 
     export = commands.add_parser(
-        "export", help="write a standalone PyTorch file, TorchScript or ONNX", description="Export a spec's network."
+        "export",
+        help="write a standalone PyTorch file, ONNX, a torch.export program (pt2) or TorchScript (legacy)",
+        description="Export a spec's network. ONNX and pt2 keep the spec's symbolic input sizes as dynamic "
+        "dims (batch, and spatial sizes over their valid-size lattice) unless --static is given.",
     )
     export.add_argument("spec", metavar="SPEC", help="a spec file or a bundled spec name")
-    export.add_argument("--to", choices=("python", "torchscript", "onnx"), required=True, help="the format to write")
+    export.add_argument(
+        "--to",
+        choices=("python", "onnx", "pt2", "torchscript"),
+        required=True,
+        help="the format to write (torchscript is deprecated in torch: kept as a legacy format)",
+    )
+    export.add_argument(
+        "--weights", metavar="FILE", help="trained weights to export (.safetensors, or a .pt/.pth state dict)"
+    )
+    export.add_argument(
+        "--static",
+        action="store_true",
+        help="onnx, pt2: fixed input sizes (those of -i, or the spec's dims) instead of dynamic dims",
+    )
     export.add_argument("output", metavar="OUT", help="the file to write")
     _spec_options(export)
     export.set_defaults(run=_run_export)
@@ -673,15 +689,29 @@ def _export(
         require_torch("export")
     except ModuleNotFoundError as err:
         raise UsageError(str(err)) from None
-    from ._export import ExportError, MissingDependencyError, export_onnx, export_python, export_torchscript
+    from ._export import (
+        ExportError,
+        MissingDependencyError,
+        export_onnx,
+        export_pt2,
+        export_python,
+        export_torchscript,
+    )
 
+    if args.weights and args.to == "python":
+        raise UsageError("`--weights` does not apply to `--to python` (a source file): load them into the module")
+    if args.static and args.to not in ("onnx", "pt2"):
+        raise UsageError("`--static` applies to `--to onnx` and `--to pt2` only")
     try:
         if args.to == "python":
             _write_output(export_python(spec, params=params, inputs=shapes), args.output)
         elif args.to == "torchscript":
-            export_torchscript(spec, args.output, params=params, inputs=shapes)
+            print("netspec: note: TorchScript is deprecated in torch; `--to pt2` is its successor", file=sys.stderr)
+            export_torchscript(spec, args.output, params=params, inputs=shapes, weights=args.weights)
+        elif args.to == "pt2":
+            export_pt2(spec, args.output, params=params, inputs=shapes, weights=args.weights, dynamic=not args.static)
         else:
-            export_onnx(spec, args.output, params=params, inputs=shapes)
+            export_onnx(spec, args.output, params=params, inputs=shapes, weights=args.weights, dynamic=not args.static)
     except MissingDependencyError as err:
         raise UsageError(str(err)) from None
     except ExportError as err:

@@ -7,6 +7,7 @@ again here before use, and everything else is rendered from Python values, never
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import io
 import keyword
@@ -22,14 +23,17 @@ import torch
 from torch import fx, nn
 
 from . import _modules, _runtime
-from ._api import DEFAULT_MAX_PARAMS, Inputs, Params, Source, build, check_memory_budget, prepare
+from ._api import DEFAULT_MAX_PARAMS, Inputs, Params, Source, _spec, build, check_memory_budget, prepare, validate
 from ._compile import INIT_FUNCTIONS, compile_graph
+from ._dims import Sym
+from ._errors import SpecError
 from ._graph import Graph, GraphNode, check_init_args, live_nodes
+from ._models import Spec
 from ._names import class_name, is_node_name
-from ._shapes import ShapeInfo
+from ._shapes import ShapeInfo, SizeLattice, valid_sizes
 from ._version import __version__
 
-__all__ = ["ExportError", "MissingDependencyError", "export_onnx", "export_python", "export_torchscript"]
+__all__ = ["ExportError", "MissingDependencyError", "export_onnx", "export_pt2", "export_python", "export_torchscript"]
 
 
 class ExportError(Exception):
@@ -429,6 +433,8 @@ def _rename_tokens(source: str, renames: Mapping[str, str], *, calls_only: bool)
     return "".join(lines)
 
 
+Weights = str | os.PathLike[str] | Mapping[str, torch.Tensor] | None
+
 # --- TorchScript and ONNX ---------------------------------------------------------------------------
 
 
@@ -439,13 +445,16 @@ def export_torchscript(
     *,
     params: Params | None = None,
     inputs: Inputs | None = None,
+    weights: Weights = None,
 ) -> torch.jit.ScriptModule:
     """Build the model, script it with `torch.jit.script` and save it to `out`; returns the script module::
 
-    netspec.export_torchscript("resnet18", "resnet18.pt", params={"num_classes": 10})
-    torch.jit.load("resnet18.pt")
+        netspec.export_torchscript("resnet18", "resnet18.pt", params={"num_classes": 10})
+        torch.jit.load("resnet18.pt")
+
+    Legacy: TorchScript is deprecated in torch (2.13 on); `export_pt2` (torch.export) is its successor.
     """
-    module = build(source, params=params, inputs=inputs)
+    module = build(source, params=params, inputs=inputs, weights=weights)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # torch 2.13 deprecates TorchScript
         warnings.simplefilter("ignore", FutureWarning)  # and torch 2.14 says so with a FutureWarning
@@ -455,6 +464,192 @@ def export_torchscript(
     return scripted
 
 
+# Past this many bytes of parameters ONNX needs its weights in a separate file (protobuf's 2 GB limit).
+_ONNX_SINGLE_FILE_LIMIT = 2**31 - 2**26
+
+
+@dataclasses.dataclass(frozen=True)
+class _Traced:
+    """What an export traces: the module in eval mode, example inputs, and the dynamic dims."""
+
+    module: fx.GraphModule
+    example: tuple[torch.Tensor, ...]
+    dynamic_shapes: tuple[dict[int, Any], ...] | None
+    dims: dict[str, str]  # symbol -> how it varies ("188 + 16k", ">= 1"), for documentation and metadata
+    input_names: list[str]
+    output_names: list[str]
+    declared: dict[str, tuple[Any, ...]]  # the inputs' shapes as the spec declares them (`N`, 3, `H`, `W`)
+    output_shapes: list[tuple[Any, ...]]  # the outputs' static shapes (`N`, 2, `H-40`, `W-40`)
+
+
+def _refuse_off_lattice(spec: Spec, params: Mapping[str, Any], input_shapes: Mapping[str, Sequence[int]]) -> None:
+    """Sizes at which a layer drops rows or crops off-center run, but an export is traced at them: refuse
+    them with the diagnostics `validate` gives (nearest sizes that fit), as errors."""
+    found = validate(spec, params=params, inputs=input_shapes)
+    off = [dataclasses.replace(d, severity="error") for d in found if d.code == "NS211"]
+    if off:
+        raise SpecError(off, prepare(spec, params).graph.sources)
+
+
+def _dim_spec(
+    info: ShapeInfo, symbol: str, lattice: SizeLattice | None, batch: bool
+) -> tuple[Any, int, str, int] | None:
+    """torch.export's description of one symbolic input dim, an example size for tracing, its wording
+    and the step between valid sizes.
+
+    Batch dims are free from 1; a dim whose exact sizes are `first + period*k` becomes a derived dim
+    `period*k + first`; other constrained dims are free from the first size at which they fit. Every
+    range starts where all the network's intermediate sizes are at least 2, since torch.export
+    specialises sizes 0 and 1.
+    """
+    Dim = torch.export.Dim
+    if batch:
+        return Dim(symbol, min=1), 2, ">= 1", 1
+    period = lattice.period if lattice is not None else 1
+    sizes = lattice.exact if lattice is not None else tuple(range(1, 4097))
+    if not sizes or not period:
+        return None
+    start = _first_size_without_ones(info, symbol, sizes)
+    if start is None:
+        return None
+    if period == 1:
+        return Dim(symbol, min=start), start + 3, f">= {start}", 1
+    if any((size - start) % period for size in sizes if size >= start):
+        return None  # several residues (`H mod 8 in {0, 3}`): not one derived dim
+    k = Dim(f"{symbol}_k", min=0)
+    return period * k + start, start + 2 * period, f"{start} + {period}k", period
+
+
+def _first_size_without_ones(info: ShapeInfo, symbol: str, sizes: Sequence[int]) -> int | None:
+    """The smallest of `sizes` at which every spatial size of every node that depends on `symbol` is >= 2."""
+    example = {s: 8 for s in info.symbols}
+    example.update(info.graph.spec.dims)
+    depending = [
+        dim
+        for node in info.nodes.values()
+        if isinstance(node.output, tuple)
+        for dim in node.output[2:]
+        if isinstance(dim, Sym) and symbol in dim.variables
+    ]
+    for size in sizes[:4096]:
+        env = {**example, symbol: size}
+        if size >= 2 and all(_evaluates_to_two(dim, env) for dim in depending):
+            return size
+    return None
+
+
+def _evaluates_to_two(dim: Sym, env: Mapping[str, int]) -> bool:
+    try:
+        return int(dim.evaluate(env)) >= 2
+    except (KeyError, ValueError, ZeroDivisionError):
+        return True  # another symbol unknown here: not this dim's concern
+
+
+def _traced(
+    source: Source,
+    params: Mapping[str, Any] | None,
+    input_shapes: Mapping[str, Sequence[int]] | None,
+    weights: Weights,
+    dynamic: bool,
+) -> _Traced:
+    spec = _spec(source)
+    params = dict(params or {})
+    if input_shapes:
+        _refuse_off_lattice(spec, params, input_shapes)
+    info = prepare(spec, params)
+    concrete = prepare(spec, params, input_shapes, concrete=True)
+    module = build(spec, params=params, inputs=input_shapes, weights=weights).eval()
+    lattices = valid_sizes(info)
+    sizes: dict[str, int] = {}
+    steps: dict[str, int] = {}
+    specs: dict[str, Any] = {}
+    dims: dict[str, str] = {}
+    shapes: list[dict[int, Any]] = []
+    for name, declared in info.graph.inputs.items():
+        per_input: dict[int, Any] = {}
+        for index, dim in enumerate(declared):
+            if not isinstance(dim, str) or not dynamic:
+                continue
+            if dim not in specs:
+                found = _dim_spec(info, dim, lattices.get(dim), batch=index == 0)
+                if found is None:
+                    raise ExportError(
+                        f"input dimension `{dim}` cannot be exported as dynamic: its valid sizes "
+                        f"({lattices[dim].describe() if dim in lattices else 'none'}) are not one range or one "
+                        "arithmetic sequence; export with fixed sizes (`dynamic=False`, `--static`)"
+                    )
+                specs[dim], sizes[dim], dims[dim], steps[dim] = found
+            per_input[index] = specs[dim]
+        shapes.append(per_input)
+    # Distinct example sizes per symbol, so that torch.export never takes two of them for one.
+    used: set[int] = set()
+    for symbol, size in list(sizes.items()):
+        while size in used:
+            size += steps[symbol]
+        sizes[symbol] = size
+        used.add(size)
+    tensors = []
+    for name, shape in info.graph.inputs.items():
+        tensors.append(
+            torch.randn(
+                [
+                    sizes[d] if isinstance(d, str) and d in sizes else int(c)  # type: ignore[arg-type]
+                    for d, c in zip(shape, concrete.inputs[name])
+                ]
+            )
+        )
+    outputs = [o.replace(".", "_") for o in info.graph.outputs]
+    declared_shapes = {k: tuple(v) for k, v in info.graph.inputs.items()}
+    return _Traced(
+        module,
+        tuple(tensors),
+        tuple(shapes) if dynamic else None,
+        dims,
+        list(info.graph.inputs),
+        outputs,
+        declared_shapes,
+        [tuple(shape) for shape in info.outputs],
+    )
+
+
+def _exported_program(traced: _Traced) -> torch.export.ExportedProgram:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.export.export(traced.module, traced.example, dynamic_shapes=traced.dynamic_shapes)
+    except Exception as err:  # torch.export raises many kinds; the user needs one message
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        hint = "; export with fixed sizes (`dynamic=False`, `--static`)" if traced.dynamic_shapes else ""
+        raise ExportError(f"torch.export cannot trace the network: {first[:300]}{hint}") from err
+
+
+def export_pt2(
+    source: Source,
+    out: str | os.PathLike[str] | io.BytesIO | None = None,
+    /,
+    *,
+    params: Params | None = None,
+    inputs: Inputs | None = None,
+    weights: Weights = None,
+    dynamic: bool = True,
+) -> torch.export.ExportedProgram:
+    """The network as a `torch.export.ExportedProgram` (eval mode), saved to `out` (`.pt2`) if given::
+
+        program = netspec.export_pt2("unet", "unet.pt2", params={"width": 16})
+        torch.export.load("unet.pt2").module()(torch.randn(2, 1, 204, 220))
+
+    With `dynamic` (the default) the batch and every symbolic input dim stay symbolic over the sizes
+    the spec allows: the U-Net's `H` becomes the derived dim `16*H_k + 188`, ResNet's `H` a dim from
+    the first size at which no feature map is 1x1. `inputs` gives the tracing sizes (refused
+    off the lattice, with the nearest sizes that fit); `weights` loads trained weights as `build` does.
+    """
+    traced = _traced(source, params, inputs, weights, dynamic)
+    program = _exported_program(traced)
+    if out is not None:
+        torch.export.save(program, out)
+    return program
+
+
 def export_onnx(
     source: Source,
     out: str | os.PathLike[str],
@@ -462,30 +657,89 @@ def export_onnx(
     *,
     params: Params | None = None,
     inputs: Inputs | None = None,
+    weights: Weights = None,
+    dynamic: bool = True,
 ) -> None:
-    """Export to ONNX at the spec's example input shapes (its `dims`, or `inputs`), in eval mode::
+    """Export to ONNX in eval mode, through `torch.export`, as one file for models under 2 GB::
 
-        netspec.export_onnx("resnet18", "resnet18.onnx", inputs={"x": (1, 3, 224, 224)})
+        netspec.export_onnx("resnet18", "resnet18.onnx", weights="resnet18.safetensors")
 
+    With `dynamic` (the default) the symbolic input dims become dynamic axes (named as in the spec,
+    `N`, `H`; their valid sizes are in the model's metadata, `netspec.dims.H = 188 + 16k`), as in
+    `export_pt2`; without it the model has the fixed sizes of `inputs` or the spec's `dims`.
     Needs the `onnx` and `onnxscript` packages (`pip install netspec[onnx]`), else raises
     `MissingDependencyError`.
     """
     _require_onnx()
-    info = prepare(source, params, inputs, concrete=True)
-    module = build(info.graph.spec, params=params, inputs=inputs).eval()
-    example = tuple(torch.zeros(tuple(int(d) for d in shape)) for shape in info.inputs.values())
-    outputs = list(info.graph.outputs)
+    import onnx
+
+    traced = _traced(source, params, inputs, weights, dynamic)
+    program = _exported_program(traced)
+    size = sum(t.numel() * t.element_size() for t in traced.module.state_dict().values())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter reports its progress as warnings
-        torch.onnx.export(
-            module,
-            example,
-            os.fspath(out),
-            input_names=list(info.inputs),
-            output_names=[o.replace(".", "_") for o in outputs],
+        onnx_program = torch.onnx.export(
+            program,
+            traced.example,
+            input_names=traced.input_names,
+            output_names=traced.output_names,
             dynamo=True,
             verbose=False,
+            external_data=size > _ONNX_SINGLE_FILE_LIMIT,
         )
+    assert onnx_program is not None
+    model = onnx_program.model_proto
+    _rename_axes(model, traced, _symbol_names(program, traced))
+    for symbol, wording in traced.dims.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = f"netspec.dims.{symbol}", wording
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "netspec.spec", str(traced.module.meta.get("netspec", {}).get("spec", ""))
+    if size > _ONNX_SINGLE_FILE_LIMIT:
+        onnx.save_model(model, os.fspath(out), save_as_external_data=True, location=os.path.basename(out) + ".data")
+    else:
+        onnx.save_model(model, os.fspath(out))
+
+
+_TORCH_SYMBOL = re.compile(r"\bs\d+\b")
+
+
+def _symbol_names(program: torch.export.ExportedProgram, traced: _Traced) -> dict[str, str]:
+    """torch's size symbols (`s23`) -> the spec's (`N`, `H`, or `H_k` for `16*H_k + 188`)."""
+    names: dict[str, str] = {}
+    placeholders = [n for n in program.graph.nodes if n.op == "placeholder"][-len(traced.example) :]
+    for node, per_input, input_name in zip(placeholders, traced.dynamic_shapes or (), traced.input_names):
+        declared = traced.declared.get(input_name)
+        value = node.meta.get("val")
+        if value is None:
+            continue
+        for index in per_input:
+            size = value.shape[index]
+            expr = getattr(getattr(size, "node", None), "expr", None)
+            if expr is None or declared is None:
+                continue
+            symbol = declared[index]
+            free = sorted(str(f) for f in expr.free_symbols)
+            if len(free) == 1:
+                names[free[0]] = symbol if str(expr) == free[0] else f"{symbol}_k"
+    return names
+
+
+def _rename_axes(model: Any, traced: _Traced, names: Mapping[str, str]) -> None:
+    """Name the dynamic axes as the spec does: inputs `[N, 1, H, W]`, outputs by netspec's static shapes
+    (`[N, 2, H-40, W-40]`), intermediate values in torch's expressions over the spec's symbols."""
+    for value, shape in zip(model.graph.input, traced.declared.values()):
+        for dim, declared in zip(value.type.tensor_type.shape.dim, shape):
+            if dim.dim_param and isinstance(declared, str):
+                dim.dim_param = declared
+    for value, shape in zip(model.graph.output, traced.output_shapes):
+        for dim, static in zip(value.type.tensor_type.shape.dim, shape):
+            if dim.dim_param and isinstance(static, Sym):
+                dim.dim_param = str(static)
+    for value in model.graph.value_info:
+        for dim in value.type.tensor_type.shape.dim:
+            if dim.dim_param:
+                dim.dim_param = _TORCH_SYMBOL.sub(lambda m: names.get(m.group(0), m.group(0)), dim.dim_param)
 
 
 def _require_onnx() -> None:

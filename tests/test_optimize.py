@@ -79,7 +79,7 @@ def _conv_then_norm(model: fx.GraphModule) -> list[str]:
 def test_inference_build_matches_eval_mode(name):
     params = _small_params(name)
     torch.manual_seed(0)
-    model = netspec.build(name, **params)
+    model = netspec.build(name, params=params)
     _randomise_norms(model)
     model.eval()
     optimized = netspec.optimize(model)
@@ -115,10 +115,10 @@ def test_resnet_graph_is_folded_and_fused():
 
 def test_inference_build_is_optimize_of_the_build(tmp_path):
     torch.manual_seed(0)
-    model = netspec.build("unet-same", width=4)
+    model = netspec.build("unet-same", params={"width": 4})
     _randomise_norms(model)
     netspec.save_weights(model, tmp_path / "w.safetensors")
-    shorthand = netspec.build("unet-same", width=4, weights=tmp_path / "w.safetensors", inference=True)
+    shorthand = netspec.build("unet-same", params={"width": 4}, weights=tmp_path / "w.safetensors", inference=True)
     assert isinstance(shorthand, InferenceModule)
     x = torch.randn(1, 1, 32, 32)
     with torch.no_grad():
@@ -142,7 +142,7 @@ def test_optimized_module_refuses_training():
 
 def test_optimized_module_copies_saves_and_reloads():
     torch.manual_seed(0)
-    model = netspec.build("unet", width=4).eval()
+    model = netspec.build("unet", params={"width": 4}).eval()
     optimized = netspec.optimize(model)
     x = torch.randn(1, 1, 188, 188)
     with torch.no_grad():
@@ -151,7 +151,7 @@ def test_optimized_module_copies_saves_and_reloads():
         buffer = io.BytesIO()
         torch.save(optimized.state_dict(), buffer)
         buffer.seek(0)
-        other = netspec.optimize(netspec.build("unet", width=4).eval())
+        other = netspec.optimize(netspec.build("unet", params={"width": 4}).eval())
         other.load_state_dict(torch.load(buffer, weights_only=True))
         _assert_close(other(x), expected)  # the packed weights follow the loaded ones
 
