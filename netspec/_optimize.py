@@ -119,7 +119,11 @@ def inference_input(x: torch.Tensor, name: str) -> torch.Tensor:
 
 def optimize(model: nn.Module) -> InferenceModule:
     """A copy of `model` rewritten for inference: BatchNorm folded, dropout and identities removed,
-    convolutions fused with their activations (and residual adds) in packed, channels-last kernels.
+    convolutions fused with their activations (and residual adds) in packed, channels-last kernels::
+
+        fast = netspec.optimize(netspec.build("resnet18", weights="resnet18.safetensors"))
+        with torch.no_grad():
+            logits = fast(torch.randn(1, 3, 224, 224))
 
     `model` is a module built by `netspec.build` (any `torch.fx.GraphModule`, or a module that
     `torch.fx.symbolic_trace` can trace, works too, with fewer fusions where shapes are unknown); it
