@@ -522,7 +522,7 @@ def _dim_spec(
 
 def _first_size_without_ones(info: ShapeInfo, symbol: str, sizes: Sequence[int]) -> int | None:
     """The smallest of `sizes` at which every spatial size of every node that depends on `symbol` is >= 2."""
-    example = {s: 8 for s in info.symbols}
+    example = dict.fromkeys(info.symbols, 8)
     example.update(info.graph.spec.dims)
     depending = [
         dim
@@ -565,7 +565,7 @@ def _traced(
     specs: dict[str, Any] = {}
     dims: dict[str, str] = {}
     shapes: list[dict[int, Any]] = []
-    for name, declared in info.graph.inputs.items():
+    for declared in info.graph.inputs.values():
         per_input: dict[int, Any] = {}
         for index, dim in enumerate(declared):
             if not isinstance(dim, str) or not dynamic:

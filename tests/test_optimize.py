@@ -127,12 +127,12 @@ def test_inference_build_is_optimize_of_the_build(tmp_path):
 
 def test_optimized_module_refuses_training():
     optimized = netspec.build("lenet5", inference=True)
-    with pytest.raises(RuntimeError, match="optimised for inference.*cannot train"):
+    with pytest.raises(RuntimeError, match=r"optimised for inference.*cannot train"):
         optimized.train()
     with pytest.raises(RuntimeError, match="computes no gradients"):
         optimized.requires_grad_()
     x = torch.randn(1, 1, 28, 28, requires_grad=True)
-    with pytest.raises(RuntimeError, match="input `x` requires grad.*torch.no_grad"):
+    with pytest.raises(RuntimeError, match=r"input `x` requires grad.*torch\.no_grad"):
         optimized(x)
     assert not any(p.requires_grad for p in optimized.parameters())
     with torch.no_grad():
@@ -261,5 +261,5 @@ def test_modules_that_are_not_built_by_netspec():
     x = torch.randn(2, 3, 6, 6)
     with torch.no_grad():
         _assert_close(optimized(x), model(x))
-    with pytest.raises(TypeError, match="built by `netspec.build`"):
+    with pytest.raises(TypeError, match=r"built by `netspec\.build`"):
         netspec.optimize("resnet18")  # type: ignore[arg-type]
