@@ -363,6 +363,11 @@ def _unflatten_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shap
     (shape,) = inputs
     axis = _normalize_axis("Unflatten", "dim", args["dim"], len(shape))
     sizes = list(args["unflattened_size"])
+    if any(s == 0 or s < -1 for s in sizes) or sizes.count(-1) > 1:
+        raise ShapeError(
+            f"`unflattened_size` {_render(sizes)} of `Unflatten` must hold sizes >= 1 and at most one -1",
+            "torch refuses a 0 or a second -1 in it",
+        )
     known = math.prod(s for s in sizes if s != -1)
     what = f"dimension {axis} of the `Unflatten` input and the product of `unflattened_size` {_render(sizes)}"
     if -1 in sizes:

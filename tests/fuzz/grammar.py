@@ -191,6 +191,11 @@ def run_case(text: str, seconds: float = CASE_SECONDS) -> str:
 
 def run_grammar_fuzz(cases: int, seed: int = 0, case_seconds: float = CASE_SECONDS) -> GrammarReport:
     """`cases` generated specs, deterministic for `seed`."""
+    # Import what build and export import on first use before any deadline is armed: an alarm in the
+    # middle of importing torch would leave it half-registered for every later case.
+    import torch  # noqa: F401
+
+    netspec.export_python("lenet5")
     rng = random.Random(seed)
     report = GrammarReport()
     start = time.perf_counter()

@@ -76,3 +76,10 @@ def test_the_input_guard_checks_fixed_sizes_and_the_kind_of_values() -> None:
         model(torch.zeros(1, 3, 9, 8))
     with pytest.raises(ValueError, match=r"expects floating-point values, got torch.int64"):
         model(torch.zeros(1, 3, 8, 8, dtype=torch.long))
+
+
+@pytest.mark.parametrize("sizes", ["[0, -1]", "[-1, -1]", "[2, -3]"])
+def test_unflatten_sizes_torch_refuses_are_refused_at_the_node(sizes: str) -> None:
+    text = f"netspec: 1\nname: t\ninputs: {{x: [N, 8]}}\nnodes:\n  u: {{op: Unflatten, dim: 1, unflattened_size: {sizes}}}\n"
+    err = located_error(lambda: netspec.validate(netspec.loads(text)))
+    assert (err.errors[0].code, err.errors[0].line) == ("NS200", 5)
