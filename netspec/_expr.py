@@ -21,6 +21,7 @@ from ._errors import did_you_mean
 
 __all__ = [
     "EVALUATION_BUDGET",
+    "INPUT_SHAPES",
     "Expr",
     "ExprBudgetError",
     "ExprError",
@@ -42,7 +43,14 @@ _MAX_ITEMS = 10_000  # items of a list result (nested items included) or charact
 # spend when no shared budget is active. Each limit above bounds one value; this bounds the time.
 EVALUATION_BUDGET = 200_000
 
-_FUNCTIONS = ("min", "max", "abs", "len")
+_NUMERIC_FUNCTIONS = ("round", "ceil", "floor", "int", "float")
+_SHAPE_FUNCTIONS = ("channels", "dim")  # read the static shape of the node's inputs
+_FUNCTIONS = ("min", "max", "abs", "len", *_NUMERIC_FUNCTIONS, *_SHAPE_FUNCTIONS)
+_CALLABLE = "the functions " + ", ".join(_FUNCTIONS[:-1]) + f" and {_FUNCTIONS[-1]}"
+# The key under which an evaluation finds the input shapes of the node it belongs to: a function of the
+# input's position returning its shape (ints, and any other object for a symbolic size). No name can
+# spell it, so it never collides with a parameter.
+INPUT_SHAPES = "$inputs"
 _LITERALS = {"true": True, "True": True, "false": False, "False": False}
 _KEYWORDS = frozenset({"if", "else", "and", "or", "not", *_LITERALS})
 # Words of Python (and YAML's `null`) that this language refuses, so they never read as names.
@@ -59,7 +67,7 @@ _WORD_HINTS = {
 }
 _LANGUAGE_HINT = (
     "expressions support arithmetic, comparisons, `a if c else b`, `and`/`or`/`not`, "
-    "`x[i]` and calls of min, max, abs, len"
+    "`x[i]` and calls of min, max, abs, len, round, ceil, floor, int, float, channels, dim"
 )
 _CHARACTER_HINTS = {
     "=": "compare with `==`",
@@ -467,7 +475,7 @@ class _Parser:
                 length = after.offset + len(after.text) - dot.offset if after.kind == "name" else 1
                 raise ExprError("attribute access is not allowed", dot.offset, length, _LANGUAGE_HINT)
             elif self.at("("):
-                raise _fail("only `min`, `max`, `abs` and `len` may be called", node.span)
+                raise _fail(f"only {_CALLABLE} may be called", node.span)
             else:
                 return node
 
@@ -505,12 +513,19 @@ class _Parser:
     def call(self, function: _Token) -> Node:
         if function.text not in _FUNCTIONS:
             hint = did_you_mean(function.text, _FUNCTIONS)
-            raise _fail("only `min`, `max`, `abs` and `len` may be called", function.span, hint)
+            raise _fail(f"only {_CALLABLE} may be called", function.span, hint)
         self.advance()
         node = self.make(Call, function.offset, function.text, self.sequence(")"))
-        count, single = len(node.args), function.text in ("abs", "len")
-        if count == 0 or (single and count > 1):
-            wanted = "exactly 1 argument" if single else "at least 1 argument"
+        count = len(node.args)
+        lowest, highest = _ARITY.get(function.text, (1, None))
+        if count < lowest or (highest is not None and count > highest):
+            wanted = (
+                f"at least {lowest} argument{'s' if lowest > 1 else ''}"
+                if highest is None
+                else f"exactly {lowest} argument{'s' if lowest > 1 else ''}"
+                if lowest == highest
+                else f"{lowest} to {highest} arguments"
+            )
             raise _fail(f"`{function.text}` takes {wanted}, got {count}", node.span)
         return node
 
@@ -594,7 +609,8 @@ def _evaluate(node: Node, env: Mapping[str, Value]) -> Value:
             return value
         case Name(name=name):
             if name not in env:
-                raise _fail(f"unknown name `{name}`", node.span, did_you_mean(name, env, listing=8))
+                known = [k for k in env if k != INPUT_SHAPES]
+                raise _fail(f"unknown name `{name}`", node.span, did_you_mean(name, known, listing=8))
             return env[name]
         case ListLiteral(items=items):
             values = [_evaluate(item, env) for item in items]
@@ -621,6 +637,8 @@ def _evaluate(node: Node, env: Mapping[str, Value]) -> Value:
             return _evaluate(then if chosen else otherwise, env)
         case Subscript(target=target, index=index):
             return _subscript(_evaluate(target, env), _evaluate(index, env), node)
+        case Call(function=function, args=args) if function in _SHAPE_FUNCTIONS:
+            return _shape_of(function, [_evaluate(arg, env) for arg in args], node, env)
         case Call(function=function, args=args):
             return _call(function, [_evaluate(arg, env) for arg in args], node)
     raise TypeError(f"not an expression node: {node!r}")
@@ -740,7 +758,69 @@ def _subscript(target: Value, index: Value, node: Subscript) -> Value:
     return target[index]
 
 
+_ARITY: dict[str, tuple[int, int | None]] = {
+    "abs": (1, 1), "len": (1, 1), "round": (1, 2), "ceil": (1, 1), "floor": (1, 1), "int": (1, 1), "float": (1, 1),
+    "channels": (0, 1), "dim": (1, 2),
+}  # fmt: skip
+
+
+def _numeric(function: str, args: list[Value], node: Call) -> Value:
+    first = args[0]
+    if not isinstance(first, int | float) or isinstance(first, bool):
+        hint = _bool_hint(first) or ("strings are not converted to numbers" if isinstance(first, str) else None)
+        raise _fail(f"`{function}` needs a number, got `{_type_name(first)}`", node.args[0].span, hint)
+    if function == "float":
+        return _check_number(float(first), node.span)
+    if isinstance(first, float) and not math.isfinite(first):
+        raise _fail(f"`{function}` of `{first}`", node.span)
+    if function == "round" and len(args) == 2:
+        digits = args[1]
+        if not _is_int(digits) or not -30 <= digits <= 30:  # type: ignore[operator]
+            raise _fail("the digits of `round` must be an `int` from -30 to 30", node.args[1].span)
+        return _check_number(round(first, digits), node.span)  # type: ignore[arg-type]
+    # Python's own meaning: `round` to the nearest, ties to even (as torchvision's width rounding does);
+    # `int` toward zero.
+    if function == "round":
+        return _check_number(round(first), node.span)
+    if function == "ceil":
+        return _check_number(math.ceil(first), node.span)
+    if function == "floor":
+        return _check_number(math.floor(first), node.span)
+    return _check_number(int(first), node.span)
+
+
+def _shape_of(function: str, args: list[Value], node: Call, env: Mapping[str, Value]) -> Value:
+    shapes = env.get(INPUT_SHAPES)
+    if shapes is None:
+        hint = "`channels()` and `dim(d)` read the input of a node: use them in a node's arguments"
+        raise _fail(f"`{function}` reads a node's input shape; there is none here", node.span, hint)
+    dim_arg = args[0] if function == "dim" else 1
+    position = args[1 if function == "dim" else 0] if len(args) > (1 if function == "dim" else 0) else 0
+    if not _is_int(dim_arg):
+        raise _fail(f"the dimension of `{function}` must be an `int`, got `{_type_name(dim_arg)}`", node.span)
+    if not _is_int(position) and not isinstance(position, str):
+        message = (
+            f"`{function}` reads an input by position (`int`) or a node by name (`str`), got `{_type_name(position)}`"
+        )
+        raise _fail(message, node.span)
+    shape = shapes(position) if callable(shapes) else None
+    if shape is None:
+        raise _fail(f"`{function}`: the node has no input {position}", node.span)
+    position = f"`{position}`" if isinstance(position, str) else position
+    if isinstance(shape, str):  # the reason the shape is not known
+        raise _fail(f"`{function}`: {shape}", node.span)
+    if not -len(shape) <= dim_arg < len(shape):
+        raise _fail(f"`{function}`: input {position} has {len(shape)} dimensions, no dimension {dim_arg}", node.span)
+    size: Value = shape[dim_arg]
+    if not _is_int(size):
+        hint = "only fixed sizes can be read; symbolic ones (`N`, `H`, ...) are known when the model runs"
+        raise _fail(f"`{function}`: dimension {dim_arg} of input {position} is symbolic (`{size}`)", node.span, hint)
+    return size
+
+
 def _call(function: str, args: list[Value], node: Call) -> Value:
+    if function in _NUMERIC_FUNCTIONS:
+        return _numeric(function, args, node)
     first = args[0]
     if function == "len":
         if not isinstance(first, str | list):

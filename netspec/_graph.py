@@ -14,12 +14,13 @@ import itertools
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
+from ._dims import ShapeCheck, ShapeError, sym
 from ._errors import Diagnostic, SourceMap, Span, SpecError, did_you_mean, format_path, hint_budget
-from ._expr import Expr, ExprBudgetError, ExprError, Template, compile_value, evaluation_budget
+from ._expr import INPUT_SHAPES, Expr, ExprBudgetError, ExprError, Template, compile_value, evaluation_budget
 from ._load import collector_paused
 from ._models import BlockDef, NodeDef, ParamDef, Spec
 from ._names import is_identifier
-from ._ops import OpDef, catalog, check_args, get_op
+from ._ops import OpDef, catalog, check_args, complete_args, get_op
 from ._static import REPEAT_INDEX, source_span, static_problems, unknown_op
 
 __all__ = [
@@ -276,6 +277,10 @@ class _Expander:
         self.by_name: dict[str, GraphNode] = {}
         self.instances: dict[str, Instance] = {"": Instance("", "spec", ())}
         self.container = self.instances[""]  # the instance or repeat being expanded
+        self._quiet = 0  # > 0 while references are resolved ahead of time, for shapes that expressions read
+        self.input_shapes: dict[str, tuple[Any, ...]] = {}
+        self._shapes: dict[str, tuple[Any, ...] | str] = {}  # static shapes read so far, or why one is unknown
+        self._by_name: dict[str, _OpEntry] = {}
 
     # -- reporting
 
@@ -290,6 +295,8 @@ class _Expander:
         key: bool = False,
         span: Span | None = None,
     ) -> None:
+        if self._quiet:
+            raise _Unresolved
         if (format_path(path), message) in self._seen:
             return
         self._seen.add((format_path(path), message))
@@ -362,7 +369,7 @@ class _Expander:
     ) -> Any:
         refs = [(r, path + ("in", i)) for i, r in enumerate(node.inputs)] if node.inputs else [(previous, path)]
         if node.when is not None:
-            enabled = self.evaluate(node.when, scope.env, path + ("when",))
+            enabled = self.evaluate(node.when, self.shape_env(scope, refs, scope.env, path), path + ("when",))
             if not isinstance(enabled, bool):
                 self.report(f"`when` must be true or false, got {enabled!r:.40}", path + ("when",), code="NS133")
                 raise _Skip
@@ -452,6 +459,7 @@ class _Expander:
     ) -> Any:
         self.charge(node, env, path)
         refs = [(self.render_ref(r, env, p), p) for r, p in refs]
+        env = self.shape_env(scope, refs, env, path)
         if node.block is not None:
             return self.expand_block(scope, qualified, node, path, refs, env, stack)
         op = self.lookup_op(node.op, path)  # type: ignore[arg-type]
@@ -483,6 +491,7 @@ class _Expander:
         self.container.members.append(qualified)
         entry = _OpEntry(graph_node, refs, scope)
         self.ops.append(entry)
+        self._by_name[qualified] = entry
         return entry
 
     def check_tensor_init(self, args: dict[str, Any], path: Path) -> None:
@@ -515,6 +524,99 @@ class _Expander:
                 hint="use `constant`, `zeros`, `ones`, `normal`, `trunc_normal` or `uniform` here",
                 code="NS180",
             )
+
+    # -- shapes read by expressions (`channels()`, `dim(d)`)
+
+    def shape_env(self, scope: _Scope, refs: list[tuple[Any, Path]], env: dict[str, Any], path: Path) -> dict[str, Any]:
+        """`env` with the node's input shapes, computed only when an expression asks for them."""
+
+        def shapes(position: int | str) -> tuple[Any, ...] | str | None:
+            if isinstance(position, str):  # a node or input named in the node's scope
+                return self.ref_shape(scope, position, path)
+            if not 0 <= position < len(refs):
+                return None
+            return self.ref_shape(scope, *refs[position])
+
+        return {**env, INPUT_SHAPES: shapes}
+
+    def ref_shape(self, scope: _Scope, ref: Any, path: Path) -> tuple[Any, ...] | str:
+        unknown = f"the shape of input `{ref}` is not known here: a node that reads a shape must come after its inputs"
+        self._quiet += 1
+        try:
+            name = self.resolve_entry(ref, "", "", path) if not isinstance(ref, str) else self.resolve(scope, ref, path)
+        except _Unresolved:
+            return unknown if isinstance(ref, str) else "the shape of its input is not known"
+        finally:
+            self._quiet -= 1
+        if name is None:
+            return unknown
+        return self.static_shape(name)
+
+    def static_shape(self, name: str) -> tuple[Any, ...] | str:
+        """The static shape of a graph input or of a node expanded so far, or why it is not known.
+
+        Depth-first with an explicit stack (a spec controls how long a chain of nodes is); each node's
+        shape is computed once and kept.
+        """
+        if name in self.input_shapes:
+            return self.input_shapes[name]
+        inputs: dict[str, list[str]] = {}
+        visiting: set[str] = set()
+        stack = [(name, False)]
+        while stack:
+            top, ready = stack.pop()
+            if top in self._shapes or top in self.input_shapes:
+                continue
+            if ready:
+                visiting.discard(top)
+                self._shapes[top] = self.compute_shape(top, inputs[top])
+                continue
+            entry = self._by_name.get(top)
+            if top in visiting or entry is None:
+                self._shapes[top] = f"the shape of `{top}` is not known here"
+                continue
+            names = self.quiet_inputs(entry)
+            if isinstance(names, str):
+                self._shapes[top] = names
+                continue
+            inputs[top] = names
+            visiting.add(top)
+            stack.append((top, True))
+            stack.extend((n, False) for n in names if n not in self._shapes and n not in self.input_shapes)
+        return self._shapes[name]
+
+    def quiet_inputs(self, entry: _OpEntry) -> list[str] | str:
+        names = []
+        self._quiet += 1
+        try:
+            for ref, path in entry.refs:
+                produced = (
+                    self.resolve_entry(ref, "", "", path)
+                    if not isinstance(ref, str)
+                    else self.resolve(entry.scope, ref, path)
+                )
+                if produced is None:
+                    raise _Unresolved
+                names.append(produced)
+        except _Unresolved:
+            return f"the inputs of `{entry.node.name}` are not known here"
+        finally:
+            self._quiet -= 1
+        return names
+
+    def compute_shape(self, name: str, inputs: list[str]) -> tuple[Any, ...] | str:
+        shapes = [self.input_shapes.get(i) or self._shapes.get(i, "") for i in inputs]
+        for shape in shapes:
+            if isinstance(shape, str):
+                return shape
+        node = self._by_name[name].node
+        try:
+            args = complete_args(node.op, node.args, shapes)  # type: ignore[arg-type]
+            return tuple(node.op.shape(shapes, args, ShapeCheck()))  # type: ignore[arg-type]
+        except ShapeError as err:
+            return f"`{name}`: {err.message}"
+        except (TypeError, ValueError):  # arguments already reported as wrong
+            return f"the shape of `{name}` is not known"
 
     def render_ref(self, ref: Any, env: Mapping[str, Any], path: Path) -> Any:
         if not isinstance(ref, str) or "$" not in ref:
@@ -605,7 +707,10 @@ class _Expander:
 
     def block_env(self, name: str, block: BlockDef, node: NodeDef, path: Path, env: dict[str, Any]) -> dict[str, Any]:
         values = dict(self.params)
+        chosen = isinstance(node.block, str) and "$" in node.block
         for arg, raw in node.args.items():
+            if arg not in block.params and chosen and any(arg in b.params for b in self.spec.blocks.values()):
+                continue  # a block chosen by expression takes the arguments it declares
             if arg not in block.params:
                 hint = did_you_mean(arg, block.params, listing=20) or f"block `{name}` has no parameters"
                 self.report(
@@ -876,6 +981,10 @@ class _Skip(Exception):
 
 class _TooLarge(Exception):
     """Expansion stopped at the node limit."""
+
+
+class _Unresolved(Exception):
+    """A reference resolved ahead of time (for a shape) does not resolve yet."""
 
 
 _ARG_CODES = {"unknown": "NS144", "missing": "NS145", "type": "NS146", "value": "NS147"}
@@ -1162,6 +1271,7 @@ def _expand(spec: Spec, params: Mapping[str, Any] | None, max_nodes: int) -> Gra
     values = bind_params(spec, params or {})
     expander = _Expander(spec, values, max_nodes)
     inputs = _input_shapes(spec, values, expander)
+    expander.input_shapes = {k: tuple(sym(d) if isinstance(d, str) else d for d in v) for k, v in inputs.items()}
     try:
         with evaluation_budget(MAX_EXPRESSION_WORK):
             top = expander.expand_top()
