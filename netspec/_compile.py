@@ -17,7 +17,7 @@ from torch import fx, nn
 from . import _runtime
 from ._dims import Sym, format_shape
 from ._errors import Diagnostic, SpecError, format_path
-from ._graph import Graph, GraphNode, InitPlan, check_init_args, live_nodes
+from ._graph import Graph, GraphNode, InitPlan, check_init_args, init_steps, live_nodes
 from ._names import class_name
 from ._shapes import NodeInfo, ShapeInfo, node_parameters
 
@@ -95,27 +95,14 @@ def _register_tensor(root: nn.Module, info: NodeInfo, tensor: torch.Tensor) -> N
 
 
 def apply_init(modules: list[tuple[GraphNode, nn.Module]], plans: list[InitPlan], sources: Any = None) -> None:
-    """Module-major, like a hand-written `for m in self.modules()` loop: later rules override earlier ones."""
-    prepared = []
-    for plan in plans:
-        steps = []
-        for param in ("weight", "bias"):
-            choice = getattr(plan, param)
-            if choice is None:
-                continue
-            name, kwargs = choice  # checked when the graph was expanded
-            if name != "default":
-                steps.append((param, name, kwargs))
-        prepared.append((plan, steps))
+    """Module-major, like a hand-written `for m in self.modules()` loop; for each parameter the last
+    matching rule wins and the rules it overrides draw nothing (see `init_steps`)."""
     with torch.no_grad():
         for node, module in modules:
-            for plan, steps in prepared:
-                if not plan.matches(node):
-                    continue
-                for param, name, kwargs in steps:
-                    tensor = getattr(module, param, None)
-                    if isinstance(tensor, torch.Tensor):
-                        _initialise(tensor, name, kwargs, plan, node, sources, param)
+            for param, name, kwargs, plan in init_steps(node, plans):
+                tensor = getattr(module, param, None)
+                if isinstance(tensor, torch.Tensor):
+                    _initialise(tensor, name, kwargs, plan, node, sources, param)
 
 
 def _initialise(

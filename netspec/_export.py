@@ -27,7 +27,7 @@ from ._api import DEFAULT_MAX_PARAMS, Inputs, Params, Source, _spec, build, chec
 from ._compile import INIT_FUNCTIONS, compile_graph
 from ._dims import Sym
 from ._errors import SpecError
-from ._graph import Graph, GraphNode, check_init_args, live_nodes
+from ._graph import Graph, GraphNode, check_init_args, init_steps, live_nodes
 from ._models import Spec
 from ._names import class_name, is_node_name
 from ._shapes import ShapeInfo, SizeLattice, valid_sizes
@@ -282,15 +282,6 @@ def _tensor_lines(node: GraphNode, args: Mapping[str, Any]) -> list[str]:
 
 def _init_lines(nodes: list[GraphNode], module: fx.GraphModule, graph: Graph) -> list[str]:
     """The spec's init rules resolved statically, in the order `build` applies them."""
-    prepared = []
-    for plan in graph.init:
-        steps = []
-        for param in ("weight", "bias"):
-            choice = getattr(plan, param)
-            if choice is not None and choice[0] != "default":
-                fn = INIT_FUNCTIONS[choice[0]]
-                steps.append((param, fn.__name__, dict(choice[1])))  # checked when the graph was expanded
-        prepared.append((plan, steps))
     lines = []
     for node in nodes:
         instance = module.get_submodule(node.name)
@@ -299,13 +290,11 @@ def _init_lines(nodes: list[GraphNode], module: fx.GraphModule, graph: Graph) ->
             if "." not in node.name and node.name.isidentifier()
             else f"self.get_submodule({node.name!r})"
         )
-        for plan, steps in prepared:
-            if not plan.matches(node):
-                continue
-            for param, fn_name, kwargs in steps:
-                if isinstance(getattr(instance, param, None), torch.Tensor):
-                    extra = "".join(f", {_identifier(k, 'init argument')}={_literal(v)}" for k, v in kwargs.items())
-                    lines.append(f"nn.init.{_identifier(fn_name, 'init function')}({owner}.{param}{extra})")
+        for param, choice, kwargs, _ in init_steps(node, graph.init):
+            fn_name = INIT_FUNCTIONS[choice].__name__
+            if isinstance(getattr(instance, param, None), torch.Tensor):
+                extra = "".join(f", {_identifier(k, 'init argument')}={_literal(v)}" for k, v in kwargs.items())
+                lines.append(f"nn.init.{_identifier(fn_name, 'init function')}({owner}.{param}{extra})")
     return lines
 
 

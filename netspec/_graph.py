@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fnmatch
+import functools
 import heapq
 import itertools
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
@@ -33,7 +34,9 @@ __all__ = [
     "bind_params",
     "check_init_args",
     "expand",
+    "init_steps",
     "live_nodes",
+    "name_pattern",
     "producer",
 ]
 
@@ -72,7 +75,55 @@ class InitPlan:
     def matches(self, node: GraphNode) -> bool:
         if self.ops is not None and node.op.name not in self.ops:
             return False
-        return self.patterns is None or any(fnmatch.fnmatchcase(node.name, p) for p in self.patterns)
+        return self.patterns is None or any(name_pattern(p).fullmatch(node.name) for p in self.patterns)
+
+
+@functools.lru_cache(maxsize=1024)
+def name_pattern(pattern: str) -> re.Pattern[str]:
+    """The regular expression of an init rule's `nodes` pattern.
+
+    `*` matches any characters within one part of a dotted name (never a `.`), `**` any characters
+    including dots, `?` one character other than `.`, `[abc]` one of the characters; the rest is literal.
+    """
+    parts, i = [], 0
+    while i < len(pattern):
+        char = pattern[i]
+        if pattern.startswith("**", i):
+            parts.append(".*")
+            i += 2
+            continue
+        if char == "*":
+            parts.append("[^.]*")
+        elif char == "?":
+            parts.append("[^.]")
+        elif char == "[" and "]" in pattern[i + 2 :]:
+            end = pattern.index("]", i + 2)
+            inner = pattern[i + 1 : end]
+            negate = inner.startswith("!")
+            parts.append("[" + ("^" if negate else "") + re.escape(inner[1:] if negate else inner) + "]")
+            i = end + 1
+            continue
+        else:
+            parts.append(re.escape(char))
+        i += 1
+    return re.compile("".join(parts))
+
+
+def init_steps(node: GraphNode, plans: list[InitPlan]) -> list[tuple[str, str, dict[str, Any], InitPlan]]:
+    """What initialises `node`'s parameters: for `weight`, then `bias`, the last rule that matches the
+    node and sets that parameter. Rules it overrides are not applied at all (they draw no random
+    numbers); a winning `default` leaves PyTorch's own initialisation."""
+    steps = []
+    for param in ("weight", "bias"):
+        winner = None
+        for plan in plans:
+            if getattr(plan, param) is not None and plan.matches(node):
+                winner = plan
+        if winner is not None:
+            name, kwargs = getattr(winner, param)
+            if name != "default":
+                steps.append((param, name, kwargs, winner))
+    return steps
 
 
 @dataclasses.dataclass
@@ -1213,7 +1264,8 @@ def _init_plans(spec: Spec, params: dict[str, Any], expander: _Expander) -> list
                 fn_args = expander.evaluate(fn_args, params, fn_path)
             except _Skip:
                 continue
-            if fn_name == "default":
+            if fn_name == "default":  # PyTorch's own: wins over earlier rules, draws nothing
+                fns[param] = ("default", {})
                 continue
             kwargs, problems = check_init_args(fn_name, fn_args if isinstance(fn_args, dict) else {"value": fn_args})
             for key, message, hint in problems:

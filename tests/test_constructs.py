@@ -116,3 +116,51 @@ nodes:
     assert not [w for w in spec.warnings if "never used" in w.message]
     with pytest.raises(SpecError, match="has no parameter `tt`"):
         netspec.loads(text.replace("t: 6}", "tt: 6}"))
+
+
+# --- init rules -----------------------------------------------------------------------------------
+
+
+def test_an_overridden_init_rule_draws_no_random_numbers() -> None:
+    text = """
+netspec: 1
+name: overridden
+inputs: {x: [N, 4]}
+nodes:
+  fc1: {op: Linear, out_features: 4}
+  fc2: {op: Linear, out_features: 4}
+init:
+  - {ops: Linear, weight: {normal: {std: 0.5}}, bias: zeros}
+  - {nodes: fc1, weight: {constant: 0.25}}
+  - {nodes: fc2, bias: default}
+"""
+    torch.manual_seed(0)
+    model = netspec.build(netspec.loads(text))
+    torch.manual_seed(0)
+    fc1, fc2 = torch.nn.Linear(4, 4), torch.nn.Linear(4, 4)
+    with torch.no_grad():
+        torch.nn.init.constant_(fc1.weight, 0.25)  # the normal rule for fc1.weight is overridden: no draw
+        torch.nn.init.zeros_(fc1.bias)
+        torch.nn.init.normal_(fc2.weight, std=0.5)  # fc2.bias: PyTorch's default, kept
+    for ours, theirs in ((model.fc1, fc1), (model.fc2, fc2)):
+        assert torch.equal(ours.weight, theirs.weight) and torch.equal(ours.bias, theirs.bias)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "name", "matches"),
+    [
+        ("layer*.*.bn2", "layer1.0.bn2", True),
+        ("layer*.bn2", "layer1.0.bn2", False),  # `*` never crosses a dot
+        ("layer**.bn2", "layer1.0.bn2", True),  # `**` does
+        ("**", "a.b.c", True),
+        ("fc?", "fc1", True),
+        ("fc?", "fc.", False),
+        ("block[12]-0", "block1-0", True),
+        ("block[!12]-0", "block1-0", False),
+        ("a.b", "aXb", False),  # the rest is literal
+    ],
+)
+def test_init_node_patterns(pattern: str, name: str, matches: bool) -> None:
+    from netspec._graph import name_pattern
+
+    assert bool(name_pattern(pattern).fullmatch(name)) is matches
