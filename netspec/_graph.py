@@ -1253,7 +1253,7 @@ def _init_plans(spec: Spec, params: dict[str, Any], expander: _Expander) -> list
                     hint=did_you_mean(op_name, catalog()),
                     code="NS141",
                 )
-        fns = {}
+        fns: dict[str, tuple[str, dict[str, Any]]] = {}
         for param in ("weight", "bias"):
             fn = getattr(rule, param)
             if fn is None:
