@@ -19,8 +19,8 @@ from ._dims import ShapeCheck, ShapeError, sym
 from ._errors import Diagnostic, SourceMap, Span, SpecError, did_you_mean, format_path, hint_budget
 from ._expr import INPUT_SHAPES, Expr, ExprBudgetError, ExprError, Template, compile_value, evaluation_budget
 from ._load import collector_paused
-from ._models import BlockDef, NodeDef, ParamDef, Spec
-from ._names import is_identifier
+from ._models import BlockDef, NodeDef, ParamDef, RepeatDef, Spec, is_name_template
+from ._names import is_identifier, node_name_problem
 from ._ops import OpDef, catalog, check_args, complete_args, get_op
 from ._static import REPEAT_INDEX, source_span, static_problems, unknown_op
 
@@ -300,6 +300,18 @@ class _RepeatEntry:
     path: Path
     passthrough: list[tuple[str, Path]]  # `repeat: 0` forwards its input
     scope: _Scope
+    start: int = 0  # the index of the first instance
+    names: list[str] = dataclasses.field(default_factory=list)  # the instances' qualified names
+    combined: _OpEntry | None = None  # `layout: parallel`: the node that joins the instances
+    numbering: _Numbering | None = None  # `layout: flat`: the modules by number
+
+
+@dataclasses.dataclass
+class _Numbering:
+    """The next number of a run of numbered modules (a list of nodes, a flat repeat), and what each holds."""
+
+    next: int = 0
+    entries: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -311,6 +323,8 @@ class _Scope:
     bindings: dict[str, _Binding] = dataclasses.field(default_factory=dict)
     output: str | None = None
     instance: str = ""
+    numbering: _Numbering | None = None  # set when the scope's modules are numbered (a list, a flat repeat)
+    qualified: dict[str, str] = dataclasses.field(default_factory=dict)  # entry -> its name in the model
 
 
 class _Expander:
@@ -402,6 +416,8 @@ class _Expander:
     def expand_nodes(
         self, scope: _Scope, nodes: Mapping[str, NodeDef], nodes_path: Path, first: str, stack: tuple[str, ...]
     ) -> None:
+        if scope.numbering is None and list(nodes) == [str(i) for i in range(len(nodes))]:
+            scope.numbering = _Numbering()  # a list of nodes: modules numbered as in an `nn.Sequential`
         previous = first
         for local, node in nodes.items():
             path = nodes_path + (local,)
@@ -413,10 +429,10 @@ class _Expander:
             except _Skip:
                 entry = _DisabledEntry([(previous, path)], scope, path, failed=True)
             scope.entries[local] = entry
-            previous = local
+            previous = entry if is_name_template(local) else local  # a template key is not a reference
 
     def expand_node(
-        self, scope: _Scope, local: str, node: NodeDef, path: Path, previous: str, stack: tuple[str, ...]
+        self, scope: _Scope, local: str, node: NodeDef, path: Path, previous: Any, stack: tuple[str, ...]
     ) -> Any:
         refs = [(r, path + ("in", i)) for i, r in enumerate(node.inputs)] if node.inputs else [(previous, path)]
         if node.when is not None:
@@ -425,39 +441,132 @@ class _Expander:
                 self.report(f"`when` must be true or false, got {enabled!r:.40}", path + ("when",), code="NS133")
                 raise _Skip
             if not enabled:
+                if scope.numbering is not None and node.index == "keep":
+                    scope.numbering.next += 1
                 return _DisabledEntry(refs, scope, path)
         if node.repeat is None:
-            return self.expand_one(scope, f"{scope.prefix}{local}", node, path, refs, scope.env, stack)
-        count = self.evaluate(node.repeat, scope.env, path + ("repeat",))
+            name = self.module_name(scope, local, path, scope.env)
+            entry = self.expand_one(scope, f"{scope.prefix}{name}", node, path, refs, scope.env, stack)
+            self.name_entry(scope, local, name, entry, path)
+            return entry
+        return self.expand_repeat(scope, local, node, path, refs, stack)
+
+    def module_name(self, scope: _Scope, local: str, path: Path, env: Mapping[str, Any]) -> str:
+        """The name of a node's module in its scope: its number, its key, or its rendered name template."""
+        if is_name_template(local):
+            name = self.evaluate(local, env, path)
+            problem = node_name_problem(name)
+            if problem:
+                self.report(f"name template `{local}`: {problem}", path, key=True, code="NS132")
+                raise _Skip
+            if name in scope.entries or name in scope.bindings or name in scope.qualified:
+                message = f"the name template `{local}` gives `{name}`, a name already used"
+                self.report(message, path, key=True, code="NS132")
+                raise _Skip
+            return str(name)
+        if scope.numbering is not None:
+            scope.numbering.next += 1
+            return str(scope.numbering.next - 1)
+        return local
+
+    def name_entry(self, scope: _Scope, local: str, name: str, entry: Any, path: Path) -> None:
+        """Record the model name of an entry; a rendered name is also a name other nodes can use."""
+        scope.qualified[local] = f"{scope.prefix}{name}"
+        if scope.numbering is not None:
+            scope.numbering.entries[name] = entry
+        if name != local and is_name_template(local):
+            scope.entries[name] = entry
+            scope.qualified[name] = f"{scope.prefix}{name}"
+
+    def repeat_form(self, scope: _Scope, node: NodeDef, path: Path) -> tuple[int, int, str, str | None]:
+        """count, start, layout and combining op of a node's `repeat`."""
+        form = node.repeat
+        raw_count, raw_start = (form.count, form.start) if isinstance(form, RepeatDef) else (form, 0)
+        where = path + ("repeat",) + (("count",) if isinstance(form, RepeatDef) else ())
+        count = self.evaluate(raw_count, scope.env, where)
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            self.report(f"`repeat` must be a whole number >= 0, got {count!r:.40}", path + ("repeat",), code="NS133")
+            self.report(f"`repeat` must be a whole number >= 0, got {count!r:.40}", where, code="NS133")
             raise _Skip
-        entry = _RepeatEntry([], path, refs, scope)
-        with self.nested(Instance(f"{scope.prefix}{local}", "repeat", path)):
-            self.expand_repeat(scope, local, node, path, refs, stack, entry, count)
-        return entry
+        start = self.evaluate(raw_start, scope.env, path + ("repeat", "start"))
+        if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+            self.report(
+                f"`start` must be a whole number >= 0, got {start!r:.40}", path + ("repeat", "start"), code="NS133"
+            )
+            raise _Skip
+        if isinstance(form, RepeatDef):
+            return count, start, form.layout, form.combine
+        return count, start, "sequence", None
 
     def expand_repeat(
-        self,
-        scope: _Scope,
-        local: str,
-        node: NodeDef,
-        path: Path,
-        refs: list[tuple[str, Path]],
-        stack: tuple[str, ...],
-        entry: _RepeatEntry,
-        count: int,
-    ) -> None:
-        smallest: tuple[int, int] | None = None  # the fewest nodes and work units of one instance so far
-        for i in range(count):
-            env = {**scope.env, REPEAT_INDEX: i}
-            child_refs = refs if i == 0 else [(entry.children[-1], path)] + refs[1:]
-            before = (len(self.nodes), self.work)
-            child = self.expand_one(scope, f"{scope.prefix}{local}.{i}", node, path, child_refs, env, stack)
-            entry.children.append(child)
-            grown = (len(self.nodes) - before[0], self.work - before[1])
-            smallest = grown if smallest is None else (min(smallest[0], grown[0]), min(smallest[1], grown[1]))
-            self.check_projection(count, count - 1 - i, smallest, path)
+        self, scope: _Scope, local: str, node: NodeDef, path: Path, refs: list[tuple[Any, Path]], stack: tuple[str, ...]
+    ) -> Any:
+        count, start, layout, combine = self.repeat_form(scope, node, path)
+        template = is_name_template(local)
+        entry = _RepeatEntry([], path, refs, scope, start)
+        flat: tuple[str, _Numbering] | None = None
+        if layout == "flat":
+            if template:
+                self.report(
+                    "a flat repeat numbers its modules; a name template names them: use one or the other",
+                    path,
+                    key=True,
+                    code="NS133",
+                )
+                raise _Skip
+            if scope.numbering is not None:  # continue the numbering of the list the node is in
+                if start:
+                    self.report(
+                        "a flat repeat in a list of nodes continues the list's numbering: it takes no `start`",
+                        path + ("repeat", "start"),
+                        code="NS133",
+                    )
+                    raise _Skip
+                flat = (scope.prefix, scope.numbering)
+            else:
+                flat = (f"{scope.prefix}{local}.", _Numbering(start))
+            entry.numbering = flat[1]
+            base = local
+        else:
+            base = local if template else self.module_name(scope, local, path, scope.env)
+        # The repeat is an instance of the tree unless its modules are numbered into the enclosing run
+        # or named by a template (then they belong to the enclosing instance).
+        grouped = flat is None or scope.numbering is None
+        with (
+            self.nested(Instance(f"{scope.prefix}{base}", "repeat", path))
+            if grouped and not template
+            else contextlib.nullcontext()
+        ):
+            smallest: tuple[int, int] | None = None  # the fewest nodes and work units of one instance so far
+            for i in range(start, start + count):
+                env = {**scope.env, REPEAT_INDEX: i}
+                chained = entry.children and layout != "parallel"
+                child_refs = [(entry.children[-1], path)] + refs[1:] if chained else refs
+                before = (len(self.nodes), self.work)
+                if flat is not None and node.block is None:
+                    number = str(flat[1].next)
+                    flat[1].next += 1
+                    child = self.expand_one(scope, f"{flat[0]}{number}", node, path, child_refs, env, stack)
+                    flat[1].entries[number] = child
+                    qualified = f"{flat[0]}{number}"
+                elif flat is not None:
+                    qualified = f"{flat[0]}{flat[1].next}"
+                    child = self.expand_one(scope, qualified, node, path, child_refs, env, stack, flat=flat)
+                else:
+                    name = self.module_name(scope, local, path, env) if template else f"{base}.{i}"
+                    qualified = f"{scope.prefix}{name}"
+                    child = self.expand_one(scope, qualified, node, path, child_refs, env, stack)
+                    if template:
+                        self.name_entry(scope, local, name, child, path)
+                entry.children.append(child)
+                entry.names.append(qualified)
+                grown = (len(self.nodes) - before[0], self.work - before[1])
+                smallest = grown if smallest is None else (min(smallest[0], grown[0]), min(smallest[1], grown[1]))
+                self.check_projection(count, start + count - 1 - i, smallest, path)
+        if flat is None and not template:
+            scope.qualified[local] = f"{scope.prefix}{base}"
+        if combine is not None and len(entry.children) > 1:
+            entry.combined = self.combine(scope, f"{scope.prefix}{base}", combine, entry, path)
+        return entry
 
     @contextlib.contextmanager
     def nested(self, instance: Instance) -> Iterator[Instance]:
@@ -469,6 +578,23 @@ class _Expander:
             yield instance
         finally:
             self.container = outer
+
+    def combine(self, scope: _Scope, qualified: str, combine: str, entry: _RepeatEntry, path: Path) -> _OpEntry:
+        where = path + ("repeat", "combine")
+        op = get_op(combine)
+        if op is None:
+            self.report(f"unknown op `{combine}`", where, hint=did_you_mean(combine, catalog()), code="NS141")
+            raise _Skip
+        if op.max_inputs is not None and op.max_inputs < len(entry.children):
+            hint = "use `concat`, `add` or `mul`"
+            self.report(f"`{combine}` cannot join {len(entry.children)} outputs", where, hint=hint, code="NS153")
+            raise _Skip
+        graph_node = GraphNode(qualified, op, {}, [], path, len(self.nodes))
+        self.nodes.append(graph_node)
+        joined = _OpEntry(graph_node, [(child, path) for child in entry.children], scope)
+        self.ops.append(joined)
+        self._by_name[qualified] = joined
+        return joined
 
     def check_projection(self, count: int, remaining: int, smallest: tuple[int, int], path: Path) -> None:
         """Stop a repeat early when its remaining instances, each as large as the smallest so far, pass a limit."""
@@ -507,13 +633,19 @@ class _Expander:
         refs: list[tuple[Any, Path]],
         env: dict[str, Any],
         stack: tuple[str, ...],
+        *,
+        flat: tuple[str, _Numbering] | None = None,
     ) -> Any:
         self.charge(node, env, path)
         refs = [(self.render_ref(r, env, p), p) for r, p in refs]
         env = self.shape_env(scope, refs, env, path)
         if node.block is not None:
-            return self.expand_block(scope, qualified, node, path, refs, env, stack)
-        op = self.lookup_op(node.op, path)  # type: ignore[arg-type]
+            return self.expand_block(scope, qualified, node, path, refs, env, stack, flat=flat)
+        op_name = self.evaluate(node.op, env, path + ("op",)) if "$" in (node.op or "") else node.op
+        if not isinstance(op_name, str):
+            self.report(f"`op` must name an op, got {op_name!r:.40}", path + ("op",), code="NS141")
+            raise _Skip
+        op = self.lookup_op(op_name, path)
         if op.max_inputs == 0 and not node.inputs:
             refs = []  # a learned tensor: no input
         args = {k: self.evaluate(v, env, path + (k,)) for k, v in node.args.items()}
@@ -695,6 +827,8 @@ class _Expander:
         refs: list[tuple[Any, Path]],
         env: dict[str, Any],
         stack: tuple[str, ...],
+        *,
+        flat: tuple[str, _Numbering] | None = None,
     ) -> Any:
         name = self.evaluate(node.block, env, path + ("block",))
         if not isinstance(name, str):
@@ -724,6 +858,8 @@ class _Expander:
             raise _Skip
         block_env = self.block_env(name, block, node, path, env)
         child = _Scope(prefix=f"{qualified}.", env=block_env, path=("blocks", name), instance=qualified)
+        if flat is not None:  # the block's modules continue a numbered run
+            child.prefix, child.numbering = flat
         if len(refs) > len(block.inputs):
             self.report(
                 f"block `{name}` takes {len(block.inputs)} input(s) ({', '.join(block.inputs)}), got {len(refs)}",
@@ -947,37 +1083,50 @@ class _Expander:
                     self.report(f"`{ref}`: the repeat has no instances", path, code="NS152")
                     return ("done", None)
                 first_ref, first_path = entry.passthrough[0]
+                if not isinstance(first_ref, str):
+                    return ("entry", first_ref, "", ref, first_path)
                 return ("ref", entry.scope, first_ref, first_path)
             if not rest:
+                if entry.combined is not None:
+                    return ("done", entry.combined.node.name)
                 return ("entry", entry.children[-1], "", ref, path)
             index, _, rest = rest.partition(".")
-            if not index.isdigit() or int(index) >= len(entry.children):
+            if entry.numbering is not None:  # a flat repeat: its modules by number
+                found = entry.numbering.entries.get(index)
+                if found is None:
+                    self.report(f"`{ref}`: the flat repeat has no module `{index}`", path, code="NS152")
+                    return ("done", None)
+                return ("entry", found, rest, ref, path)
+            last = entry.start + len(entry.children) - 1
+            if not index.isdigit() or not entry.start <= int(index) <= last:
                 self.report(
-                    f"`{ref}`: no instance `{index}` (the repeat has {len(entry.children)}: 0..{len(entry.children) - 1})",
+                    f"`{ref}`: no instance `{index}` (the repeat has {len(entry.children)}: {entry.start}..{last})",
                     path,
                     code="NS152",
                 )
                 return ("done", None)
-            return ("entry", entry.children[int(index)], rest, ref, path)
+            return ("entry", entry.children[int(index) - entry.start], rest, ref, path)
         raise AssertionError(entry)
 
     def aliases(self, scope: _Scope) -> dict[str, str]:
         """The output each block instance, repeat and disabled node of `scope` (recursively) stands for."""
         found: dict[str, str] = {}
+        seen: set[int] = set()
         for local, entry in scope.entries.items():
-            name = f"{scope.prefix}{local}"
-            if isinstance(entry, (_InputEntry, _OpEntry)):
+            if isinstance(entry, (_InputEntry, _OpEntry)) or id(entry) in seen:
                 continue
+            seen.add(id(entry))  # an instance named by a template is also listed under its name
+            name = scope.qualified.get(local, f"{scope.prefix}{local}")
             produced = self.resolve_entry(entry, "", name, ())
-            if produced is not None and produced != name:
+            if produced is not None and produced != name and (local in scope.qualified or not is_name_template(local)):
                 found[name] = produced
             children = entry.children if isinstance(entry, _RepeatEntry) else [entry]
             for i, child in enumerate(children):
                 if isinstance(child, _InstanceEntry):
-                    if isinstance(entry, _RepeatEntry):
+                    if isinstance(entry, _RepeatEntry) and entry.numbering is None:
                         child_output = self.resolve_entry(child, "", name, ())
                         if child_output is not None:
-                            found[f"{name}.{i}"] = child_output
+                            found[entry.names[i]] = child_output
                     found.update(self.aliases(child.scope))
         return found
 
@@ -1108,8 +1257,8 @@ def _used_names(value: Any) -> set[str]:
 
 def _node_names_used(nodes: Mapping[str, NodeDef]) -> set[str]:
     used: set[str] = set()
-    for node in nodes.values():
-        used |= _used_names(node.model_dump(by_alias=True, exclude_defaults=True))
+    for local, node in nodes.items():
+        used |= _used_names(node.model_dump(by_alias=True, exclude_defaults=True)) | _used_names(local)
     return used
 
 

@@ -147,4 +147,6 @@ def validation_diagnostics(err: ValidationError, sources: SourceMap) -> list[Dia
     diagnostics = [_diagnostic_for(e, sources) for e in err.errors()]
     unique = _merge_alternatives(list(dict.fromkeys(diagnostics)))
     named = {d.path for d in unique if d.code == "NS113"}  # a misspelt name: the other forms are noise
+    # A mapping that failed its own check (`NS114`) was meant as that form: the other forms are noise too.
+    named |= {d.path for d in unique if d.code == "NS114"}
     return [d for d in unique if d.code != "NS112" or d.path not in named]

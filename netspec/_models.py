@@ -36,8 +36,10 @@ __all__ = [
     "NodeDef",
     "ParamDef",
     "ParamType",
+    "RepeatDef",
     "Spec",
     "infer_param_type",
+    "is_name_template",
     "nodes_mapping",
 ]
 
@@ -120,6 +122,30 @@ Names = Annotated[tuple[str, ...], Strict(False)]  # YAML lists arrive as lists;
 InputRefs = Annotated[tuple[str, ...], Field(min_length=1), Strict(False)]
 
 
+class RepeatDef(_Model):
+    """The long form of `repeat`: how many instances, their first index, and how they are laid out."""
+
+    count: int | str = Field(description="How many instances (`i` runs from `start` to `start + count - 1`).")
+    start: int | str = Field(0, description="The index of the first instance (`name.1`, ... with `start: 1`).")
+    layout: Literal["sequence", "flat", "parallel"] = Field(
+        "sequence",
+        description="`sequence`: each instance takes the previous one's output; `flat`: as `sequence`, with the"
+        " instances' modules numbered in one run (the list they are in, or `name.0`, `name.1`, ...); `parallel`: every"
+        " instance takes the node's input and `combine` joins their outputs.",
+    )
+    combine: str | None = Field(
+        None, description="With `layout: parallel`: the op that joins the outputs (`concat`, `add`)."
+    )
+
+    @model_validator(mode="after")
+    def _combine_with_parallel(self) -> RepeatDef:
+        if (self.combine is None) == (self.layout == "parallel"):
+            raise ValueError(
+                "`combine` goes with `layout: parallel`, and a parallel repeat needs one (`concat`, `add`)"
+            )
+        return self
+
+
 class NodeDef(_Model):
     """One node: an op from the catalog or a block instance; other keys are its arguments."""
 
@@ -137,12 +163,22 @@ class NodeDef(_Model):
         alias="in",
         description="The node's input(s): node names, `block.node`, `repeat.index`; default: the previous node.",
     )
-    repeat: int | str | None = Field(
+    repeat: int | str | RepeatDef | None = Field(
         None,
-        description="Instantiate the node this many times in sequence (`name.0`, `name.1`, ...); `i` is the index.",
+        description="Instantiate the node this many times in sequence (`name.0`, `name.1`, ...); `i` is the index."
+        " The long form `{count, start, layout, combine}` numbers from `start` and lays the instances out flat or"
+        " in parallel.",
     )
     when: bool | str | None = Field(
         None, description="A bool (usually `$param`); when false the node passes its first input through."
+    )
+    index: Literal["keep", "drop"] = Field(
+        "keep",
+        description="In a list of nodes: whether the node keeps its number when `when` disables it (`keep`), or the"
+        " nodes after it take it (`drop`).",
+    )
+    keep: bool = Field(
+        False, description="Build the node even though no output depends on it (its module is in the state_dict)."
     )
     doc: str = Field("", description="A note for readers.")
 
@@ -175,10 +211,16 @@ def nodes_mapping(value: Any) -> Any:
     return value
 
 
+def is_name_template(name: str) -> bool:
+    """A node key with `${...}` in it: the node's name is rendered from parameters and `i`."""
+    return "${" in name
+
+
 def _check_node_names(nodes: dict[str, NodeDef]) -> dict[str, NodeDef]:
     # Whether a node is a module (whose name may not be an `nn.Module` attribute) depends on its op,
-    # which the catalog knows: that part of the rule is checked with the ops (`_static`).
-    problems = [(name, node_name_problem(name, module=False)) for name in nodes]
+    # which the catalog knows: that part of the rule is checked with the ops (`_static`). A name
+    # template (`denselayer${i}`) is checked when it is rendered.
+    problems = [(name, node_name_problem(name, module=False)) for name in nodes if not is_name_template(name)]
     bad = [(name, problem) for name, problem in problems if problem is not None]
     if len(bad) == 1:
         raise NameRuleError(str(bad[0][1]), bad[0][0])

@@ -9,7 +9,7 @@ from typing import Any
 
 from ._errors import Diagnostic, SourceMap, Span, did_you_mean, format_path
 from ._expr import Expr, ExprError, Template, compile_value
-from ._models import NodeDef, Spec
+from ._models import NodeDef, RepeatDef, Spec, is_name_template
 from ._names import node_name_problem
 from ._ops import catalog, get_op
 
@@ -26,11 +26,6 @@ def unknown_op(name: str, blocks: Mapping[str, Any]) -> tuple[str, str | None]:
         return message, "register your own layer with `@netspec.register_op(...)` and name it here"
     if name in blocks:
         return f"unknown op `{name}`", f"`{name}` is a block: write `block: {name}`"
-    if "$" in name:
-        return (
-            f"`op` is not an expression: `{name}`",
-            "name the op itself; to choose between ops, give each its node with `when:`",
-        )
     return f"unknown op `{name}`", did_you_mean(
         name, list(catalog()) + list(blocks)
     ) or "see `docs/ops.md` for the catalog"
@@ -64,8 +59,8 @@ class _StaticChecker:
         where = span or source_span(self.spec.source, path)
         self.problems.append(Diagnostic(message, path=format_path(path), hint=hint, code=code).located(where))
 
-    def names(self, value: Any, known: frozenset[str], path: tuple[str | int, ...]) -> None:
-        """Report every name an expression in `value` reads that is not in `known`."""
+    def names(self, value: Any, known: frozenset[str], path: tuple[str | int, ...], *, key: bool = False) -> None:
+        """Report every name an expression in `value` reads that is not in `known` (`key`: `value` is the key at `path`)."""
         if isinstance(value, (list, tuple)):
             for i, item in enumerate(value):
                 self.names(item, known, path + (i,))
@@ -77,7 +72,11 @@ class _StaticChecker:
                 compiled = compile_value(value)
             except ExprError as err:
                 self.report(
-                    err.message, path, hint=err.hint, code="NS131", span=self.expr_span(path, err.offset, err.length)
+                    err.message,
+                    path,
+                    hint=err.hint,
+                    code="NS131",
+                    span=self.expr_span(path, err.offset, err.length, key=key),
                 )
                 return
             if isinstance(compiled, (Expr, Template)):
@@ -90,11 +89,11 @@ class _StaticChecker:
                         path,
                         hint=hint,
                         code="NS131",
-                        span=self.expr_span(path, offset, len(name)),
+                        span=self.expr_span(path, offset, len(name), key=key),
                     )
 
-    def expr_span(self, path: tuple[str | int, ...], offset: int, length: int) -> Span | None:
-        span = source_span(self.spec.source, path)
+    def expr_span(self, path: tuple[str | int, ...], offset: int, length: int, *, key: bool = False) -> Span | None:
+        span = source_span(self.spec.source, path, key=key)
         if span is None or span.line != span.end_line:
             return span
         line = self.spec.source.line_text(span.file, span.line) or ""
@@ -105,18 +104,24 @@ class _StaticChecker:
     def nodes(self, nodes: Mapping[str, NodeDef], known: frozenset[str], nodes_path: tuple[str | int, ...]) -> None:
         for local, node in nodes.items():
             path = nodes_path + (local,)
-            op = get_op(node.op) if node.op is not None and node.block is None else None
-            if op is None or op.kind == "module":  # a module, a block instance, or not known yet: a module name
+            op = get_op(node.op) if node.op is not None and node.block is None and "$" not in node.op else None
+            if (op is None or op.kind == "module") and not is_name_template(local):  # a module name
                 problem = node_name_problem(local)
                 if problem is not None:
                     span = source_span(self.spec.source, path, key=True)
                     self.report(problem, path, hint=None, code="NS114", span=span)
-            self.names(node.repeat, known, path + ("repeat",))
+            repeat = (
+                node.repeat.model_dump(exclude_defaults=True) if isinstance(node.repeat, RepeatDef) else node.repeat
+            )
+            self.names(repeat, known, path + ("repeat",))
             self.names(node.when, known, path + ("when",))
             inner = known | {REPEAT_INDEX} if node.repeat is not None else known
+            if is_name_template(local):
+                self.names(local, inner, path, key=True)
             self.names(list(node.inputs or ()), inner, path + ("in",))
             self.names(node.args, inner, path)
-            if node.op is not None and get_op(node.op) is None:
+            self.names(node.op, inner, path + ("op",))
+            if node.op is not None and "$" not in node.op and get_op(node.op) is None:
                 message, hint = unknown_op(node.op, self.spec.blocks)
                 self.report(message, path + ("op",), hint=hint, code="NS141")
             self.names(node.block, inner, path + ("block",))

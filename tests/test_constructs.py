@@ -40,6 +40,16 @@ EXPECTED: dict[str, list[Want]] = {
         Want("NS131", 7, 50, "nodes.late.out_channels", "a node that reads a shape must come after its inputs"),
         Want("NS131", 9, 56, "nodes.round.out_channels", "`round` needs a number, got `str`"),
     ],
+    "repeat_forms.yaml": [
+        Want("NS133", 6, 62, "nodes.a.repeat.start", "`start` must be a whole number >= 0, got -1"),
+        Want("NS133", 7, 3, "nodes.c${i}", "a flat repeat numbers its modules; a name template names them"),
+        Want("NS131", 8, 72, "nodes.d${i}x.repeat.start", "unknown name `i`"),
+        Want("NS132", 9, 3, "nodes.e${i // 2}", "the name template `e${i // 2}` gives `e0`, a name already used"),
+        Want("NS153", 10, 91, "nodes.f.repeat.combine", "`Linear` cannot join 2 outputs"),
+    ],
+    "parallel_without_combine.yaml": [
+        Want("NS114", 6, 44, "nodes.b.repeat", "a parallel repeat needs one (`concat`, `add`)"),
+    ],
 }
 
 
@@ -164,3 +174,28 @@ def test_init_node_patterns(pattern: str, name: str, matches: bool) -> None:
     from netspec._graph import name_pattern
 
     assert bool(name_pattern(pattern).fullmatch(name)) is matches
+
+
+# --- repeats and names ----------------------------------------------------------------------------
+
+
+def test_repeat_forms_name_modules_as_torchvision_does() -> None:
+    model = netspec.build(VALID / "repeat_forms.yaml")
+    names = [name for name, _ in model.named_modules() if name.count(".") <= 1]
+    features = [f"features.{k}" for k in range(11)]  # conv, bn, relu | pool | (conv, bn, relu) x 2 | pool
+    assert names[1 : 1 + 12] == ["features", *features]
+    assert isinstance(model.features.get_submodule("3"), torch.nn.MaxPool2d)
+    assert isinstance(model.features.get_submodule("10"), torch.nn.MaxPool2d)
+    assert {"denselayer1", "denselayer2", "denselayer3", "aspp.1", "aspp.3", "stages.1", "stages.2"} <= set(names)
+    assert "denselayer0" not in names and "aspp.0" not in names
+    assert [m.dilation for m in (model.aspp.get_submodule(f"{k}.conv") for k in (1, 2, 3))] == [(1, 1), (2, 2), (3, 3)]
+    aspp, head, stages, pool = model(torch.randn(2, 3, 32, 32))
+    assert aspp.shape == (2, 12, 8, 8)  # three parallel branches of 4 channels, concatenated
+    assert head.shape == (2, 2, 8, 8) and stages.shape == (2, 4, 8, 8) and pool.shape == (2, 8, 16, 16)
+
+
+def test_parallel_branches_all_take_the_input() -> None:
+    model = netspec.build(VALID / "repeat_forms.yaml")
+    inputs = {node.name: node.args for node in model.graph.nodes if node.op == "call_module"}
+    first = [str(a) for n, a in inputs.items() if n.endswith("_conv") and n.startswith("aspp")]
+    assert len(set(first)) == 1  # every branch reads the same tensor

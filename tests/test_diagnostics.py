@@ -47,7 +47,7 @@ EXPECTED: dict[str, list[Want]] = {
         Want("NS112", 2, 7, "name", "expected a string, got a list"),
         Want("NS112", 5, 11, "dims.H", "expected a whole number, got `big`"),
         Want("NS112", 5, 19, "dims.W", "expected a number >= 1, got `0`"),
-        Want("NS112", 7, 63, "nodes.conv.repeat", "expected a whole number or a string, got a list"),
+        Want("NS112", 7, 63, "nodes.conv.repeat", "expected a whole number or a string or a mapping (`key: value` lines), got a list"),
     ],
     "bad_name.yaml": [Want("NS114", 6, 3, "nodes.conv 1", "node name `conv 1` contains a space")],
     "bad_extends.yaml": [Want("NS104", 2, 10, "extends", "cannot extend `resnet81`")],
