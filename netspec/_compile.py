@@ -220,8 +220,9 @@ def compile_graph(info: ShapeInfo, *, guard: bool = True) -> fx.GraphModule:
             size_nodes[symbol] = graph.call_method("size", (values[source], axis))
         return size_nodes[symbol]
 
+    computed = live_nodes(graph_def, kept=False)
     for node in graph_def.order:
-        if node.name not in used:
+        if node.name not in computed:
             continue
         node_info = info.nodes[node.name]
         ports = ports_used.get(node.name, frozenset())

@@ -60,6 +60,8 @@ class GraphNode:
     inputs: list[str]  # qualified names of the producing nodes or graph inputs
     path: Path  # where the node is defined in the spec
     index: int  # position in spec (module registration) order
+    keep: bool = False  # built even when no output depends on it (`keep: true`)
+    origin: Path = ()  # the node of `nodes` it comes from (itself, or the block instance it is inside)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -325,6 +327,8 @@ class _Scope:
     instance: str = ""
     numbering: _Numbering | None = None  # set when the scope's modules are numbered (a list, a flat repeat)
     qualified: dict[str, str] = dataclasses.field(default_factory=dict)  # entry -> its name in the model
+    keep: bool = False  # an instance of a node with `keep: true`: all its nodes are built
+    origin: Path = ()  # in a block instance: the node of `nodes` the instance comes from
 
 
 class _Expander:
@@ -668,7 +672,9 @@ class _Expander:
             raise _TooLarge
         if op.kind == "tensor":
             self.check_tensor_init(args, path)
-        graph_node = GraphNode(qualified, op, args, [], path, len(self.nodes))
+        graph_node = GraphNode(
+            qualified, op, args, [], path, len(self.nodes), keep=node.keep or scope.keep, origin=scope.origin or path
+        )
         self.nodes.append(graph_node)
         self.by_name[qualified] = graph_node
         self.container.members.append(qualified)
@@ -788,6 +794,8 @@ class _Expander:
         return names
 
     def compute_shape(self, name: str, inputs: list[str]) -> tuple[Any, ...] | str:
+        if any(":" in i for i in inputs):  # one output of a node with several
+            return f"the shape of an input of `{name}` is not known here"
         shapes = [self.input_shapes.get(i) or self._shapes.get(i, "") for i in inputs]
         for shape in shapes:
             if isinstance(shape, str):
@@ -860,6 +868,8 @@ class _Expander:
         child = _Scope(prefix=f"{qualified}.", env=block_env, path=("blocks", name), instance=qualified)
         if flat is not None:  # the block's modules continue a numbered run
             child.prefix, child.numbering = flat
+        child.keep = node.keep or scope.keep
+        child.origin = scope.origin or path
         if len(refs) > len(block.inputs):
             self.report(
                 f"block `{name}` takes {len(block.inputs)} input(s) ({', '.join(block.inputs)}), got {len(refs)}",
@@ -1480,11 +1490,19 @@ def _expand(spec: Spec, params: Mapping[str, Any] | None, max_nodes: int) -> Gra
         raise SpecError(expander.diagnostics, spec.source) from None
     expander.connect()
     outputs = []
-    for i, ref in enumerate(spec.outputs or [next(reversed(spec.nodes))]):
-        where = ("outputs", i) if spec.outputs else ("nodes",)
-        produced = expander.resolve(top, ref, where)
+    for ref, path in _output_refs(spec, values, expander):
+        entry = top.entries.get(producer(ref).partition(".")[0]) if spec.outputs else None
+        if isinstance(entry, _DisabledEntry) and not entry.failed and "." not in producer(ref):
+            expander.report(
+                f"output `{ref}` is disabled by `when`: the model would return its input instead",
+                path,
+                hint="make `outputs` an expression that leaves it out, e.g. `\"${['a', 'b'] if flag else ['a']}\"`",
+                code="NS155",
+            )
+            continue
+        produced = expander.resolve(top, ref, path)
         if produced is not None:
-            produced = expander.one_output(produced, ref, where)
+            produced = expander.one_output(produced, ref, path)
         if produced is not None:
             outputs.append(produced)
     init = _init_plans(spec, values, expander)
@@ -1498,9 +1516,12 @@ def _expand(spec: Spec, params: Mapping[str, Any] | None, max_nodes: int) -> Gra
             code="NS154",
         )
     expander.add_static(static_problems(spec))
+    failed = any(d.is_error for d in expander.diagnostics)
+    unused = _unused_node_warnings(expander.nodes, outputs, spec, severity="warning" if failed else "error")
+    expander.diagnostics.extend(d for d in unused if d.is_error)
     warnings = (
         unused_param_warnings(spec)
-        + _unused_node_warnings(expander.nodes, outputs, spec)
+        + [d for d in unused if not d.is_error]
         + _unmatched_init_warnings(init, expander.nodes, spec)
     )
     errors = [d for d in expander.diagnostics if d.is_error]
@@ -1525,31 +1546,79 @@ def _expand(spec: Spec, params: Mapping[str, Any] | None, max_nodes: int) -> Gra
     return graph
 
 
-def _unused_node_warnings(nodes: list[GraphNode], outputs: list[str], spec: Spec) -> list[Diagnostic]:
-    used = {producer(o) for o in outputs}
-    for node in nodes:
-        used.update(producer(i) for i in node.inputs)
-    warnings, seen = [], set()
-    for node in nodes:
-        if node.name not in used and node.path not in seen:
-            seen.add(node.path)
-            warnings.append(
-                Diagnostic(
-                    f"the output of `{node.name}` is never used",
-                    path=format_path(node.path),
-                    hint="connect it with `in:`, list it in `outputs`, or remove it",
-                    code="NS162",
-                    severity="warning",
-                ).located(spec.source.span(node.path, key=True))
+MAX_NAMED_UNUSED = 12  # names listed in one diagnostic about unused nodes
+
+
+def _output_refs(spec: Spec, values: dict[str, Any], expander: _Expander) -> list[tuple[str, Path]]:
+    """The references `outputs` names (each may be an expression giving a name or a list of names)."""
+    if not spec.outputs:
+        return [(next(reversed(spec.nodes)), ("nodes",))]
+    refs: list[tuple[str, Path]] = []
+    for i, ref in enumerate(spec.outputs):
+        path: Path = ("outputs", i) if len(spec.outputs) > 1 or ("outputs", 0) in spec.source.values else ("outputs",)
+        if "$" not in ref:
+            refs.append((ref, path))
+            continue
+        try:
+            value = expander.evaluate(ref, values, path)
+        except _Skip:
+            continue
+        names = value if isinstance(value, list) else [value]
+        if not names or not all(isinstance(n, str) for n in names):
+            expander.report(f"`outputs` must give node names, got {value!r:.40}", path, code="NS135")
+            continue
+        refs.extend((name, path) for name in names)
+    return refs
+
+
+def _unused_node_warnings(
+    nodes: list[GraphNode], outputs: list[str], spec: Spec, *, severity: str = "error"
+) -> list[Diagnostic]:
+    """Nodes no output depends on (and no `keep` marks): they would not be built. One diagnostic per
+    spec node, naming every instance; an error, or a warning next to other errors (often their cause)."""
+    by_name = {n.name: n for n in nodes}
+    live: set[str] = set()
+    stack = [producer(o) for o in outputs if producer(o) in by_name] + [n.name for n in nodes if n.keep]
+    while stack:
+        name = stack.pop()
+        if name not in live:
+            live.add(name)
+            stack.extend(
+                producer(i) for i in by_name[name].inputs if producer(i) in by_name and producer(i) not in live
             )
-    return warnings
+    unused: dict[Path, list[str]] = {}
+    for node in nodes:
+        if node.name not in live:
+            unused.setdefault(node.origin or node.path, []).append(node.name)
+    diagnostics = []
+    for path, names in unused.items():
+        shown = ", ".join(f"`{n}`" for n in names[:MAX_NAMED_UNUSED])
+        more = f" and {len(names) - MAX_NAMED_UNUSED} more" if len(names) > MAX_NAMED_UNUSED else ""
+        message = (
+            f"the output of {shown} is never used: no output depends on it, so it would not be built"
+            if len(names) == 1
+            else f"the outputs of {shown}{more} are never used: no output depends on them, so they would not be built"
+        )
+        diagnostics.append(
+            Diagnostic(
+                message,
+                path=format_path(path),
+                hint="connect it with `in:`, list it in `outputs`, mark it `keep: true` to build it anyway, or remove it",
+                code="NS162",
+                severity=severity,  # type: ignore[arg-type]
+            ).located(spec.source.span(path, key=True))
+        )
+    return diagnostics
 
 
-def live_nodes(graph_def: Graph) -> set[str]:
-    """Nodes that some output depends on; others are reported as unused and left out."""
+def live_nodes(graph_def: Graph, *, kept: bool = True) -> set[str]:
+    """The nodes that are built: those some output depends on, and (`kept`) those marked `keep` with
+    what they depend on. With `kept=False`, only those the forward computes."""
     by_name = {n.name: n for n in graph_def.nodes}
     live: set[str] = set()
     stack = [producer(o) for o in graph_def.outputs if producer(o) in by_name]
+    if kept:
+        stack += [n.name for n in graph_def.nodes if n.keep]
     while stack:
         name = stack.pop()
         if name in live:

@@ -47,6 +47,19 @@ EXPECTED: dict[str, list[Want]] = {
         Want("NS132", 9, 3, "nodes.e${i // 2}", "the name template `e${i // 2}` gives `e0`, a name already used"),
         Want("NS153", 10, 91, "nodes.f.repeat.combine", "`Linear` cannot join 2 outputs"),
     ],
+    "unused_nodes.yaml": [
+        Want(
+            "NS162",
+            12,
+            3,
+            "nodes.aux",
+            "the outputs of `aux.0.fc1`, `aux.0.fc2`, `aux.1.fc1`, `aux.1.fc2` are never used",
+        ),
+    ],
+    "disabled_output.yaml": [
+        Want("NS135", 11, 22, "outputs[2]", "`outputs` must give node names, got 1"),
+        Want("NS155", 11, 16, "outputs[1]", "output `side` is disabled by `when`"),
+    ],
     "parallel_without_combine.yaml": [
         Want("NS114", 6, 44, "nodes.b.repeat", "a parallel repeat needs one (`concat`, `add`)"),
     ],
@@ -199,3 +212,30 @@ def test_parallel_branches_all_take_the_input() -> None:
     inputs = {node.name: node.args for node in model.graph.nodes if node.op == "call_module"}
     first = [str(a) for n, a in inputs.items() if n.endswith("_conv") and n.startswith("aspp")]
     assert len(set(first)) == 1  # every branch reads the same tensor
+
+
+# --- unbuilt nodes --------------------------------------------------------------------------------
+
+
+def test_a_kept_node_is_built_but_not_computed() -> None:
+    text = (INVALID / "unused_nodes.yaml").read_text().replace("  aux: {block: head, in: trunk, repeat: 2}\n", "")
+    spec = netspec.loads(text)
+    model = netspec.build(spec)
+    assert list(model.state_dict())[:6] == [
+        "trunk.weight", "trunk.bias", "kept.fc1.weight", "kept.fc1.bias", "kept.fc2.weight", "kept.fc2.bias",
+    ]  # fmt: skip
+    assert "kept" not in model.code
+    assert model(torch.randn(2, 8)).shape == (2, 3)
+    assert netspec.count_params(spec) == sum(p.numel() for p in model.parameters())
+
+
+# --- op and outputs as expressions ----------------------------------------------------------------
+
+
+def test_op_and_outputs_as_expressions() -> None:
+    spec = netspec.load(VALID / "outputs_expression.yaml")
+    logits, side = netspec.build(spec)(torch.randn(3, 8))
+    assert (logits.shape, side.shape) == ((3, 4), (3, 2))
+    model = netspec.build(spec, aux=False, act="SiLU")
+    assert model(torch.randn(3, 8)).shape == (3, 4)
+    assert isinstance(model.act, torch.nn.SiLU) and not hasattr(model, "side")
