@@ -445,7 +445,7 @@ class _Expander:
                 self.report(f"`when` must be true or false, got {enabled!r:.40}", path + ("when",), code="NS133")
                 raise _Skip
             if not enabled:
-                if scope.numbering is not None and node.index == "keep":
+                if scope.numbering is not None and node.slot == "keep":
                     scope.numbering.next += 1
                 return _DisabledEntry(refs, scope, path)
         if node.repeat is None:

@@ -172,7 +172,7 @@ class NodeDef(_Model):
     when: bool | str | None = Field(
         None, description="A bool (usually `$param`); when false the node passes its first input through."
     )
-    index: Literal["keep", "drop"] = Field(
+    slot: Literal["keep", "drop"] = Field(
         "keep",
         description="In a list of nodes: whether the node keeps its number when `when` disables it (`keep`), or the"
         " nodes after it take it (`drop`).",
