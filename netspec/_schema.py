@@ -73,7 +73,8 @@ def _accept_shorthands(schema: dict[str, Any]) -> None:
             {
                 "type": "object",
                 "additionalProperties": {"$ref": "#/$defs/Node"},
-                "propertyNames": node_name,
+                # a node name, or a name template (`denselayer${i}`) rendered when the spec is expanded
+                "propertyNames": {"anyOf": [node_name, {"pattern": r"\$\{"}]},
                 "minProperties": 1,
             },
             {"type": "array", "items": {"$ref": "#/$defs/Node"}, "minItems": 1},
@@ -83,7 +84,7 @@ def _accept_shorthands(schema: dict[str, Any]) -> None:
     node["properties"]["in"] = _one_or_more(name, node["properties"]["in"]["description"])
     node["properties"]["repeat"] = {
         **node["properties"]["repeat"],
-        "anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}],
+        "anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}, {"$ref": "#/$defs/RepeatDef"}],
     }
     node["oneOf"] = [{"required": ["op"]}, {"required": ["block"]}]
     block = defs["BlockDef"]

@@ -513,6 +513,28 @@ class M5(nn.Module):
         return self.fc(self.flatten(self.gap(x)))
 
 
+# --------------------------------------------------------------------------------------------
+# torchvision's own models, for the bundled specs that reproduce them
+# --------------------------------------------------------------------------------------------
+
+
+def torchvision_model(builder: str) -> Callable[..., nn.Module]:
+    """A factory of torchvision's `builder` (randomly initialised), taking the spec's parameters.
+
+    torchvision is imported when a model is made, so this module imports without it.
+    """
+
+    def make(**params: object) -> nn.Module:
+        import torchvision
+
+        if params.pop("in_channels", 3) != 3:
+            raise ValueError(f"torchvision's {builder} takes 3 input channels only")
+        return getattr(torchvision.models, builder)(weights=None, **params)
+
+    make.__name__ = builder
+    return make
+
+
 # Bundled spec name -> reference module built with its default arguments.
 # --------------------------------------------------------------------------------------------
 # torchvision's own models, for the bundled specs that reproduce them
@@ -574,4 +596,7 @@ REFERENCE_MODELS: dict[str, Callable[..., nn.Module]] = {
     "deeplabv3_resnet50": torchvision_segmentation("deeplabv3_resnet50"),
     "convnext_tiny": torchvision_model("convnext_tiny"),
     "vit_b_16": torchvision_model("vit_b_16"),
+    "densenet121": torchvision_model("densenet121"),
+    "vgg11_bn": torchvision_model("vgg11_bn"),
+    "regnet_y_400mf": torchvision_model("regnet_y_400mf"),
 }

@@ -24,10 +24,12 @@ from netspec._shapes import node_macs
 EXPECTED_SPECS = [
     "convnext_tiny",
     "deeplabv3_resnet50",
+    "densenet121",
     "efficientnet_b0",
     "lab-resnet18",
     "lenet5",
     "m5",
+    "regnet_y_400mf",
     "resnet18",
     "resnet34",
     "resnet50",
@@ -35,6 +37,7 @@ EXPECTED_SPECS = [
     "unet",
     "unet-same",
     "unet3d",
+    "vgg11_bn",
     "vit_b_16",
 ]
 SPECS = netspec.list_specs()
@@ -53,7 +56,13 @@ PUBLISHED_PARAMETERS = {
     "deeplabv3_resnet50": 39_638_869,  # torchvision's figure, 42,004,074, counts the auxiliary head
     "convnext_tiny": 28_589_128,
     "vit_b_16": 86_567_656,
+    "densenet121": 7_978_856,
+    "regnet_y_400mf": 4_344_144,
 }
+
+# Specs too large to build twice at their defaults in a test run (VGG's classifier alone is 120 M
+# parameters): every comparison builds them with these parameters instead.
+TEST_PARAMS: dict[str, dict[str, Any]] = {"vgg11_bn": {"num_classes": 10}}
 
 # Multiply-accumulates at the spec's example input (the usual "FLOPs" figures of torchvision's ResNets).
 PUBLISHED_MACS = {"resnet18": 1_814_073_344, "resnet34": 3_663_761_408, "resnet50": 4_089_184_256}
@@ -73,6 +82,9 @@ SMALL_RUNS: dict[str, tuple[dict[str, Any], tuple[int, ...]]] = {
     "lenet5": ({}, (1, 1, 28, 28)),
     "m5": ({}, (1, 1, 8000)),
     "unet3d": ({"width": 4}, (1, 1, 16, 16, 16)),
+    "densenet121": ({"num_classes": 10}, (1, 3, 32, 32)),
+    "vgg11_bn": ({"num_classes": 10}, (1, 3, 32, 32)),
+    "regnet_y_400mf": ({"num_classes": 10}, (1, 3, 32, 32)),
     "efficientnet_b0": ({"num_classes": 10}, (2, 3, 32, 32)),
     "shufflenet_v2_x1_0": ({"num_classes": 10}, (2, 3, 32, 32)),
     "deeplabv3_resnet50": ({"num_classes": 5}, (1, 3, 33, 40)),
@@ -100,6 +112,7 @@ class ModelPairs:
         self._cache: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[fx.GraphModule, nn.Module]] = {}
 
     def get(self, name: str, **params: Any) -> tuple[fx.GraphModule, nn.Module]:
+        params = {**TEST_PARAMS.get(name, {}), **params}
         key = (name, tuple(sorted(params.items())))
         if key not in self._cache:
             torch.manual_seed(0)
@@ -186,7 +199,7 @@ def test_parameter_count_matches_the_reference(name: str, pairs: ModelPairs) -> 
     built, reference = pairs.get(name)
     expected = PUBLISHED_PARAMETERS.get(name, _parameter_count(reference))
     assert _parameter_count(reference) == expected
-    assert netspec.count_params(name) == expected
+    assert netspec.count_params(name, **TEST_PARAMS.get(name, {})) == expected
     assert _parameter_count(built) == expected
 
 
