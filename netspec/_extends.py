@@ -16,7 +16,7 @@ from ._load import Document, Limits
 from ._models import PARAM_TYPES, nodes_mapping
 from ._source import extends_problem, extends_root, read_extended, resolve_extends
 
-__all__ = ["MAX_EXTENDS_DEPTH", "merge_data", "with_extends"]
+__all__ = ["MAX_EXTENDS_DEPTH", "PLACEMENT_KEYS", "merge_data", "with_extends"]
 
 MAX_EXTENDS_DEPTH = 8
 
@@ -38,24 +38,129 @@ def _merge_params(parent: Any, child: Any) -> Any:
     return merged
 
 
+PLACEMENT_KEYS = ("before", "after")  # in a child's node: where among the parent's nodes it goes
+
+
+def _is_patch(node: Any) -> bool:
+    """A child's node with neither `op` nor `block`: new values for some keys of the parent's node."""
+    return isinstance(node, dict) and "op" not in node and "block" not in node
+
+
+def _merge_nodes(parent: Any, child: dict[str, Any], removed: list[Any]) -> dict[str, Any]:
+    """The parent's nodes without the removed ones, then the child's: a node with a parent node's name
+    replaces it in place (or, with neither `op` nor `block`, changes only the keys it gives); a node
+    with `before: name` / `after: name` goes there; any other new node is appended."""
+    base = nodes_mapping(parent)
+    nodes = {k: v for k, v in (base if isinstance(base, dict) else {}).items() if k not in removed}
+    before: dict[str, list[str]] = {}
+    after: dict[str, list[str]] = {}
+    placed: dict[str, Any] = {}
+    for name, node in child.items():
+        anchor = None
+        if isinstance(node, dict) and any(k in node for k in PLACEMENT_KEYS):
+            key = "before" if "before" in node else "after"
+            anchor = node[key]
+            node = {k: v for k, v in node.items() if k not in PLACEMENT_KEYS}
+            if isinstance(anchor, str) and anchor in nodes and anchor != name:
+                (before if key == "before" else after).setdefault(anchor, []).append(name)
+                nodes.pop(name, None) if not _is_patch(node) else None
+        if name in nodes and _is_patch(node) and isinstance(nodes[name], dict | str):
+            old = {"op": nodes[name]} if isinstance(nodes[name], str) else nodes[name]
+            node = {**old, **node}
+        placed[name] = node
+    merged: dict[str, Any] = {}
+    for name, node in nodes.items():
+        for new in before.get(name, ()):
+            merged[new] = placed.pop(new)
+        merged[name] = placed.pop(name, node)
+        for new in after.get(name, ()):
+            merged[new] = placed.pop(new)
+    merged.update(placed)  # new nodes without a place: appended
+    return merged
+
+
 def merge_data(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
-    """Child over parent: params and blocks by name, nodes replaced in place or appended, `remove` applied."""
+    """Child over parent: params and blocks by name, nodes replaced, changed, inserted or appended, `remove` applied."""
     merged = copy.deepcopy(parent)
     merged.pop("remove", None)
+    removed = child.get("remove") or []
+    removed = removed if isinstance(removed, list) else []
     for key, value in child.items():
         if key in ("extends", "remove"):
             continue
         if key == "params":
             merged["params"] = _merge_params(merged.get("params"), value)
-        elif key in ("blocks", "nodes") and isinstance(value, dict):
-            base = nodes_mapping(merged.get(key)) if key == "nodes" else merged.get(key)
+        elif key == "nodes" and isinstance(value, dict):
+            merged["nodes"] = _merge_nodes(merged.get("nodes"), value, removed)
+        elif key == "blocks" and isinstance(value, dict):
+            base = merged.get(key)
             merged[key] = {**(base if isinstance(base, dict) else {}), **value}
         else:
             merged[key] = value
-    removed = child.get("remove") or []
-    if isinstance(removed, list) and isinstance(merged.get("nodes"), dict):
-        merged["nodes"] = {k: v for k, v in merged["nodes"].items() if k not in removed}
+    if "nodes" not in child and isinstance(merged.get("nodes"), (dict, list)):
+        merged["nodes"] = _merge_nodes(merged["nodes"], {}, removed)
     return merged
+
+
+def _check_child_nodes(child: dict[str, Any], parent: dict[str, Any], ref: str, sources: SourceMap) -> None:
+    """Places name parent nodes; a change names a parent node; a node appended after the parent's last
+    node would silently become the model's output."""
+    nodes = child.get("nodes")
+    if not isinstance(nodes, dict):
+        return
+    parent_nodes = nodes_mapping(parent.get("nodes"))
+    names = [
+        k for k in (parent_nodes if isinstance(parent_nodes, dict) else {}) if k not in (child.get("remove") or [])
+    ]
+    problems = []
+    appended = []
+    for name, node in nodes.items():
+        placement = [k for k in PLACEMENT_KEYS if isinstance(node, dict) and k in node]
+        if len(placement) == 2:
+            problems.append(
+                Diagnostic(
+                    "a node goes `before` or `after` a parent node, not both",
+                    path=f"nodes.{name}",
+                    code="NS107",
+                ).located(sources.span(("nodes", name, "after"), key=True))
+            )
+            continue
+        if placement:
+            anchor = node[placement[0]]
+            if anchor not in names:
+                problems.append(
+                    Diagnostic(
+                        f"`{placement[0]}`: `{anchor}` is not a node of `{ref}`",
+                        path=f"nodes.{name}.{placement[0]}",
+                        hint=did_you_mean(str(anchor), names, listing=12),
+                        code="NS107",
+                    ).located(sources.span(("nodes", name, placement[0])))
+                )
+        elif name not in names:
+            appended.append(name)
+        if _is_patch({k: v for k, v in node.items() if k not in PLACEMENT_KEYS} if isinstance(node, dict) else node):
+            if name not in names:
+                hint = did_you_mean(name, names, listing=12) or "a new node needs `op` or `block`"
+                problems.append(
+                    Diagnostic(
+                        f"`{name}` changes a node of `{ref}`, which has no node `{name}`",
+                        path=f"nodes.{name}",
+                        hint=hint,
+                        code="NS107",
+                    ).located(sources.span(("nodes", name), key=True))
+                )
+    if appended and names and not child.get("outputs") and not parent.get("outputs"):
+        last = appended[-1]
+        problems.append(
+            Diagnostic(
+                f"`{last}` is appended after `{names[-1]}`, the last node of `{ref}`, and would become the model's output",
+                path=f"nodes.{last}",
+                hint=f"place it with `before: {names[-1]}` (or `after: ...`), or say what the model returns with `outputs`",
+                code="NS107",
+            ).located(sources.span(("nodes", last), key=True))
+        )
+    if problems:
+        raise SpecError(problems, sources)
 
 
 def _check_removed(removed: Any, parent_nodes: Any, ref: str, sources: SourceMap) -> None:
@@ -117,6 +222,7 @@ def with_extends(doc: Document, path: Path | None, limits: Limits, chain: tuple[
     if not isinstance(parent_doc.data, dict):
         return doc
     _check_removed(data.get("remove"), parent_doc.data.get("nodes"), ref, doc.sources)
+    _check_child_nodes(data, parent_doc.data, ref, doc.sources)
     sources = SourceMap()
     sources.merge(doc.sources)
     sources.merge(parent_doc.sources)

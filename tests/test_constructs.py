@@ -60,6 +60,12 @@ EXPECTED: dict[str, list[Want]] = {
         Want("NS135", 11, 22, "outputs[2]", "`outputs` must give node names, got 1"),
         Want("NS155", 11, 16, "outputs[1]", "output `side` is disabled by `when`"),
     ],
+    "extends_places.yaml": [
+        Want("NS107", 5, 39, "nodes.drop.before", "`before`: `fcc` is not a node of `resnet18`"),
+        Want("NS107", 6, 32, "nodes.both", "a node goes `before` or `after` a parent node, not both"),
+        Want("NS107", 7, 3, "nodes.fc2", "`fc2` changes a node of `resnet18`, which has no node `fc2`"),
+        Want("NS107", 8, 3, "nodes.head", "`head` is appended after `fc`, the last node of `resnet18`"),
+    ],
     "parallel_without_combine.yaml": [
         Want("NS114", 6, 44, "nodes.b.repeat", "a parallel repeat needs one (`concat`, `add`)"),
     ],
@@ -95,10 +101,14 @@ def test_valid_fixture_builds(name: str) -> None:
 
 
 def _example_inputs(spec: netspec.Spec) -> list[torch.Tensor]:
-    return [
-        torch.randn([d if isinstance(d, int) else spec.dims.get(d, 1 if d == "N" else 32) for d in shape])
-        for shape in spec.inputs.values()
-    ]
+    def size(d: int | str) -> int:
+        if isinstance(d, int):
+            return d
+        if d.startswith("$"):
+            return int(spec.params[d[1:]].default)  # type: ignore[call-overload]
+        return spec.dims.get(d, 1 if d == "N" else 32)
+
+    return [torch.randn([size(d) for d in shape]) for shape in spec.inputs.values()]
 
 
 # --- expressions ----------------------------------------------------------------------------------
@@ -239,3 +249,29 @@ def test_op_and_outputs_as_expressions() -> None:
     model = netspec.build(spec, aux=False, act="SiLU")
     assert model(torch.randn(3, 8)).shape == (3, 4)
     assert isinstance(model.act, torch.nn.SiLU) and not hasattr(model, "side")
+
+
+# --- extends ----------------------------------------------------------------------------------------
+
+
+def test_extends_inserts_and_changes_one_argument() -> None:
+    model = netspec.build(VALID / "extends_places.yaml")
+    modules = list(model._modules)
+    assert modules[:3] == ["conv1", "norm", "bn1"] and "maxpool" not in modules
+    assert modules[-3:] == ["flatten", "drop", "fc"]  # the dropout before the classifier, not after it
+    assert model.fc.bias is None and model.fc.out_features == 10  # one argument changed, the rest inherited
+    assert sorted(model.layer1._modules) == ["0", "1", "2"]
+    assert "drop = self.drop(flatten)" in model.code and "fc = self.fc(drop)" in model.code
+
+
+def test_remove_then_a_new_node_of_the_same_name_keeps_the_new_one() -> None:
+    text = """
+netspec: 1
+extends: resnet18
+name: new-fc
+nodes:
+  fc: {op: Linear, out_features: 3, after: flatten}
+remove: [fc]
+"""
+    model = netspec.build(netspec.loads(text))
+    assert model.fc.out_features == 3

@@ -12,7 +12,7 @@ import netspec
 
 
 def child_text(ref: str) -> str:
-    return HEADER + f"extends: {ref}\nnodes:\n  b: ReLU\n"
+    return HEADER + f"extends: {ref}\nnodes:\n  b: ReLU\noutputs: b\n"  # b is meant as the new output
 
 
 @pytest.fixture()
