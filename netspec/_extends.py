@@ -138,17 +138,17 @@ def _check_child_nodes(child: dict[str, Any], parent: dict[str, Any], ref: str, 
                 )
         elif name not in names:
             appended.append(name)
-        if _is_patch({k: v for k, v in node.items() if k not in PLACEMENT_KEYS} if isinstance(node, dict) else node):
-            if name not in names:
-                hint = did_you_mean(name, names, listing=12) or "a new node needs `op` or `block`"
-                problems.append(
-                    Diagnostic(
-                        f"`{name}` changes a node of `{ref}`, which has no node `{name}`",
-                        path=f"nodes.{name}",
-                        hint=hint,
-                        code="NS107",
-                    ).located(sources.span(("nodes", name), key=True))
-                )
+        change = {k: v for k, v in node.items() if k not in PLACEMENT_KEYS} if isinstance(node, dict) else node
+        if _is_patch(change) and name not in names:
+            hint = did_you_mean(name, names, listing=12) or "a new node needs `op` or `block`"
+            problems.append(
+                Diagnostic(
+                    f"`{name}` changes a node of `{ref}`, which has no node `{name}`",
+                    path=f"nodes.{name}",
+                    hint=hint,
+                    code="NS107",
+                ).located(sources.span(("nodes", name), key=True))
+            )
     if appended and names and not child.get("outputs") and not parent.get("outputs"):
         last = appended[-1]
         problems.append(
