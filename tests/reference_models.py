@@ -529,10 +529,25 @@ def torchvision_model(builder: str) -> Callable[..., nn.Module]:
 
         if params.pop("in_channels", 3) != 3:
             raise ValueError(f"torchvision's {builder} takes 3 input channels only")
+        if builder.startswith("regnet") and torch.get_default_device().type == "meta":
+            # RegNet computes its stage widths with tensors, which the meta device cannot read back.
+            params["block_params"] = _regnet_params(builder)
+            return torchvision.models.RegNet(**params)  # type: ignore[arg-type]
         return getattr(torchvision.models, builder)(weights=None, **params)
 
     make.__name__ = builder
     return make
+
+
+def _regnet_params(builder: str) -> object:
+    from torchvision.models import regnet
+
+    with torch.device("cpu"):
+        if builder == "regnet_y_400mf":
+            return regnet.BlockParams.from_init_params(
+                depth=16, w_0=48, w_a=27.89, w_m=2.09, group_width=8, se_ratio=0.25
+            )
+    raise ValueError(f"no block parameters for {builder}")
 
 
 # Bundled spec name -> reference module built with its default arguments.
