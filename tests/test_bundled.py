@@ -199,7 +199,7 @@ def test_parameter_count_matches_the_reference(name: str, pairs: ModelPairs) -> 
     built, reference = pairs.get(name)
     expected = PUBLISHED_PARAMETERS.get(name, _parameter_count(reference))
     assert _parameter_count(reference) == expected
-    assert netspec.count_params(name, **TEST_PARAMS.get(name, {})) == expected
+    assert netspec.count_params(name, params=TEST_PARAMS.get(name, {})) == expected
     assert _parameter_count(built) == expected
 
 

@@ -122,7 +122,7 @@ def test_shape_expressions_read_the_inputs() -> None:
 
 
 def test_rounding_functions() -> None:
-    model = netspec.build(VALID / "rounding.yaml", width_mult=0.5)
+    model = netspec.build(VALID / "rounding.yaml", params={"width_mult": 0.5})
     assert (model.a.out_channels, model.b.out_channels, model.c.out_channels) == (16, 5, 12)
     assert model.e.out_channels == 8
 
@@ -144,8 +144,8 @@ nodes:
   a: {block: $kind, width: 4, t: 6}
 """
     spec = netspec.loads(text)
-    assert netspec.build(spec, kind="plain").a.fc.out_features == 4
-    assert netspec.build(spec, kind="expanded").a.fc.out_features == 24
+    assert netspec.build(spec, params={"kind": "plain"}).a.fc.out_features == 4
+    assert netspec.build(spec, params={"kind": "expanded"}).a.fc.out_features == 24
     assert not [w for w in spec.warnings if "never used" in w.message]
     with pytest.raises(SpecError, match="has no parameter `tt`"):
         netspec.loads(text.replace("t: 6}", "tt: 6}"))
@@ -246,7 +246,7 @@ def test_op_and_outputs_as_expressions() -> None:
     spec = netspec.load(VALID / "outputs_expression.yaml")
     logits, side = netspec.build(spec)(torch.randn(3, 8))
     assert (logits.shape, side.shape) == ((3, 4), (3, 2))
-    model = netspec.build(spec, aux=False, act="SiLU")
+    model = netspec.build(spec, params={"aux": False, "act": "SiLU"})
     assert model(torch.randn(3, 8)).shape == (3, 4)
     assert isinstance(model.act, torch.nn.SiLU) and not hasattr(model, "side")
 
