@@ -1442,10 +1442,16 @@ def _init_plans(spec: Spec, params: dict[str, Any], expander: _Expander) -> list
                 )
             if not problems and not fan:
                 fns[param] = (fn_name, kwargs)
+        patterns = rule.nodes
+        if patterns is not None and any("$" in p for p in patterns):
+            try:  # a pattern may be a template: `layer*.*.${'bn2' if block == 'basic' else 'bn3'}`
+                patterns = tuple(str(expander.evaluate(p, params, path + ("nodes", i))) for i, p in enumerate(patterns))
+            except _Skip:
+                continue
         plans.append(
             InitPlan(
                 frozenset(rule.ops) if rule.ops is not None else None,
-                rule.nodes,
+                patterns,
                 fns.get("weight"),
                 fns.get("bias"),
                 path,

@@ -173,6 +173,7 @@ def static_problems(spec: Spec) -> list[Diagnostic]:
         checker.nodes(block.nodes, params | frozenset(block.params), ("blocks", bname, "nodes"))
     for index, rule in enumerate(spec.init):
         checker.names(rule.when, params, ("init", index, "when"))
+        checker.names(list(rule.nodes or ()), params, ("init", index, "nodes"))
         for field in ("weight", "bias"):
             checker.names(getattr(rule, field), params, ("init", index, field))
     checker.block_cycles()

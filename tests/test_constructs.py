@@ -275,3 +275,20 @@ remove: [fc]
 """
     model = netspec.build(netspec.loads(text))
     assert model.fc.out_features == 3
+
+
+def test_init_node_patterns_may_be_templates() -> None:
+    text = """
+netspec: 1
+name: templated-rule
+params: {last: fc2}
+inputs: {x: [N, 4]}
+nodes:
+  fc1: {op: Linear, out_features: 4}
+  fc2: {op: Linear, out_features: 4}
+init:
+  - {nodes: "${last}", weight: zeros}
+"""
+    model = netspec.build(netspec.loads(text))
+    assert not model.fc2.weight.any() and model.fc1.weight.any()
+    assert netspec.build(netspec.loads(text), params={"last": "fc1"}).fc1.weight.abs().sum() == 0
