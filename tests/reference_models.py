@@ -550,29 +550,6 @@ def _regnet_params(builder: str) -> object:
     raise ValueError(f"no block parameters for {builder}")
 
 
-# Bundled spec name -> reference module built with its default arguments.
-# --------------------------------------------------------------------------------------------
-# torchvision's own models, for the bundled specs that reproduce them
-# --------------------------------------------------------------------------------------------
-
-
-def torchvision_model(builder: str) -> Callable[..., nn.Module]:
-    """A factory of torchvision's `builder` (randomly initialised), taking the spec's parameters.
-
-    torchvision is imported when a model is made, so this module imports without it.
-    """
-
-    def make(**params: object) -> nn.Module:
-        import torchvision
-
-        if params.pop("in_channels", 3) != 3:
-            raise ValueError(f"torchvision's {builder} takes 3 input channels only")
-        return getattr(torchvision.models, builder)(weights=None, **params)
-
-    make.__name__ = builder
-    return make
-
-
 def torchvision_segmentation(builder: str) -> Callable[..., nn.Module]:
     """torchvision's segmentation `builder` (no pretrained backbone), returning its `out` tensor
     as the spec does instead of a dict; its state_dict is torchvision's."""
@@ -596,6 +573,7 @@ def torchvision_segmentation(builder: str) -> Callable[..., nn.Module]:
     return make
 
 
+# Bundled spec name -> reference module built with its default arguments.
 REFERENCE_MODELS: dict[str, Callable[..., nn.Module]] = {
     "resnet18": resnet18,
     "resnet34": resnet34,
