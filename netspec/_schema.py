@@ -40,7 +40,13 @@ def json_schema(*, registered: bool = True) -> dict[str, Any]:
         load_plugins()
     ops = catalog() if registered else builtin_ops()
     node_keys = [field.alias or name for name, field in NodeDef.model_fields.items()]
-    add_op_schemas(schema, ops, node_keys)
+    # In a spec with `extends`, a new node may say where it goes among the parent's nodes.
+    for key in ("before", "after"):
+        schema["$defs"]["NodeDef"]["properties"][key] = {
+            "type": "string",
+            "description": f"With `extends`: place this node {key} the parent's node of this name.",
+        }
+    add_op_schemas(schema, ops, [*node_keys, "before", "after"])
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://netspec.dev/schema/v1.json",
