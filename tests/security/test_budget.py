@@ -61,7 +61,8 @@ def test_count_params_counts_only_what_build_builds() -> None:
         "netspec: 1\nname: t\ninputs: {x: [N, 4]}\nnodes:\n"
         "  a: {op: Linear, out_features: 4}\n  unused: {op: Linear, in: x, out_features: 100}\n  o: {op: ReLU, in: a}\n"
     )
-    spec = netspec.loads(text)
+    with pytest.raises(netspec.SpecError, match="NS162"):  # an unbuilt node is an error, never a silent drop
+        netspec.loads(text)
+    spec = netspec.loads(text.replace("out_features: 100}", "out_features: 100, keep: true}"))
     built = sum(p.numel() for p in netspec.build(spec).parameters())
-    assert netspec.count_params(spec) == built == 20
-    netspec.build(spec, max_params=20)  # the unused node's 500 parameters are not built, nor counted
+    assert netspec.count_params(spec) == built == 520  # a kept node is built, and counted

@@ -139,7 +139,8 @@ def test_the_node_limit_covers_an_extends_chain(tmp_path) -> None:
     for k in range(4):
         ext = f"extends: c{k - 1}.yaml\n" if k else ""
         body = "".join(f"  n{k}_{i}: {{op: ReLU}}\n" for i in range(1000))
-        (tmp_path / f"c{k}.yaml").write_text(f"netspec: 1\n{ext}name: t\ninputs: {{x: [N, 4]}}\nnodes:\n{body}")
+        out = f"outputs: n{k}_999\n"  # an extending spec says what its appended nodes are for
+        (tmp_path / f"c{k}.yaml").write_text(f"netspec: 1\n{ext}name: t\ninputs: {{x: [N, 4]}}\nnodes:\n{body}{out}")
     limits = netspec.Limits(max_nodes=9000)  # each file holds about 4,000
     assert len(netspec.load(tmp_path / "c1.yaml", limits=limits).nodes) == 2000
     err = located_error(lambda: netspec.load(tmp_path / "c3.yaml", limits=limits))
