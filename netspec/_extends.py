@@ -110,7 +110,9 @@ def _check_child_nodes(child: dict[str, Any], parent: dict[str, Any], ref: str, 
         return
     parent_nodes = nodes_mapping(parent.get("nodes"))
     names = [
-        k for k in (parent_nodes if isinstance(parent_nodes, dict) else {}) if k not in (child.get("remove") or [])
+        k
+        for k in (parent_nodes if isinstance(parent_nodes, dict) else {})
+        if k not in (child["remove"] if isinstance(child.get("remove"), list) else [])
     ]
     problems = []
     appended = []
