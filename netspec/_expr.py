@@ -15,6 +15,7 @@ import math
 import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, TypeGuard, TypeVar
 
 from . import _names
 from ._errors import did_you_mean
@@ -33,7 +34,7 @@ __all__ = [
     "parse_expr",
 ]
 
-Value = int | float | bool | str | list  # lists hold values too, nested lists included
+Value = int | float | bool | str | list[Any]  # lists hold values too, nested lists included
 
 _MAX_SOURCE = 1000  # characters in one expression
 _MAX_DEPTH = 50  # nesting of parentheses, brackets and operators
@@ -96,7 +97,7 @@ _REFERENCE = re.compile(r"\$[A-Za-z_][A-Za-z0-9_]*")
 
 # Binding power of infix operators, low to high. Prefix `not` sits between `and` and comparisons,
 # prefix `-`/`+` between `*` and `**`, so `not a == b` is `not (a == b)` and `-2 ** 2` is `-(2 ** 2)`.
-_COMPARISONS = {
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
 }  # fmt: skip
 _LEVELS = {
@@ -120,7 +121,8 @@ class ExprError(Exception):
         self.length = length
         self.hint = hint
 
-    def __reduce__(self):  # keep every field through pickling
+    def __reduce__(self) -> tuple[type[ExprError], tuple[str, int, int, str | None]]:
+        # keep every field through pickling
         return (type(self), (self.message, self.offset, self.length, self.hint))
 
 
@@ -176,7 +178,10 @@ def _spend(units: int, span: _Range) -> None:
         )
 
 
-def _metered(run: Callable[[], Value]) -> Value:
+_T = TypeVar("_T")
+
+
+def _metered(run: Callable[[], _T]) -> _T:
     """Run an evaluation under the active budget, or under a fresh one of `EVALUATION_BUDGET` units."""
     if _BUDGET.get() is not None:
         return run()
@@ -344,7 +349,9 @@ def _bad_character(text: str, position: int) -> ExprError:
 def _number(text: str, start: int, end: int) -> int | float:
     word = text[start:end]
     if end < len(text) and (text[end].isalnum() or text[end] == "_"):
-        bad = text[start : _WORD_END.search(text, end).start()]
+        word_end = _WORD_END.search(text, end)
+        assert word_end is not None  # the pattern matches at the end of the text
+        bad = text[start : word_end.start()]
         raise ExprError(f"invalid number `{bad}`", start, len(bad))
     if word[:2] in ("0x", "0X"):
         value: int | float = int(word, 16)
@@ -367,6 +374,9 @@ def _unquote(word: str, offset: int) -> str:
     return _ESCAPE.sub(unescape, word[1:-1])
 
 
+_N = TypeVar("_N", bound=Node)
+
+
 class _Parser:
     """Pratt parser over the tokens of one expression; recursion is bounded by `_MAX_DEPTH`."""
 
@@ -383,7 +393,7 @@ class _Parser:
 
     def peek(self) -> _Token:
         token = self.tokens[self.index]
-        if token.kind == "error":
+        if token.kind == "error" and isinstance(token.value, ExprError):
             raise token.value
         return token
 
@@ -409,7 +419,7 @@ class _Parser:
         found = f"`{token.text}`" if token.text else "the end of the expression"
         return _fail(f"expected {expected}, found {found}", token.span, hint)
 
-    def make(self, cls: type[Node], start: int, *fields: object) -> Node:
+    def make(self, cls: type[_N], start: int, *fields: object) -> _N:
         """A node spanning `start` to the last token read, refused when the tree grows too deep."""
         depth = 1 + max((child.depth for child in _nodes_in(fields)), default=0)
         end = self.tokens[self.index - 1]
@@ -483,6 +493,7 @@ class _Parser:
         token = self.peek()
         if token.kind in ("number", "string"):
             self.advance()
+            assert isinstance(token.value, int | float | str)  # numbers and strings carry their value
             return Const(token.offset, len(token.text), token.value)
         if token.kind == "name":
             return self.name()
@@ -555,11 +566,11 @@ def _show(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -567,7 +578,7 @@ def _kind(value: object) -> str:
     return "number" if _is_number(value) else _type_name(value)
 
 
-def _check_number(value: float, span: _Range) -> float:
+def _check_number(value: int | float, span: _Range) -> int | float:
     if isinstance(value, int) and abs(value) > _MAX_INT:
         raise _fail("value too large: integers must lie within ±(2**63 - 1)", span)
     if isinstance(value, float) and not math.isfinite(value):
@@ -619,11 +630,11 @@ def _evaluate(node: Node, env: Mapping[str, Value]) -> Value:
         case Unary(op="not", operand=operand):
             return not _require_bool(_evaluate(operand, env), operand, "the operand of `not`")
         case Unary(op=op, operand=operand):
-            value = _evaluate(operand, env)
-            if not _is_number(value):
-                message = f"unsupported operand type for unary `{op}`: `{_type_name(value)}`"
-                raise _fail(message, node.span, _bool_hint(value))
-            return _check_number(-value if op == "-" else value, node.span)
+            number = _evaluate(operand, env)
+            if not _is_number(number):
+                message = f"unsupported operand type for unary `{op}`: `{_type_name(number)}`"
+                raise _fail(message, node.span, _bool_hint(number))
+            return _check_number(-number if op == "-" else number, node.span)
         case Power(base=base, exponent=exponent):
             return _power(_evaluate(base, env), _evaluate(exponent, env), node.span)
         case Chain(ops=ops) if ops[0] in _COMPARISONS:
@@ -666,7 +677,10 @@ def _arithmetic(op: str, left: Value, right: Value, span: _Range, right_node: No
             return _check_number(_ARITHMETIC[op](left, right), span)
         except OverflowError:
             raise _fail("value too large: the result does not fit in a float", span) from None
-    if op == "+" and _kind(left) == _kind(right) and isinstance(left, str | list):
+    if op == "+" and isinstance(left, str) and isinstance(right, str):
+        _check_size(_size(left) + _size(right), span)
+        return left + right
+    if op == "+" and isinstance(left, list) and isinstance(right, list):
         _check_size(_size(left) + _size(right), span)
         return left + right
     if op == "*" and isinstance(left, str | list) and _is_int(right):
@@ -680,7 +694,7 @@ def _arithmetic(op: str, left: Value, right: Value, span: _Range, right_node: No
     raise _fail(message, span, hint)
 
 
-def _repeat(sequence: str | list, count: int, span: _Range) -> str | list:
+def _repeat(sequence: str | list[Any], count: int, span: _Range) -> str | list[Any]:
     if count > 0:
         _check_size(_size(sequence) * count, span)  # before anything is built
     return sequence * count
@@ -775,9 +789,9 @@ def _numeric(function: str, args: list[Value], node: Call) -> Value:
         raise _fail(f"`{function}` of `{first}`", node.span)
     if function == "round" and len(args) == 2:
         digits = args[1]
-        if not _is_int(digits) or not -30 <= digits <= 30:  # type: ignore[operator]
+        if not _is_int(digits) or not -30 <= digits <= 30:
             raise _fail("the digits of `round` must be an `int` from -30 to 30", node.args[1].span)
-        return _check_number(round(first, digits), node.span)  # type: ignore[arg-type]
+        return _check_number(round(first, digits), node.span)
     # Python's own meaning: `round` to the nearest, ties to even (as torchvision's width rounding does);
     # `int` toward zero.
     if function == "round":
@@ -884,7 +898,7 @@ class Template:
             _check_size(len(text), (0, len(self.source)))
             return text
 
-        return _metered(render)  # type: ignore[return-value]
+        return _metered(render)
 
 
 def _render_part(node: Node, env: Mapping[str, Value]) -> str:
@@ -912,8 +926,9 @@ def _compile_value(text: str) -> Expr | Template | str:
     parts = _split_template(text)
     if len(parts) == 1 and isinstance(parts[0], Node):
         return Expr(text, parts[0])
-    if all(isinstance(part, str) for part in parts):
-        return "".join(parts)
+    texts = [part for part in parts if isinstance(part, str)]
+    if len(texts) == len(parts):
+        return "".join(texts)
     return Template(text, tuple(parts))
 
 
