@@ -39,10 +39,10 @@ __all__ = [
     "resolve_path",
 ]
 
-ShapeRule = Callable[[list[Shape], dict, ShapeCheck], Union[Shape, Ports]]  # noqa: UP007 - Shape is an alias
-InferRule = Callable[[list[Shape], dict], dict]
-MacsRule = Callable[[list[Shape], Shape, dict], int]
-ParamRule = Callable[[dict], int]
+ShapeRule = Callable[[list[Shape], dict[str, Any], ShapeCheck], Union[Shape, Ports]]  # noqa: UP007 - Shape is an alias
+InferRule = Callable[[list[Shape], dict[str, Any]], dict[str, Any]]
+MacsRule = Callable[[list[Shape], Shape, dict[str, Any]], int]
+ParamRule = Callable[[dict[str, Any]], int]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +81,7 @@ class OpDef:
 
     name: str
     kind: Literal["module", "function", "tensor"]
-    target: Callable | str
+    target: Callable[..., Any] | str
     args: Mapping[str, ArgSpec]
     shape: ShapeRule
     min_inputs: int = 1
@@ -91,15 +91,15 @@ class OpDef:
     param_count: ParamRule | None = None
     buffer_count: ParamRule | None = None  # elements of the module's buffers (running statistics); None: none
     doc: str = ""
-    validate: Callable[[dict], list[ArgProblem]] | None = None
+    validate: Callable[[dict[str, Any]], list[ArgProblem]] | None = None
     inputs_as_list: bool = False
     # Several outputs: the names of the ports for the given arguments (as written, before defaults),
     # or None when their number follows from the input shapes (then they are named `0`, `1`, ...).
-    ports: Callable[[dict], tuple[str, ...] | None] | None = None
+    ports: Callable[[dict[str, Any]], tuple[str, ...] | None] | None = None
     # Where port `k` is in the value the op returns (`(1, 0)` for `h_n` of an LSTM's `(output, (h_n, c_n))`).
     port_items: Callable[[int], tuple[int, ...]] | None = None
     # Keyword arguments of the call, given the complete arguments and the ports something uses.
-    call_kwargs: Callable[[dict, frozenset[int]], dict] | None = None
+    call_kwargs: Callable[[dict[str, Any], frozenset[int]], dict[str, Any]] | None = None
     # Arguments whose string items are input symbols (`N`), sized at run time from the inputs.
     symbolic: tuple[str, ...] = ()
     # How the call's inputs are formed from the node's (`[q] -> [q, q, q]` for self-attention).
@@ -161,7 +161,7 @@ def _admits_tuple(annotation: Any) -> bool:
 
 
 def _signature_args(
-    fn: Callable, *, skip: int = 0, inferred: Iterable[str] = (), exclude: Iterable[str] = ()
+    fn: Callable[..., Any], *, skip: int = 0, inferred: Iterable[str] = (), exclude: Iterable[str] = ()
 ) -> dict[str, ArgSpec]:
     """The keyword arguments of `fn` after its first `skip` parameters, with resolved annotations."""
     signature = inspect.signature(fn)
@@ -188,7 +188,7 @@ def _signature_args(
     return specs
 
 
-def _doc_of(target: Callable) -> str:
+def _doc_of(target: Callable[..., Any]) -> str:
     first = (inspect.getdoc(target) or "").split("\n\n")[0]
     return " ".join(first.split())
 
@@ -197,7 +197,7 @@ def _doc_of(target: Callable) -> str:
 
 
 @functools.cache
-def _adapter(annotation: Any) -> pydantic.TypeAdapter:
+def _adapter(annotation: Any) -> pydantic.TypeAdapter[Any]:
     return pydantic.TypeAdapter(annotation, config=pydantic.ConfigDict(strict=True))
 
 
@@ -353,7 +353,7 @@ def check_args(op: OpDef, args: Mapping[str, Any], *, allow_missing_inferred: bo
     return problems
 
 
-def complete_args(op: OpDef, args: Mapping[str, Any], inputs: list[Shape]) -> dict:
+def complete_args(op: OpDef, args: Mapping[str, Any], inputs: list[Shape]) -> dict[str, Any]:
     """The arguments with defaults and inferred values filled in (lists made tuples where annotated).
 
     An inferred argument that was given must agree with the inputs, else `ShapeError`
@@ -426,7 +426,7 @@ def _values(value: Any) -> list[Any]:
     return list(value) if isinstance(value, (tuple, list)) else [value]
 
 
-def _generic_problems(op: str, args: dict) -> list[ArgProblem]:
+def _generic_problems(op: str, args: dict[str, Any]) -> list[ArgProblem]:
     """Range checks that follow from the argument's name: channels >= 1, padding >= 0, 0 <= p <= 1."""
     problems = []
     for name, value in args.items():

@@ -10,10 +10,10 @@ from __future__ import annotations
 import functools
 import types
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from ._args import ArgProblem, ArgSpec, OpDef, _generic_problems, _join_or, _render
-from ._dims import Dim, Shape, ShapeCheck, ShapeError, format_shape, is_concrete
+from ._dims import Dim, Shape, ShapeCheck, ShapeError, Sym, format_shape, is_concrete
 from ._rules import _MODE_RANKS, _layout, _no_macs, _no_params, _normalize_axis, _scaled
 
 __all__ = ["edge_ops"]
@@ -29,7 +29,7 @@ def _differing_axes(a: Shape, b: Shape) -> str:
     return "they differ in " + _join_or(parts).replace(" or ", " and ") if parts else ""
 
 
-def _add_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _add_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     result = inputs[0]
     for other in inputs[1:]:
         left, right = result, other
@@ -55,7 +55,7 @@ def _add_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
     return result
 
 
-def _mul_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _mul_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     result = inputs[0]
     for other in inputs[1:]:
         rank = max(len(result), len(other))
@@ -88,19 +88,22 @@ def _smallest(dims: list[Dim]) -> Dim:
     Callers add `at_least` constraints against the choice, so a wrong guess for small sizes
     shows up as a constraint violation rather than a wrong shape.
     """
-    variables = {frozenset(d.variables) for d in dims if not is_concrete(d)}
+    variables = {frozenset(cast(Sym, d).variables) for d in dims if not is_concrete(d)}
     if len(variables) > 1:
         # Sizes of independent symbols (a skip of `H` next to a tensor of `h`) cannot be ordered:
         # the first input is the target, as in U-Net's `[upsampled, skip]`, and the others must be larger.
         return dims[0]
 
     def value(d: Dim) -> int:
-        return d if is_concrete(d) else d.evaluate(dict.fromkeys(d.variables, _REFERENCE_SIZE))
+        if is_concrete(d):
+            return cast(int, d)
+        symbolic = cast(Sym, d)
+        return symbolic.evaluate(dict.fromkeys(symbolic.variables, _REFERENCE_SIZE))
 
     return min(dims, key=value)
 
 
-def _concat_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _concat_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     rank = len(inputs[0])
     for other in inputs[1:]:
         if len(other) != rank:
@@ -163,7 +166,7 @@ def _target_sizes(op: str, inputs: list[Shape], given: Any, given_name: str) -> 
     return tuple(given)
 
 
-def _crop_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _crop_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     shape = inputs[0]
     if len(shape) < 3:
         raise ShapeError(f"`crop` expects an input [N, C, ...] with spatial dimensions, got {format_shape(shape)}")
@@ -175,7 +178,7 @@ def _crop_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
     return shape[:2] + target
 
 
-def _pad_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _pad_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     shape = inputs[0]
     mode = args["mode"]
     if len(inputs) == 2 or args["pad"] is None:
@@ -290,7 +293,7 @@ def _edge_args(*specs: tuple[str, Any, Any]) -> Mapping[str, ArgSpec]:
 _PadMode = Literal["constant", "reflect", "replicate", "circular"]
 
 
-def _edge_problems(op: str, args: dict) -> list[ArgProblem]:
+def _edge_problems(op: str, args: dict[str, Any]) -> list[ArgProblem]:
     return _generic_problems(op, {k: v for k, v in args.items() if k in ("size", "pad")})
 
 

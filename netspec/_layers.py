@@ -63,14 +63,14 @@ def layer_ops() -> list[OpDef]:
 # -- convolutions -------------------------------------------------------------------------------
 
 
-def _conv_geometry(op: str, args: dict, spatial: int) -> tuple[tuple[int, ...], ...]:
+def _conv_geometry(op: str, args: dict[str, Any], spatial: int) -> tuple[tuple[int, ...], ...]:
     kernel = _per_axis(op, "kernel_size", args["kernel_size"], spatial)
     stride = _per_axis(op, "stride", args["stride"], spatial)
     dilation = _per_axis(op, "dilation", args["dilation"], spatial)
     return kernel, stride, dilation
 
 
-def _check_groups(op: str, args: dict) -> None:
+def _check_groups(op: str, args: dict[str, Any]) -> None:
     groups = args["groups"]
     for name in ("in_channels", "out_channels"):
         if args[name] % groups:
@@ -78,7 +78,7 @@ def _check_groups(op: str, args: dict) -> None:
 
 
 # (spatial sizes, (kernel, stride, dilation), args, check) -> output spatial sizes
-_OutputSizes = Callable[[Shape, tuple[tuple[int, ...], ...], dict, ShapeCheck], Shape]
+_OutputSizes = Callable[[Shape, tuple[tuple[int, ...], ...], dict[str, Any], ShapeCheck], Shape]
 
 
 def _conv_family_shape(op: str, spatial: int, output_sizes: _OutputSizes) -> ShapeRule:
@@ -89,7 +89,7 @@ def _conv_family_shape(op: str, spatial: int, output_sizes: _OutputSizes) -> Sha
     spatial sizes.
     """
 
-    def rule(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+    def rule(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
         (shape,) = inputs
         axis = _expect_spatial_rank(op, shape, spatial)
         _check_channels(op, "in_channels", args["in_channels"], shape, axis)
@@ -103,7 +103,9 @@ def _conv_family_shape(op: str, spatial: int, output_sizes: _OutputSizes) -> Sha
 def _conv_shape(spatial: int) -> ShapeRule:
     op = f"Conv{spatial}d"
 
-    def output_sizes(sizes: Shape, geometry: tuple[tuple[int, ...], ...], args: dict, check: ShapeCheck) -> Shape:
+    def output_sizes(
+        sizes: Shape, geometry: tuple[tuple[int, ...], ...], args: dict[str, Any], check: ShapeCheck
+    ) -> Shape:
         kernel, stride, dilation = geometry
         padding = args["padding"]
         if isinstance(padding, str):
@@ -138,7 +140,9 @@ def _too_small_hint(size: Dim, span: int, padding: int) -> str:
 def _conv_transpose_shape(spatial: int) -> ShapeRule:
     op = f"ConvTranspose{spatial}d"
 
-    def output_sizes(sizes: Shape, geometry: tuple[tuple[int, ...], ...], args: dict, check: ShapeCheck) -> Shape:
+    def output_sizes(
+        sizes: Shape, geometry: tuple[tuple[int, ...], ...], args: dict[str, Any], check: ShapeCheck
+    ) -> Shape:
         kernel, stride, dilation = geometry
         padding = _per_axis(op, "padding", args["padding"], spatial)
         extra = _per_axis(op, "output_padding", args["output_padding"], spatial)
@@ -156,7 +160,7 @@ def _conv_transpose_shape(spatial: int) -> ShapeRule:
     return _conv_family_shape(op, spatial, output_sizes)
 
 
-def _kernel_volume(args: dict, spatial: int) -> int:
+def _kernel_volume(args: dict[str, Any], spatial: int) -> int:
     kernel = args["kernel_size"]
     return math.prod(kernel) if isinstance(kernel, (tuple, list)) else kernel**spatial
 
@@ -164,19 +168,23 @@ def _kernel_volume(args: dict, spatial: int) -> int:
 def _conv_macs(spatial: int, transposed: bool) -> MacsRule:
     """Per output element (per input element when transposed): one MAC per weight it meets."""
 
-    def macs(inputs: list[Shape], output: Shape, args: dict) -> int:
+    def macs(inputs: list[Shape], output: Shape, args: dict[str, Any]) -> int:
         kernel = _kernel_volume(args, spatial)
+        groups: int = args["groups"]
         if transposed:
-            return _numel(inputs[0]) * (args["out_channels"] // args["groups"]) * kernel
-        return _numel(output) * (args["in_channels"] // args["groups"]) * kernel
+            out_channels: int = args["out_channels"]
+            return _numel(inputs[0]) * (out_channels // groups) * kernel
+        in_channels: int = args["in_channels"]
+        return _numel(output) * (in_channels // groups) * kernel
 
     return macs
 
 
 def _conv_params(spatial: int) -> ParamRule:
-    def count(args: dict) -> int:
-        weights = args["in_channels"] * (args["out_channels"] // args["groups"]) * _kernel_volume(args, spatial)
-        return weights + (args["out_channels"] if args["bias"] else 0)
+    def count(args: dict[str, Any]) -> int:
+        out_channels: int = args["out_channels"]
+        weights: int = args["in_channels"] * (out_channels // args["groups"]) * _kernel_volume(args, spatial)
+        return weights + (out_channels if args["bias"] else 0)
 
     return count
 
@@ -184,7 +192,7 @@ def _conv_params(spatial: int) -> ParamRule:
 def _channel_infer(op: str, name: str, spatial: int | None) -> InferRule:
     """Infer `name` from the channel axis: axis 1 when `spatial` is None, else from an `[N, C, *spatial]` layout."""
 
-    def infer(inputs: list[Shape], args: dict) -> dict:
+    def infer(inputs: list[Shape], args: dict[str, Any]) -> dict[str, Any]:
         shape = inputs[0]
         if spatial is None:
             if len(shape) < 2:
@@ -203,7 +211,7 @@ def _channel_infer(op: str, name: str, spatial: int | None) -> InferRule:
 
 
 def _pool_shape(op: str, spatial: int, *, dilated: bool) -> ShapeRule:
-    def rule(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+    def rule(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
         (shape,) = inputs
         axis = _expect_spatial_rank(op, shape, spatial)
         kernel = _per_axis(op, "kernel_size", args["kernel_size"], spatial)
@@ -229,7 +237,7 @@ def _pool_shape(op: str, spatial: int, *, dilated: bool) -> ShapeRule:
 
 
 def _adaptive_pool_shape(op: str, spatial: int) -> ShapeRule:
-    def rule(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+    def rule(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
         (shape,) = inputs
         axis = _expect_spatial_rank(op, shape, spatial)
         sizes = _per_axis(op, "output_size", args["output_size"], spatial)
@@ -242,7 +250,7 @@ def _adaptive_pool_shape(op: str, spatial: int) -> ShapeRule:
 
 
 def _batch_norm_shape(op: str, layouts: Mapping[int, str]) -> ShapeRule:
-    def rule(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+    def rule(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
         (shape,) = inputs
         _expect_ranks(op, shape, layouts)
         _check_channels(op, "num_features", args["num_features"], shape, 1)
@@ -252,7 +260,7 @@ def _batch_norm_shape(op: str, layouts: Mapping[int, str]) -> ShapeRule:
 
 
 def _batch_norm_infer(op: str, layouts: Mapping[int, str]) -> InferRule:
-    def infer(inputs: list[Shape], args: dict) -> dict:
+    def infer(inputs: list[Shape], args: dict[str, Any]) -> dict[str, Any]:
         _expect_ranks(op, inputs[0], layouts)
         return {"num_features": _concrete(op, inputs[0][1], "channels", inputs[0])}
 
@@ -260,7 +268,7 @@ def _batch_norm_infer(op: str, layouts: Mapping[int, str]) -> InferRule:
 
 
 def _instance_norm_shape(op: str, spatial: int) -> ShapeRule:
-    def rule(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+    def rule(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
         (shape,) = inputs
         axis = _expect_spatial_rank(op, shape, spatial)
         _check_channels(op, "num_features", args["num_features"], shape, axis)
@@ -269,18 +277,19 @@ def _instance_norm_shape(op: str, spatial: int) -> ShapeRule:
     return rule
 
 
-def _norm_params(args: dict) -> int:
+def _norm_params(args: dict[str, Any]) -> int:
     if not args["affine"]:
         return 0
-    return args["num_features"] * (2 if args["bias"] else 1)
+    num_features: int = args["num_features"]
+    return num_features * (2 if args["bias"] else 1)
 
 
-def _norm_buffers(args: dict) -> int:
+def _norm_buffers(args: dict[str, Any]) -> int:
     """`running_mean`, `running_var` and `num_batches_tracked` when running statistics are kept."""
     return 2 * args["num_features"] + 1 if args["track_running_stats"] else 0
 
 
-def _group_norm_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _group_norm_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     (shape,) = inputs
     if len(shape) < 2:
         raise ShapeError(f"`GroupNorm` expects an input [N, C, ...], got {format_shape(shape)}")
@@ -293,11 +302,11 @@ def _group_norm_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Sha
     return shape
 
 
-def _group_norm_params(args: dict) -> int:
+def _group_norm_params(args: dict[str, Any]) -> int:
     return args["num_channels"] * (2 if args["bias"] else 1) if args["affine"] else 0
 
 
-def _layer_norm_infer(inputs: list[Shape], args: dict) -> dict:
+def _layer_norm_infer(inputs: list[Shape], args: dict[str, Any]) -> dict[str, Any]:
     shape = inputs[0]
     given = args.get("normalized_shape")
     count = len(given) if isinstance(given, (tuple, list)) else 1
@@ -309,7 +318,7 @@ def _layer_norm_infer(inputs: list[Shape], args: dict) -> dict:
     return {"normalized_shape": trailing if isinstance(given, (tuple, list)) else trailing[0]}
 
 
-def _layer_norm_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _layer_norm_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     (shape,) = inputs
     normalized = args["normalized_shape"]
     normalized = tuple(normalized) if isinstance(normalized, (tuple, list)) else (normalized,)
@@ -320,7 +329,7 @@ def _layer_norm_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Sha
     return shape
 
 
-def _layer_norm_params(args: dict) -> int:
+def _layer_norm_params(args: dict[str, Any]) -> int:
     normalized = args["normalized_shape"]
     size = math.prod(normalized) if isinstance(normalized, (tuple, list)) else normalized
     return size * (2 if args["bias"] else 1) if args["elementwise_affine"] else 0
@@ -329,14 +338,14 @@ def _layer_norm_params(args: dict) -> int:
 # -- linear, reshaping, resampling --------------------------------------------------------------
 
 
-def _linear_infer(inputs: list[Shape], args: dict) -> dict:
+def _linear_infer(inputs: list[Shape], args: dict[str, Any]) -> dict[str, Any]:
     shape = inputs[0]
     if not shape:
         raise ShapeError("`Linear` expects an input with at least one dimension [..., features], got a scalar")
     return {"in_features": _concrete("Linear", shape[-1], "features", shape)}
 
 
-def _linear_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _linear_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     (shape,) = inputs
     if not shape:
         raise ShapeError("`Linear` expects an input with at least one dimension [..., features], got a scalar")
@@ -348,7 +357,7 @@ def _linear_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
     return shape[:-1] + (args["out_features"],)
 
 
-def _flatten_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _flatten_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     (shape,) = inputs
     if not shape:
         return (1,)
@@ -359,7 +368,7 @@ def _flatten_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
     return shape[:start] + (_numel(shape[start : end + 1]),) + shape[end + 1 :]
 
 
-def _unflatten_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _unflatten_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     (shape,) = inputs
     axis = _normalize_axis("Unflatten", "dim", args["dim"], len(shape))
     sizes = list(args["unflattened_size"])
@@ -378,7 +387,7 @@ def _unflatten_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shap
     return shape[:axis] + tuple(sizes) + shape[axis + 1 :]
 
 
-def _upsample_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _upsample_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     (shape,) = inputs
     ranks = _MODE_RANKS.get(args["mode"], (3, 4, 5))
     if len(shape) not in ranks:
@@ -391,7 +400,7 @@ def _upsample_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape
     return shape[:2] + tuple(_scaled("Upsample", size, scale) for size, scale in zip(shape[2:], scales))
 
 
-def _pixel_shuffle_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _pixel_shuffle_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     (shape,) = inputs
     factor = args["upscale_factor"]
     if len(shape) < 3:
@@ -429,7 +438,7 @@ def _stochastic_depth_shape(inputs: list[Shape], args: dict[str, Any], check: Sh
     return shape
 
 
-def _zero_pad_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _zero_pad_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     (shape,) = inputs
     axis = _expect_spatial_rank("ZeroPad2d", shape, 2)
     left, right, top, bottom = _per_axis("ZeroPad2d", "padding", args["padding"], 4)
@@ -440,7 +449,7 @@ def _zero_pad_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape
 
 
 def _dropout_shape(op: str, spatial: int) -> ShapeRule:
-    def rule(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+    def rule(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
         (shape,) = inputs
         if op == "Dropout2d" and len(shape) == 3:
             check.warnings.append(
@@ -454,7 +463,7 @@ def _dropout_shape(op: str, spatial: int) -> ShapeRule:
 
 
 def _softmax_shape(op: str) -> ShapeRule:
-    def rule(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+    def rule(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
         (shape,) = inputs
         if args["dim"] is not None:
             _normalize_axis(op, "dim", args["dim"], max(len(shape), 1))
@@ -463,7 +472,7 @@ def _softmax_shape(op: str) -> ShapeRule:
     return rule
 
 
-def _prelu_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _prelu_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     (shape,) = inputs
     count = args["num_parameters"]
     if count != 1:
@@ -473,12 +482,15 @@ def _prelu_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
     return shape
 
 
-def _linear_macs(inputs: list[Shape], output: Shape, args: dict) -> int:
-    return _numel(output) * args["in_features"]
+def _linear_macs(inputs: list[Shape], output: Shape, args: dict[str, Any]) -> int:
+    in_features: int = args["in_features"]
+    return _numel(output) * in_features
 
 
-def _linear_params(args: dict) -> int:
-    return args["in_features"] * args["out_features"] + (args["out_features"] if args["bias"] else 0)
+def _linear_params(args: dict[str, Any]) -> int:
+    in_features: int = args["in_features"]
+    out_features: int = args["out_features"]
+    return in_features * out_features + (out_features if args["bias"] else 0)
 
 
 # -- value checks of built-in arguments ---------------------------------------------------------
@@ -494,7 +506,7 @@ def _pairs(a: Any, b: Any) -> list[tuple[Any, Any]]:
     return list(zip(left, right)) if len(left) == len(right) else []
 
 
-def _conv_problems(op: str, args: dict) -> list[ArgProblem]:
+def _conv_problems(op: str, args: dict[str, Any]) -> list[ArgProblem]:
     problems = []
     padding = args.get("padding")
     if isinstance(padding, str):
@@ -525,7 +537,7 @@ def _conv_problems(op: str, args: dict) -> list[ArgProblem]:
     return problems
 
 
-def _pool_problems(op: str, args: dict) -> list[ArgProblem]:
+def _pool_problems(op: str, args: dict[str, Any]) -> list[ArgProblem]:
     problems = []
     kernel, padding = args.get("kernel_size"), args.get("padding", 0)
     if kernel is not None and any(p > k // 2 for k, p in _pairs(kernel, padding)):
@@ -540,7 +552,7 @@ def _pool_problems(op: str, args: dict) -> list[ArgProblem]:
     return problems + _single_output_problems(op, args)
 
 
-def _single_output_problems(op: str, args: dict) -> list[ArgProblem]:
+def _single_output_problems(op: str, args: dict[str, Any]) -> list[ArgProblem]:
     if args.get("return_indices"):
         return [
             _value_problem(
@@ -550,13 +562,13 @@ def _single_output_problems(op: str, args: dict) -> list[ArgProblem]:
     return []
 
 
-def _adaptive_problems(op: str, args: dict) -> list[ArgProblem]:
+def _adaptive_problems(op: str, args: dict[str, Any]) -> list[ArgProblem]:
     if "output_size" in args and args["output_size"] is None:
         return [_value_problem(op, "output_size", None, "must be given")]
     return _single_output_problems(op, args)
 
 
-def _group_norm_problems(op: str, args: dict) -> list[ArgProblem]:
+def _group_norm_problems(op: str, args: dict[str, Any]) -> list[ArgProblem]:
     channels, groups = args.get("num_channels"), args.get("num_groups")
     if isinstance(channels, int) and isinstance(groups, int) and groups >= 1 and channels % groups:
         return [
@@ -573,7 +585,7 @@ def _group_norm_problems(op: str, args: dict) -> list[ArgProblem]:
 _UPSAMPLE_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
 
 
-def _upsample_problems(op: str, args: dict) -> list[ArgProblem]:
+def _upsample_problems(op: str, args: dict[str, Any]) -> list[ArgProblem]:
     problems = []
     if (args.get("size") is None) == (args.get("scale_factor") is None):
         problems.append(ArgProblem(None, "`Upsample` needs exactly one of `size` and `scale_factor`", None, "value"))
@@ -600,7 +612,7 @@ def _upsample_problems(op: str, args: dict) -> list[ArgProblem]:
     return problems
 
 
-def _gelu_problems(op: str, args: dict) -> list[ArgProblem]:
+def _gelu_problems(op: str, args: dict[str, Any]) -> list[ArgProblem]:
     approximate = args.get("approximate", "none")
     if approximate not in ("none", "tanh"):
         return [
@@ -611,14 +623,14 @@ def _gelu_problems(op: str, args: dict) -> list[ArgProblem]:
     return []
 
 
-def _hardtanh_problems(op: str, args: dict) -> list[ArgProblem]:
+def _hardtanh_problems(op: str, args: dict[str, Any]) -> list[ArgProblem]:
     low, high = args.get("min_val", -1.0), args.get("max_val", 1.0)
     if isinstance(low, (int, float)) and isinstance(high, (int, float)) and high <= low:
         return [_value_problem(op, "max_val", high, f"must be greater than `min_val` ({_render(low)})")]
     return []
 
 
-def _softmax_problems(op: str, args: dict) -> list[ArgProblem]:
+def _softmax_problems(op: str, args: dict[str, Any]) -> list[ArgProblem]:
     if "dim" in args and args["dim"] is None:
         return [
             ArgProblem(
@@ -631,14 +643,16 @@ def _softmax_problems(op: str, args: dict) -> list[ArgProblem]:
     return []
 
 
-def _celu_problems(op: str, args: dict) -> list[ArgProblem]:
+def _celu_problems(op: str, args: dict[str, Any]) -> list[ArgProblem]:
     if args.get("alpha") == 0:
         return [_value_problem(op, "alpha", 0, "must not be 0")]
     return []
 
 
-def _validator(op: str, specific: Callable[[str, dict], list[ArgProblem]] | None) -> Callable[[dict], list[ArgProblem]]:
-    def validate(args: dict) -> list[ArgProblem]:
+def _validator(
+    op: str, specific: Callable[[str, dict[str, Any]], list[ArgProblem]] | None
+) -> Callable[[dict[str, Any]], list[ArgProblem]]:
+    def validate(args: dict[str, Any]) -> list[ArgProblem]:
         return _generic_problems(op, args) + (specific(op, args) if specific else [])
 
     return validate
@@ -656,7 +670,7 @@ def _module_op(
     macs: MacsRule = _no_macs,
     params: ParamRule = _no_params,
     buffers: ParamRule | None = None,
-    checks: Callable[[str, dict], list[ArgProblem]] | None = None,
+    checks: Callable[[str, dict[str, Any]], list[ArgProblem]] | None = None,
     exclude: Iterable[str] = (),
     path: str | None = None,
 ) -> OpDef:
@@ -749,7 +763,7 @@ def _spatial_ops() -> list[OpDef]:
     return ops
 
 
-_SAME_SHAPE_OPS: dict[str, Callable[[str, dict], list[ArgProblem]] | None] = {
+_SAME_SHAPE_OPS: dict[str, Callable[[str, dict[str, Any]], list[ArgProblem]] | None] = {
     "Dropout": None,
     "AlphaDropout": None,
     "Identity": None,

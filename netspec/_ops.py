@@ -26,7 +26,7 @@ import re
 import sys
 import types
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard, cast
 
 from ._args import (
     _INFERRED_NAMES,
@@ -122,7 +122,7 @@ _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 def register_op(
     name: str,
-    target: Callable | str | None = None,
+    target: Callable[..., Any] | str | None = None,
     *,
     args: Mapping[str, Any] | None = None,
     kind: Literal["module", "function"] | None = None,
@@ -223,7 +223,7 @@ def _declared_args(name: str, declared: Mapping[str, Any]) -> dict[str, ArgSpec]
     return specs
 
 
-def _is_module_class(target: Any) -> bool:
+def _is_module_class(target: Any) -> TypeGuard[type[Any]]:
     """An `nn.Module` subclass (torch is imported already if `target` is one)."""
     torch = sys.modules.get("torch")
     return isinstance(target, type) and torch is not None and issubclass(target, torch.nn.Module)
@@ -257,7 +257,7 @@ def _is_tensor_annotation(annotation: Any) -> bool:
     return annotation is inspect.Parameter.empty or annotation in ("Tensor", "torch.Tensor")
 
 
-def _tensor_params(fn: Callable, skip: int) -> tuple[int, bool]:
+def _tensor_params(fn: Callable[..., Any], skip: int) -> tuple[int, bool]:
     """How many leading parameters of `fn` (after `skip`) are tensor inputs, and whether `*args` follows.
 
     A tensor input is positional, without a default, and unannotated or annotated `Tensor`.
@@ -280,7 +280,7 @@ def _meta_shape_rule(name: str) -> ShapeRule:
     and an output dimension that follows them is the batch.
     """
 
-    def rule(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+    def rule(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
         batch = _symbolic_batch(name, inputs)
         if batch is None:
             return _run_on_meta(name, inputs, args)
@@ -320,7 +320,7 @@ def _symbolic_batch(name: str, inputs: list[Shape]) -> Dim | None:
     return batch
 
 
-def _run_on_meta(name: str, inputs: list[Shape], args: dict) -> Shape:
+def _run_on_meta(name: str, inputs: list[Shape], args: dict[str, Any]) -> Shape:
     op = get_op(name)
     assert op is not None  # the rule belongs to a registered op
     try:
@@ -330,7 +330,8 @@ def _run_on_meta(name: str, inputs: list[Shape], args: dict) -> Shape:
             f"`{name}` has no shape rule, so its output shape is found by running it, which needs torch",
             f'install torch, or give register_op("{name}", ..., shape=rule) a rule (inputs, args, check) -> output shape',
         ) from exc
-    tensors = [torch.empty(shape, device="meta") for shape in inputs]
+    # `_symbolic_batch` has checked every size is fixed, and a symbolic batch is replaced before this
+    tensors = [torch.empty(cast("tuple[int, ...]", shape), device="meta") for shape in inputs]
     try:
         target = op.resolve()
         with torch.device("meta"):
@@ -344,7 +345,7 @@ def _run_on_meta(name: str, inputs: list[Shape], args: dict) -> Shape:
 
 
 def _meta_param_count(name: str) -> ParamRule:
-    def count(args: dict) -> int:
+    def count(args: dict[str, Any]) -> int:
         op = get_op(name)
         assert op is not None
         import torch  # counting by building needs torch; give `param_count` to count without it
@@ -357,7 +358,7 @@ def _meta_param_count(name: str) -> ParamRule:
 
 
 def _meta_buffer_count(name: str) -> ParamRule:
-    def count(args: dict) -> int:
+    def count(args: dict[str, Any]) -> int:
         op = get_op(name)
         assert op is not None
         import torch  # counting by building needs torch

@@ -24,7 +24,7 @@ _MODE_RANKS = {"linear": (3,), "bilinear": (4,), "bicubic": (4,), "trilinear": (
 
 
 def _layout(spatial: int) -> str:
-    return format_shape(("N", "C", *_AXIS_LETTERS[spatial]))
+    return "[" + ", ".join(("N", "C", *_AXIS_LETTERS[spatial])) + "]"  # as `format_shape` writes a shape
 
 
 def _expect_spatial_rank(op: str, shape: Shape, spatial: int, *, unbatched: bool = True) -> int:
@@ -53,7 +53,7 @@ def _concrete(op: str, dim: Dim, what: str, shape: Shape) -> int:
             f"`{op}` needs a fixed number of {what}, but the input {format_shape(shape)} has `{dim}`",
             f"give the input a fixed number of {what}",
         )
-    return dim
+    return cast(int, dim)
 
 
 def _per_axis(op: str, name: str, value: Any, count: int) -> tuple[int, ...]:
@@ -85,15 +85,15 @@ def _numel(shape: Shape) -> int:
     return math.prod(shape)
 
 
-def _same_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _same_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     return inputs[0]
 
 
-def _no_macs(inputs: list[Shape], output: Shape, args: dict) -> int:
+def _no_macs(inputs: list[Shape], output: Shape, args: dict[str, Any]) -> int:
     return 0
 
 
-def _no_params(args: dict) -> int:
+def _no_params(args: dict[str, Any]) -> int:
     return 0
 
 
