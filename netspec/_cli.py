@@ -288,9 +288,10 @@ def _expand_paths(paths: Sequence[str], *, specs_only: bool = False) -> _Found:
                 continue
             seen.add(key)
             if isinstance(target.source, Path):
-                target = _select(target, walked or specs_only, found)
-                if target is None:
+                selected = _select(target, walked or specs_only, found)
+                if selected is None:
                     continue
+                target = selected
             found.targets.append(target)
     return found
 

@@ -32,7 +32,7 @@ from ._errors import Diagnostic, SpecError, did_you_mean
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]  # only installed on Python 3.10
 
 __all__ = ["CONFIG_FILES", "ProjectConfig", "find_config", "glob_pattern"]
 

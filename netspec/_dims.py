@@ -13,7 +13,7 @@ import itertools
 import math
 import operator
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, TypeGuard
 
 from ._names import is_identifier
 
@@ -283,12 +283,12 @@ def evaluate_dim(d: Dim, env: Mapping[str, int]) -> int:
     return d.evaluate(env) if isinstance(d, Sym) else d
 
 
-def is_concrete(d: Dim) -> bool:
+def is_concrete(d: Dim) -> TypeGuard[int]:
     """True for a plain integer dimension."""
     return isinstance(d, int) and not isinstance(d, bool)
 
 
-def format_shape(shape: Iterable[Dim]) -> str:
+def format_shape(shape: Iterable[Dim | str]) -> str:
     """`(N, 64, 56, 56)` -> `"[N, 64, 56, 56]"`."""
     return "[" + ", ".join(str(d) for d in shape) + "]"
 

@@ -96,7 +96,7 @@ def _smallest(dims: list[Dim]) -> Dim:
 
     def value(d: Dim) -> int:
         if is_concrete(d):
-            return cast(int, d)
+            return d
         symbolic = cast(Sym, d)
         return symbolic.evaluate(dict.fromkeys(symbolic.variables, _REFERENCE_SIZE))
 

@@ -15,9 +15,10 @@ import math
 import os
 import re
 import tokenize
+import types
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 import torch
 from torch import fx, nn
@@ -323,15 +324,16 @@ def _runtime_functions() -> dict[str, Any]:
     }
 
 
+def _is_runtime_function(obj: object, functions: Mapping[str, Any]) -> TypeGuard[types.FunctionType]:
+    """True for one of `functions` (the runtime's own, not another of the same name)."""
+    return inspect.isfunction(obj) and functions.get(obj.__name__) is obj
+
+
 def _runtime_helpers(graph: fx.Graph) -> tuple[list[str], dict[str, str]]:
     """Sources of the runtime functions the graph calls (and those they call), and fx-name -> new name."""
     functions = _runtime_functions()
     code = graph.python_code(root_module="self")
-    called = {
-        name: obj.__name__
-        for name, obj in code.globals.items()
-        if inspect.isfunction(obj) and functions.get(obj.__name__) is obj
-    }
+    called = {name: obj.__name__ for name, obj in code.globals.items() if _is_runtime_function(obj, functions)}
     needed = _closure(set(called.values()), functions)
     new_names = _helper_names(needed, {node.name for node in graph.nodes} | _RESERVED)
     order = sorted(needed, key=lambda name: inspect.getsourcelines(functions[name])[1])
@@ -449,7 +451,7 @@ def export_torchscript(
         warnings.simplefilter("ignore", FutureWarning)  # and torch 2.14 says so with a FutureWarning
         warnings.filterwarnings("ignore", message="The TorchScript type system", category=UserWarning)
         scripted = torch.jit.script(module)
-        scripted.save(out)
+        scripted.save(out)  # type: ignore[no-untyped-call]  # torch.jit.ScriptModule.save is unannotated
     return scripted
 
 

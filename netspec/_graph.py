@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 from ._dims import ShapeCheck, ShapeError, sym
-from ._errors import Diagnostic, SourceMap, Span, SpecError, did_you_mean, format_path, hint_budget
+from ._errors import Diagnostic, Severity, SourceMap, Span, SpecError, did_you_mean, format_path, hint_budget
 from ._expr import INPUT_SHAPES, Expr, ExprBudgetError, ExprError, Template, compile_value, evaluation_budget
 from ._load import collector_paused
 from ._models import BlockDef, NodeDef, ParamDef, RepeatDef, Spec, is_name_template
@@ -360,7 +360,7 @@ class _Expander:
         *,
         hint: str | None = None,
         code: str = "NS130",
-        severity: str = "error",
+        severity: Severity = "error",
         key: bool = False,
         span: Span | None = None,
     ) -> None:
@@ -372,7 +372,7 @@ class _Expander:
         where = span or source_span(self.spec.source, path, key=key)
         self.diagnostics.append(
             Diagnostic(message, path=format_path(path), hint=hint, code=code, severity=severity).located(where)
-        )  # type: ignore[arg-type]
+        )
 
     def add_static(self, problems: list[Diagnostic]) -> None:
         """Add what the static checks found in parts the expansion did not reach (disabled nodes, unused blocks)."""
@@ -686,6 +686,7 @@ class _Expander:
     def check_tensor_init(self, args: dict[str, Any], path: Path) -> None:
         """The `init` of a `Parameter` or `Buffer`: a function of `torch.nn.init` with its arguments."""
         init = args.get("init", "zeros")
+        fn_args: Any
         if isinstance(init, str):
             name, fn_args, fn_path = init, {}, path + ("init",)
         elif isinstance(init, dict) and len(init) == 1:
@@ -1282,7 +1283,7 @@ def unused_param_warnings(spec: Spec) -> list[Diagnostic]:
         used |= block_used
         for pname in block.params:
             if pname not in block_used:
-                path = ("blocks", bname, "params", pname)
+                path: tuple[str, ...] = ("blocks", bname, "params", pname)
                 warnings.append(
                     Diagnostic(
                         f"block parameter `{pname}` is never used",
@@ -1361,10 +1362,12 @@ def check_init_args(name: str, args: Mapping[str, Any]) -> tuple[dict[str, Any],
     """The keyword arguments for init function `name`, and problems as (argument, message, hint)."""
     allowed = INIT_ARGUMENTS[name]
     kwargs: dict[str, Any] = {}
-    problems = []
+    problems: list[tuple[str, str, str | None]] = []
     for key, value in args.items():
         if key not in allowed:
-            hint = did_you_mean(key, allowed) or f"`{name}` takes: {', '.join(sorted(allowed)) or 'no arguments'}"
+            hint: str | None = (
+                did_you_mean(key, allowed) or f"`{name}` takes: {', '.join(sorted(allowed)) or 'no arguments'}"
+            )
             problems.append((key, f"init function `{name}` has no argument `{key}`", hint))
         elif key in INIT_CHOICES and not (isinstance(value, str) and value in INIT_CHOICES[key]):
             hint = did_you_mean(str(value), INIT_CHOICES[key]) if isinstance(value, str) else None
@@ -1578,7 +1581,7 @@ def _output_refs(spec: Spec, values: dict[str, Any], expander: _Expander) -> lis
 
 
 def _unused_node_warnings(
-    nodes: list[GraphNode], outputs: list[str], spec: Spec, *, severity: str = "error"
+    nodes: list[GraphNode], outputs: list[str], spec: Spec, *, severity: Severity = "error"
 ) -> list[Diagnostic]:
     """Nodes no output depends on (and no `keep` marks): they would not be built. One diagnostic per
     spec node, naming every instance; an error, or a warning next to other errors (often their cause)."""
@@ -1611,7 +1614,7 @@ def _unused_node_warnings(
                 path=format_path(path),
                 hint="connect it with `in:`, list it in `outputs`, mark it `keep: true` to build it anyway, or remove it",
                 code="NS162",
-                severity=severity,  # type: ignore[arg-type]
+                severity=severity,
             ).located(spec.source.span(path, key=True))
         )
     return diagnostics

@@ -864,7 +864,7 @@ class _Importer:
     def _shape_source(self, index: Any, exclude: fx.Node) -> fx.Node | None:
         """The one tensor (other than `exclude`) whose shape the nodes in `index` are computed from."""
         found: set[fx.Node] = set()
-        stack = []
+        stack: list[fx.Node] = []
         fx.node.map_arg(index, stack.append)
         seen: set[fx.Node] = set()
         while stack:

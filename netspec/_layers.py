@@ -39,6 +39,7 @@ from ._rules import (
     _MODE_RANKS,
     _check_channels,
     _concrete,
+    _elements,
     _expect_ranks,
     _expect_spatial_rank,
     _layout,
@@ -173,9 +174,9 @@ def _conv_macs(spatial: int, transposed: bool) -> MacsRule:
         groups: int = args["groups"]
         if transposed:
             out_channels: int = args["out_channels"]
-            return _numel(inputs[0]) * (out_channels // groups) * kernel
+            return _elements(inputs[0]) * (out_channels // groups) * kernel
         in_channels: int = args["in_channels"]
-        return _numel(output) * (in_channels // groups) * kernel
+        return _elements(output) * (in_channels // groups) * kernel
 
     return macs
 
@@ -484,7 +485,7 @@ def _prelu_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -
 
 def _linear_macs(inputs: list[Shape], output: Shape, args: dict[str, Any]) -> int:
     in_features: int = args["in_features"]
-    return _numel(output) * in_features
+    return _elements(output) * in_features
 
 
 def _linear_params(args: dict[str, Any]) -> int:

@@ -15,8 +15,8 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Generator, Iterable, Iterator
+from typing import Any, NoReturn, Protocol, cast
 
 import yaml
 
@@ -130,7 +130,8 @@ def parse_text(
     prepared, end_fixes = _prepare_for_parser(decoded)
     composer = _Composer(file=file, limits=limits, json_like=_looks_like_json(decoded), end_fixes=end_fixes)
     data = None
-    events = yaml.parse(prepared, Loader=loader)
+    # `yaml.parse` is a generator function: closing it disposes of the loader.
+    events = cast(Generator[yaml.Event, None, None], yaml.parse(prepared, Loader=loader))
     try:
         with collector_paused():
             data = composer.compose(events)
@@ -505,6 +506,17 @@ def _shown_tag(tag: str) -> str:
 # ---------------------------------------------------------------- composing
 
 
+class _Marked(Protocol):
+    line: int
+    column: int
+
+
+def _mark(mark: _Marked | None) -> _Marked:
+    """An event's start or end mark: the parser gives every event both."""
+    assert mark is not None
+    return mark
+
+
 class _Fatal(Exception):
     """Composition stops here; the diagnostic is already recorded."""
 
@@ -576,7 +588,8 @@ class _Composer:
 
     def compose(self, events: Iterable[yaml.Event]) -> Any:
         """Consume the event stream and return the document's data."""
-        handlers = {
+        # Each handler takes the event type it is keyed by.
+        handlers: dict[type[yaml.Event], Callable[[Any], None]] = {
             yaml.DocumentStartEvent: self._on_document_start,
             yaml.ScalarEvent: self._on_scalar,
             yaml.AliasEvent: self._on_alias,
@@ -586,7 +599,8 @@ class _Composer:
             yaml.MappingEndEvent: self._on_close,
         }
         for event in events:
-            self.position = (event.start_mark.line + 1, event.start_mark.column + 1)
+            start = _mark(event.start_mark)
+            self.position = (start.line + 1, start.column + 1)
             handler = handlers.get(type(event))
             if handler is not None:
                 handler(event)
@@ -689,6 +703,7 @@ class _Composer:
                 path,
                 "write the values out, or raise `Limits.max_aliases`",
             )
+        assert event.anchor is not None  # an alias always names its anchor
         anchor = self._anchor_named(event.anchor, span, path)
         if parent is not None and parent.expecting_key:
             if anchor.text is None:
@@ -751,7 +766,8 @@ class _Composer:
 
     def _on_close(self, event: yaml.CollectionEndEvent) -> None:
         frame = self.stack.pop()
-        end = (event.end_mark.line + 1, event.end_mark.column + 1)
+        end_mark = _mark(event.end_mark)
+        end = (end_mark.line + 1, end_mark.column + 1)
         if not frame.flow and frame.last_end is not None:
             end = frame.last_end  # a block collection ends with its last entry, not at the next line
         span = Span(self.file, *frame.start, *end)
@@ -900,14 +916,14 @@ class _Composer:
         )
 
     def _span(self, event: yaml.Event) -> Span:
-        start, end = event.start_mark, event.end_mark
+        start, end = _mark(event.start_mark), _mark(event.end_mark)
         end_column = end.column + 1 + self.end_fixes.get((start.line, start.column), 0)
         return Span(self.file, start.line + 1, start.column + 1, end.line + 1, end_column)
 
     def _report(self, code: str, message: str, span: Span, path: Path, hint: str | None) -> None:
         self.problems.append(Diagnostic(message=message, path=format_path(path), hint=hint, code=code).located(span))
 
-    def _fail(self, code: str, message: str, span: Span, path: Path, hint: str | None) -> None:
+    def _fail(self, code: str, message: str, span: Span, path: Path, hint: str | None) -> NoReturn:
         self._report(code, message, span, path, hint)
         raise _Fatal
 

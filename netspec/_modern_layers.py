@@ -17,7 +17,7 @@ from typing import Any
 from ._args import ArgProblem, OpDef, _render, _value_problem
 from ._dims import Dim, Ports, Shape, ShapeCheck, ShapeError, format_shape, is_concrete
 from ._layers import _module_op
-from ._rules import _check_channels, _concrete, _expect_spatial_rank, _numel
+from ._rules import _check_channels, _concrete, _elements, _expect_spatial_rank, _numel
 from ._signatures import signature
 from ._tensor_ops import broadcast
 
@@ -27,7 +27,7 @@ __all__ = ["modern_ops"]
 def _meta_count(path: str) -> Any:
     """Count the parameters by building the class at `path` on the meta device (imports torch when called)."""
 
-    def count(args: dict) -> int:
+    def count(args: dict[str, Any]) -> int:
         import torch
 
         from ._args import resolve_path
@@ -49,7 +49,7 @@ def _check_last(op: str, shape: Shape, expected: int, what: str, arg: str) -> No
         )
 
 
-def _probability(op: str, name: str, args: dict) -> list[ArgProblem]:
+def _probability(op: str, name: str, args: dict[str, Any]) -> list[ArgProblem]:
     value = args.get(name)
     if isinstance(value, (int, float)) and not isinstance(value, bool) and not 0 <= value <= 1:
         return [_value_problem(op, name, value, "must be between 0 and 1")]
@@ -66,7 +66,7 @@ def _mha_views(inputs: list[Shape]) -> tuple[Shape, Shape, Shape]:
     return query, key, value
 
 
-def _mha_infer(inputs: list[Shape], args: dict) -> dict:
+def _mha_infer(inputs: list[Shape], args: dict[str, Any]) -> dict[str, Any]:
     query, key, value = _mha_views(inputs)
     if not query:
         raise ShapeError("`MultiheadAttention` expects a query [N, L, E] or [L, N, E], got a scalar")
@@ -78,7 +78,7 @@ def _mha_infer(inputs: list[Shape], args: dict) -> dict:
     return inferred
 
 
-def _mha_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Ports:
+def _mha_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Ports:
     op = "MultiheadAttention"
     query, key, value = _mha_views(inputs)
     if len(query) not in (2, 3):
@@ -103,18 +103,24 @@ def _mha_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Ports:
     return Ports((tuple(query), weights), ("output", "weights"))
 
 
-def _mha_macs(inputs: list[Shape], output: Shape, args: dict) -> int:
+def _size(d: Dim) -> int:
+    """A dimension in a MAC rule: `node_macs` calls the rules only on shapes of plain integers."""
+    assert is_concrete(d)
+    return d
+
+
+def _mha_macs(inputs: list[Shape], output: Shape, args: dict[str, Any]) -> int:
     query, key, value = _mha_views(inputs)
-    embed = args["embed_dim"]
-    batch = 1 if len(query) == 2 else int(query[0 if args["batch_first"] else 1])
+    embed: int = args["embed_dim"]
+    batch = 1 if len(query) == 2 else _size(query[0 if args["batch_first"] else 1])
     seq = -2 if len(query) == 3 and args["batch_first"] else 0
-    length, source = int(query[seq]), int(key[seq])
+    length, source = _size(query[seq]), _size(key[seq])
     scores = length * (source + int(args["add_bias_kv"]) + int(args["add_zero_attn"]))
-    projections = length * embed * embed * 2 + source * embed * (int(key[-1]) + int(value[-1]))
+    projections = length * embed * embed * 2 + source * embed * (_size(key[-1]) + _size(value[-1]))
     return batch * (projections + 2 * scores * embed)
 
 
-def _mha_problems(args: dict) -> list[ArgProblem]:
+def _mha_problems(args: dict[str, Any]) -> list[ArgProblem]:
     problems = _probability("MultiheadAttention", "dropout", args)
     embed, heads = args.get("embed_dim"), args.get("num_heads")
     if isinstance(heads, int) and heads < 1:
@@ -140,14 +146,14 @@ def _spread_attention(values: list[Any]) -> list[Any]:
     return values
 
 
-def _mha_call(args: dict, ports: frozenset[int]) -> dict:
+def _mha_call(args: dict[str, Any], ports: frozenset[int]) -> dict[str, Any]:
     return {"need_weights": 1 in ports}
 
 
 # -- ScaledDotProductAttention ------------------------------------------------------------------
 
 
-def _sdpa_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _sdpa_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     op = "ScaledDotProductAttention"
     q, k, v = inputs[:3]
     for name, shape in (("query", q), ("key", k), ("value", v)):
@@ -165,13 +171,13 @@ def _sdpa_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
     return batch + (q[-2], v[-1])
 
 
-def _sdpa_macs(inputs: list[Shape], output: Shape, args: dict) -> int:
+def _sdpa_macs(inputs: list[Shape], output: Shape, args: dict[str, Any]) -> int:
     q, k, v = inputs[:3]
-    scores = _numel(output[:-1]) * int(k[-2])  # one score per query position and key position
-    return scores * int(q[-1]) + scores * int(v[-1])
+    scores = _elements(output[:-1]) * _size(k[-2])  # one score per query position and key position
+    return scores * _size(q[-1]) + scores * _size(v[-1])
 
 
-def _sdpa_problems(args: dict) -> list[ArgProblem]:
+def _sdpa_problems(args: dict[str, Any]) -> list[ArgProblem]:
     problems = _probability("ScaledDotProductAttention", "dropout_p", args)
     scale = args.get("scale")
     if isinstance(scale, (int, float)) and not isinstance(scale, bool) and scale <= 0:
@@ -182,11 +188,11 @@ def _sdpa_problems(args: dict) -> list[ArgProblem]:
 # -- Embedding ----------------------------------------------------------------------------------
 
 
-def _embedding_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _embedding_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     return tuple(inputs[0]) + (args["embedding_dim"],)
 
 
-def _embedding_problems(args: dict) -> list[ArgProblem]:
+def _embedding_problems(args: dict[str, Any]) -> list[ArgProblem]:
     count, index = args.get("num_embeddings"), args.get("padding_idx")
     problems = []
     for name in ("num_embeddings", "embedding_dim"):
@@ -202,7 +208,7 @@ def _embedding_problems(args: dict) -> list[ArgProblem]:
 
 
 def _rnn_infer(op: str) -> Any:
-    def infer(inputs: list[Shape], args: dict) -> dict:
+    def infer(inputs: list[Shape], args: dict[str, Any]) -> dict[str, Any]:
         shape = inputs[0]
         if len(shape) not in (2, 3):
             raise ShapeError(
@@ -214,7 +220,7 @@ def _rnn_infer(op: str) -> Any:
 
 
 def _rnn_shape(op: str) -> Any:
-    def rule(inputs: list[Shape], args: dict, check: ShapeCheck) -> Ports:
+    def rule(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Ports:
         (shape,) = inputs
         if len(shape) not in (2, 3):
             layout = "[N, L, H]" if args["batch_first"] else "[L, N, H]"
@@ -237,7 +243,7 @@ def _rnn_shape(op: str) -> Any:
 def _rnn_macs(op: str) -> Any:
     gates = 4 if op == "LSTM" else 3
 
-    def macs(inputs: list[Shape], output: Shape, args: dict) -> int:
+    def macs(inputs: list[Shape], output: Shape, args: dict[str, Any]) -> int:
         (shape,) = inputs
         steps = _numel(shape[:-1])  # time steps times batch
         directions = 2 if args["bidirectional"] else 1
@@ -254,7 +260,7 @@ def _rnn_macs(op: str) -> Any:
 
 
 def _rnn_problems(op: str) -> Any:
-    def validate(args: dict) -> list[ArgProblem]:
+    def validate(args: dict[str, Any]) -> list[ArgProblem]:
         problems = _probability(op, "dropout", args)
         for name in ("input_size", "hidden_size", "num_layers"):
             value = args.get(name)
@@ -277,13 +283,13 @@ def _lstm_items(port: int) -> tuple[int, ...]:
 # -- LayerNorm2d and PixelUnshuffle -------------------------------------------------------------
 
 
-def _layer_norm_2d_infer(inputs: list[Shape], args: dict) -> dict:
+def _layer_norm_2d_infer(inputs: list[Shape], args: dict[str, Any]) -> dict[str, Any]:
     shape = inputs[0]
     _expect_spatial_rank("LayerNorm2d", shape, 2, unbatched=False)
     return {"normalized_shape": _concrete("LayerNorm2d", shape[1], "channels", shape)}
 
 
-def _layer_norm_2d_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _layer_norm_2d_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     (shape,) = inputs
     _expect_spatial_rank("LayerNorm2d", shape, 2, unbatched=False)
     normalized = args["normalized_shape"]
@@ -294,13 +300,13 @@ def _layer_norm_2d_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> 
     return shape
 
 
-def _layer_norm_2d_params(args: dict) -> int:
+def _layer_norm_2d_params(args: dict[str, Any]) -> int:
     normalized = args["normalized_shape"]
     size = math.prod(normalized) if isinstance(normalized, (list, tuple)) else normalized
     return size * (2 if args["bias"] else 1) if args["elementwise_affine"] else 0
 
 
-def _pixel_unshuffle_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _pixel_unshuffle_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     (shape,) = inputs
     factor = args["downscale_factor"]
     if len(shape) < 3:
@@ -312,7 +318,7 @@ def _pixel_unshuffle_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -
     return tuple(shape[:-3]) + (shape[-3] * factor * factor, *sizes)
 
 
-def _pixel_unshuffle_problems(op: str, args: dict) -> list[ArgProblem]:
+def _pixel_unshuffle_problems(op: str, args: dict[str, Any]) -> list[ArgProblem]:
     value = args.get("downscale_factor")
     if isinstance(value, int) and not isinstance(value, bool) and value < 1:
         return [_value_problem(op, "downscale_factor", value, "must be at least 1")]
@@ -351,7 +357,7 @@ def modern_ops() -> list[OpDef]:
     """The catalog entries of the attention, sequence and ConvNeXt-style layers."""
     mha = _module_op(
         "MultiheadAttention",
-        _mha_shape,  # type: ignore[arg-type]
+        _mha_shape,
         infer=_mha_infer,
         inferred=("embed_dim",),
         macs=_mha_macs,

@@ -53,7 +53,7 @@ def _concrete(op: str, dim: Dim, what: str, shape: Shape) -> int:
             f"`{op}` needs a fixed number of {what}, but the input {format_shape(shape)} has `{dim}`",
             f"give the input a fixed number of {what}",
         )
-    return cast(int, dim)
+    return dim
 
 
 def _per_axis(op: str, name: str, value: Any, count: int) -> tuple[int, ...]:
@@ -81,8 +81,16 @@ def _check_channels(op: str, name: str, given: int, shape: Shape, axis: int) -> 
         raise ShapeError(_mismatch_message(name, given, actual), _mismatch_hint(op, name))
 
 
-def _numel(shape: Shape) -> int:
-    return math.prod(shape)
+def _numel(shape: Shape) -> Dim:
+    total: Dim = 1
+    for size in shape:
+        total = total * size
+    return total
+
+
+def _elements(shape: Shape) -> int:
+    """The element count of a shape that MAC rules see: they run only at concrete sizes."""
+    return cast(int, _numel(shape))
 
 
 def _same_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
@@ -100,7 +108,7 @@ def _no_params(args: dict[str, Any]) -> int:
 def _scaled(op: str, size: Dim, scale: float) -> Dim:
     """`floor(size * scale)`, as `torch.nn.functional.interpolate` computes it."""
     if is_concrete(size):
-        return math.floor(float(cast(int, size)) * scale)
+        return math.floor(float(size) * scale)
     exact = Fraction(scale)
     if exact.denominator > 1024:
         raise ShapeError(

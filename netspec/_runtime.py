@@ -60,18 +60,21 @@ def crop_to_size(x: Tensor, size: list[int], mode: str = "center", spatial_from:
 
 def center_crop(x: Tensor, ref: Tensor, spatial_from: int = 2) -> Tensor:
     """Center-crop `x` to the sizes of `ref` in the dimensions from `spatial_from` on."""
-    return crop_to_size(x, ref.shape[spatial_from:], "center", spatial_from)
+    # torch.Size, a list of ints to TorchScript (which reads only a bare ignore at the end of a line)
+    return crop_to_size(x, ref.shape[spatial_from:], "center", spatial_from)  # type: ignore[arg-type]
 
 
 def corner_crop(x: Tensor, ref: Tensor, spatial_from: int = 2) -> Tensor:
     """Crop `x` to the sizes of `ref` from the dimensions' start (top-left corner)."""
-    return crop_to_size(x, ref.shape[spatial_from:], "corner", spatial_from)
+    # torch.Size, a list of ints to TorchScript (which reads only a bare ignore at the end of a line)
+    return crop_to_size(x, ref.shape[spatial_from:], "corner", spatial_from)  # type: ignore[arg-type]
 
 
 def crop(x: Tensor, ref: Tensor | None = None, size: list[int] | None = None, mode: str = "center") -> Tensor:
     """The `crop` op: crop to `ref`'s spatial sizes, or to `size`."""
     if ref is not None:
-        return crop_to_size(x, ref.shape[2:], mode)
+        # torch.Size, a list of ints to TorchScript (which reads only a bare ignore at the end of a line)
+        return crop_to_size(x, ref.shape[2:], mode)  # type: ignore[arg-type]
     if size is None:
         raise ValueError("crop needs a reference tensor or a size")
     return crop_to_size(x, size, mode)
@@ -207,7 +210,8 @@ def expand(x: Tensor, size: list[int]) -> Tensor:
 
 def slice_dim(x: Tensor, dim: int, start: int | None = None, end: int | None = None, step: int = 1) -> Tensor:
     """The `slice` op: positions `start` to `end` (exclusive) by `step` along `dim`, as `x[:, start:end:step]`."""
-    return torch.ops.aten.slice(x, dim, start, end, step)
+    out: Tensor = torch.ops.aten.slice(x, dim, start, end, step)
+    return out
 
 
 def make_tensor(shape: list[int], init: Any = "zeros", dtype: str = "float32", **flags: Any) -> Tensor:

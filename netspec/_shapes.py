@@ -129,7 +129,7 @@ def _declared_shapes(graph: Graph, given: Mapping[str, Sequence[int]] | None, co
     for name, declared in graph.inputs.items():
         if name in given:
             continue
-        shape = []
+        shape: list[Dim] = []
         for d in declared:
             if isinstance(d, str) and d in bound:
                 shape.append(bound[d][0])  # the same symbol is the same size in every input
@@ -217,8 +217,8 @@ def infer(
         dims = [d for port in output.shapes for d in port] if isinstance(output, Ports) else list(output)
         too_large = next((d for d in dims if magnitude(d) > MAX_DIM), None)
         if too_large is not None:
-            shown = f"{too_large:,}" if isinstance(too_large, int) else str(too_large)
-            shown = shown if len(shown) < 80 else None
+            text = f"{too_large:,}" if isinstance(too_large, int) else str(too_large)
+            shown = text if len(text) < 80 else None
             diagnostics.append(
                 Diagnostic(
                     f"`{node.name}` makes a dimension larger than {MAX_DIM:,} (2**48)"
@@ -552,6 +552,7 @@ def node_macs(info: NodeInfo) -> int | None:
 
 
 def activation_elements(shape: Shape) -> int | None:
-    if not all(is_concrete(d) for d in shape):
+    sizes = [d for d in shape if is_concrete(d)]
+    if len(sizes) != len(shape):
         return None
-    return math.prod(int(d) for d in shape)  # type: ignore[arg-type]
+    return math.prod(sizes)

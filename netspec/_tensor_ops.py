@@ -19,7 +19,7 @@ from typing import Any, Literal
 from ._args import ArgProblem, ArgSpec, OpDef, _join_or, _render, _value_problem
 from ._dims import Dim, Ports, Shape, ShapeCheck, ShapeError, Sym, format_shape, is_concrete
 from ._errors import did_you_mean
-from ._rules import _no_macs, _no_params, _normalize_axis, _numel
+from ._rules import _elements, _no_macs, _no_params, _normalize_axis, _numel
 
 __all__ = ["INIT_NAMES", "TENSOR_DTYPES", "broadcast", "tensor_ops"]
 
@@ -70,7 +70,7 @@ def _unique_problem(op: str, name: str, value: Any) -> list[ArgProblem]:
 # -- rearranging --------------------------------------------------------------------------------
 
 
-def _permute_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _permute_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     (shape,) = inputs
     dims = list(args["dims"])
     if len(dims) != len(shape):
@@ -83,7 +83,7 @@ def _permute_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
     return tuple(shape[a] for a in axes)
 
 
-def _transpose_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _transpose_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     (shape,) = inputs
     a = _normalize_axis("transpose", "dim0", args["dim0"], len(shape))
     b = _normalize_axis("transpose", "dim1", args["dim1"], len(shape))
@@ -93,7 +93,7 @@ def _transpose_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shap
 
 
 def _reshape_shape(op: str) -> Any:
-    def rule(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+    def rule(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
         (shape,) = inputs
         sizes: list[Dim] = list(args["shape"])
         total = _numel(shape)
@@ -143,7 +143,7 @@ def _divide(total: Dim, known: Dim) -> Dim | None:
     return Sym._make({tuple(rest): top_coeff // bottom_coeff})
 
 
-def _expand_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _expand_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     (shape,) = inputs
     sizes = list(args["size"])
     if len(sizes) < len(shape):
@@ -168,13 +168,13 @@ def _expand_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
     return tuple(out)
 
 
-def _unsqueeze_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _unsqueeze_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     (shape,) = inputs
     axis = _normalize_axis("unsqueeze", "dim", args["dim"], len(shape) + 1)
     return shape[:axis] + (1,) + shape[axis:]
 
 
-def _squeeze_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _squeeze_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     (shape,) = inputs
     axes = _axes("squeeze", "dim", args["dim"], max(len(shape), 1))
     for a in axes:
@@ -186,7 +186,7 @@ def _squeeze_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
     return tuple(d for i, d in enumerate(shape) if i not in axes)
 
 
-def _roll_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _roll_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     (shape,) = inputs
     shifts, dims = args["shifts"], args["dims"]
     if dims is None:
@@ -205,7 +205,7 @@ def _roll_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
 # -- selecting ----------------------------------------------------------------------------------
 
 
-def _index_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _index_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     (shape,) = inputs
     if not shape:
         raise ShapeError("`index` needs an input with at least one dimension, got a scalar")
@@ -224,7 +224,7 @@ def _index_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
     return shape[:axis] + shape[axis + 1 :]
 
 
-def _slice_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _slice_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     (shape,) = inputs
     if not shape:
         raise ShapeError("`slice` needs an input with at least one dimension, got a scalar")
@@ -249,7 +249,7 @@ def _slice_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
     return shape[:axis] + (length,) + shape[axis + 1 :]
 
 
-def _split_sizes(op: str, shape: Shape, axis: int, args: dict, check: ShapeCheck) -> list[Dim]:
+def _split_sizes(op: str, shape: Shape, axis: int, args: dict[str, Any], check: ShapeCheck) -> list[Dim]:
     size = shape[axis]
     what = f"dimension {axis} of the `{op}` input {format_shape(shape)}"
     if op == "chunk":
@@ -273,7 +273,7 @@ def _split_sizes(op: str, shape: Shape, axis: int, args: dict, check: ShapeCheck
 
 
 def _split_rule(op: str) -> Any:
-    def rule(inputs: list[Shape], args: dict, check: ShapeCheck) -> Ports:
+    def rule(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Ports:
         (shape,) = inputs
         if not shape:
             raise ShapeError(f"`{op}` needs an input with at least one dimension, got a scalar")
@@ -285,7 +285,7 @@ def _split_rule(op: str) -> Any:
     return rule
 
 
-def _split_ports(args: dict) -> tuple[str, ...] | None:
+def _split_ports(args: dict[str, Any]) -> tuple[str, ...] | None:
     sections = args.get("split_size_or_sections")
     if isinstance(sections, (list, tuple)):
         return tuple(str(i) for i in range(len(sections)))
@@ -296,7 +296,7 @@ def _split_ports(args: dict) -> tuple[str, ...] | None:
 
 
 def _reduce_shape(op: str) -> Any:
-    def rule(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+    def rule(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
         (shape,) = inputs
         dim, keep = args["dim"], args["keepdim"]
         axes = list(range(len(shape))) if dim is None else _axes(op, "dim", dim, max(len(shape), 1))
@@ -307,12 +307,12 @@ def _reduce_shape(op: str) -> Any:
     return rule
 
 
-def _reduce_kwargs(args: dict, ports: frozenset[int]) -> dict:
+def _reduce_kwargs(args: dict[str, Any], ports: frozenset[int]) -> dict[str, Any]:
     dim = args["dim"]
     return {"dim": [] if dim is None else dim, "keepdim": args["keepdim"]}
 
 
-def _mean_kwargs(args: dict, ports: frozenset[int]) -> dict:
+def _mean_kwargs(args: dict[str, Any], ports: frozenset[int]) -> dict[str, Any]:
     dim = args["dim"]
     return {"dim": None if dim is None else dim, "keepdim": args["keepdim"]}
 
@@ -338,7 +338,7 @@ def broadcast(op: str, a: Shape, b: Shape, check: ShapeCheck) -> Shape:
     return tuple(out)
 
 
-def _matmul_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _matmul_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     a, b = inputs
     if not a or not b:
         raise ShapeError(
@@ -362,20 +362,21 @@ def _matmul_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
     return out
 
 
-def _matmul_macs(inputs: list[Shape], output: Shape, args: dict) -> int:
-    a = inputs[0]
-    return _numel(output) * int(a[-1])
+def _matmul_macs(inputs: list[Shape], output: Shape, args: dict[str, Any]) -> int:
+    inner = inputs[0][-1]
+    assert is_concrete(inner)  # node_macs calls MAC rules only on shapes of plain integers
+    return _elements(output) * inner
 
 
 # -- learned tensors ----------------------------------------------------------------------------
 
 
-def _tensor_shape(inputs: list[Shape], args: dict, check: ShapeCheck) -> Shape:
+def _tensor_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     return tuple(args["shape"])
 
 
 def _tensor_problems(op: str) -> Any:
-    def validate(args: dict) -> list[ArgProblem]:
+    def validate(args: dict[str, Any]) -> list[ArgProblem]:
         problems = []
         shape = args.get("shape")
         if isinstance(shape, (list, tuple)) and any(isinstance(s, int) and s < 1 for s in shape):
@@ -399,7 +400,7 @@ def _tensor_problems(op: str) -> Any:
     return validate
 
 
-def _parameter_count(args: dict) -> int:
+def _parameter_count(args: dict[str, Any]) -> int:
     return math.prod(args["shape"])
 
 
@@ -416,7 +417,7 @@ def _dims_problems(op: str, name: str) -> Any:
 
 
 def _positive(op: str, name: str) -> Any:
-    def validate(args: dict) -> list[ArgProblem]:
+    def validate(args: dict[str, Any]) -> list[ArgProblem]:
         value = args.get(name)
         values = value if isinstance(value, (list, tuple)) else [value]
         if any(isinstance(v, int) and not isinstance(v, bool) and v < 1 for v in values):
@@ -426,7 +427,7 @@ def _positive(op: str, name: str) -> Any:
     return validate
 
 
-def _slice_problems(args: dict) -> list[ArgProblem]:
+def _slice_problems(args: dict[str, Any]) -> list[ArgProblem]:
     step = args.get("step", 1)
     if isinstance(step, int) and not isinstance(step, bool) and step < 1:
         return [_value_problem("slice", "step", step, "must be at least 1 (torch has no negative steps)")]
@@ -434,7 +435,7 @@ def _slice_problems(args: dict) -> list[ArgProblem]:
 
 
 def _sizes_problems(op: str, name: str) -> Any:
-    def validate(args: dict) -> list[ArgProblem]:
+    def validate(args: dict[str, Any]) -> list[ArgProblem]:
         sizes = args.get(name)
         if not isinstance(sizes, (list, tuple)):
             return []
