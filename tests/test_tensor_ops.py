@@ -381,3 +381,73 @@ def test_symbolic_sizes_of_reshape_chunk_and_slice() -> None:
     torch.testing.assert_close(half, x.chunk(2, 2)[0])
     torch.testing.assert_close(cut, x[:, :, 1:3])
     torch.testing.assert_close(last, x[:, :, -1])
+
+
+@pytest.mark.parametrize(
+    ("shape", "node", "message"),
+    [
+        ([2, 5, 8], {"op": "MultiheadAttention", "num_heads": 2, "dropout": 1.5}, "`dropout` of `MultiheadAttention`"),
+        ([2, 5, 8], {"op": "MultiheadAttention", "num_heads": 0}, "must be at least 1"),
+        (
+            [2, 5, 9],
+            {"op": "MultiheadAttention", "embed_dim": 9, "num_heads": 2},
+            "must be divisible by `num_heads` (=2)",
+        ),
+        (
+            [2, 3, 5, 8],
+            {"op": "MultiheadAttention", "num_heads": 2, "batch_first": True},
+            "`MultiheadAttention` expects a query [N, L, E] (or [L, E] unbatched), got [2, 3, 5, 8]",
+        ),
+        (
+            [2, 5, 8],
+            {"op": "MultiheadAttention", "embed_dim": 6, "num_heads": 2},
+            "`embed_dim` is 6 but the input gives 8",
+        ),
+        ([4], {"op": "ScaledDotProductAttention", "in": ["x", "x", "x"]}, "needs a query [..., L, E], got [4]"),
+        ([2, 4, 3], {"op": "ScaledDotProductAttention", "in": ["x", "x", "x"], "dropout_p": 2}, "between 0 and 1"),
+        ([2, 4, 3], {"op": "ScaledDotProductAttention", "in": ["x", "x", "x"], "scale": -1}, "must be positive"),
+        ([2, 4], {"op": "Embedding", "num_embeddings": 0, "embedding_dim": 3}, "must be at least 1"),
+        ([2, 4], {"op": "Embedding", "num_embeddings": 11, "embedding_dim": 3, "padding_idx": 11}, "within the 11"),
+        ([6], {"op": "LSTM", "hidden_size": 4}, "`LSTM` expects an input [L, N, H] ([N, L, H] with `batch_first`)"),
+        (
+            [2, 3, 4, 6],
+            {"op": "GRU", "input_size": 6, "hidden_size": 4},
+            "`GRU` expects an input [L, N, H] ([N, L, H] with",
+        ),
+        ([2, 3, 6], {"op": "LSTM", "hidden_size": 0}, "must be at least 1"),
+        ([2, 3, 6], {"op": "LSTM", "hidden_size": 5, "proj_size": 5}, "below `hidden_size` (5)"),
+        ([4, 4], {"op": "PixelUnshuffle", "downscale_factor": 2}, "expects an input [..., C, H, W], got [4, 4]"),
+        ([1, 1, 4, 4], {"op": "PixelUnshuffle", "downscale_factor": 0}, "must be at least 1"),
+    ],
+)
+def test_attention_sequence_and_image_layer_problems_are_reported(
+    shape: list[Any], node: dict[str, Any], message: str
+) -> None:
+    outputs = {"LSTM": ["op:0"], "GRU": ["op:0"], "MultiheadAttention": ["op:output"]}.get(node["op"])
+    assert message in _problem(shape, {"op": node}, outputs)
+
+
+def test_attention_whose_key_has_another_rank_or_size() -> None:
+    spec = {"name": "t", "inputs": {"x": [2, 5, 8], "memory": [3, 6]}}
+    nodes = {"attend": {"op": "MultiheadAttention", "in": ["x", "memory"], "num_heads": 2}}
+    with pytest.raises(netspec.SpecError, match=r"the key \[3, 6\] of `MultiheadAttention` has another rank"):
+        netspec.infer_shapes(netspec.load({**spec, "nodes": nodes, "outputs": ["attend:output"]}))
+    spec["inputs"] = {"x": [5, 2, 8], "memory": [3, 2, 6]}
+    built = netspec.load({**spec, "nodes": nodes, "outputs": ["attend:output"]})
+    model = netspec.build(built).eval()
+    reference = nn.MultiheadAttention(8, 2, kdim=6, vdim=6).eval()
+    model.get_submodule("attend").load_state_dict(reference.state_dict())
+    x, memory = torch.randn(5, 2, 8), torch.randn(3, 2, 6)
+    torch.testing.assert_close(model(x, memory), reference(x, memory, memory, need_weights=False)[0])
+
+
+def test_attention_macs_count_the_projections_and_the_scores() -> None:
+    from netspec import summarize
+
+    nodes: dict[str, Any] = {"attend": {"op": "MultiheadAttention", "num_heads": 2, "batch_first": True}}
+    spec = _spec([2, 5, 8], nodes, ["attend:output"])
+    # per batch item: q/k/v/out projections of 5 positions x 8 x 8, then 5 x 5 scores times 8 twice
+    assert summarize(spec).totals.macs == 2 * (5 * 8 * 8 * 4 + 2 * 5 * 5 * 8)
+    nodes = {"attend": {"op": "ScaledDotProductAttention", "in": ["x", "x", "x"]}}
+    # 2 x 2 x 4 queries, each with 4 scores of 3 products and 4 weighted values of 3
+    assert summarize(_spec([2, 2, 4, 3], nodes)).totals.macs == 2 * 2 * 4 * 4 * 3 * 2
