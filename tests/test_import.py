@@ -350,3 +350,58 @@ def test_tensor_ops_ports_and_learned_tensors() -> None:
     assert yaml.safe_load(text)["inputs"]["x"][0] == "N"
     out = built(torch.randn(5, 8, 2, 2))  # the batch is free
     assert out[0].shape == (5, 8)
+
+
+class Resized(nn.Module):
+    """`F.interpolate` by a scale, by a size, and to the size of another tensor."""
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return (
+            F.interpolate(x, scale_factor=2),
+            F.interpolate(x, size=3, mode="bilinear", align_corners=True),
+            F.interpolate(x, size=skip.shape[2:], mode="bilinear"),
+            F.interpolate(x, size=(5, 7)),
+        )
+
+
+def test_interpolate_by_scale_size_and_the_size_of_another_input() -> None:
+    text, _ = _imported(Resized(), x=[1, 2, 4, 4], skip=[1, 3, 8, 6])
+    assert _nodes(text) == {
+        "interpolate": {"op": "interpolate", "scale_factor": [2.0, 2.0]},
+        "interpolate_1": {"op": "interpolate", "in": "x", "mode": "bilinear", "align_corners": True, "size": [3, 3]},
+        "interpolate_2": {"op": "interpolate", "in": ["x", "skip"], "mode": "bilinear"},
+        "interpolate_3": {"op": "interpolate", "in": "x", "size": [5, 7]},
+    }
+
+
+class Antialiased(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, scale_factor=0.5, mode="bilinear", antialias=True)
+
+
+def test_interpolate_with_antialias_is_refused_by_name() -> None:
+    with pytest.raises(netspec.ModuleImportError) as info:
+        netspec.from_module(Antialiased(), inputs={"x": [1, 2, 4, 4]})
+    assert any("`F.interpolate` with `antialias`" in p for p in info.value.problems)
+
+
+class MyReLU(nn.ReLU):
+    """A subclass of a catalog class that keeps its `forward`: imported as that op."""
+
+
+class Linear(nn.Module):
+    """Not `nn.Linear`, but its namesake with its arguments and weights: imported as `Linear`."""
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.randn(out_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+
+def test_subclasses_and_namesakes_of_catalog_classes() -> None:
+    text, _ = _imported(nn.Sequential(Linear(4, 3), MyReLU()), x=[2, 4])
+    assert _nodes(text) == [{"op": "Linear", "out_features": 3}, "ReLU"]
