@@ -404,4 +404,62 @@ class Linear(nn.Module):
 
 def test_subclasses_and_namesakes_of_catalog_classes() -> None:
     text, _ = _imported(nn.Sequential(Linear(4, 3), MyReLU()), x=[2, 4])
-    assert _nodes(text) == [{"op": "Linear", "out_features": 3}, "ReLU"]
+    assert yaml.safe_load(text)["nodes"] == [{"op": "Linear", "out_features": 3}, "ReLU"]
+
+
+class Unused(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.fc(x)
+        return out
+
+
+class AddNumber(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.add(x, 1)
+
+
+class AddBroadcast(nn.Module):
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return x + y
+
+
+class KeywordCall(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.fc(input=x)
+        return out
+
+
+@pytest.mark.parametrize(
+    ("module", "shapes", "message"),
+    [
+        (nn.Linear(4, 3), {"x": [2, 5]}, "the module fails on inputs of shape x=[2, 5]: RuntimeError: "),
+        (Unused(), {"x": [2, 4]}, "the forward (in eval mode) never calls `head`, whose weights a spec cannot hold"),
+        (AddNumber(), {"x": [2, 4]}, "of a tensor and a number"),
+        (AddBroadcast(), {"x": [2, 3], "y": [3]}, "an `add` of shapes [2, 3] and [3]"),
+        (KeywordCall(), {"x": [2, 4]}, "`fc` is called with keyword arguments"),
+    ],
+)
+def test_what_cannot_be_imported_is_named(module: nn.Module, shapes: dict[str, list[int]], message: str) -> None:
+    with pytest.raises(netspec.ModuleImportError) as info:
+        netspec.from_module(module, inputs=shapes)
+    assert any(message in problem for problem in info.value.problems), info.value.problems
+
+
+def test_repeat_parameters_take_the_type_of_their_values() -> None:
+    from netspec._import import _param_type
+
+    assert _param_type([True, False]) == "bool"
+    assert _param_type([1, 2]) == "int"
+    assert _param_type([1, 2.5]) == "float"
+    assert _param_type(["a", "b"]) == "str"
+    assert _param_type([[1, 2], [3]]) == "list[int]"
+    assert _param_type([1, "a"]) is None
