@@ -463,3 +463,35 @@ def test_repeat_parameters_take_the_type_of_their_values() -> None:
     assert _param_type(["a", "b"]) == "str"
     assert _param_type([[1, 2], [3]]) == "list[int]"
     assert _param_type([1, "a"]) is None
+
+
+class DataDependent(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x if x.sum() > 0 else -x
+
+
+class AddAlpha(nn.Module):
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return torch.add(x, y, alpha=2)
+
+
+def test_untraceable_forwards_and_add_with_alpha_are_named() -> None:
+    with pytest.raises(netspec.ModuleImportError, match=r"torch\.fx cannot trace `DataDependent`: TraceError"):
+        netspec.from_module(DataDependent(), inputs={"x": [2, 4]})
+    with pytest.raises(netspec.ModuleImportError) as info:
+        netspec.from_module(AddAlpha(), inputs={"x": [2, 4], "y": [2, 4]})
+    assert any("`add` with `alpha`" in problem for problem in info.value.problems)
+
+
+class PassThrough(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.fc(x).contiguous()], dim=1)
+
+
+def test_identity_methods_and_a_concatenation_of_one_tensor_are_the_tensor() -> None:
+    text, _ = _imported(PassThrough(), x=[2, 4])
+    assert yaml.safe_load(text)["nodes"] == {"fc": {"op": "Linear", "out_features": 4}}
