@@ -350,3 +350,148 @@ def test_tensor_ops_ports_and_learned_tensors() -> None:
     assert yaml.safe_load(text)["inputs"]["x"][0] == "N"
     out = built(torch.randn(5, 8, 2, 2))  # the batch is free
     assert out[0].shape == (5, 8)
+
+
+class Resized(nn.Module):
+    """`F.interpolate` by a scale, by a size, and to the size of another tensor."""
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return (
+            F.interpolate(x, scale_factor=2),
+            F.interpolate(x, size=3, mode="bilinear", align_corners=True),
+            F.interpolate(x, size=skip.shape[2:], mode="bilinear"),
+            F.interpolate(x, size=(5, 7)),
+        )
+
+
+def test_interpolate_by_scale_size_and_the_size_of_another_input() -> None:
+    text, _ = _imported(Resized(), x=[1, 2, 4, 4], skip=[1, 3, 8, 6])
+    assert _nodes(text) == {
+        "interpolate": {"op": "interpolate", "scale_factor": [2.0, 2.0]},
+        "interpolate_1": {"op": "interpolate", "in": "x", "mode": "bilinear", "align_corners": True, "size": [3, 3]},
+        "interpolate_2": {"op": "interpolate", "in": ["x", "skip"], "mode": "bilinear"},
+        "interpolate_3": {"op": "interpolate", "in": "x", "size": [5, 7]},
+    }
+
+
+class Antialiased(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, scale_factor=0.5, mode="bilinear", antialias=True)
+
+
+def test_interpolate_with_antialias_is_refused_by_name() -> None:
+    with pytest.raises(netspec.ModuleImportError) as info:
+        netspec.from_module(Antialiased(), inputs={"x": [1, 2, 4, 4]})
+    assert any("`F.interpolate` with `antialias`" in p for p in info.value.problems)
+
+
+class MyReLU(nn.ReLU):
+    """A subclass of a catalog class that keeps its `forward`: imported as that op."""
+
+
+class Linear(nn.Module):
+    """Not `nn.Linear`, but its namesake with its arguments and weights: imported as `Linear`."""
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.randn(out_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+
+def test_subclasses_and_namesakes_of_catalog_classes() -> None:
+    text, _ = _imported(nn.Sequential(Linear(4, 3), MyReLU()), x=[2, 4])
+    assert yaml.safe_load(text)["nodes"] == [{"op": "Linear", "out_features": 3}, "ReLU"]
+
+
+class Unused(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.fc(x)
+        return out
+
+
+class AddNumber(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.add(x, 1)
+
+
+class AddBroadcast(nn.Module):
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return x + y
+
+
+class KeywordCall(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.fc(input=x)
+        return out
+
+
+@pytest.mark.parametrize(
+    ("module", "shapes", "message"),
+    [
+        (nn.Linear(4, 3), {"x": [2, 5]}, "the module fails on inputs of shape x=[2, 5]: RuntimeError: "),
+        (Unused(), {"x": [2, 4]}, "the forward (in eval mode) never calls `head`, whose weights a spec cannot hold"),
+        (AddNumber(), {"x": [2, 4]}, "of a tensor and a number"),
+        (AddBroadcast(), {"x": [2, 3], "y": [3]}, "an `add` of shapes [2, 3] and [3]"),
+        (KeywordCall(), {"x": [2, 4]}, "`fc` is called with keyword arguments"),
+    ],
+)
+def test_what_cannot_be_imported_is_named(module: nn.Module, shapes: dict[str, list[int]], message: str) -> None:
+    with pytest.raises(netspec.ModuleImportError) as info:
+        netspec.from_module(module, inputs=shapes)
+    assert any(message in problem for problem in info.value.problems), info.value.problems
+
+
+def test_repeat_parameters_take_the_type_of_their_values() -> None:
+    from netspec._import import _param_type
+
+    assert _param_type([True, False]) == "bool"
+    assert _param_type([1, 2]) == "int"
+    assert _param_type([1, 2.5]) == "float"
+    assert _param_type(["a", "b"]) == "str"
+    assert _param_type([[1, 2], [3]]) == "list[int]"
+    assert _param_type([1, "a"]) is None
+
+
+class DataDependent(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x if x.sum() > 0 else -x
+
+
+class AddAlpha(nn.Module):
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return torch.add(x, y, alpha=2)
+
+
+def test_untraceable_forwards_and_add_with_alpha_are_named() -> None:
+    with pytest.raises(netspec.ModuleImportError, match=r"torch\.fx cannot trace `DataDependent`: TraceError"):
+        netspec.from_module(DataDependent(), inputs={"x": [2, 4]})
+    with pytest.raises(netspec.ModuleImportError) as info:
+        netspec.from_module(AddAlpha(), inputs={"x": [2, 4], "y": [2, 4]})
+    assert any("`add` with `alpha`" in problem for problem in info.value.problems)
+
+
+class PassThrough(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.fc(x).contiguous()], dim=1)
+
+
+def test_identity_methods_and_a_concatenation_of_one_tensor_are_the_tensor() -> None:
+    text, _ = _imported(PassThrough(), x=[2, 4])
+    assert yaml.safe_load(text)["nodes"] == {"fc": {"op": "Linear", "out_features": 4}}

@@ -261,3 +261,42 @@ def test_base_dependencies_leave_torch_to_an_extra():
     assert any(dep.startswith("torch") for dep in project["optional-dependencies"]["torch"])
     hooks = (ROOT / ".pre-commit-hooks.yaml").read_text()
     assert "entry: netspec validate --specs-only" in hooks and "additional_dependencies" not in hooks
+
+
+def test_a_changed_docstring_is_named() -> None:
+    live = _live()
+    conv = live["torch.nn.Conv2d"]
+    live["torch.nn.Conv2d"] = _signatures.Signature(conv.args, conv.doc + " More.")
+    assert _signatures.compare(live) == ["torch.nn.Conv2d: the docstring differs"]
+
+
+def test_signature_arg_specs_are_by_name_in_order() -> None:
+    conv = _signatures.signature("torch.nn.Conv2d")
+    specs = conv.arg_specs()
+    assert list(specs) == [a.name for a in conv.args]
+    assert specs["in_channels"].required and not specs["stride"].required and specs["stride"].default == 1
+
+
+def test_module_attributes_come_from_the_snapshot_or_from_torch() -> None:
+    from netspec._torch_signatures import MODULE_ATTRIBUTES
+
+    assert _signatures.module_attributes() is MODULE_ATTRIBUTES
+    with _signatures.reading_torch():
+        live = _signatures.module_attributes()
+    assert {"forward", "training", "_modules", "register_buffer"} <= live
+
+
+@pytest.mark.parametrize(
+    ("value", "source"),
+    [((1,), "(1,)"), ((1, 2), "(1, 2)"), ([0.5, None], "[0.5, None]"), (('a"b', True), "('a\"b', True)")],
+)
+def test_defaults_are_written_as_python_source(value: object, source: str) -> None:
+    text = _signatures._value_source(value)
+    assert text == source and eval(text) == value
+
+
+def test_values_and_annotations_the_snapshot_cannot_write_are_named() -> None:
+    with pytest.raises(TypeError, match=r"cannot write the default \{1\}"):
+        _signatures._value_source({1})
+    with pytest.raises(TypeError, match=r"cannot write the annotation <class 'pathlib.Path'>"):
+        _signatures._type_source(Path)

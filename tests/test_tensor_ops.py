@@ -286,3 +286,168 @@ nodes:
     labels = {row.name: row.op for row in summary.rows if row.kind == "block"}
     assert labels == {"body": "stack", "body.0": "pair x2", "body.0.0": "pair", "body.0.1": "pair"}
     assert {row.name: row.output for row in summary.rows}["body.0"] == (1, 1, 3)
+
+
+def _problem(shape: list[Any], nodes: dict[str, Any], outputs: list[str] | None = None) -> str:
+    with pytest.raises(netspec.SpecError) as caught:
+        netspec.infer_shapes(_spec(shape, nodes, outputs))
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("shape", "node", "message"),
+    [
+        ([2, 3], {"op": "permute", "dims": [0]}, "`dims` [0] of `permute` has 1 entries, but the input [2, 3] has 2"),
+        ([2, 3], {"op": "permute", "dims": [0, 0]}, "names a dimension twice"),
+        ([2, 3], {"op": "reshape", "shape": [-1, -1]}, "`shape` [-1, -1] of `reshape` has more than one -1"),
+        ([2, 3], {"op": "reshape", "shape": [4, -1]}, "[2, 3] has 6 elements, not a multiple of 4"),
+        ([2, 3], {"op": "reshape", "shape": [0, 6]}, "must list sizes of at least 1, -1 (inferred), or symbols"),
+        ([2, 3], {"op": "expand", "size": [3]}, "`size` [3] of `expand` has fewer dimensions than the input [2, 3]"),
+        ([2, 3], {"op": "expand", "size": [-1, 2, 3]}, "`size` of `expand` has -1 at a new leading dimension 0"),
+        ([2, 3], {"op": "expand", "size": [2, 4]}, "`expand` cannot grow dimension 1 of [2, 3] from 3 to 4"),
+        ([2, 3], {"op": "squeeze", "dim": 0}, "`squeeze` removes dimension 0 of [2, 3], which is 2, not 1"),
+        ([2, 3], {"op": "roll", "shifts": [1, 2]}, "`roll` without `dims` takes one shift"),
+        ([2, 3], {"op": "roll", "shifts": [1, 2], "dims": 0}, "`roll` needs one shift per dimension"),
+        ([2, 3], {"op": "index", "dim": 1, "index": 3}, "`index` 3 is outside dimension 1 of the `index` input"),
+        ([2, 3], {"op": "slice", "dim": 0, "step": 0}, "must be at least 1 (torch has no negative steps), got 0"),
+        (["N", 3], {"op": "split", "split_size_or_sections": 2, "dim": 0}, "makes a number of outputs that depends"),
+        ([2, 3], {"op": "chunk", "chunks": 0}, "must be at least 1"),
+        ([2, 3], {"op": "Parameter", "shape": [0, 2]}, "must list sizes of at least 1"),
+        ([2, 3], {"op": "Parameter", "shape": [2], "init": {"ones": {}, "zeros": {}}}, "must name one function"),
+        ([2, 3], {"op": "Parameter", "shape": [2], "init": "onse"}, "did you mean `ones`"),
+    ],
+)
+def test_shape_and_argument_problems_are_reported(shape: list[Any], node: dict[str, Any], message: str) -> None:
+    assert message in _problem(shape, {"op": node}, ["op:0"] if node["op"] == "split" else None)
+
+
+def test_matmul_problems_are_reported() -> None:
+    nodes = {"w": {"op": "Parameter", "shape": [4, 5]}, "mm": {"op": "matmul", "in": ["x", "w"]}}
+    assert "cannot multiply [2, 3] by [4, 5]" in _problem([2, 3], nodes)
+    nodes = {"w": {"op": "Parameter", "shape": [3, 3, 5]}, "mm": {"op": "matmul", "in": ["x", "w"]}}
+    assert "the batch dimensions of the `matmul` inputs [2] and [3] do not broadcast: 2 and 3" in _problem(
+        [2, 2, 3], nodes
+    )
+
+
+@pytest.mark.parametrize(
+    ("shape", "node", "reference"),
+    [
+        ([2, 1, 3], {"op": "squeeze", "dim": 1}, lambda x: x.squeeze(1)),
+        ([2, 3], {"op": "unsqueeze", "dim": -1}, lambda x: x.unsqueeze(-1)),
+        ([2, 3], {"op": "roll", "shifts": 2}, lambda x: torch.roll(x, 2)),
+        ([2, 1], {"op": "expand", "size": [4, -1, 3]}, lambda x: x.expand(4, -1, 3)),
+        ([2, 3], {"op": "sum", "dim": 1, "keepdim": True}, lambda x: x.sum(1, keepdim=True)),
+        ([2, 3], {"op": "amin", "keepdim": True}, lambda x: x.amin(dim=[0, 1], keepdim=True)),
+        ([2, 5], {"op": "slice", "dim": 1, "start": -4, "end": 9, "step": 2}, lambda x: x[:, -4:9:2]),
+        ([2, 5], {"op": "index", "dim": 1, "index": -2}, lambda x: x[:, -2]),
+    ],
+)
+def test_more_tensor_ops_equal_torch(shape: list[int], node: dict[str, Any], reference: Any) -> None:
+    x, got, inferred = _run(shape, node)
+    expected = reference(x)
+    torch.testing.assert_close(got, expected)
+    assert tuple(inferred) == tuple(expected.shape)
+
+
+@pytest.mark.parametrize(("a", "b"), [([3], [3, 4]), ([2, 3, 4], [4]), ([2, 1, 3, 4], [5, 4, 2])])
+def test_matmul_of_vectors_and_batches_equals_torch(a: list[int], b: list[int]) -> None:
+    spec = _spec(a, {"w": {"op": "Parameter", "shape": b, "init": "ones"}, "mm": {"op": "matmul", "in": ["x", "w"]}})
+    x = torch.randn(a)
+    expected = torch.matmul(x, torch.ones(b))
+    torch.testing.assert_close(netspec.build(spec)(x), expected)
+    assert tuple(netspec.infer_shapes(spec)["mm"]) == tuple(expected.shape)
+
+
+def test_symbolic_sizes_of_reshape_chunk_and_slice() -> None:
+    spec = _spec(
+        ["N", "C", "H"],
+        {
+            "flat": {"op": "reshape", "shape": ["N", -1]},
+            "back": {"op": "reshape", "in": "x", "shape": [-1, "C", "H"]},
+            "halves": {"op": "chunk", "in": "x", "chunks": 2, "dim": 2},
+            "cut": {"op": "slice", "in": "x", "dim": 2, "start": 1, "end": 3},
+            "last": {"op": "index", "in": "x", "dim": 2, "index": -1},
+        },
+        outputs=["flat", "back", "halves:0", "cut", "last"],
+    )
+    shapes = netspec.infer_shapes(spec)
+    assert [str(d) for d in shapes["flat"]] == ["N", "C*H"]
+    assert [str(d) for d in shapes["back"]] == ["N", "C", "H"]
+    x = torch.randn(2, 3, 4)
+    flat, back, half, cut, last = netspec.build(spec)(x)
+    torch.testing.assert_close(flat, x.reshape(2, -1))
+    torch.testing.assert_close(back, x)
+    torch.testing.assert_close(half, x.chunk(2, 2)[0])
+    torch.testing.assert_close(cut, x[:, :, 1:3])
+    torch.testing.assert_close(last, x[:, :, -1])
+
+
+@pytest.mark.parametrize(
+    ("shape", "node", "message"),
+    [
+        ([2, 5, 8], {"op": "MultiheadAttention", "num_heads": 2, "dropout": 1.5}, "`dropout` of `MultiheadAttention`"),
+        ([2, 5, 8], {"op": "MultiheadAttention", "num_heads": 0}, "must be at least 1"),
+        (
+            [2, 5, 9],
+            {"op": "MultiheadAttention", "embed_dim": 9, "num_heads": 2},
+            "must be divisible by `num_heads` (=2)",
+        ),
+        (
+            [2, 3, 5, 8],
+            {"op": "MultiheadAttention", "num_heads": 2, "batch_first": True},
+            "`MultiheadAttention` expects a query [N, L, E] (or [L, E] unbatched), got [2, 3, 5, 8]",
+        ),
+        (
+            [2, 5, 8],
+            {"op": "MultiheadAttention", "embed_dim": 6, "num_heads": 2},
+            "`embed_dim` is 6 but the input gives 8",
+        ),
+        ([4], {"op": "ScaledDotProductAttention", "in": ["x", "x", "x"]}, "needs a query [..., L, E], got [4]"),
+        ([2, 4, 3], {"op": "ScaledDotProductAttention", "in": ["x", "x", "x"], "dropout_p": 2}, "between 0 and 1"),
+        ([2, 4, 3], {"op": "ScaledDotProductAttention", "in": ["x", "x", "x"], "scale": -1}, "must be positive"),
+        ([2, 4], {"op": "Embedding", "num_embeddings": 0, "embedding_dim": 3}, "must be at least 1"),
+        ([2, 4], {"op": "Embedding", "num_embeddings": 11, "embedding_dim": 3, "padding_idx": 11}, "within the 11"),
+        ([6], {"op": "LSTM", "hidden_size": 4}, "`LSTM` expects an input [L, N, H] ([N, L, H] with `batch_first`)"),
+        (
+            [2, 3, 4, 6],
+            {"op": "GRU", "input_size": 6, "hidden_size": 4},
+            "`GRU` expects an input [L, N, H] ([N, L, H] with",
+        ),
+        ([2, 3, 6], {"op": "LSTM", "hidden_size": 0}, "must be at least 1"),
+        ([2, 3, 6], {"op": "LSTM", "hidden_size": 5, "proj_size": 5}, "below `hidden_size` (5)"),
+        ([4, 4], {"op": "PixelUnshuffle", "downscale_factor": 2}, "expects an input [..., C, H, W], got [4, 4]"),
+        ([1, 1, 4, 4], {"op": "PixelUnshuffle", "downscale_factor": 0}, "must be at least 1"),
+    ],
+)
+def test_attention_sequence_and_image_layer_problems_are_reported(
+    shape: list[Any], node: dict[str, Any], message: str
+) -> None:
+    outputs = {"LSTM": ["op:0"], "GRU": ["op:0"], "MultiheadAttention": ["op:output"]}.get(node["op"])
+    assert message in _problem(shape, {"op": node}, outputs)
+
+
+def test_attention_whose_key_has_another_rank_or_size() -> None:
+    spec = {"name": "t", "inputs": {"x": [2, 5, 8], "memory": [3, 6]}}
+    nodes = {"attend": {"op": "MultiheadAttention", "in": ["x", "memory"], "num_heads": 2}}
+    with pytest.raises(netspec.SpecError, match=r"the key \[3, 6\] of `MultiheadAttention` has another rank"):
+        netspec.infer_shapes(netspec.load({**spec, "nodes": nodes, "outputs": ["attend:output"]}))
+    spec["inputs"] = {"x": [5, 2, 8], "memory": [3, 2, 6]}
+    built = netspec.load({**spec, "nodes": nodes, "outputs": ["attend:output"]})
+    model = netspec.build(built).eval()
+    reference = nn.MultiheadAttention(8, 2, kdim=6, vdim=6).eval()
+    model.get_submodule("attend").load_state_dict(reference.state_dict())
+    x, memory = torch.randn(5, 2, 8), torch.randn(3, 2, 6)
+    torch.testing.assert_close(model(x, memory), reference(x, memory, memory, need_weights=False)[0])
+
+
+def test_attention_macs_count_the_projections_and_the_scores() -> None:
+    from netspec import summarize
+
+    nodes: dict[str, Any] = {"attend": {"op": "MultiheadAttention", "num_heads": 2, "batch_first": True}}
+    spec = _spec([2, 5, 8], nodes, ["attend:output"])
+    # per batch item: q/k/v/out projections of 5 positions x 8 x 8, then 5 x 5 scores times 8 twice
+    assert summarize(spec).totals.macs == 2 * (5 * 8 * 8 * 4 + 2 * 5 * 5 * 8)
+    nodes = {"attend": {"op": "ScaledDotProductAttention", "in": ["x", "x", "x"]}}
+    # 2 x 2 x 4 queries, each with 4 scores of 3 products and 4 weighted values of 3
+    assert summarize(_spec([2, 2, 4, 3], nodes)).totals.macs == 2 * 2 * 4 * 4 * 3 * 2
