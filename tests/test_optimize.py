@@ -263,3 +263,44 @@ def test_modules_that_are_not_built_by_netspec():
         _assert_close(optimized(x), model(x))
     with pytest.raises(TypeError, match=r"built by `netspec\.build`"):
         netspec.optimize("resnet18")  # type: ignore[arg-type]
+
+
+ACTIVATIONS = [
+    ("ReLU", {}),
+    ("ReLU6", {}),
+    ("SiLU", {}),
+    ("Sigmoid", {}),
+    ("Tanh", {}),
+    ("Hardswish", {}),
+    ("Hardsigmoid", {}),
+    ("LeakyReLU", {"negative_slope": 0.2}),
+    ("GELU", {"approximate": "tanh"}),
+]
+
+
+@pytest.mark.parametrize(("activation", "args"), ACTIVATIONS, ids=[a for a, _ in ACTIVATIONS])
+def test_every_fused_activation_matches_eager_packed_and_unpacked(activation, args):
+    nodes = {
+        "conv": {"op": "Conv2d", "out_channels": 6, "kernel_size": 3, "padding": 1, "bias": False},
+        "bn": "BatchNorm2d",
+        "act": {"op": activation, **args},
+    }
+    x = torch.randn(2, 3, 9, 9)
+    optimized = _check_equal(_spec(["N", 3, "H", "W"], nodes), x)
+    fused = [m for m in optimized.modules() if isinstance(m, FusedConv2d)]
+    assert len(fused) == 1 and fused[0].activation is not None
+
+    # In float64 oneDNN's packed kernel does not apply: the same conv and activation run in torch.
+    reference = copy.deepcopy(optimized).to(torch.float64)
+    assert fused[0]._packed is not None
+    assert [m._packed for m in reference.modules() if isinstance(m, FusedConv2d)] == [None]
+    with torch.no_grad():
+        torch.testing.assert_close(reference(x.double()), optimized(x).double(), rtol=1e-5, atol=1e-5)
+
+
+def test_requires_grad_false_is_accepted():
+    model = netspec.build("lenet5")
+    model.eval()
+    optimized = netspec.optimize(model)
+    assert optimized.requires_grad_(False) is optimized
+    assert not any(p.requires_grad for p in optimized.parameters())
