@@ -135,6 +135,11 @@ class Instance:
     `members` are the qualified names of what it holds directly, in spec order: nodes, and the
     instances and repeats nested in it. `output` is what a reference to it reads (a node, or
     `node:k`); None when it stands for nothing (an empty repeat of a disabled input).
+
+    A block instance of a flat repeat numbers its modules into the repeat's run (`features.3`,
+    `features.4`): it holds no modules under a name of its own, so it is keyed `features[i]` (`i`
+    the repeat index) and `numbered` is true; `container` says whether an instance's name is the
+    module that holds its members.
     """
 
     name: str  # qualified; "" for the spec itself
@@ -143,6 +148,12 @@ class Instance:
     block: str | None = None  # the block a `block` instance instantiates
     members: list[str] = dataclasses.field(default_factory=list)
     output: str | None = None
+    numbered: bool = False  # a block instance whose modules continue a flat repeat's numbering
+
+    @property
+    def container(self) -> bool:
+        """Whether the instance is a module of the built model (its members are named `name.<local>`)."""
+        return bool(self.name) and not self.numbered
 
 
 @dataclasses.dataclass
@@ -350,6 +361,7 @@ class _Expander:
         self.input_shapes: dict[str, tuple[Any, ...]] = {}
         self._shapes: dict[str, tuple[Any, ...] | str] = {}  # static shapes read so far, or why one is unknown
         self._by_name: dict[str, _OpEntry] = {}
+        self.numbered: dict[str, _InstanceEntry] = {}  # the numbered instances, for their outputs
 
     # -- reporting
 
@@ -553,7 +565,7 @@ class _Expander:
                     flat[1].entries[number] = child
                     qualified = f"{flat[0]}{number}"
                 elif flat is not None:
-                    qualified = f"{flat[0]}{flat[1].next}"
+                    qualified = f"{scope.prefix}{base}[{i}]"  # its key in the tree: it names no module
                     child = self.expand_one(scope, qualified, node, path, child_refs, env, stack, flat=flat)
                 else:
                     name = self.module_name(scope, local, path, env) if template else f"{base}.{i}"
@@ -595,6 +607,7 @@ class _Expander:
             raise _Skip
         graph_node = GraphNode(qualified, op, {}, [], path, len(self.nodes))
         self.nodes.append(graph_node)
+        self.container.members.append(qualified)  # beside the repeat it joins, which has its name
         joined = _OpEntry(graph_node, [(child, path) for child in entry.children], scope)
         self.ops.append(joined)
         self._by_name[qualified] = joined
@@ -890,7 +903,7 @@ class _Expander:
                 child.bindings[input_name] = _Binding(None, None, ref_path, entry=ref)
             else:
                 child.bindings[input_name] = _Binding(scope, ref, ref_path)
-        with self.nested(Instance(qualified, "block", path, block=name)):
+        with self.nested(Instance(qualified, "block", path, block=name, numbered=flat is not None)):
             self.expand_nodes(child, block.nodes, ("blocks", name, "nodes"), block.inputs[0], (*stack, name))
         child.output = block.output or next(reversed(block.nodes))
         if block.output is not None and producer(block.output) not in block.nodes:
@@ -901,7 +914,10 @@ class _Expander:
                 code="NS137",
             )
             child.output = next(reversed(block.nodes))  # reported once here, not again at every use
-        return _InstanceEntry(child)
+        entry = _InstanceEntry(child)
+        if flat is not None:
+            self.numbered[qualified] = entry
+        return entry
 
     def block_env(self, name: str, block: BlockDef, node: NodeDef, path: Path, env: dict[str, Any]) -> dict[str, Any]:
         values = dict(self.params)
@@ -1549,7 +1565,10 @@ def _expand(spec: Spec, params: Mapping[str, Any] | None, max_nodes: int) -> Gra
     graph.aliases = expander.aliases(top)
     graph.instances = expander.instances
     for name, instance in graph.instances.items():
-        instance.output = graph.aliases.get(name) if name else (outputs[0] if outputs else None)
+        if instance.numbered:
+            instance.output = expander.resolve_entry(expander.numbered[name], "", name, ())
+        else:
+            instance.output = graph.aliases.get(name) if name else (outputs[0] if outputs else None)
     graph._index_instances()
     graph.work = expander.work
     return graph

@@ -1,8 +1,9 @@
 """A layer-by-layer table of a spec: output shapes, parameters and MACs, with exact totals.
 
-Shapes are concrete, at the spec's `dims` example sizes (or given input shapes). Rows form a tree by
-qualified name: a block instance (`layer1.0`) or a repeated node (`layer1`) gets a row of its own,
-summing the rows below it; `depth` hides rows nested deeper than it, folding each instance into its row.
+Shapes are concrete, at the spec's `dims` example sizes (or given input shapes). Rows form the
+graph's block-instance tree (`Graph.instances`): a block instance (`layer1.0`) or a repeat
+(`layer1`) gets a row of its own, summing the rows below it, with the shape its output reference
+reads; `depth` hides rows nested deeper than it, folding each instance into its row.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, Literal
 from ._api import Inputs, Params, Source, example_shapes, merge_inputs, prepare
 from ._dims import Shape, format_shape
 from ._errors import Diagnostic, escape_text
-from ._graph import Graph, live_nodes, producer
+from ._graph import Graph, Instance, live_nodes
 from ._shapes import NodeInfo, ShapeInfo, activation_elements, node_macs, node_parameters
 
 __all__ = ["BYTES_PER_ELEMENT", "Summary", "SummaryRow", "SummaryTotals", "summarize"]
@@ -75,6 +76,9 @@ class Summary:
     totals: SummaryTotals
     depth: int | None = None
     warnings: list[Diagnostic] = dataclasses.field(default_factory=list)  # e.g. NS212: a size without `dims`
+    # Steps the table took (instances climbed, sums added, rows made): linear in nodes and
+    # instances, which tests check by doubling a spec.
+    work: int = dataclasses.field(default=0, compare=False)
 
     def render(self) -> str:
         """The table as text, torchinfo-style."""
@@ -118,57 +122,114 @@ def summarize(
     info = prepare(source, params, examples or inputs, concrete=True)
     live = live_nodes(info.graph)
     nodes = [info.nodes[n.name] for n in info.graph.order if n.name in live and n.name in info.nodes]
-    tree = _build_tree(nodes)
+    tree = _Tree(info.graph)
+    for node in nodes:
+        tree.add(node)
+    tree.finish()
     rows = [SummaryRow(name, 0, "input", "input", shape, 0, 0) for name, shape in info.inputs.items()]
-    rows += _rows(tree, info.graph, depth)
+    rows += tree.rows(info, depth)
     return Summary(
-        info.graph.spec.name, dict(info.graph.params), dict(info.inputs), rows, _totals(info, nodes), depth, warnings
+        info.graph.spec.name,
+        dict(info.graph.params),
+        dict(info.inputs),
+        rows,
+        _totals(info, nodes),
+        depth,
+        warnings,
+        tree.work,
     )
 
 
-# --- the tree of qualified names ----------------------------------------------------------------
+# --- the tree of block instances ---------------------------------------------------------------
 
 
 @dataclasses.dataclass
 class _Group:
-    """A prefix of qualified names (`layer1`, `layer1.0`) and what lies below it, in execution order."""
+    """A block instance or repeat of the graph's instance tree, with what lies below it in execution order."""
 
-    name: str
-    children: dict[str, _Group | NodeInfo] = dataclasses.field(default_factory=dict)
-
-    def leaves(self) -> list[NodeInfo]:
-        found: list[NodeInfo] = []
-        for child in self.children.values():
-            found.extend(child.leaves() if isinstance(child, _Group) else [child])
-        return found
+    instance: Instance
+    level: int
+    children: list[_Group | NodeInfo] = dataclasses.field(default_factory=list)
+    params: int = 0
+    macs: int | None = 0
+    last: NodeInfo | None = None  # the last node below it to run
 
 
-def _build_tree(nodes: list[NodeInfo]) -> _Group:
-    root = _Group("")
-    for info in nodes:
-        parts = info.node.name.split(".")
-        group = root
-        for i in range(1, len(parts)):
-            prefix = ".".join(parts[:i])
-            child = group.children.get(prefix)
-            if not isinstance(child, _Group):
-                child = group.children.setdefault(prefix, _Group(prefix))
-            group = child  # type: ignore[assignment]
-        group.children[info.node.name] = info
-    return root
+class _Tree:
+    """The rows' tree: each live node under the innermost instance that holds it as a module.
 
+    Built from the graph's instance tree in one pass over the nodes in execution order: a node
+    climbs to the first instance already placed (so each instance is climbed through once), and
+    each group's sums are added up once, from its children. `work` counts those steps."""
 
-def _rows(group: _Group, graph: Graph, depth: int | None, level: int = 0) -> list[SummaryRow]:
-    rows: list[SummaryRow] = []
-    for child in group.children.values():
-        if isinstance(child, NodeInfo):
-            rows.append(_node_row(child, level))
-            continue
-        folded = depth is not None and level >= depth
-        rows.append(_group_row(child, graph, level, folded))
-        if not folded:
-            rows.extend(_rows(child, graph, depth, level + 1))
-    return rows
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.root = _Group(graph.instances.get("") or Instance("", "spec", ()), -1)
+        self.groups: dict[str, _Group] = {"": self.root}
+        self.work = 0
+
+    def add(self, info: NodeInfo) -> None:
+        missing: list[Instance] = []  # innermost first
+        instance = self.graph.instance_of(info.node.name)
+        while instance is not None and instance.name not in self.groups:
+            self.work += 1
+            if instance.container:
+                missing.append(instance)
+            instance = self.graph.instance_of(instance.name)
+        group = self.groups[instance.name] if instance is not None else self.root
+        for outer in reversed(missing):
+            child = _Group(outer, group.level + 1)
+            group.children.append(child)
+            self.groups[outer.name] = group = child
+        self.work += 1
+        group.children.append(info)
+
+    def finish(self) -> None:
+        """Each group's parameters, MACs and last node, from its children (inner groups first)."""
+        for group in reversed(list(self.groups.values())):  # a group is placed after its parent
+            self.work += 1 + len(group.children)
+            for child in group.children:
+                if isinstance(child, _Group):
+                    params, macs, last = child.params, child.macs, child.last
+                else:
+                    params, macs, last = node_parameters(child), node_macs(child), child
+                group.params += params
+                group.macs = None if group.macs is None or macs is None else group.macs + macs
+                group.last = last or group.last
+
+    def rows(self, info: ShapeInfo, depth: int | None) -> list[SummaryRow]:
+        """The rows below the root in tree order; groups deeper than `depth` are folded."""
+        rows: list[SummaryRow] = []
+        stack: list[_Group | NodeInfo] = list(reversed(self.root.children))
+        while stack:
+            self.work += 1
+            item = stack.pop()
+            if isinstance(item, NodeInfo):
+                rows.append(_node_row(item, self._level(item)))
+                continue
+            folded = depth is not None and item.level >= depth
+            rows.append(self._group_row(item, info, folded))
+            if not folded:
+                stack.extend(reversed(item.children))
+        return rows
+
+    def _level(self, info: NodeInfo) -> int:
+        instance = self.graph.instance_of(info.node.name)
+        while instance is not None and instance.name and not instance.container:
+            instance = self.graph.instance_of(instance.name)
+        return self.groups[instance.name].level + 1 if instance is not None else 0
+
+    def _group_row(self, group: _Group, info: ShapeInfo, folded: bool) -> SummaryRow:
+        return SummaryRow(
+            group.instance.name,
+            group.level,
+            "block",
+            _group_label(group.instance, self.graph),
+            _group_output(group, info),
+            group.params,
+            group.macs,
+            folded,
+        )
 
 
 def _node_row(info: NodeInfo, level: int) -> SummaryRow:
@@ -177,48 +238,35 @@ def _node_row(info: NodeInfo, level: int) -> SummaryRow:
     )
 
 
-def _group_row(group: _Group, graph: Graph, level: int, folded: bool) -> SummaryRow:
-    leaves = group.leaves()
-    macs = [node_macs(n) for n in leaves]
-    return SummaryRow(
-        group.name,
-        level,
-        "block",
-        _group_label(group.name, graph),
-        _group_output(group, leaves, graph),
-        sum(node_parameters(n) for n in leaves),
-        None if None in macs else sum(macs),  # type: ignore[arg-type]
-        folded,
-    )
+def _group_label(instance: Instance, graph: Graph) -> str:
+    """The block an instance instantiates (`basic`), or `basic x2` for a repeat (`basic x2 x3` nested)."""
+    counts: list[int] = []
+    while instance.kind == "repeat":  # a loop: repeats nest as deep as the spec makes them
+        counts.append(len(instance.members))
+        if not instance.members:
+            return "repeat" + "".join(f" x{c}" for c in reversed(counts))
+        first = instance.members[0]
+        if first not in graph.instances:
+            inner = graph.node(first).op.name
+            break
+        instance = graph.instances[first]
+    else:
+        inner = instance.block or "block"
+    return inner + "".join(f" x{c}" for c in reversed(counts))
 
 
-def _group_label(name: str, graph: Graph) -> str:
-    """The block an instance instantiates (`basic`), or `basic x2` for a repeat, from the graph's instance tree."""
-    instance = graph.instances.get(name)
-    if instance is None:
-        return "block"
-    if instance.kind == "block":
-        return instance.block or "block"
-    if not instance.members:
-        return "repeat x0"
-    first = instance.members[0]
-    inner = _group_label(first, graph) if first in graph.instances else graph.node(first).op.name
-    return f"{inner} x{len(instance.members)}"
-
-
-def _group_output(group: _Group, leaves: list[NodeInfo], graph: Graph) -> Shape:
-    """The shape of the instance's output (what a reference to it reads), from the graph's instance tree."""
-    instance = graph.instances.get(group.name)
-    if instance is not None and instance.output is not None:
-        base, _, port = instance.output.partition(":")
-        for leaf in leaves:
-            if leaf.node.name == base:
-                return leaf.ports[int(port)] if port else leaf.output
-    members = {n.node.name for n in leaves}
-    read_outside = {producer(i) for n in graph.order if n.name not in members for i in n.inputs}
-    read_outside |= {producer(o) for o in graph.outputs}
-    exported = [n for n in leaves if n.node.name in read_outside]
-    return (exported or leaves)[-1].output
+def _group_output(group: _Group, info: ShapeInfo) -> Shape:
+    """The shape of what a reference to the instance reads (its `output` in the instance tree)."""
+    output = group.instance.output
+    if output is not None:
+        base, _, port = output.partition(":")
+        node = info.nodes.get(base)
+        if node is not None:
+            return node.ports[int(port)] if port else node.output
+        if base in info.inputs:
+            return info.inputs[base]
+    assert group.last is not None  # a group is made for a node below it
+    return group.last.output
 
 
 def _elements(node: NodeInfo) -> int | None:

@@ -170,3 +170,70 @@ def test_summary_and_validate_agree_on_a_spec_without_dims(tmp_path) -> None:
     with_dims = path.read_text().replace("nodes:", "dims: {H: 11, W: 11}\nnodes:")
     path.write_text(with_dims)
     assert netspec.validate(str(path)) == [] and summarize(str(path)).warnings == []
+
+
+def _repeat_spec(count: int, layout: str) -> dict:
+    """A spec of `count` instances of a block that nests another block, in the given repeat layout."""
+    repeat = {"count": count, "layout": layout} | ({"combine": "add"} if layout == "parallel" else {})
+    return {
+        "netspec": 1,
+        "name": "repeated",
+        "inputs": {"x": ["N", 8]},
+        "blocks": {
+            "inner": {"nodes": {"fc": {"op": "Linear", "out_features": 8}, "act": "ReLU"}},
+            "unit": {"nodes": {"pre": {"block": "inner"}, "skip": {"op": "add", "in": ["pre", "x"]}}},
+        },
+        "nodes": {"body": {"block": "unit", "repeat": repeat}, "head": {"op": "Linear", "out_features": 2}},
+    }
+
+
+@pytest.mark.parametrize("layout", ["sequence", "flat", "parallel"])
+def test_summary_work_is_linear_in_nodes_and_instances(layout):
+    """Doubling the instances at most a little more than doubles the summary's steps."""
+    small, large = (summarize(_repeat_spec(n, layout), inputs={"x": (1, 8)}) for n in (400, 800))
+    assert len(large.rows) >= 1.99 * len(small.rows)  # the rows double, but for x, `body`, the join and head
+    assert large.work <= 2.1 * small.work, (small.work, large.work)
+
+
+@pytest.mark.parametrize("layout", ["sequence", "flat", "parallel"])
+def test_block_rows_come_from_the_instance_tree(layout):
+    summary = summarize(_repeat_spec(2, layout), inputs={"x": (1, 8)})
+    rows = [(r.name, r.depth, r.kind, r.op) for r in summary.rows]
+    if layout == "flat":  # the instances' modules are numbered into the repeat: no row of their own
+        assert rows == [
+            ("x", 0, "input", "input"),
+            ("body", 0, "block", "unit x2"),
+            ("body.0", 1, "block", "inner"),
+            ("body.0.fc", 2, "node", "Linear"),
+            ("body.0.act", 2, "node", "ReLU"),
+            ("body.1", 1, "node", "add"),
+            ("body.2", 1, "block", "inner"),
+            ("body.2.fc", 2, "node", "Linear"),
+            ("body.2.act", 2, "node", "ReLU"),
+            ("body.3", 1, "node", "add"),
+            ("head", 0, "node", "Linear"),
+        ]
+        graph = netspec._api.prepare(_repeat_spec(2, layout)).graph
+        assert graph.instances["body"].members == ["body[0]", "body[1]"]
+        second = graph.instances["body[1]"]
+        assert (second.numbered, second.container, second.output) == (True, False, "body.3")
+        assert second.members == ["body.2", "body.3"] and graph.instance_of("body.3") is second
+        return
+    nested = [
+        ("body", 0, "block", "unit x2"),
+        ("body.0", 1, "block", "unit"),
+        ("body.0.pre", 2, "block", "inner"),
+        ("body.0.pre.fc", 3, "node", "Linear"),
+        ("body.0.pre.act", 3, "node", "ReLU"),
+        ("body.0.skip", 2, "node", "add"),
+        ("body.1", 1, "block", "unit"),
+        ("body.1.pre", 2, "block", "inner"),
+        ("body.1.pre.fc", 3, "node", "Linear"),
+        ("body.1.pre.act", 3, "node", "ReLU"),
+        ("body.1.skip", 2, "node", "add"),
+    ]
+    joined = [("body", 0, "node", "add")] if layout == "parallel" else []  # the node that joins the instances
+    assert rows == [("x", 0, "input", "input"), *nested, *joined, ("head", 0, "node", "Linear")]
+    block = {r.name: r for r in summary.rows if r.kind == "block"}
+    assert block["body.0"].params == block["body.0.pre"].params == 8 * 8 + 8
+    assert block["body"].params == 2 * (8 * 8 + 8)
