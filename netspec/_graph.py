@@ -471,6 +471,8 @@ class _Expander:
         """The name of a node's module in its scope: its number, its key, or its rendered name template."""
         if is_name_template(local):
             name = self.evaluate(local, env, path)
+            if isinstance(name, int) and not isinstance(name, bool):
+                name = str(name)  # `"${i}"`: the instances of a repeat numbered in the enclosing scope
             problem = node_name_problem(name)
             if problem:
                 self.report(f"name template `{local}`: {problem}", path, key=True, code="NS132")

@@ -57,7 +57,7 @@ def test_block_rows_sum_their_nodes(resnet18):
         members = [r for n, r in nodes.items() if n.startswith(name + ".")]
         assert row.params == sum(r.params for r in members), name
         assert row.macs == sum(r.macs for r in members), name
-    assert blocks["layer1"].op == "basic x2"
+    assert blocks["layer1"].op == "stage"  # a block instance holding the stage's two basic blocks
     assert blocks["layer2.0"].op == "basic"
     assert blocks["layer2.0.downsample"].op == "projection"
     assert blocks["layer2"].output == (1, 128, 28, 28)  # the block's output, not its shortcut's
@@ -121,7 +121,8 @@ def test_render_shows_rows_and_totals(resnet18):
     assert "Total MACs:            1,814,073,344 (1.81 G)" in text
     assert "\n  layer1.0 " in text and "\n    layer1.0.conv1 " in text
     folded = summarize("resnet18", depth=0).render()
-    assert "basic x2 (folded)" in folded and "layer1.0" not in folded
+    assert "stage (folded)" in folded and "layer1.0" not in folded
+    assert "down x5 (folded)" in summarize("unet", depth=0).render()  # a repeat: its block and count
 
 
 def test_to_dict_is_json(resnet18):

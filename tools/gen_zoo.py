@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import torch
+import yaml
 
 import netspec
 from netspec._api import prepare
@@ -39,6 +40,10 @@ TORCHVISION_MACS: dict[str, tuple[str, float, str | None]] = {
         "examples/deeplabv3_resnet50_aux.yaml",
     ),
 }
+
+# Each bundled spec's length before it was rewritten to say things once (lines that hold YAML, not
+# comments or blank lines); tests/test_spec_lines.py holds every spec at or below it.
+LINES_BEFORE = TARGET.parents[1] / "tests" / "golden" / "spec-lines.json"
 
 # A graph with more nodes than this is drawn with its block instances folded (`depth=1`).
 MAX_UNFOLDED_NODES = 30
@@ -73,6 +78,30 @@ def leading_comment(path: Path) -> list[str]:
         elif paragraphs[-1]:
             paragraphs.append([])
     return [" ".join(p) for p in paragraphs if p]
+
+
+def content_lines(text: str) -> int:
+    """The lines of a YAML text that hold part of its document: not blank, not only a comment."""
+    lines: set[int] = set()
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        if isinstance(token, (yaml.StreamStartToken, yaml.StreamEndToken, yaml.BlockEndToken)):
+            continue  # markers placed where a block ends, on whatever line comes next
+        if token.start_mark.line == token.end_mark.line or token.end_mark.column > 0:
+            lines.update(range(token.start_mark.line, token.end_mark.line + 1))
+        else:  # a token ending at the start of a line (a block scalar's last newline) does not hold it
+            lines.update(range(token.start_mark.line, token.end_mark.line))
+    return len(lines)
+
+
+def length_rows() -> list[str]:
+    """The table of each bundled spec's length, before the rewrite and now."""
+    before = json.loads(LINES_BEFORE.read_text(encoding="utf-8"))
+    rows = ["| spec | lines before | lines now |", "| --- | ---: | ---: |"]
+    for name in netspec.list_specs():
+        path = bundled_path(name)
+        now = content_lines(path.read_text(encoding="utf-8")) if path else 0
+        rows.append(f"| {name} | {before.get(name, 'new')} | {now} |")
+    return rows
 
 
 def _macs(info: ShapeInfo) -> int:
@@ -179,6 +208,17 @@ def render() -> str:
     names = netspec.list_specs()
     lines = [HEADER]
     lines += [f"- [{name}](#{name}): {netspec.load(name).description}" for name in names] + [""]
+    lines += [
+        "## Length of the specs",
+        "",
+        "Lines that hold YAML (not comments, not blank lines) in each spec file, before the specs were",
+        "rewritten to say each thing once (a stage as one name-templated repeat, a channel count read with",
+        "`channels()` instead of passed down, a shortcut's condition computed instead of stated) and now.",
+        "tests/test_spec_lines.py keeps every spec at or below its length before.",
+        "",
+        *length_rows(),
+        "",
+    ]
     for name in names:
         lines += section(name)
     return "\n".join(lines).rstrip() + "\n"
