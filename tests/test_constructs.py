@@ -260,7 +260,8 @@ def test_extends_inserts_and_changes_one_argument() -> None:
     assert modules[:3] == ["conv1", "norm", "bn1"] and "maxpool" not in modules
     assert modules[-3:] == ["flatten", "drop", "fc"]  # the dropout before the classifier, not after it
     assert model.fc.bias is None and model.fc.out_features == 10  # one argument changed, the rest inherited
-    assert model.layer1[0].conv1.out_channels == 32 and model.layer4[1].conv2.out_channels == 256
+    assert model.get_submodule("layer1.0.conv1").out_channels == 32
+    assert model.get_submodule("layer4.1.conv2").out_channels == 256
     assert "drop = self.drop(flatten)" in model.code and "fc = self.fc(drop)" in model.code
 
 

@@ -102,11 +102,13 @@ def test_full_drawing_has_every_input_and_node_with_its_op_and_shape() -> None:
 def test_blocks_and_repeats_are_nested_clusters() -> None:
     text = _draw.render_mermaid(_info("resnet18"))
     titles = re.findall(r'subgraph g\d+\["([^"]*)"\]', text)
-    assert titles[:3] == ["layer1 : 2 x basic", "layer1.0 : basic", "layer1.1 : basic"]
+    assert titles[:3] == ["layer1 : stage", "layer1.0 : basic", "layer1.1 : basic"]
     assert "layer2.0.downsample : projection" in titles
     assert len(titles) == 4 + 8 + 3  # stages, block instances, projections
     dot = _draw.render_dot(_info("resnet18"))
     assert dot.count("subgraph cluster_g") == 15
+    unet = re.findall(r'subgraph g\d+\["([^"]*)"\]', _draw.render_mermaid(_info("unet")))
+    assert unet[:3] == ["enc : 5 x down", "enc.0 : down", "enc.1 : down"]  # a repeat: its count and block
 
 
 def test_residual_and_concat_edges_are_drawn_distinctly_with_a_legend() -> None:
@@ -150,7 +152,7 @@ def test_depth_one_folds_block_instances() -> None:
 
 def test_depth_zero_folds_every_top_level_group() -> None:
     labels = _labels(_draw.render_mermaid(_info("resnet50"), depth=0))
-    assert "layer3<br/>6 x bottleneck, 62 ops<br/>[1, 1024, 14, 14]" in labels
+    assert "layer3<br/>stage, 62 ops<br/>[1, 1024, 14, 14]" in labels
     assert len(labels) == 1 + 4 + 4 + 3  # input, stem, stages, head
 
 
