@@ -16,7 +16,16 @@ from ._errors import Diagnostic, Span, SpecError, format_path
 from ._graph import Graph, expand
 from ._load import Limits, collector_paused
 from ._models import Spec
-from ._shapes import ShapeInfo, SizeLattice, check_sizes, count_parameters, first_impossible, infer, tensor_elements
+from ._shapes import (
+    ShapeInfo,
+    SizeLattice,
+    SizeLattices,
+    check_sizes,
+    count_parameters,
+    first_impossible,
+    infer,
+    tensor_elements,
+)
 from ._shapes import valid_sizes as _valid_sizes
 from ._source import locate, read_source
 from ._spec import spec_from_document
@@ -260,11 +269,14 @@ def validate(
 def _size_findings(info: ShapeInfo, sizes: Mapping[str, int]) -> list[Diagnostic]:
     if not info.constraints:
         return []
-    lattices = _valid_sizes(info)
+    lattices = SizeLattices(info)  # a symbol's lattice is computed only where a diagnostic reads it
     found = check_sizes(info, sizes, lattices) if sizes else []
     found += missing_dims(info, lattices, sizes)[1]
-    for name, lattice in lattices.items():
-        if not lattice.runs and name not in sizes:
+    for name in lattices:
+        if name in sizes or lattices.fits_exactly(name, DEFAULT_EXAMPLE):
+            continue  # given (checked above), or some size runs
+        lattice = lattices[name]
+        if not lattice.runs:
             culprit = first_impossible(info, name, lattice.limit)
             if culprit is None:
                 diagnostic = Diagnostic(
@@ -283,7 +295,7 @@ def _size_findings(info: ShapeInfo, sizes: Mapping[str, int]) -> list[Diagnostic
 
 
 def missing_dims(
-    info: ShapeInfo, lattices: Mapping[str, SizeLattice], sizes: Mapping[str, int]
+    info: ShapeInfo, lattices: SizeLattices, sizes: Mapping[str, int]
 ) -> tuple[dict[str, int], list[Diagnostic]]:
     """Example sizes for the constrained symbols that have none (`dims`), and a warning for each.
 
@@ -293,9 +305,12 @@ def missing_dims(
     """
     chosen: dict[str, int] = {}
     found: list[Diagnostic] = []
-    for name, lattice in lattices.items():
-        if name in sizes or not lattice.runs or DEFAULT_EXAMPLE in lattice.exact:
-            continue  # given; no size runs (NS202); or the default example size fits, as for a 1x1 convolution
+    for name in lattices:
+        if name in sizes or lattices.fits_exactly(name, DEFAULT_EXAMPLE):
+            continue  # given, or the default example size fits, as for a 1x1 convolution
+        lattice = lattices[name]
+        if not lattice.runs:
+            continue  # no size runs (NS202)
         size = (lattice.exact or lattice.runs)[0]
         chosen[name] = size
         message = (
@@ -322,7 +337,7 @@ def example_shapes(
     sizes = {**info.graph.spec.dims, **_given_sizes(info.graph, input_shapes)}
     if not info.constraints:
         return None, []
-    chosen, warnings = missing_dims(info, _valid_sizes(info), sizes)
+    chosen, warnings = missing_dims(info, SizeLattices(info), sizes)
     if not chosen:
         return None, []
     shapes: dict[str, tuple[int, ...]] = {k: tuple(v) for k, v in (input_shapes or {}).items()}
@@ -356,7 +371,7 @@ def _check_declared_sizes(info: ShapeInfo) -> None:
     if not info.constraints or not sizes:
         return
     if any(d.is_error for d in check_sizes(info, sizes, {})):
-        errors = [d for d in check_sizes(info, sizes, _valid_sizes(info)) if d.is_error]
+        errors = [d for d in check_sizes(info, sizes, SizeLattices(info)) if d.is_error]
         raise SpecError(errors, info.graph.sources)
 
 

@@ -149,15 +149,25 @@ class Sym:
                 names |= {atom} if isinstance(atom, str) else atom.numerator.variables
         return frozenset(names)
 
-    def evaluate(self, env: Mapping[str, int]) -> int:
-        """The value for the given variable values (`KeyError` naming a missing variable)."""
-        total = 0
+    def evaluate(self, env: Mapping[str, int], memo: dict[Any, Any] | None = None) -> int:
+        """The value for the given variable values (`KeyError` naming a missing variable).
+
+        `memo` (a dict kept for one `env`) holds the values of the floor atoms met so far, so that a
+        size vector shared by many conditions evaluates each atom once. No operation multiplies by 1 or
+        adds 0: over a vector of sizes each is a pass over every element.
+        """
+        total: Any = None
         for monomial, coeff in self._terms:
-            value = coeff
+            value: Any = None
             for atom in monomial:
-                value *= _evaluate_atom(atom, env)
-            total += value
-        return total
+                factor = _evaluate_atom(atom, env, memo)
+                value = factor if value is None else value * factor
+            if value is None:
+                value = coeff
+            elif coeff != 1:
+                value = value * coeff
+            total = value if total is None else total + value
+        return 0 if total is None else total
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Sym) and self._terms == other._terms
@@ -199,13 +209,18 @@ def _format_factor(atom: _Atom, grouped: bool) -> str:
     return f"({text})" if grouped and isinstance(atom, _Floor) else text
 
 
-def _evaluate_atom(atom: _Atom, env: Mapping[str, int]) -> int:
+def _evaluate_atom(atom: _Atom, env: Mapping[str, int], memo: dict[Any, Any] | None = None) -> int:
     if isinstance(atom, str):
         if atom not in env:
             raise KeyError(f"no value for the dimension `{atom}`")
         value = env[atom]
         return value if hasattr(value, "shape") else int(value)  # a vector of sizes evaluates them all at once
-    return atom.numerator.evaluate(env) // atom.divisor
+    if memo is None:
+        return atom.numerator.evaluate(env) // atom.divisor
+    found = memo.get(atom)
+    if found is None:
+        found = memo[atom] = atom.numerator.evaluate(env, memo) // atom.divisor
+    return found
 
 
 def _floor_div(terms: dict[_Monomial, int], divisor: int) -> Dim:
@@ -278,9 +293,16 @@ def sym(name: str) -> Sym:
     return Sym({(name,): 1})
 
 
-def evaluate_dim(d: Dim, env: Mapping[str, int]) -> int:
-    """The value of a dimension, looking symbolic ones up in `env`."""
-    return d.evaluate(env) if isinstance(d, Sym) else d
+def evaluate_dim(d: Dim, env: Mapping[str, int], memo: dict[Any, Any] | None = None) -> int:
+    """The value of a dimension, looking symbolic ones up in `env` (`memo`: see `Sym.evaluate`)."""
+    if not isinstance(d, Sym):
+        return d
+    if memo is None:
+        return d.evaluate(env)
+    found = memo.get(d)
+    if found is None:
+        found = memo[d] = d.evaluate(env, memo)
+    return found
 
 
 def is_concrete(d: Dim) -> TypeGuard[int]:
@@ -435,7 +457,7 @@ def _holds(kind: ConstraintKind, values: tuple[int, ...], params: tuple[int, ...
     if kind == "even":
         return values[0] % 2 == 0
     kernel_span, stride, padding = params
-    span = values[0] + 2 * padding - kernel_span
+    span = values[0] + 2 * padding - kernel_span if padding else values[0] - kernel_span
     return (span < 0) | (span % stride <= padding)  # `_dropped_rows(...) == 0`, written to work on tensors too
 
 
@@ -481,13 +503,14 @@ class Constraint:
         """The condition in words, with its symbolic sizes."""
         return self.message or _symbolic_message(self.kind, self.dims, self.params, self.what)
 
-    def holds(self, env: Mapping[str, int]) -> bool:
+    def holds(self, env: Mapping[str, int], memo: dict[Any, Any] | None = None) -> bool:
         """Whether the condition holds for the given variable values.
 
         Values may be vectors of sizes (a `SizeVector` or a numpy array: every size to try at once); the
-        result is then a vector of booleans.
+        result is then a vector of booleans. `memo`, kept for one `env`, shares evaluated sizes between
+        conditions (`Sym.evaluate`).
         """
-        return _holds(self.kind, tuple(evaluate_dim(d, env) for d in self.dims), self.params)
+        return _holds(self.kind, tuple(evaluate_dim(d, env, memo) for d in self.dims), self.params)
 
     @property
     def condition(self) -> tuple[Any, ...]:

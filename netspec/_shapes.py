@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from ._dims import (
@@ -35,6 +35,7 @@ __all__ = [
     "NodeInfo",
     "ShapeInfo",
     "SizeLattice",
+    "SizeLattices",
     "count_parameters",
     "infer",
     "node_buffers",
@@ -408,30 +409,78 @@ def _constraint_symbols(constraint: Constraint) -> set[str]:
 
 def valid_sizes(info: ShapeInfo, *, limit: int = SIZE_SEARCH_LIMIT) -> dict[str, SizeLattice]:
     """For each symbolic input dimension that some layer constrains, the sizes that run and fit."""
-    example = {**dict.fromkeys(info.symbols, DEFAULT_BATCH), **info.graph.spec.dims}
-    by_symbol: dict[str, list[Constraint]] = {}
-    for _, constraint in info.constraints:
-        for name in _constraint_symbols(constraint):
-            by_symbol.setdefault(name, []).append(constraint)
-    lattices = {}
-    for name, constraints in sorted(by_symbol.items()):
-        unique = list({c.condition: c for c in constraints}.values())
+    return dict(SizeLattices(info, limit=limit))
+
+
+class SizeLattices(Mapping[str, SizeLattice]):
+    """`valid_sizes` as a mapping that computes each symbol's lattice when it is first read.
+
+    The keys (the constrained symbols, sorted) are known at once; a lattice costs one evaluation of each
+    distinct constraint over every size searched, so a check that reads none (every size given fits)
+    pays for none. `fits_exactly` answers for one size without the lattice where it can.
+    """
+
+    def __init__(self, info: ShapeInfo, *, limit: int = SIZE_SEARCH_LIMIT) -> None:
+        self._info = info
+        self._limit = limit
+        self._example = {**dict.fromkeys(info.symbols, DEFAULT_BATCH), **info.graph.spec.dims}
+        by_symbol: dict[str, list[Constraint]] = {}
+        for _, constraint in info.constraints:
+            for name in _constraint_symbols(constraint):
+                by_symbol.setdefault(name, []).append(constraint)
+        # Equal conditions are evaluated once (the last one of each is kept, as the wording does not matter).
+        self._unique = {
+            name: list({c.condition: c for c in constraints}.values())
+            for name, constraints in sorted(by_symbol.items())
+        }
+        self._lattices: dict[str, SizeLattice] = {}
+        self.evaluations = 0  # constraints evaluated over a vector of sizes (for the tests that count work)
+
+    def __getitem__(self, name: str) -> SizeLattice:
+        lattice = self._lattices.get(name)
+        if lattice is None:
+            upto = self._upto(name)
+            sizes = _sizes_upto(upto)
+            runs, exact = self._masks(name, sizes)
+            values = list(sizes)
+            lattice = SizeLattice(name, tuple(_chosen(values, runs)), tuple(_chosen(values, exact & runs)), upto)
+            self._lattices[name] = lattice
+        return lattice
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._unique)
+
+    def __len__(self) -> int:
+        return len(self._unique)
+
+    def fits_exactly(self, name: str, size: int) -> bool:
+        """Whether `size` is in `self[name].exact`, from the conditions at that one size unless the lattice is known."""
+        upto = self._upto(name)
+        if name in self._lattices or not 1 <= size <= upto or upto >= NUMPY_SEARCH_FROM:
+            return size in self[name].exact  # numpy's overflow rules apply to long searches: the same path
+        runs, exact = self._masks(name, SizeVector([size]))
+        return bool(_chosen([size], exact & runs))
+
+    def _upto(self, name: str) -> int:
         # Past the spec's example size (audio: 8000), but never so far that the search itself is a memory bomb.
-        upto = max(limit, min(2 * info.graph.spec.dims.get(name, 0), MAX_SIZE_SEARCH))
-        env = {**example, name: _sizes_upto(upto)}
+        return max(self._limit, min(2 * self._info.graph.spec.dims.get(name, 0), MAX_SIZE_SEARCH))
+
+    def _masks(self, name: str, sizes: Any) -> tuple[Any, Any]:
+        """Which of `sizes` run (no error condition fails) and which meet every condition."""
+        env = {**self._example, name: sizes}
+        memo: dict[Any, Any] = {}  # floor atoms shared by conditions (`L//16` in several) are evaluated once
         runs: Any = True
         exact: Any = True
-        for c in unique:
+        for c in self._unique[name]:
+            self.evaluations += 1
             try:
-                mask = c.holds(env)
+                mask = c.holds(env, memo)
             except OverflowError:  # an argument past int64 (`kernel_size: 10**20`) with numpy: no size fits it
                 mask = False
             if c.severity == "error":
-                runs = mask & runs
-            exact = mask & exact
-        sizes = list(env[name])
-        lattices[name] = SizeLattice(name, tuple(_chosen(sizes, runs)), tuple(_chosen(sizes, exact & runs)), upto)
-    return lattices
+                runs = mask if runs is True else mask & runs
+            exact = mask if exact is True else mask & exact
+        return runs, exact
 
 
 def _sizes_upto(count: int) -> Any:

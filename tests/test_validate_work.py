@@ -1,0 +1,109 @@
+"""The work `validate` does, counted: the properties behind its speed (benchmarks/bench_validate.py times it).
+
+A size lattice costs one evaluation of each distinct condition over every size searched; validating a spec
+whose sizes are all given and fit reads no lattice at all, and a lattice that is read is computed once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import netspec
+from netspec import _shapes
+from netspec._api import prepare
+from netspec._dims import SizeVector, sym
+
+SPECS = Path(__file__).resolve().parents[1] / "specs"
+BUNDLED = sorted(p.stem for p in SPECS.glob("*.yaml"))
+
+
+@pytest.fixture
+def searches(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Every evaluation of a symbol's conditions: (symbol, how many sizes at once)."""
+    seen: list[tuple[str, int]] = []
+    masks = _shapes.SizeLattices._masks
+
+    def counted(self: _shapes.SizeLattices, name: str, sizes: Any) -> tuple[Any, Any]:
+        seen.append((name, len(sizes)))
+        return masks(self, name, sizes)
+
+    monkeypatch.setattr(_shapes.SizeLattices, "_masks", counted)
+    return seen
+
+
+@pytest.mark.parametrize("name", ["resnet18", "unet", "densenet121", "efficientnet_b0", "vit_b_16"])
+def test_validating_sizes_that_fit_searches_no_lattice(name: str, searches: list[tuple[str, int]]) -> None:
+    assert netspec.validate(name) == []
+    assert all(count == 1 for _, count in searches), searches  # at most a check of one size
+
+
+def test_a_lattice_a_diagnostic_reads_is_searched_once(searches: list[tuple[str, int]]) -> None:
+    warnings = netspec.validate("m5")  # L = 8000 drops rows: the hints name the nearest sizes that fit
+    assert [w.code for w in warnings] == ["NS211", "NS211"] and all(w.hint for w in warnings)
+    assert [(n, c) for n, c in searches if c > 1] == [("L", 16000)]  # twice the example size
+
+
+def test_a_size_that_does_not_fit_searches_only_its_own_symbol(searches: list[tuple[str, int]]) -> None:
+    warnings = netspec.validate("unet", inputs={"x": (1, 1, 256, 572)})  # H drops rows, W fits
+    assert warnings and all("H=256" in w.message for w in warnings)
+    assert [n for n, c in searches if c > 1] == ["H"]
+
+
+def test_each_distinct_condition_is_evaluated_once_per_lattice() -> None:
+    info = prepare("unet")
+    lattices = _shapes.SizeLattices(info)
+    distinct = {c.condition for _, c in info.constraints if "H" in _shapes._constraint_symbols(c)}
+    lattices["H"]
+    lattices["H"]
+    assert lattices.evaluations == len(distinct) < sum("H" in str(c.dims) for _, c in info.constraints)
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_one_size_check_agrees_with_the_lattice(name: str) -> None:
+    info = prepare(name)
+    full = _shapes.valid_sizes(info)
+    for symbol, lattice in full.items():
+        for size in (*range(1, 40), 223, 224, 225, 572, lattice.limit, lattice.limit + 1):
+            lazy = _shapes.SizeLattices(info)  # a new one: the one-size path, not the computed lattice
+            assert lazy.fits_exactly(symbol, size) == (size in lattice.exact), (symbol, size)
+    assert {k: (v.runs, v.exact, v.limit) for k, v in _shapes.SizeLattices(info).items()} == {
+        k: (v.runs, v.exact, v.limit) for k, v in full.items()
+    }
+
+
+def test_floor_atoms_shared_by_conditions_are_evaluated_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    divisions: Counter[int] = Counter()
+    floordiv = SizeVector.__floordiv__
+
+    def counted(self: SizeVector, other: Any) -> SizeVector:
+        divisions[other] += 1
+        return floordiv(self, other)
+
+    monkeypatch.setattr(SizeVector, "__floordiv__", counted)
+    info = prepare("m5")  # `L//16-4` and `(L+64)//256-3` each appear in two or three of its 13 conditions
+    _shapes.SizeLattices(info)["L"]
+    assert divisions == {16: 1, 64: 1, 256: 1, 1024: 1, 4096: 1}  # one division per distinct floor
+
+
+_terms = st.tuples(st.integers(-9, 9), st.integers(-9, 9), st.integers(2, 7), st.integers(2, 5))
+
+
+@settings(max_examples=60, deadline=None)
+@given(terms=st.lists(_terms, min_size=1, max_size=4), size=st.integers(1, 300))
+def test_memoised_evaluation_over_vectors_equals_evaluation_of_each_size(
+    terms: list[tuple[int, int, int, int]], size: int
+) -> None:
+    h, w = sym("H"), sym("W")
+    dims = [(a * h + b) // d + c * ((h + w) // d) for a, b, d, c in terms]
+    vector = SizeVector(range(1, size + 1))
+    memo: dict[Any, Any] = {}
+    for dim in dims:
+        values = dim.evaluate({"H": vector, "W": 5}, memo) if not isinstance(dim, int) else dim
+        expected = [dim.evaluate({"H": n, "W": 5}) if not isinstance(dim, int) else dim for n in range(1, size + 1)]
+        assert (list(values) if isinstance(values, SizeVector) else [values] * size) == expected
