@@ -48,6 +48,7 @@ from ._dims import Dim, Shape, ShapeCheck, ShapeError, format_shape, is_concrete
 from ._edge_ops import edge_ops
 from ._layers import layer_ops
 from ._modern_layers import modern_ops
+from ._refusals import apply as apply_refusals
 from ._rules import _no_params
 from ._tensor_ops import tensor_ops
 
@@ -68,8 +69,11 @@ __all__ = [
 
 
 def builtin_list() -> list[OpDef]:
-    """Every built-in op, made afresh (the signature generator reads torch while it runs)."""
-    return layer_ops() + modern_ops() + edge_ops() + tensor_ops()
+    """Every built-in op, made afresh (the signature generator reads torch while it runs).
+
+    The table of what torch refuses (`_refusals`) is part of each op's value checks and shape rule.
+    """
+    return [apply_refusals(op) for op in layer_ops() + modern_ops() + edge_ops() + tensor_ops()]
 
 
 @functools.cache
