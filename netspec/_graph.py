@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
-from ._dims import ShapeCheck, ShapeError, sym
+from ._dims import Ports, ShapeCheck, ShapeError, sym
 from ._errors import Diagnostic, Severity, SourceMap, Span, SpecError, did_you_mean, format_path, hint_budget
 from ._expr import INPUT_SHAPES, Expr, ExprBudgetError, ExprError, Template, compile_value, evaluation_budget
 from ._load import collector_paused
@@ -358,9 +358,11 @@ class _Expander:
         self.instances: dict[str, Instance] = {"": Instance("", "spec", ())}
         self.container = self.instances[""]  # the instance or repeat being expanded
         self._quiet = 0  # > 0 while references are resolved ahead of time, for shapes that expressions read
+        self._quiet_problem: tuple[str, str] | None = None  # what the last quiet resolution found wrong
         self.input_shapes: dict[str, tuple[Any, ...]] = {}
         self._shapes: dict[str, tuple[Any, ...] | str] = {}  # static shapes read so far, or why one is unknown
         self._by_name: dict[str, _OpEntry] = {}
+        self._ports: dict[str, tuple[tuple[Any, ...], ...]] = {}  # the output shapes of nodes with several
         self.numbered: dict[str, _InstanceEntry] = {}  # the numbered instances, for their outputs
 
     # -- reporting
@@ -377,6 +379,7 @@ class _Expander:
         span: Span | None = None,
     ) -> None:
         if self._quiet:
+            self._quiet_problem = (code, message)
             raise _Unresolved
         if (format_path(path), message) in self._seen:
             return
@@ -656,6 +659,7 @@ class _Expander:
         flat: tuple[str, _Numbering] | None = None,
     ) -> Any:
         self.charge(node, env, path)
+        self.check_placement(node, path)
         refs = [(self.render_ref(r, env, p), p) for r, p in refs]
         env = self.shape_env(scope, refs, env, path)
         if node.block is not None:
@@ -667,7 +671,7 @@ class _Expander:
         op = self.lookup_op(op_name, path)
         if op.max_inputs == 0 and not node.inputs:
             refs = []  # a learned tensor: no input
-        args = {k: self.evaluate(v, env, path + (k,)) for k, v in node.args.items()}
+        args = {k: self.evaluate(v, env, path + (k,)) for k, v in node.args.items() if k not in PLACEMENT_KEYS}
         for problem in check_args(op, args):
             arg_path = path + (problem.arg,) if problem.arg else path
             self.report(
@@ -697,6 +701,25 @@ class _Expander:
         self.ops.append(entry)
         self._by_name[qualified] = entry
         return entry
+
+    def check_placement(self, node: NodeDef, path: Path) -> None:
+        """`before`/`after` left in a node: they place a child spec's node among its parent's nodes, nowhere else."""
+        block = self.spec.blocks.get(node.block) if isinstance(node.block, str) else None
+        for key in PLACEMENT_KEYS:
+            if key not in node.args or (block is not None and key in block.params):
+                continue
+            if path[:1] == ("blocks",):
+                message = f"`{key}` places a node among the nodes of the spec named by `extends`; it has no meaning in a block"
+                hint = "in a block, write the node where it goes: a node takes the output of the node before it"
+            else:
+                message = (
+                    f"`{key}` places a node {key} a node of the parent spec and needs `extends`; this spec has none"
+                )
+                hint = (
+                    "write the node where it goes in `nodes` (a node takes the output of the node before it),"
+                    " or add `extends: <parent>` to change another spec"
+                )
+            self.report(message, path + (key,), hint=hint, key=True, code="NS107")
 
     def check_tensor_init(self, args: dict[str, Any], path: Path) -> None:
         """The `init` of a `Parameter` or `Buffer`: a function of `torch.nn.init` with its arguments."""
@@ -747,9 +770,12 @@ class _Expander:
     def ref_shape(self, scope: _Scope, ref: Any, path: Path) -> tuple[Any, ...] | str:
         unknown = f"the shape of input `{ref}` is not known here: a node that reads a shape must come after its inputs"
         self._quiet += 1
+        self._quiet_problem = None
         try:
             name = self.resolve_entry(ref, "", "", path) if not isinstance(ref, str) else self.resolve(scope, ref, path)
         except _Unresolved:
+            if self._quiet_problem is not None and self._quiet_problem[0] == "NS156":
+                return self._quiet_problem[1]  # a port the node does not have
             return unknown if isinstance(ref, str) else "the shape of its input is not known"
         finally:
             self._quiet -= 1
@@ -765,6 +791,13 @@ class _Expander:
         """
         if name in self.input_shapes:
             return self.input_shapes[name]
+        base, _, port = name.partition(":")
+        if port.isdigit():  # one output of a node with several (references name ports by number)
+            shape = self.static_shape(base)
+            if base not in self._ports:
+                return shape if isinstance(shape, str) else f"`{base}` has one output: `{name}` names none"
+            ports = self._ports[base]
+            return ports[int(port)] if int(port) < len(ports) else f"`{base}` has {len(ports)} outputs, no `{name}`"
         inputs: dict[str, list[str]] = {}
         visiting: set[str] = set()
         stack = [(name, False)]
@@ -787,8 +820,22 @@ class _Expander:
             inputs[top] = names
             visiting.add(top)
             stack.append((top, True))
-            stack.extend((n, False) for n in names if n not in self._shapes and n not in self.input_shapes)
+            stack.extend(
+                (b, False) for b in map(producer, names) if b not in self._shapes and b not in self.input_shapes
+            )
         return self._shapes[name]
+
+    def known_shape(self, name: str) -> tuple[Any, ...] | str:
+        """The shape computed so far of an input, a node, or one output of a node (`name:k`)."""
+        if name in self.input_shapes:
+            return self.input_shapes[name]
+        base, _, port = name.partition(":")
+        if not port.isdigit():
+            return self._shapes.get(name, f"the shape of `{name}` is not known here")
+        if base not in self._ports:
+            return self._shapes.get(base, f"the shape of `{name}` is not known here")
+        ports = self._ports[base]
+        return ports[int(port)] if int(port) < len(ports) else f"`{base}` has {len(ports)} outputs, no `{name}`"
 
     def quiet_inputs(self, entry: _OpEntry) -> list[str] | str:
         names = []
@@ -810,16 +857,18 @@ class _Expander:
         return names
 
     def compute_shape(self, name: str, inputs: list[str]) -> tuple[Any, ...] | str:
-        if any(":" in i for i in inputs):  # one output of a node with several
-            return f"the shape of an input of `{name}` is not known here"
-        shapes = [self.input_shapes.get(i) or self._shapes.get(i, "") for i in inputs]
+        shapes = [self.known_shape(i) for i in inputs]
         for shape in shapes:
             if isinstance(shape, str):
                 return shape
         node = self._by_name[name].node
         try:
             args = complete_args(node.op, node.args, shapes)  # type: ignore[arg-type]
-            return tuple(node.op.shape(shapes, args, ShapeCheck()))  # type: ignore[arg-type]
+            output = node.op.shape(shapes, args, ShapeCheck())  # type: ignore[arg-type]
+            if isinstance(output, Ports):
+                self._ports[name] = tuple(tuple(shape) for shape in output.shapes)
+                return f"`{name}` has several outputs: read one with `{name}:0`, ..."
+            return tuple(output)
         except ShapeError as err:
             return f"`{name}`: {err.message}"
         except (TypeError, ValueError):  # arguments already reported as wrong
@@ -925,6 +974,8 @@ class _Expander:
         values = dict(self.params)
         chosen = isinstance(node.block, str) and "$" in node.block
         for arg, raw in node.args.items():
+            if arg in PLACEMENT_KEYS and arg not in block.params:
+                continue  # reported by `check_placement`
             if arg not in block.params and chosen and any(arg in b.params for b in self.spec.blocks.values()):
                 continue  # a block chosen by expression takes the arguments it declares
             if arg not in block.params:
@@ -1216,6 +1267,7 @@ class _Unresolved(Exception):
     """A reference resolved ahead of time (for a shape) does not resolve yet."""
 
 
+PLACEMENT_KEYS = ("before", "after")  # `extends` reads them from a child's nodes; anywhere else they are misplaced
 _ARG_CODES = {"unknown": "NS144", "missing": "NS145", "type": "NS146", "value": "NS147"}
 
 

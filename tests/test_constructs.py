@@ -66,6 +66,11 @@ EXPECTED: dict[str, list[Want]] = {
         Want("NS107", 7, 3, "nodes.fc2", "`fc2` changes a node of `resnet18`, which has no node `fc2`"),
         Want("NS107", 8, 3, "nodes.head", "`head` is appended after `fc`, the last node of `resnet18`"),
     ],
+    "placement_without_extends.yaml": [
+        Want("NS107", 12, 31, "nodes.drop.before", "`before` places a node before a node of the parent spec"),
+        Want("NS107", 13, 22, "nodes.out.after", "needs `extends`; this spec has none"),
+        Want("NS107", 9, 23, "blocks.head.nodes.act.before", "`before` places a node among the nodes of the spec"),
+    ],
     "parallel_without_combine.yaml": [
         Want("NS114", 6, 44, "nodes.b.repeat", "a parallel repeat needs one (`concat`, `add`)"),
     ],
@@ -119,6 +124,45 @@ def test_shape_expressions_read_the_inputs() -> None:
     assert model.dw.groups == model.dw.out_channels == 24
     assert model.se.fc1.out_channels == 6  # int(round(0.25 * 24))
     assert model.se.fc2.out_channels == 24  # the block's input, read by name
+
+
+def test_shape_expressions_read_one_output_of_a_node_with_several() -> None:
+    model = netspec.build(VALID / "port_shapes.yaml")
+    assert model.narrow.out_channels == 2  # `channels()` of `parts:0`
+    assert model.wide.out_channels == 6 + 16  # `channels('parts:1') + dim(2, 'parts:1')`
+    assert model.fc.out_features == 24  # the block's output, `lstm:output`: [N, 16, 12]
+    assert model.state.out_features == 12  # `c_n`: [1, N, 12]
+    outputs = model(torch.randn(2, 8, 16))
+    assert [tuple(o.shape) for o in outputs] == [(2, 2, 16), (2, 22, 16), (2, 16, 24), (1, 2, 12)]
+
+
+def test_a_port_that_is_not_there_is_named() -> None:
+    text = (VALID / "port_shapes.yaml").read_text().replace("channels('parts:1')", "channels('parts:2')")
+    with pytest.raises(SpecError) as caught:
+        netspec.loads(text)
+    assert [d.code for d in caught.value.errors] == ["NS131"]
+    assert "`parts` has 2 outputs (`0`, `1`), no output 2" in caught.value.errors[0].message
+
+
+def test_a_name_template_of_the_index_alone_numbers_the_instances() -> None:
+    text = """
+netspec: 1
+name: numbered-stage
+inputs:
+  x: [N, 4]
+blocks:
+  stage:
+    params: {depth: int}
+    nodes:
+      "${i}": {op: Linear, repeat: {count: $depth, start: 1}, out_features: "${4 * i}"}
+nodes:
+  layer: {block: stage, depth: 3}
+  probe: {op: Linear, in: layer.2, out_features: 2}
+outputs: [layer, probe]
+"""
+    model = netspec.build(netspec.loads(text))
+    assert list(model.state_dict())[:6] == [f"layer.{k}.{p}" for k in (1, 2, 3) for p in ("weight", "bias")]
+    assert model.get_submodule("layer.3").out_features == 12 and model.probe.in_features == 8
 
 
 def test_rounding_functions() -> None:
@@ -293,3 +337,20 @@ init:
     model = netspec.build(netspec.loads(text))
     assert not model.fc2.weight.any() and model.fc1.weight.any()
     assert netspec.build(netspec.loads(text), params={"last": "fc1"}).fc1.weight.abs().sum() == 0
+
+
+def test_a_block_parameter_named_after_is_a_parameter() -> None:
+    text = """
+netspec: 1
+name: after-parameter
+inputs:
+  x: [N, 4]
+blocks:
+  delayed:
+    params: {after: int}
+    nodes:
+      fc: {op: Linear, out_features: $after}
+nodes:
+  a: {block: delayed, after: 3}
+"""
+    assert netspec.build(netspec.loads(text)).a.fc.out_features == 3
