@@ -21,8 +21,9 @@ from ._expr import INPUT_SHAPES, Expr, ExprBudgetError, ExprError, Template, com
 from ._load import collector_paused
 from ._models import BlockDef, NodeDef, ParamDef, RepeatDef, Spec, is_name_template
 from ._names import is_identifier, node_name_problem
-from ._ops import OpDef, catalog, check_args, complete_args, get_op
-from ._static import REPEAT_INDEX, source_span, static_problems, unknown_op
+from ._ops import OpDef, catalog, check_args, complete_args
+from ._resolve import Resolved, resolved, source_span
+from ._static import REPEAT_INDEX, static_problems
 
 __all__ = [
     "INIT_ARGUMENTS",
@@ -345,6 +346,7 @@ class _Scope:
 class _Expander:
     def __init__(self, spec: Spec, params: dict[str, Any], max_nodes: int) -> None:
         self.spec = spec
+        self.names: Resolved = resolved(spec)  # every `op` and `block` written as a name, resolved once
         self.params = params
         self.max_nodes = max_nodes
         self.work = 0
@@ -391,10 +393,9 @@ class _Expander:
 
     def add_static(self, problems: list[Diagnostic]) -> None:
         """Add what the static checks found in parts the expansion did not reach (disabled nodes, unused blocks)."""
-        recursion_found = any(d.code == "NS143" for d in self.diagnostics)
+        if self._quiet:
+            raise _Unresolved
         for problem in problems:
-            if problem.code == "NS143" and recursion_found:
-                continue  # the same cycle, entered from another block
             if (problem.path, problem.message) not in self._seen:
                 self._seen.add((problem.path, problem.message))
                 self.diagnostics.append(problem)
@@ -602,7 +603,7 @@ class _Expander:
 
     def combine(self, scope: _Scope, qualified: str, combine: str, entry: _RepeatEntry, path: Path) -> _OpEntry:
         where = path + ("repeat", "combine")
-        op = get_op(combine)
+        op = self.names.op(combine)
         if op is None:
             self.report(f"unknown op `{combine}`", where, hint=did_you_mean(combine, catalog()), code="NS141")
             raise _Skip
@@ -664,11 +665,16 @@ class _Expander:
         env = self.shape_env(scope, refs, env, path)
         if node.block is not None:
             return self.expand_block(scope, qualified, node, path, refs, env, stack, flat=flat)
-        op_name = self.evaluate(node.op, env, path + ("op",)) if "$" in (node.op or "") else node.op
-        if not isinstance(op_name, str):
-            self.report(f"`op` must name an op, got {op_name!r:.40}", path + ("op",), code="NS141")
-            raise _Skip
-        op = self.lookup_op(op_name, path)
+        op = self.names.ops.get(path)
+        if op is None:
+            if "$" not in (node.op or ""):  # an unknown name, reported where the names were resolved
+                self.add_static([self.names.problems[path]])
+                raise _Skip
+            op_name = self.evaluate(node.op, env, path + ("op",))
+            if not isinstance(op_name, str):
+                self.report(f"`op` must name an op, got {op_name!r:.40}", path + ("op",), code="NS141")
+                raise _Skip
+            op = self.lookup_op(op_name, path)
         if op.max_inputs == 0 and not node.inputs:
             refs = []  # a learned tensor: no input
         args = {k: self.evaluate(v, env, path + (k,)) for k, v in node.args.items() if k not in PLACEMENT_KEYS}
@@ -884,11 +890,11 @@ class _Expander:
         return value
 
     def lookup_op(self, name: str, path: Path) -> OpDef:
-        op = get_op(name)
+        """The op an expression chose (`op: $act`), through the spec's one lookup per name."""
+        op = self.names.op(name)
         if op is not None:
             return op
-        message, hint = unknown_op(name, self.spec.blocks)
-        self.report(message, path + ("op",), hint=hint, code="NS141")
+        self.add_static([self.names.unknown_op(name, path)])
         raise _Skip
 
     def expand_block(
@@ -903,28 +909,23 @@ class _Expander:
         *,
         flat: tuple[str, _Numbering] | None = None,
     ) -> Any:
-        name = self.evaluate(node.block, env, path + ("block",))
-        if not isinstance(name, str):
-            self.report(f"`block` must name a block, got {name!r:.40}", path + ("block",), code="NS142")
-            raise _Skip
-        block = self.spec.blocks.get(name)
+        literal = "$" not in (node.block or "")
+        if literal:  # resolved with the spec's other names
+            name, block = str(node.block), self.names.blocks.get(path)
+        else:
+            name = self.evaluate(node.block, env, path + ("block",))
+            if not isinstance(name, str):
+                self.report(f"`block` must name a block, got {name!r:.40}", path + ("block",), code="NS142")
+                raise _Skip
+            block = self.spec.blocks.get(name)
         if block is None:
-            self.report(
-                f"unknown block `{name}`",
-                path + ("block",),
-                hint=did_you_mean(name, self.spec.blocks)
-                or (f"`{name}` is an op: write `op: {name}`" if get_op(name) else None),
-                code="NS142",
-            )
+            self.add_static([self.names.problems[path] if literal else self.names.unknown_block(name, path)])
             raise _Skip
         if name in stack:
-            cycle = " -> ".join((*stack[stack.index(name) :], name))
-            self.report(
-                f"recursive block: {cycle}",
-                path + ("block",),
-                hint="a block may use other blocks, not itself",
-                code="NS143",
-            )
+            # A cycle of literal names was found once, when the names were resolved; one through a
+            # block chosen by an expression shows only now.
+            recursive = literal and name in self.names.recursive
+            self.add_static(self.names.cycles if recursive else [self.names.recursion(stack, name, path)])
             raise _Skip
         if len(stack) >= MAX_BLOCK_DEPTH:
             self.report(f"blocks nested deeper than {MAX_BLOCK_DEPTH}", path, code="NS143")
@@ -1478,7 +1479,7 @@ def _init_plans(spec: Spec, params: dict[str, Any], expander: _Expander) -> list
         if not when:
             continue
         for i, op_name in enumerate(rule.ops or ()):
-            if get_op(op_name) is None:
+            if expander.names.op(op_name) is None:
                 expander.report(
                     f"unknown op `{op_name}` in init rule",
                     path + ("ops", i),

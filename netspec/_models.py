@@ -374,6 +374,7 @@ class Spec(_Model):
     _warnings: tuple[Diagnostic, ...] = PrivateAttr(default=())
     _path: Path | None = PrivateAttr(default=None)
     _graph: Any = PrivateAttr(default=None)  # the graph at the default parameters, once expanded
+    _resolved: Any = PrivateAttr(default=None)  # its names resolved (`_resolve.resolved`), once
 
     _nodes_list = field_validator("nodes", mode="before")(classmethod(lambda cls, v: nodes_mapping(v)))
     _names = field_validator("nodes")(classmethod(lambda cls, v: _check_node_names(v)))

@@ -59,6 +59,7 @@ __all__ = [
     "builtin_list",
     "builtin_ops",
     "catalog",
+    "catalog_version",
     "check_args",
     "complete_args",
     "get_op",
@@ -83,6 +84,7 @@ def _builtins() -> Mapping[str, OpDef]:
 
 
 _registered: dict[str, OpDef] = {}  # ops added by register_op, by name
+_version = 0  # bumped whenever an op is registered or removed: names resolved before are stale
 _table_cache: dict[str, OpDef] = {}  # built-ins overlaid with the registered ops
 
 
@@ -114,6 +116,11 @@ def _scan_plugins() -> None:
 def builtin_ops() -> Mapping[str, OpDef]:
     """A read-only view of the built-in ops (without registered ones and plugins)."""
     return _builtins()
+
+
+def catalog_version() -> int:
+    """A number that changes whenever the catalog does (an op registered or removed)."""
+    return _version
 
 
 def catalog() -> Mapping[str, OpDef]:
@@ -208,8 +215,10 @@ def register_op(
         buffer_count=_meta_buffer_count(name) if kind == "module" else None,
         doc=doc,
     )
+    global _version
     _registered[name] = op
     _table()[name] = op
+    _version += 1
     return target
 
 
@@ -237,7 +246,9 @@ def unregister_op(name: str) -> None:
     """Remove a registered op (a built-in it replaced comes back)."""
     if name not in _registered:
         raise KeyError(f"no registered op `{name}`")
+    global _version
     del _registered[name]
+    _version += 1
     table = _table()
     if name in _builtins():
         table[name] = _builtins()[name]
