@@ -245,6 +245,7 @@ def compile_graph(info: ShapeInfo, *, guard: bool = True) -> fx.GraphModule:
         "spec": graph_def.spec.name,
         "params": dict(graph_def.params),
         "inputs": {k: _expected_shape(v) for k, v in graph_def.inputs.items()},
+        "dims": dict(graph_def.spec.dims),  # the spec's example sizes: what `optimize` packs weights for
     }
     return module
 

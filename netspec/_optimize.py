@@ -5,8 +5,10 @@
 1. dropout and identity modules are removed (they do nothing in eval mode);
 2. every BatchNorm whose input is a convolution or a linear layer used by nothing else is folded into
    that layer's weight and bias (computed in float64, stored in the model's dtype);
-3. on a CPU with oneDNN, in float32, each 2-D and 3-D convolution gets its weight packed once into
-   oneDNN's blocked layout, and runs fused with what follows it: an activation, or a residual `add`
+3. on a CPU with oneDNN, in float32, each 2-D and 3-D convolution gets its weight packed into
+   oneDNN's blocked layout for the exact input shape it receives (computed from the static shapes at
+   the sizes the model is built or optimised for; again, once, for each other shape it meets), and
+   runs fused with what follows it: an activation, or a residual `add`
    of a tensor of its own shape and then an activation (ResNet's `relu(bn2(conv2(x)) + identity)`
    becomes one kernel). Its outputs are channels-last, which every later convolution reads without
    a copy; tensors leave that layout (`contiguous()`) only before an op not known to accept it, and
@@ -20,13 +22,14 @@ from __future__ import annotations
 
 import copy
 import operator
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from ._dims import Sym
 from ._modules import StochasticDepth
 
 __all__ = ["FusedConv2d", "FusedConv3d", "InferenceModule", "optimize"]
@@ -117,7 +120,7 @@ def inference_input(x: torch.Tensor, name: str) -> torch.Tensor:
     return x
 
 
-def optimize(model: nn.Module) -> InferenceModule:
+def optimize(model: nn.Module, inputs: Mapping[str, Sequence[int]] | None = None) -> InferenceModule:
     """A copy of `model` rewritten for inference: BatchNorm folded, dropout and identities removed,
     convolutions fused with their activations (and residual adds) in packed, channels-last kernels::
 
@@ -130,6 +133,12 @@ def optimize(model: nn.Module) -> InferenceModule:
     is left unchanged. The result computes the same outputs in eval mode within float32 rounding
     (1e-5 relative), keeps readable `.code` and the qualified names of the remaining layers, and
     refuses to train. Call it on the device and dtype the model will run in: the packing is for them.
+
+    oneDNN packs a weight for one input size; at another it would reorder the weight on every call.
+    Each convolution packs its weight for the input shape it receives from `inputs` (name -> shape:
+    the shapes the model will be called with; by default those it was built for, else the spec's
+    `dims` at batch 1), computed from the static shapes, and packs it again, once, for every other
+    input shape it meets (up to 8 per convolution, the oldest dropped first).
     """
     if isinstance(model, fx.GraphModule):
         module = copy.deepcopy(model)
@@ -149,7 +158,7 @@ def optimize(model: nn.Module) -> InferenceModule:
     _remove_identities(module, graph, report)
     _fold_batch_norms(module, graph, report)
     if _packing_available(module):
-        _fuse_convolutions(module, graph, report)
+        _fuse_convolutions(module, graph, report, _size_values(module, graph, inputs))
         _restore_layout(module, graph)
     _guard_inputs(graph)
     graph.eliminate_dead_code()
@@ -191,6 +200,46 @@ def _remove_identities(root: nn.Module, graph: fx.Graph, report: dict[str, list[
 def _shape(node: fx.Node) -> tuple[Any, ...] | None:
     shape = node.meta.get("netspec_shape")
     return tuple(shape) if isinstance(shape, (tuple, list)) else None
+
+
+def _size_values(root: nn.Module, graph: fx.Graph, inputs: Mapping[str, Sequence[int]] | None) -> dict[str, int]:
+    """The value of every size symbol at the shapes the module will be called with: those in `inputs`,
+    else the spec's example sizes (`dims`), and batch 1 for a symbol left in an input's first dim."""
+    meta = getattr(root, "meta", {}).get("netspec", {})
+    values = {k: int(v) for k, v in meta.get("dims", {}).items()}
+    declared: dict[str, tuple[Any, ...]] = {}
+    for node in graph.nodes:
+        if node.op == "placeholder":
+            found = _shape(node) or next((_shape(u) for u in node.users if _shape(u) is not None), None)
+            if found is not None:
+                declared[str(node.target)] = found
+    unknown = sorted(set(inputs or {}) - set(declared))
+    if unknown:
+        raise ValueError(
+            f"`netspec.optimize`: no input named {', '.join(map(repr, unknown))}; the inputs are {sorted(declared)}"
+        )
+    for name, shape in (inputs or {}).items():
+        if len(shape) != len(declared[name]):
+            raise ValueError(
+                f"`netspec.optimize`: input `{name}` has {len(declared[name])} dims, not {len(shape)} ({list(shape)})"
+            )
+        for dim, size in zip(declared[name], shape):
+            if isinstance(dim, Sym) and str(dim) in dim.variables:
+                values[str(dim)] = int(size)
+    for shape in declared.values():
+        if shape and isinstance(shape[0], Sym) and str(shape[0]) in shape[0].variables:
+            values.setdefault(str(shape[0]), 1)
+    return values
+
+
+def _concrete(shape: tuple[Any, ...] | None, values: Mapping[str, int]) -> tuple[int, ...] | None:
+    """A static shape at the given symbol values, or None where a symbol is unknown."""
+    if shape is None:
+        return None
+    try:
+        return tuple(d.evaluate(values) if isinstance(d, Sym) else int(d) for d in shape)
+    except (KeyError, ValueError, ZeroDivisionError, TypeError):
+        return None
 
 
 def _fold_batch_norms(root: nn.Module, graph: fx.Graph, report: dict[str, list[str]]) -> None:
@@ -295,7 +344,9 @@ def _is_add(node: fx.Node) -> bool:
     return node.op == "call_function" and node.target in (operator.add, torch.add) and len(node.args) == 2
 
 
-def _fuse_convolutions(root: nn.Module, graph: fx.Graph, report: dict[str, list[str]]) -> None:
+def _fuse_convolutions(
+    root: nn.Module, graph: fx.Graph, report: dict[str, list[str]], sizes: Mapping[str, int]
+) -> None:
     for node, conv in _modules_of(root, graph, (nn.Conv2d, nn.Conv3d)):
         assert isinstance(conv, (nn.Conv2d, nn.Conv3d))
         padding = _explicit_padding(conv)
@@ -325,7 +376,9 @@ def _fuse_convolutions(root: nn.Module, graph: fx.Graph, report: dict[str, list[
         else:
             activation = None
         fused_class = FusedConv2d if isinstance(conv, nn.Conv2d) else FusedConv3d
-        fused = fused_class.from_conv(conv, padding, activation, add=other is not None)
+        source = node.args[0]
+        shape = _concrete(_shape(source), sizes) if isinstance(source, fx.Node) else None
+        fused = fused_class.from_conv(conv, padding, activation, add=other is not None, shape=shape)
         assert isinstance(node.target, str)
         _replace_submodule(root, node.target, fused)
         report["fused"].append(
@@ -397,11 +450,20 @@ def _guard_inputs(graph: fx.Graph) -> None:
 # --- fused convolutions ----------------------------------------------------------------------------
 
 
+# Input shapes a fused convolution keeps a packed weight for; past this the oldest is dropped.
+_PACKED_SHAPES = 8
+
+
 class _FusedConv(nn.Module):
     """The shared part of `FusedConv2d` and `FusedConv3d` (placed before the torch class in their bases):
     a folded convolution with its weight packed for oneDNN, run with an optional residual `add` and
     activation in one kernel. The unpacked `weight` stays the parameter (state_dict, `.to()`, copies);
-    the packed one is rebuilt from it whenever it changes."""
+    the packed ones are rebuilt from it whenever it changes.
+
+    oneDNN chooses a weight layout for one input shape: packed without one, or for another, a 1x1
+    convolution can run 3 to 50 times slower (it reorders the weight on every call). So the weight is
+    packed per input shape: for `packed_for` (the shape the network's static shapes give at its
+    example sizes) at once, and for any other shape on the first call that meets it."""
 
     weight: torch.Tensor
     bias: torch.Tensor | None
@@ -411,11 +473,17 @@ class _FusedConv(nn.Module):
     fused_padding: list[int]
     activation: tuple[str, list[float], str] | None
     add: bool
-    _packed: torch.Tensor | None
+    packed_for: tuple[int, ...] | None
+    _packed: dict[tuple[int, ...], torch.Tensor] | None  # input shape -> packed weight; None: not packable
 
     @classmethod
     def from_conv(
-        cls, conv: nn.Module, padding: list[int], activation: tuple[str, list[float], str] | None, add: bool
+        cls,
+        conv: nn.Module,
+        padding: list[int],
+        activation: tuple[str, list[float], str] | None,
+        add: bool,
+        shape: tuple[int, ...] | None = None,
     ) -> _FusedConv:
         assert isinstance(conv, (nn.Conv2d, nn.Conv3d))
         fused = cls(**_conv_kwargs(conv))
@@ -427,18 +495,30 @@ class _FusedConv(nn.Module):
         fused.fused_padding = padding
         fused.activation = activation
         fused.add = add
+        fused.packed_for = shape if shape is not None and len(shape) == weight.dim() else None
         fused._pack()
         return fused
 
     def _pack(self) -> None:
+        """Drop the packed weights (the weight, device or dtype changed) and pack for `packed_for`."""
         weight = self.weight
         if weight.device.type != "cpu" or weight.dtype != torch.float32:
             self._packed = None
             return
-        packed = torch.ops.mkldnn._reorder_convolution_weight(
-            weight.detach(), self.fused_padding, list(self.stride), list(self.dilation), self.groups, None
+        self._packed = {}
+        if self.packed_for is not None:
+            self._pack_for(self.packed_for)
+
+    def _pack_for(self, shape: tuple[int, ...]) -> torch.Tensor:
+        packed = self._packed
+        assert packed is not None
+        weight = torch.ops.mkldnn._reorder_convolution_weight(
+            self.weight.detach(), self.fused_padding, list(self.stride), list(self.dilation), self.groups, list(shape)
         )
-        self._packed = cast(torch.Tensor, packed)
+        if len(packed) >= _PACKED_SHAPES:
+            del packed[next(iter(packed))]
+        packed[shape] = weight
+        return cast(torch.Tensor, weight)
 
     def forward(self, x: torch.Tensor, other: torch.Tensor | None = None) -> torch.Tensor:
         packed = self._packed
@@ -447,17 +527,20 @@ class _FusedConv(nn.Module):
             if other is not None:
                 y = y + other
             return _apply_activation(y, self.activation)
+        weight = packed.get(x.shape)  # a torch.Size is the tuple of its sizes
+        if weight is None:
+            weight = self._pack_for(tuple(x.shape))
         attr, scalars, algorithm = self.activation or ("none", [], "")
         stride, dilation = list(self.stride), list(self.dilation)
         if other is None:
             result = torch.ops.mkldnn._convolution_pointwise(
-                x, packed, self.bias, self.fused_padding, stride, dilation, self.groups, attr, scalars, algorithm
+                x, weight, self.bias, self.fused_padding, stride, dilation, self.groups, attr, scalars, algorithm
             )
         else:
             result = torch.ops.mkldnn._convolution_pointwise.binary(
                 x,
                 other,
-                packed,
+                weight,
                 self.bias,
                 self.fused_padding,
                 stride,

@@ -82,9 +82,9 @@ def test_inference_build_matches_eval_mode(name):
     model = netspec.build(name, params=params)
     _randomise_norms(model)
     model.eval()
-    optimized = netspec.optimize(model)
-    assert isinstance(optimized, InferenceModule)
     x = _example(name, params)
+    optimized = netspec.optimize(model, inputs={"x": tuple(x.shape)})
+    assert isinstance(optimized, InferenceModule)
     with torch.no_grad():
         expected = model(x)
         actual = optimized(x)
@@ -304,3 +304,99 @@ def test_requires_grad_false_is_accepted():
     optimized = netspec.optimize(model)
     assert optimized.requires_grad_(False) is optimized
     assert not any(p.requires_grad for p in optimized.parameters())
+
+
+def _input_shapes(model: nn.Module, x: torch.Tensor) -> dict[str, tuple[int, ...]]:
+    """The input shape each fused convolution receives in a forward of `x`."""
+    seen: dict[str, tuple[int, ...]] = {}
+
+    def record(name: str, args: tuple[torch.Tensor, ...]) -> None:
+        seen.setdefault(name, tuple(args[0].shape))
+
+    hooks = [
+        m.register_forward_pre_hook(lambda _, args, name=name: record(name, args))
+        for name, m in model.named_modules()
+        if isinstance(m, FusedConv2d)
+    ]
+    with torch.no_grad():
+        model(x)
+    for hook in hooks:
+        hook.remove()
+    return seen
+
+
+def test_weights_are_packed_for_the_shapes_the_convolutions_receive():
+    # oneDNN packs a weight for one input shape; at another it reorders it on every call. Packed from
+    # the static shapes at the spec's sizes (224x224, batch 1), a forward there packs nothing more.
+    torch.manual_seed(0)
+    model = netspec.build("resnet18")
+    _randomise_norms(model)
+    model.eval()
+    optimized = netspec.optimize(model)
+    fused = {name: m for name, m in optimized.named_modules() if isinstance(m, FusedConv2d)}
+    assert all(m._packed is not None and list(m._packed) == [m.packed_for] for m in fused.values())
+    x = torch.randn(1, 3, 224, 224)
+    seen = _input_shapes(optimized, x)
+    assert seen == {name: m.packed_for for name, m in fused.items()}
+    assert seen["conv1"] == (1, 3, 224, 224) and seen["layer4.1.conv2"] == (1, 512, 7, 7)
+    assert all(len(m._packed) == 1 for m in fused.values())  # the forward packed nothing more
+    # Another size is packed once, on the first call that meets it, and computes the same.
+    small = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        _assert_close(optimized(small), model(small))
+        optimized(small)
+        _assert_close(optimized(x), model(x))
+    assert all(
+        list(m._packed) == [m.packed_for, shape]
+        for m, shape in zip(fused.values(), _input_shapes(optimized, small).values())
+    )
+    # The sizes given to `optimize` (or `build(inputs=...)`) decide the packing instead.
+    at_batch_8 = netspec.optimize(model, inputs={"x": (8, 3, 96, 128)})
+    assert at_batch_8.get_submodule("layer1.0.conv1").packed_for == (8, 64, 24, 32)
+    built = netspec.build("resnet18", inputs={"x": (2, 3, 64, 64)}, inference=True)
+    assert built.get_submodule("conv1").packed_for == (2, 3, 64, 64)
+    # Copies, `.to()` and loaded weights pack again for the same shape.
+    for other in (copy.deepcopy(optimized), optimized.to(torch.float32)):
+        assert list(other.get_submodule("conv1")._packed) == [(1, 3, 224, 224)]
+
+
+def test_packed_weights_per_shape_are_bounded():
+    spec = _spec(["N", 3, "H", "W"], {"conv": {"op": "Conv2d", "out_channels": 4, "kernel_size": 1}, "act": "ReLU"})
+    torch.manual_seed(0)
+    model = netspec.build(spec).eval()
+    optimized = netspec.optimize(model)
+    (conv,) = [m for m in optimized.modules() if isinstance(m, FusedConv2d)]
+    assert conv.packed_for is None and conv._packed == {}  # no sizes in the spec: packed when called
+    with torch.no_grad():
+        for size in range(3, 15):
+            x = torch.randn(1, 3, size, size)
+            _assert_close(optimized(x), model(x))
+    assert list(conv._packed) == [(1, 3, size, size) for size in range(7, 15)]  # the last 8
+
+
+def test_optimize_refuses_inputs_it_does_not_have():
+    model = netspec.build("lenet5").eval()
+    with pytest.raises(ValueError, match=r"no input named 'y'; the inputs are \['x'\]"):
+        netspec.optimize(model, inputs={"y": (1, 1, 28, 28)})
+    with pytest.raises(ValueError, match=r"input `x` has 4 dims, not 2"):
+        netspec.optimize(model, inputs={"x": (1, 28)})
+
+
+@pytest.mark.parametrize(("name", "convolutions", "residual"), [("resnet18", 20, 8), ("resnet50", 53, 16)])
+def test_resnet_graph_has_no_layout_conversion_inside(name, convolutions, residual):
+    # The speed rests on this: no BatchNorm, every convolution one packed oneDNN kernel with its ReLU
+    # or residual add + ReLU, and the activations in one layout (channels-last) from the first
+    # convolution to the pooling: one conversion, before the classifier, and none between layers.
+    optimized = netspec.build(name, inputs={"x": (1, 3, 64, 64)}, inference=True)
+    kinds = [type(optimized.get_submodule(n.target)) for n in optimized.graph.nodes if n.op == "call_module"]
+    assert kinds.count(FusedConv2d) == convolutions
+    assert not {nn.BatchNorm2d, nn.ReLU, nn.Conv2d} & set(kinds)
+    fused = [m for m in optimized.modules() if isinstance(m, FusedConv2d)]
+    assert sum(m.add for m in fused) == residual
+    assert all(m.activation == ("relu", [], "") for m in fused if m.add)
+    plain = [n for n, m in optimized.named_modules() if isinstance(m, FusedConv2d) and m.activation is None]
+    assert plain and all(".downsample." in n for n in plain)  # only the shortcut projections have no ReLU
+    calls = [n for n in optimized.graph.nodes if n.op in ("call_method", "call_function")]
+    conversions = [n for n in calls if n.target in ("contiguous", "to", "to_dense", "to_mkldnn")]
+    assert [n.args[0].name for n in conversions] == ["flatten"]
+    assert not [n for n in calls if n.target in (operator.add, torch.add, torch.relu)]
