@@ -157,6 +157,20 @@ class Instance:
         return bool(self.name) and not self.numbered
 
 
+@dataclasses.dataclass(frozen=True)
+class ReadShape:
+    """A node's shape computed during expansion, for an expression that read it (`channels()`, `dim(d)`).
+
+    Kept with what the rule was given and the conditions it recorded, so that shape inference, given the
+    same input shapes, takes it as it is instead of running the rule a second time.
+    """
+
+    inputs: tuple[tuple[Any, ...], ...]
+    args: dict[str, Any]  # complete: defaults and inferred values
+    output: Any  # what the rule returned
+    check: ShapeCheck  # the conditions and warnings it recorded
+
+
 @dataclasses.dataclass
 class Graph:
     """The expanded spec: nodes in spec order and in execution order, inputs, outputs, init plans."""
@@ -177,6 +191,8 @@ class Graph:
     # Steps the expansion took (instances, arguments, reference steps): what the work limit counts,
     # and what tests read to check that expansion grows linearly with the spec.
     work: int = 0
+    # The shapes expressions read during expansion, at the inputs' declared (symbolic) shapes.
+    read_shapes: dict[str, ReadShape] = dataclasses.field(default_factory=dict)
 
     def instance_of(self, name: str) -> Instance | None:
         """The innermost instance or repeat that holds node or instance `name` directly."""
@@ -363,6 +379,7 @@ class _Expander:
         self._quiet_problem: tuple[str, str] | None = None  # what the last quiet resolution found wrong
         self.input_shapes: dict[str, tuple[Any, ...]] = {}
         self._shapes: dict[str, tuple[Any, ...] | str] = {}  # static shapes read so far, or why one is unknown
+        self.read_shapes: dict[str, ReadShape] = {}  # the rules' results behind `_shapes`, for shape inference
         self._by_name: dict[str, _OpEntry] = {}
         self._ports: dict[str, tuple[tuple[Any, ...], ...]] = {}  # the output shapes of nodes with several
         self.numbered: dict[str, _InstanceEntry] = {}  # the numbered instances, for their outputs
@@ -868,9 +885,11 @@ class _Expander:
             if isinstance(shape, str):
                 return shape
         node = self._by_name[name].node
+        check = ShapeCheck()
         try:
             args = complete_args(node.op, node.args, shapes)  # type: ignore[arg-type]
-            output = node.op.shape(shapes, args, ShapeCheck())  # type: ignore[arg-type]
+            output = node.op.shape(shapes, args, check)  # type: ignore[arg-type]
+            self.read_shapes[name] = ReadShape(tuple(shapes), args, output, check)  # type: ignore[arg-type]
             if isinstance(output, Ports):
                 self._ports[name] = tuple(tuple(shape) for shape in output.shapes)
                 return f"`{name}` has several outputs: read one with `{name}:0`, ..."
@@ -1626,6 +1645,7 @@ def _expand(spec: Spec, params: Mapping[str, Any] | None, max_nodes: int) -> Gra
             instance.output = graph.aliases.get(name) if name else (outputs[0] if outputs else None)
     graph._index_instances()
     graph.work = expander.work
+    graph.read_shapes = expander.read_shapes
     return graph
 
 

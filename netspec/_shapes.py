@@ -186,18 +186,24 @@ def infer(
     if diagnostics:
         raise SpecError(diagnostics + graph.warnings, sources)
     symbols = _symbol_sizes(graph, inputs)
+    read_shapes = graph.read_shapes
     for node in graph.order:
         missing = [i for i in node.inputs if i not in shapes]
         if missing:
             diagnostics.extend(_missing_ports(node, missing, infos, sources))
             continue  # an input failed; its error is reported
         in_shapes = [shapes[i] for i in node.inputs]
-        check = ShapeCheck()
+        read = read_shapes.get(node.name)
         try:
-            args = complete_args(node.op, node.args, in_shapes)
-            for name in node.op.symbolic:
-                args[name] = _sized(node.op.name, name, args[name], symbols)
-            output = node.op.shape(in_shapes, args, check)
+            if read is not None and not node.op.symbolic and read.inputs == tuple(in_shapes):
+                # An expression read this shape during expansion: the rule ran then, for these input shapes.
+                args, output, check = dict(read.args), read.output, read.check
+            else:
+                check = ShapeCheck()
+                args = complete_args(node.op, node.args, in_shapes)
+                for name in node.op.symbolic:
+                    args[name] = _sized(node.op.name, name, args[name], symbols)
+                output = node.op.shape(in_shapes, args, check)
         except ShapeError as err:
             where = ", ".join(f"`{i}` {format_shape(s)}" for i, s in zip(node.inputs, in_shapes))
             diagnostics.append(

@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import netspec
-from netspec import _shapes
+from netspec import _graph, _shapes
 from netspec._api import prepare
-from netspec._dims import SizeVector, sym
+from netspec._dims import ShapeCheck, SizeVector, sym
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 BUNDLED = sorted(p.stem for p in SPECS.glob("*.yaml"))
@@ -89,6 +89,32 @@ def test_floor_atoms_shared_by_conditions_are_evaluated_once(monkeypatch: pytest
     info = prepare("m5")  # `L//16-4` and `(L+64)//256-3` each appear in two or three of its 13 conditions
     _shapes.SizeLattices(info)["L"]
     assert divisions == {16: 1, 64: 1, 256: 1, 1024: 1, 4096: 1}  # one division per distinct floor
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", "densenet121", "regnet_y_400mf", "deeplabv3_resnet50"])
+def test_each_node_shape_is_computed_once(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shapes that expressions read during expansion (`channels()`) are not computed again by shape inference."""
+    rules_run = 0
+
+    class CountedCheck(ShapeCheck):
+        def __init__(self) -> None:
+            nonlocal rules_run
+            rules_run += 1
+            super().__init__()
+
+    monkeypatch.setattr(_graph, "ShapeCheck", CountedCheck)
+    monkeypatch.setattr(_shapes, "ShapeCheck", CountedCheck)
+    info = prepare(netspec.load(str(SPECS / f"{name}.yaml")))
+    assert len(info.graph.read_shapes) > len(info.graph.nodes) // 2  # most shapes were read during expansion
+    assert rules_run == len(info.graph.nodes) == len(info.nodes)
+
+
+def test_shapes_read_at_other_input_sizes_are_computed_again() -> None:
+    symbolic = prepare("resnet18")
+    concrete = prepare("resnet18", inputs={"x": (2, 3, 64, 64)})
+    assert symbolic.graph is concrete.graph and symbolic.graph.read_shapes
+    assert concrete.shape("fc") == (2, 1000) and symbolic.shape("fc")[1] == 1000
+    assert concrete.constraints == [] and symbolic.constraints
 
 
 _terms = st.tuples(st.integers(-9, 9), st.integers(-9, 9), st.integers(2, 7), st.integers(2, 5))
