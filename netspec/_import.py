@@ -275,14 +275,18 @@ def _module_args(module: nn.Module, op: OpDef, input_shape: tuple[int, ...] | No
     return _minimal_args(module, op, _read_args(module, op), input_shape)
 
 
+# boolean arguments that say whether a module has a tensor: the attributes holding it
+_PRESENCE = {"bias": ("bias", "in_proj_bias"), "add_bias_kv": ("bias_k",)}
+
+
 def _read_args(module: nn.Module, op: OpDef) -> dict[str, Any]:
     """The op's arguments found as the module's attributes (`bias` as whether it has one)."""
     args: dict[str, Any] = {}
     for name, spec in op.args.items():
         if name.startswith("_"):
             continue
-        if name == "bias" and isinstance(spec.default, bool):
-            value: Any = getattr(module, "bias", None) is not None
+        if name in _PRESENCE and isinstance(spec.default, bool):
+            value: Any = any(getattr(module, a, None) is not None for a in _PRESENCE[name])
         elif name == "elementwise_affine" and hasattr(module, name):
             value = module.elementwise_affine
         elif hasattr(module, name):
@@ -305,7 +309,7 @@ def _minimal_args(
         raise ValueError(f"its arguments cannot be read back from the instance ({module!r})")
     for name, value in list(args.items()):
         spec = op.args[name]
-        if _all_equal_list(value) and isinstance(value, list):
+        if isinstance(value, list) and value and all(v == value[0] for v in value):
             single = dict(args, **{name: value[0]})
             candidate = _rebuild(op.resolve(), single)
             if candidate is not None and _same_module(candidate, module, op):
@@ -346,10 +350,9 @@ def _rebuild(cls: Callable[..., Any], args: dict[str, Any]) -> nn.Module | None:
 
 def _same_module(a: nn.Module, b: nn.Module, op: OpDef | None = None) -> bool:
     """Built alike: the same description (or, for a namesake class, the same arguments) and weight shapes."""
-    if type(a) is type(b) or op is None:
-        if a.extra_repr() != b.extra_repr():
-            return False
-    elif _read_args(a, op) != _read_args(b, op):
+    if (type(a) is type(b) or op is None) and a.extra_repr() != b.extra_repr():
+        return False
+    if op is not None and _read_args(a, op) != _read_args(b, op):  # what `extra_repr` leaves out (`batch_first`)
         return False
     shapes_a = {k: tuple(v.shape) for k, v in a.state_dict().items()}
     shapes_b = {k: tuple(v.shape) for k, v in b.state_dict().items()}
@@ -1013,6 +1016,74 @@ class _Importer:
                 item.name = self._fresh(scope, _base_name(item))
         self._fix_inputs(self.root)
 
+    def dense_chains(self) -> None:
+        """Rewrite dense connectivity as a chain: `cat(x, f1, ..., fk)` before layer k+1 becomes a
+        `cat(previous, fk)` at the end of layer k.
+
+        A scope whose children C1..Cn each concatenate the scope's input and every earlier child's
+        output (DenseNet's `torch.cat(features, 1)`) and which returns the concatenation of all of
+        them is rewritten so that every child takes one input and ends with its own concatenation:
+        a concatenation of concatenations is the same copy, so the output is the same to the bit, and
+        the children become instances of one block that a repeat can chain. The modules are untouched.
+        """
+        for scope in list(_walk(self.root)):
+            self._dense_chain(scope)
+
+    def _dense_chain(self, scope: _Scope) -> None:
+        items = scope.items
+        if len(items) < 3 or not isinstance(items[-1], _Op) or items[-1].node is not scope.output:
+            return
+        final = items[-1]
+        children = items[:-1]
+        if final.op != "concat" or not all(isinstance(c, _Scope) and not c.synthetic for c in children):
+            return
+        layers: list[_Scope] = children  # type: ignore[assignment]  # checked above: all scopes
+        if len(layers[0].inputs) != 1:
+            return
+        start = layers[0].inputs[0]
+        outputs = [c.output for c in layers]
+        if any(o is None for o in outputs) or final.inputs != [start, *outputs]:
+            return
+        fronts: list[_Op] = []
+        for k, layer in enumerate(layers[1:], 1):
+            front = layer.items[0] if layer.items else None
+            expected = [start, *outputs[:k]]
+            if not (
+                isinstance(front, _Op)
+                and front.op == "concat"
+                and front.args == final.args
+                and layer.inputs == expected
+                and front.inputs == expected
+                and front.node is not layer.output
+            ):
+                return
+            fronts.append(front)
+        joins = [*fronts, final]
+        members = [self._members(c) for c in layers]
+        inside = self._members(scope)
+        for op in self.order:
+            if op in joins:
+                continue
+            for value in op.inputs:  # each layer's values are its own, but for the concatenations
+                if value in outputs and op.node not in members[outputs.index(value)]:
+                    return
+                if value is start and op.node in inside and op.node not in members[0]:
+                    return
+        for layer, front in zip(layers[1:], fronts):
+            layer.items.remove(front)
+        items.remove(final)
+        previous = start
+        for layer, join, output in zip(layers, joins, outputs):
+            assert output is not None
+            join.inputs = [previous, output]
+            join.scope = layer.key
+            join.name = self._fresh(layer, "cat")
+            layer.items.append(join)
+            name = re.sub(r"0$", "", layer.input_names[0]) if layer.input_names else "x"  # `features0` of a list
+            layer.inputs, layer.input_names = [previous], ["x" if name in ("input", "") else name]
+            layer.output = join.node
+            previous = join.node
+
     def _scope_for_key(self, key: str) -> _Scope:
         while key not in self.by_key:
             key = self.tracer.calls[key].parent if key in self.tracer.calls else ""
@@ -1176,8 +1247,9 @@ class _Item:
     kind: tuple[str, str]  # ("op", name) or ("block", block name)
     args: dict[str, Any]
     inputs: list[str]
-    repeat: int | None = None
+    repeat: int | str | None = None  # a count, or a block parameter (`$num_layers`)
     source: str | None = None  # the class it comes from, for a comment
+    start: int | None = None  # a repeat under a name template (`"denselayer${i}"`): its first index
 
 
 @dataclasses.dataclass
@@ -1254,7 +1326,70 @@ class _Structurer:
             else:
                 items.append(self.instance(scope, item))
         assert scope.output is not None
-        return _Body(list(scope.input_names), items, self.ref(scope, scope.output))
+        return self.named_runs(_Body(list(scope.input_names), items, self.ref(scope, scope.output)))
+
+    def named_runs(self, body: _Body) -> _Body:
+        """Runs of chained instances of one kind named `prefix1`, `prefix2`, ... (torchvision's
+        `add_module("denselayer%d" % (i + 1), ...)`) become one repeat under a name template."""
+        items: list[_Item] = []
+        output = body.output
+        last: dict[str, str] = {}  # the last instance's name -> the template, which stands for it
+        body = _Body(body.inputs, [dataclasses.replace(i, inputs=list(i.inputs)) for i in body.items], body.output)
+        k = 0
+        while k < len(body.items):
+            body.items[k].inputs = [last.get(r, r) for r in body.items[k].inputs]
+            run = self._run_at(body.items, k)
+            if len(run) < 2:
+                items.append(body.items[k])
+                k += 1
+                continue
+            prefix, start = _numbered(run[0].name) or ("", 0)
+            args = self._run_args(run, start)
+            if args is None:
+                items.append(body.items[k])
+                k += 1
+                continue
+            template = f"{prefix}${{i}}"
+            items.append(
+                _Item(template, run[0].kind, args, run[0].inputs, repeat=len(run), source=run[0].source, start=start)
+            )
+            last[run[-1].name] = template
+            if output == run[-1].name:
+                output = template
+            k += len(run)
+        return _Body(body.inputs, items, output)
+
+    def _run_args(self, run: list[_Item], start: int) -> dict[str, Any] | None:
+        """The arguments of a run's instances over the index `i` (from `start`), or None."""
+        args: dict[str, Any] = {}
+        for key in sorted({key for i in run for key in i.args}):
+            values = [self.arg_value(i, key) for i in run]
+            if any(v is _NONE for v in values):
+                return None
+            expression = _index_expression(values)
+            if isinstance(expression, str) and expression.startswith("${") and start:
+                expression = re.sub(r"\bi\b", f"(i - {start})", expression)
+            if expression != self.arg_value(_Item("", run[0].kind, {}, []), key):
+                args[key] = expression
+        return args
+
+    def _run_at(self, items: list[_Item], k: int) -> list[_Item]:
+        """The longest run from `items[k]`: one kind, numbered names, each taking the previous as its only input."""
+        first = _numbered(items[k].name)
+        if first is None or items[k].repeat or len(items[k].inputs) > 1:
+            return []
+        run = [items[k]]
+        for item in items[k + 1 :]:
+            numbered = _numbered(item.name)
+            if (
+                numbered != (first[0], first[1] + len(run))
+                or item.kind != run[0].kind
+                or item.repeat
+                or item.inputs != [run[-1].name]
+            ):
+                break
+            run.append(item)
+        return run
 
     def instance(self, parent: _Scope, scope: _Scope) -> _Item:
         """A child scope as an item of its parent: a repeat, or an instance of a block."""
@@ -1420,6 +1555,13 @@ class _Structurer:
                     self.block_names.discard(name)
                     raise _Unparametrisable(f"the values of `{key_}` in the `{key}` instances cannot be one parameter")
                 item.args[key_] = f"${pname}"
+            counts = [present[s.key][item.name].repeat if item.name in present[s.key] else _MISSING for s in members]
+            if item.repeat and len({c for c in counts if c is not _MISSING}) > 1:
+                pname = param_for(counts, "num_layers")
+                if pname is None:
+                    self.block_names.discard(name)
+                    raise _Unparametrisable(f"the repeat counts of `{item.name}` in the `{key}` instances differ")
+                item.repeat = f"${pname}"
         for vector, pname in vectors:
             concrete = [v for v in vector if v is not _MISSING]
             default = Counter(json.dumps(v) for v in concrete).most_common(1)[0][0]
@@ -1455,6 +1597,12 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
     return type(a) is type(b) and a == b
+
+
+def _numbered(name: str) -> tuple[str, int] | None:
+    """`denselayer12` -> (`denselayer`, 12): a name that a name template can render."""
+    match = re.fullmatch(r"([A-Za-z_](?:[A-Za-z0-9_\-]*?[A-Za-z_\-])?)(0|[1-9][0-9]*)", name)
+    return (match.group(1), int(match.group(2))) if match else None
 
 
 def _walk(scope: _Scope) -> Iterable[_Scope]:
@@ -1521,7 +1669,7 @@ def _fits(template: _Body, body: _Body) -> bool:
         return False
 
     def resolve(ref: str, depth: int = 0) -> str | None:
-        head = ref.split(".")[0]
+        head = ref.split(".")[0].split(":")[0]  # `attn:0` is a port of `attn`
         if head in rename and "." not in ref:
             return rename[head]
         if head in mine:
@@ -1532,8 +1680,8 @@ def _fits(template: _Body, body: _Body) -> bool:
 
     for name, item in mine.items():
         other = theirs[name]
-        if other.kind != item.kind or other.repeat != item.repeat:
-            return False
+        if other.kind != item.kind or other.start != item.start or bool(other.repeat) != bool(item.repeat):
+            return False  # repeats of other counts fit: the count becomes a parameter
         if item.repeat and item.args != other.args:  # index expressions cannot be parameters
             return False
         if [resolve(r) for r in other.inputs] != item.inputs:
@@ -1626,8 +1774,10 @@ def _node_text(item: _Item, default_input: str | None, list_form: bool) -> str:
     fields: list[str] = []
     kind, name = item.kind
     fields.append(f"{'op' if kind == 'op' else 'block'}: {_scalar(name)}")
-    if item.repeat:
-        fields.append(f"repeat: {item.repeat}")
+    if item.repeat and item.start is not None:
+        fields.append(f"repeat: {{count: {_scalar(item.repeat)}, start: {item.start}}}")
+    elif item.repeat:
+        fields.append(f"repeat: {_scalar(item.repeat)}")
     inputs = item.inputs
     if inputs and not (len(inputs) == 1 and inputs[0] == default_input):
         fields.append("in: " + (_scalar(inputs[0]) if len(inputs) == 1 else _scalar(list(inputs))))
@@ -1918,6 +2068,7 @@ def from_module(
     imp.trace()
     imp.convert()
     imp.scopes()
+    imp.dense_chains()
     if imp.problems:
         raise ModuleImportError(imp.problems)
     structurer = _Structurer(imp)

@@ -495,3 +495,108 @@ class PassThrough(nn.Module):
 def test_identity_methods_and_a_concatenation_of_one_tensor_are_the_tensor() -> None:
     text, _ = _imported(PassThrough(), x=[2, 4])
     assert yaml.safe_load(text)["nodes"] == {"fc": {"op": "Linear", "out_features": 4}}
+
+
+class DenseLayer(nn.Module):
+    """Concatenates everything it is given, then adds `growth` channels (DenseNet's layer)."""
+
+    def __init__(self, channels: int, growth: int) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm1d(channels)
+        self.conv = nn.Conv1d(channels, growth, 3, padding=1)
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        out: torch.Tensor = self.conv(F.relu(self.norm(torch.cat(features, 1))))
+        return out
+
+
+class DenseStage(nn.ModuleDict):
+    def __init__(self, layers: int, channels: int, growth: int) -> None:
+        super().__init__({f"layer{k + 1}": DenseLayer(channels + k * growth, growth) for k in range(layers)})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = [x]
+        for layer in self.values():
+            features.append(layer(features))
+        return torch.cat(features, 1)
+
+
+class LeakyStage(DenseStage):
+    """A dense stage that also gives its first layer's output: it is no plain chain."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
+        features = [x]
+        for layer in self.values():
+            features.append(layer(features))
+        return torch.cat(features, 1), features[1]
+
+
+class Leaky(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stage = LeakyStage(2, 4, 2)
+        self.head = nn.Conv1d(2, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out, first = self.stage(x)
+        return out, self.head(first)
+
+
+def test_dense_connectivity_becomes_a_chain_under_a_name_template() -> None:
+    model = nn.Sequential(nn.Conv1d(2, 4, 1), DenseStage(3, 4, 2), DenseStage(5, 10, 2))
+    text, built = _imported(model, x=[2, 2, 8])
+    spec = yaml.safe_load(text)
+    assert set(spec["blocks"]) == {"dense_layer", "dense_stage"}
+    layer = spec["blocks"]["dense_layer"]["nodes"]
+    assert spec["blocks"]["dense_layer"]["inputs"] == ["features"] and list(layer)[-1] == "cat"
+    assert layer["cat"] == {"op": "concat", "in": ["features", "conv"]}
+    stage = spec["blocks"]["dense_stage"]
+    assert stage["params"] == {"num_layers": 5} or stage["params"] == {"num_layers": 3}
+    assert stage["nodes"] == {"layer${i}": {"block": "dense_layer", "repeat": {"count": "$num_layers", "start": 1}}}
+    assert set(built.state_dict()) == set(model.state_dict())
+
+
+def test_a_dense_stage_whose_values_are_used_elsewhere_keeps_its_concatenations() -> None:
+    text, _ = _imported(Leaky(), x=[2, 4, 8])
+    blocks = yaml.safe_load(text)["blocks"]
+    assert blocks["dense_layer"]["nodes"]["cat"] == {"op": "concat", "in": ["features0", "features1"]}
+
+
+class Numbered(nn.Module):
+    """Chained layers named `step1`, `step2`, ... with widths that follow the index."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        for k in range(1, 4):
+            self.add_module(f"step{k}", nn.Linear(4 * k, 4 * (k + 1)))
+        self.head = nn.Linear(16, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.step3(self.step2(self.step1(x))))
+
+
+def test_numbered_chains_are_repeats_under_a_name_template() -> None:
+    text, _ = _imported(Numbered(), x=[2, 4])
+    nodes = _nodes(text)
+    assert nodes["step${i}"] == {
+        "op": "Linear",
+        "repeat": {"count": 3, "start": 1},
+        "out_features": "${8 + 4 * (i - 1)}",
+    }
+    assert nodes["head"] == {"op": "Linear", "out_features": 2}
+
+
+def test_attention_without_biases_is_read_back() -> None:
+    model = nn.MultiheadAttention(8, 2, bias=False, add_bias_kv=True, batch_first=True)
+
+    class SelfAttention(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.attn = model
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out: torch.Tensor = self.attn(x, x, x, need_weights=False)[0]
+            return out
+
+    text, _ = _imported(SelfAttention(), x=[2, 3, 8])
+    assert _nodes(text)["attn"]["bias"] is False and _nodes(text)["attn"]["add_bias_kv"] is True
