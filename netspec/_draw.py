@@ -1,10 +1,10 @@
 """Drawings of a shape-checked graph: Mermaid text, Graphviz DOT text, and images through Graphviz.
 
 Every input and node is a box showing its name, its op and its output shape; block instances and
-repeats (the prefixes of qualified names: `layer2`, `layer2.0`, `layer2.0.downsample`) are nested
-clusters. With `depth`, a group whose qualified name has more than `depth` parts is folded into one
-box: `depth=1` draws `layer1` as a cluster of the boxes `layer1.0` and `layer1.1`; `depth=0` draws
-`layer1` as a single box. Edges carry the shape of the tensor they move; edges into `add` (residual
+repeats (the graph's instance tree, `Graph.instances`: `layer2`, `layer2.0`, `layer2.0.downsample`)
+are nested clusters. With `depth`, an instance nested in more than `depth` others is folded into
+one box: `depth=1` draws `layer1` as a cluster of the boxes `layer1.0` and `layer1.1`; `depth=0`
+draws `layer1` as a single box. Edges carry the shape of the tensor they move; edges into `add` (residual
 sums) are dashed and edges into `concat` thick, with a legend.
 
 No text from a spec ever reaches the output unescaped: every box and cluster has a generated id
@@ -102,18 +102,9 @@ def _check_depth(depth: int | None) -> None:
         raise ValueError(f"`depth` must be a whole number >= 0 or None, got {depth!r:.40}")
 
 
-def _prefixes(name: str) -> list[str]:
-    """`a.b.c` -> [`a`, `a.b`]: the groups a node belongs to, outermost first."""
-    parts = name.split(".")
-    return [".".join(parts[:k]) for k in range(1, len(parts))]
-
-
-def _representative(name: str, depth: int | None) -> str:
-    """The drawn box of a node: itself, or the group it is folded into."""
-    parts = name.split(".")
-    if depth is None or len(parts) - 1 <= depth:
-        return name
-    return ".".join(parts[: depth + 1])
+# A drawn box: a node or an input by name, or a folded instance by its name (a parallel repeat and
+# the node that joins it share a name, so the kind is part of the key).
+_Key = tuple[Literal["node", "group"], str]
 
 
 class _Layout:
@@ -123,12 +114,7 @@ class _Layout:
         self.info = info
         self.depth = depth
         self.nodes = [n for n in info.graph.nodes if n.name in info.nodes]
-        self.direct: dict[str, list[GraphNode]] = {}  # group -> the nodes named `group.<local>`
-        self.parts: dict[str, set[str]] = {}  # group -> the next name parts below it
-        for node in self.nodes:
-            self.direct.setdefault(node.name.rpartition(".")[0], []).append(node)
-            for group in _prefixes(node.name):
-                self.parts.setdefault(group, set()).add(node.name[len(group) + 1 :].partition(".")[0])
+        self._groups: dict[str, list[str]] = {}  # name -> the container instances holding it
         self.users: dict[str, list[str]] = {}
         for node in self.nodes:
             for name in node.inputs:
@@ -136,25 +122,56 @@ class _Layout:
         self.position = {n.name: k for k, n in enumerate(info.graph.order)}
         self.items: list[_Box | _Cluster] = []
         self.clusters: dict[str, _Cluster] = {}
-        self.boxes: dict[str, _Box] = {}
+        self.boxes: dict[_Key, _Box] = {}
         self.folds: dict[str, _Fold] = {}
 
     def drawing(self) -> _Drawing:
         for name, shape in self.info.inputs.items():
-            self.add_box(name, _Box(self.next_box_id(), [name, "input", format_shape(shape)], "input"), [])
+            box = _Box(self.next_box_id(), [name, "input", format_shape(shape)], "input")
+            self.add_box(("node", name), box, [])
         for node in self.nodes:
             self.place(node)
         for name, fold in self.folds.items():
             fold.box.lines = self.fold_lines(name, fold.members)
         for name in self.info.graph.outputs:
-            self.boxes[_representative(producer(name), self.depth)].output = True
+            self.boxes[self.representative(producer(name))].output = True
         return _Drawing(self.items, self.edges())
+
+    def groups(self, name: str) -> list[str]:
+        """The instances that hold `name` (a node or an instance) as modules, outermost first: its
+        clusters. Read from the instance tree; each name's chain is found once and kept."""
+        graph = self.info.graph
+        chain: list[str] = []  # `name`, then the instances above it, up to one whose groups are known
+        above: list[str] = []
+        while name not in self._groups:
+            chain.append(name)
+            parent = graph.instance_of(name)
+            if parent is None or not parent.name:
+                break
+            name = parent.name
+        else:
+            if not chain:
+                return self._groups[name]
+            above = self._groups[name] + ([name] if graph.instances[name].container else [])
+        for below in reversed(chain):
+            self._groups[below] = above
+            instance = graph.instances.get(below)
+            if instance is not None and instance.container:
+                above = [*above, below]
+        return self._groups[chain[0]]
+
+    def representative(self, name: str) -> _Key:
+        """The drawn box of a node or input: itself, or the instance it is folded into."""
+        groups = self.groups(name)
+        if self.depth is None or len(groups) <= self.depth:
+            return ("node", name)
+        return ("group", groups[self.depth])
 
     def next_box_id(self) -> str:
         return f"n{len(self.boxes)}"
 
-    def add_box(self, name: str, box: _Box, groups: list[str]) -> None:
-        self.boxes[name] = box
+    def add_box(self, key: _Key, box: _Box, groups: list[str]) -> None:
+        self.boxes[key] = box
         self.container(groups).append(box)
 
     def container(self, groups: list[str]) -> list[_Box | _Cluster]:
@@ -170,18 +187,18 @@ class _Layout:
         return children
 
     def place(self, node: GraphNode) -> None:
-        drawn = _representative(node.name, self.depth)
-        if drawn == node.name:
-            kind: BoxKind = "merge" if node.op.name in _EDGE_STYLES else "op"
+        kind, drawn = self.representative(node.name)
+        if kind == "node":
+            box_kind: BoxKind = "merge" if node.op.name in _EDGE_STYLES else "op"
             shown = " | ".join(format_shape(shape) for shape in self.info.nodes[node.name].outputs)
             lines = [node.name, node.op.name, shown]
-            self.add_box(node.name, _Box(self.next_box_id(), lines, kind), _prefixes(node.name))
+            self.add_box(("node", node.name), _Box(self.next_box_id(), lines, box_kind), self.groups(node.name))
             return
         fold = self.folds.get(drawn)
         if fold is None:
             fold = _Fold(_Box(self.next_box_id(), [], "folded"))
             self.folds[drawn] = fold
-            self.add_box(drawn, fold.box, _prefixes(drawn))
+            self.add_box(("group", drawn), fold.box, self.groups(drawn))
         fold.members.append(node)
 
     # -- labels
@@ -228,10 +245,10 @@ class _Layout:
         for node in self.info.graph.order:
             if node.name not in self.info.nodes:
                 continue
-            target = self.boxes[_representative(node.name, self.depth)].id
+            target = self.boxes[self.representative(node.name)].id
             style = _EDGE_STYLES.get(node.op.name, "plain")
             for name in node.inputs:
-                source = self.boxes[_representative(producer(name), self.depth)].id
+                source = self.boxes[self.representative(producer(name))].id
                 if source == target:
                     continue
                 known = found.get((source, target))

@@ -300,3 +300,48 @@ def test_zoo_page_is_current() -> None:
     spec.loader.exec_module(module)
     current = (ROOT / "docs" / "zoo.md").read_text(encoding="utf-8")
     assert module.render() == current, "docs/zoo.md is out of date: run `python tools/gen_zoo.py`"
+
+
+def _repeated(layout: str) -> dict:
+    """Two instances of a block that nests another, repeated in `layout`, between an input and a head."""
+    repeat = {"count": 2, "layout": layout} | ({"combine": "add"} if layout == "parallel" else {})
+    return {
+        "netspec": 1,
+        "name": "repeated",
+        "inputs": {"x": ["N", 8]},
+        "blocks": {
+            "inner": {"nodes": {"fc": {"op": "Linear", "out_features": 8}, "act": "ReLU"}},
+            "unit": {"nodes": {"pre": {"block": "inner"}, "skip": {"op": "add", "in": ["pre", "x"]}}},
+        },
+        "nodes": {"body": {"block": "unit", "repeat": repeat}, "head": {"op": "Linear", "out_features": 2}},
+    }
+
+
+def test_a_folded_parallel_repeat_and_the_node_joining_it_are_two_boxes() -> None:
+    """They share the name `body`: the folded instance and the `add` are drawn apart and connected."""
+    text = netspec.to_mermaid(_repeated("parallel"), depth=0)
+    boxes = dict(re.findall(r'^  (n\d+)\["([^"]*)"\]', text, re.M))
+    assert sorted(boxes.values()) == [
+        "body<br/>2 x unit, 6 ops<br/>[N, 8]",
+        "body<br/>add<br/>[N, 8]",
+        "head<br/>Linear<br/>[N, 2]",
+    ]
+    ids = {label.split("<br/>")[1]: box for box, label in boxes.items()}
+    edges = set(re.findall(r"^  (n\d+) \S+\|[^|]*\| (n\d+)$", text, re.M))
+    assert edges == {("n0", ids["2 x unit, 6 ops"]), (ids["2 x unit, 6 ops"], ids["add"]), (ids["add"], ids["Linear"])}
+
+
+@pytest.mark.parametrize("layout", ["sequence", "flat"])
+def test_clusters_are_the_instance_tree(layout: str) -> None:
+    text = netspec.to_mermaid(_repeated(layout))
+    titles = re.findall(r'subgraph g\d+\["([^"]*)"\]', text)
+    if layout == "flat":  # the instances' modules are numbered into the repeat: no cluster of their own
+        assert titles == ["body : 2 x unit", "body.0 : inner", "body.2 : inner"]
+    else:
+        assert titles == [
+            "body : 2 x unit",
+            "body.0 : unit",
+            "body.0.pre : inner",
+            "body.1 : unit",
+            "body.1.pre : inner",
+        ]
