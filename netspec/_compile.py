@@ -67,6 +67,8 @@ def _make_tensor(info: NodeInfo, sources: Any) -> torch.Tensor:
     """The tensor of a `Parameter` or `Buffer` node, initialised by its `init`."""
     args = info.args
     tensor: torch.Tensor = info.node.op.resolve()(**args)
+    if "init" not in args:  # a tensor whose values its op computes (`RelativePositionIndex`)
+        return tensor
     init = args["init"]
     name, fn_args = (init, {}) if isinstance(init, str) else next(iter(init.items()))
     kwargs, _ = check_init_args(name, fn_args if isinstance(fn_args, dict) else {"value": fn_args})

@@ -51,6 +51,7 @@ from ._modern_layers import modern_ops
 from ._refusals import apply as apply_refusals
 from ._rules import _no_params
 from ._tensor_ops import tensor_ops
+from ._window_ops import window_ops
 
 __all__ = [
     "ArgProblem",
@@ -74,7 +75,7 @@ def builtin_list() -> list[OpDef]:
 
     The table of what torch refuses (`_refusals`) is part of each op's value checks and shape rule.
     """
-    return [apply_refusals(op) for op in layer_ops() + modern_ops() + edge_ops() + tensor_ops()]
+    return [apply_refusals(op) for op in layer_ops() + modern_ops() + edge_ops() + tensor_ops() + window_ops()]
 
 
 @functools.cache

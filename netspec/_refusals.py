@@ -473,6 +473,9 @@ ARG_REFUSALS: tuple[ArgRefusal, ...] = (
     ArgRefusal(("reshape", "view"), "shape", Below("shape", -1), "must list sizes of at least 1, -1 (inferred), or symbols", "invalid shape dimension", {"shape": [-2, 256]}, _IMAGE),
     ArgRefusal(("expand",), "size", Below("size", -1), "must list sizes of at least 1, -1 (inferred), or symbols", None, {"size": [-2, 8]}, (8,)),
     ArgRefusal(("Parameter", "Buffer"), "shape", Below("shape", 0), "must list sizes of at least 1", _NEGATIVE_DIMENSION, {"shape": [-1]}),
+    # window ops (torch's words are those of the division by the window size)
+    ArgRefusal(("window_partition", "window_reverse", "window_mask"), "window_size", Below("window_size", 1), "must list sizes of at least 1", "integer division or modulo by zero", {"window_size": [0, 7]}, _IMAGE),
+    ArgRefusal(("RelativePositionIndex",), "window_size", Below("window_size", 0), "must list sizes of at least 1", "upper bound and lower bound inconsistent with step sign", {"window_size": [-1, 7]}),
 )
 # fmt: on
 
@@ -492,7 +495,7 @@ SHAPE_REFUSALS: tuple[ShapeRefusal, ...] = (
 NOTHING_BEYOND_TYPES: frozenset[str] = frozenset({
     "Identity", "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "SiLU", "Mish", "Sigmoid", "Tanh", "Hardswish",
     "Hardsigmoid", "Softplus", "Softmax", "LogSoftmax", "ZeroPad2d", "add", "mul", "matmul", "concat", "crop",
-    "transpose", "unsqueeze", "index",
+    "transpose", "unsqueeze", "index", "patch_merge", "index_select", "scale",
 })
 # fmt: on
 

@@ -174,6 +174,25 @@ EXPECTED: dict[str, list[Want]] = {
         Want("NS147", 8, 38, "nodes.pieces.chunks", "`chunks` of `chunk` must be at least 1"),
         Want("NS147", 9, 66, "nodes.attn.num_heads", "must be divisible by `num_heads` (=3)"),
     ],
+    "window_args.yaml": [
+        Want("NS147", 6, 45, "nodes.flat.window_size", "`window_size` of `window_partition` must give a height and"),
+        Want("NS147", 7, 71, "nodes.far.shift_size", "must be smaller than `window_size` [7, 7]", "half a window"),
+        Want(
+            "NS147", 8, 77, "nodes.back.shift_size", "`shift_size` of `window_reverse` must list shifts of at least 0"
+        ),
+        Want("NS147", 9, 51, "nodes.index.window_size", "`RelativePositionIndex` must list sizes of at least 1"),
+        Want("NS146", 10, 32, "nodes.half.by", "`by` of `scale` must be a number"),
+    ],
+    "window_ops.yaml": [
+        Want("NS200", 7, 9, "nodes.nchw", "expects a channels-last map [B, H, W, C], got [N, 32, L]", "permute"),
+        Want("NS200", 9, 9, "nodes.back", "have 49 tokens in dimension 1, but a window of `window_size` [2, 2] has 4"),
+        Want("NS200", 11, 11, "nodes.masked", "the scores [4*N, 1, 49, 32] of `window_mask` have 32 tokens"),
+        Want("NS200", 12, 11, "nodes.merged", "`patch_merge` expects a channels-last map [..., H, W, C]"),
+        Want("NS200", 14, 9, "nodes.rows", "the index [169, 4] of `index_select` must have one dimension"),
+    ],
+    "window_count.yaml": [
+        Want("NS202", 8, 11, "nodes.undone", "the windows of the `window_reverse` input [4*N, 49, 32] and of the map"),
+    ],
     "learned_tensor.yaml": [
         Want("NS147", 6, 33, "nodes.scale.shape", "`shape` of `Parameter` must list sizes of at least 1"),
         Want("NS180", 6, 57, "nodes.scale.init.normal.sd", "`normal` has no argument `sd`", "did you mean `std`?"),

@@ -190,6 +190,49 @@ dims: {H: 64, W: 64}
 nodes:
   packed: {op: PixelUnshuffle, downscale_factor: 2}   # [N, 12, H/2, W/2]; H and W must be even
 """,
+    "window_partition": """netspec: 1
+name: windowed-attention
+inputs:
+  x: [N, H, W, 32]
+dims: {H: 10, W: 17}
+nodes:
+  # 10 x 17 padded to 14 x 21, rolled by 3, cut into 2 * 3 windows of 49 tokens: [N*6, 49, 32]
+  windows: {op: window_partition, window_size: [7, 7], shift_size: [3, 3]}
+  scores: {op: matmul, in: [windows, keys]}                  # [N*6, 49, 49]
+  keys: {op: transpose, in: windows, dim0: 1, dim1: 2}
+  heads: {op: unsqueeze, in: scores, dim: 1}                 # [N*6, 1, 49, 49]: one head
+  masked: {op: window_mask, in: [heads, x], window_size: [7, 7], shift_size: [3, 3]}
+  weights: {op: Softmax, dim: -1}
+  one_head: {op: squeeze, dim: 1}
+  mixed: {op: matmul, in: [one_head, windows]}               # [N*6, 49, 32]
+  # back to [N, 10, 17, 32]: unrolled, the padding cropped
+  out: {op: window_reverse, in: [mixed, x], window_size: [7, 7], shift_size: [3, 3]}
+""",
+    "index_select": """netspec: 1
+name: relative-position-bias
+inputs:
+  x: [N, 4, 49, 49]
+nodes:
+  # one learned bias per head for each of the 13 x 13 offsets inside a 7 x 7 window
+  table: {op: Parameter, shape: [169, 4], init: {trunc_normal: {std: 0.02}}}
+  index: {op: RelativePositionIndex, window_size: [7, 7]}   # int64 [2401], a buffer
+  rows: {op: index_select, in: [table, index], dim: 0}      # [2401, 4]: table[index]
+  grid: {op: reshape, shape: [49, 49, 4]}
+  per_head: {op: permute, dims: [2, 0, 1]}
+  bias: {op: unsqueeze, dim: 0}                             # [1, 4, 49, 49]
+  scaled: {op: scale, in: x, by: 0.125}
+  biased: {op: add, in: [scaled, bias]}
+""",
+    "patch_merge": """netspec: 1
+name: patch-merging
+inputs:
+  x: [N, H, W, 96]
+dims: {H: 56, W: 56}
+nodes:
+  merged: {op: patch_merge}                                  # [N, 28, 28, 384]; odd sizes padded
+  norm: LayerNorm
+  reduction: {op: Linear, out_features: 192, bias: false}
+""",
 }
 
 
@@ -231,11 +274,15 @@ def render() -> str:
     ops = catalog()
     edge = sorted(n for n, op in ops.items() if op.kind == "function")
     modules = sorted(n for n, op in ops.items() if op.kind == "module")
+    tensors = sorted(n for n, op in ops.items() if op.kind == "tensor")
     lines = [HEADER, "## Edge ops", ""]
     for name in edge:
         lines += _section(ops[name])
     lines += ["## Layers", ""]
     for name in modules:
+        lines += _section(ops[name])
+    lines += ["## Tensors", "", "Nodes that hold a tensor and take no input.", ""]
+    for name in tensors:
         lines += _section(ops[name])
     return "\n".join(lines).rstrip() + "\n"
 

@@ -1,0 +1,248 @@
+"""Window ops, from which shifted-window attention (Swin) is written: `window_partition`,
+`window_reverse` and `window_mask` (windows of a channels-last map, padded and cyclically shifted),
+`patch_merge` (2x2 patches side by side), the gather `index_select`, `scale` (times a number) and
+the `RelativePositionIndex` buffer, with their shape rules over symbolic sizes.
+
+A map [B, H, W, C] with windows of wh x ww has ceil(H / wh) * ceil(W / ww) windows per image; a
+shift along an axis that one window covers is ignored (as torchvision's Swin ignores it). Their
+functions are in `_windows`, named by path: the catalog imports no torch. The registry (`_ops`)
+collects `window_ops()`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from ._args import ArgProblem, OpDef, _render, _value_problem
+from ._dims import Dim, Shape, ShapeCheck, ShapeError, format_shape, is_concrete
+from ._rules import _no_macs, _no_params, _normalize_axis
+from ._tensor_ops import _args
+
+__all__ = ["window_ops"]
+
+
+# -- windows ------------------------------------------------------------------------------------
+
+
+def _windows_of(op: str, like: Shape, window: list[int], check: ShapeCheck) -> tuple[Dim, Dim]:
+    """The windows per image and the tokens per window of a map [B, H, W, C]."""
+    if len(like) != 4:
+        raise ShapeError(
+            f"`{op}` expects a channels-last map [B, H, W, C], got {format_shape(like)}",
+            "move the channels last first, e.g. `{op: permute, dims: [0, 2, 3, 1]}`",
+        )
+    wh, ww = window
+    return (like[1] + wh - 1) // wh * ((like[2] + ww - 1) // ww), wh * ww
+
+
+def _partition_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
+    (shape,) = inputs
+    windows, tokens = _windows_of("window_partition", shape, args["window_size"], check)
+    return (shape[0] * windows, tokens, shape[3])
+
+
+def _check_windows(op: str, shape: Shape, like: Shape, args: dict[str, Any], check: ShapeCheck, rank: int) -> None:
+    windows, tokens = _windows_of(op, like, args["window_size"], check)
+    layout = "[B * windows, T, C]" if rank == 3 else "[B * windows, heads, T, T]"
+    noun = "windows" if rank == 3 else "scores"
+    if len(shape) != rank:
+        raise ShapeError(f"`{op}` expects {noun} {layout}, got {format_shape(shape)}")
+    for axis in (1,) if rank == 3 else (2, 3):
+        if is_concrete(shape[axis]) and shape[axis] != tokens:
+            raise ShapeError(
+                f"the {noun} {format_shape(shape)} of `{op}` have {shape[axis]} tokens in dimension {axis}, but "
+                f"a window of `window_size` {_render(args['window_size'])} has {tokens}",
+                "give the `window_size` of the `window_partition` that made them",
+            )
+        check.equal(shape[axis], tokens, f"the tokens per window of the `{op}` input {format_shape(shape)}")
+    check.equal(
+        shape[0],
+        like[0] * windows,
+        f"the windows of the `{op}` input {format_shape(shape)} and of the map {format_shape(like)}",
+    )
+
+
+def _reverse_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
+    windows, like = inputs
+    _check_windows("window_reverse", windows, like, args, check, 3)
+    return (like[0], like[1], like[2], windows[2])
+
+
+def _mask_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
+    scores, like = inputs
+    _check_windows("window_mask", scores, like, args, check, 4)
+    return scores
+
+
+def _window_problems(op: str) -> Callable[[dict[str, Any]], list[ArgProblem]]:
+    def validate(args: dict[str, Any]) -> list[ArgProblem]:
+        problems = []
+        window = args.get("window_size")
+        shift = args.get("shift_size", [0, 0])
+        if isinstance(window, list):
+            if len(window) != 2:
+                problems.append(_value_problem(op, "window_size", window, "must give a height and a width"))
+            elif any(isinstance(w, int) and w < 1 for w in window):
+                problems.append(_value_problem(op, "window_size", window, "must list sizes of at least 1"))
+        if isinstance(shift, list) and not problems:
+            if len(shift) != 2:
+                problems.append(_value_problem(op, "shift_size", shift, "must give a height and a width"))
+            elif any(isinstance(s, int) and s < 0 for s in shift):
+                problems.append(_value_problem(op, "shift_size", shift, "must list shifts of at least 0"))
+            elif (
+                isinstance(window, list)
+                and len(window) == 2
+                and any(isinstance(s, int) and isinstance(w, int) and s >= w for s, w in zip(shift, window))
+            ):
+                problems.append(
+                    _value_problem(
+                        op,
+                        "shift_size",
+                        shift,
+                        f"must be smaller than `window_size` {_render(window)}",
+                        "Swin shifts by half a window: `window_size // 2`",
+                    )
+                )
+        return problems
+
+    return validate
+
+
+# -- patch merging ------------------------------------------------------------------------------
+
+
+def _merge_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
+    (shape,) = inputs
+    if len(shape) < 3:
+        raise ShapeError(f"`patch_merge` expects a channels-last map [..., H, W, C], got {format_shape(shape)}")
+    *lead, height, width, channels = shape
+    return (*lead, (height + 1) // 2, (width + 1) // 2, 4 * channels)
+
+
+# -- gathering and scaling ----------------------------------------------------------------------
+
+
+def _index_select_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
+    shape, index = inputs
+    if not shape:
+        raise ShapeError("`index_select` needs an input with at least one dimension, got a scalar")
+    if len(index) != 1:
+        raise ShapeError(
+            f"the index {format_shape(index)} of `index_select` must have one dimension",
+            "flatten it first (`{op: Flatten, start_dim: 0}`), then reshape the result",
+        )
+    axis = _normalize_axis("index_select", "dim", args["dim"], len(shape))
+    return shape[:axis] + (index[0],) + shape[axis + 1 :]
+
+
+def _scale_problems(args: dict[str, Any]) -> list[ArgProblem]:
+    by = args.get("by")
+    if isinstance(by, float) and by != by:
+        return [_value_problem("scale", "by", by, "must be a number, not NaN")]
+    return []
+
+
+# -- the relative position index ----------------------------------------------------------------
+
+
+def _index_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
+    wh, ww = args["window_size"]
+    return ((wh * ww) ** 2,)
+
+
+def _index_problems(args: dict[str, Any]) -> list[ArgProblem]:
+    problems = _window_problems("RelativePositionIndex")({"window_size": args.get("window_size"), "shift_size": None})
+    window = args.get("window_size")
+    if not problems and isinstance(window, list) and all(isinstance(w, int) for w in window):
+        if (window[0] * window[1]) ** 2 > 1 << 24:
+            problems.append(
+                _value_problem("RelativePositionIndex", "window_size", window, "makes an index of over 16M entries")
+            )
+    return problems
+
+
+_Window = list[int]
+
+
+def window_ops() -> list[OpDef]:
+    """The catalog entries of the window ops."""
+    function = functools.partial(OpDef, kind="function", macs=_no_macs, param_count=_no_params)
+    window_args = _args(("window_size", _Window), ("shift_size", _Window, [0, 0]))
+    return [
+        function(
+            name="window_partition",
+            target="netspec._windows.window_partition",
+            args=window_args,
+            shape=_partition_shape,
+            validate=_window_problems("window_partition"),
+            doc="Cut a map [B, H, W, C] into windows [B * windows, wh * ww, C]: padded at the bottom and right "
+            "to a multiple of `window_size`, first rolled up and left by `shift_size` (Swin's shifted windows).",
+        ),
+        function(
+            name="window_reverse",
+            target="netspec._windows.window_reverse",
+            args=window_args,
+            shape=_reverse_shape,
+            min_inputs=2,
+            max_inputs=2,
+            validate=_window_problems("window_reverse"),
+            doc="Put windows [B * windows, wh * ww, C'] back into a map of the second input's size [B, H, W, C']: "
+            "undo `window_partition`'s shift and padding.",
+        ),
+        function(
+            name="window_mask",
+            target="netspec._windows.window_mask",
+            args=window_args,
+            shape=_mask_shape,
+            min_inputs=2,
+            max_inputs=2,
+            validate=_window_problems("window_mask"),
+            doc="Add to attention scores [B * windows, heads, T, T] of shifted windows of the second input -100 "
+            "between tokens that the cyclic shift brought together; unchanged without a shift.",
+        ),
+        function(
+            name="patch_merge",
+            target="netspec._windows.patch_merge",
+            args=_args(),
+            shape=_merge_shape,
+            doc="Put each 2x2 patch's tokens side by side: [..., H, W, C] -> [..., ceil(H/2), ceil(W/2), 4C], "
+            "odd sizes padded (Swin's patch merging).",
+        ),
+        OpDef(
+            name="index_select",
+            kind="function",
+            target="netspec._windows.index_select",
+            args=_args(("dim", int, 0)),
+            shape=_index_select_shape,
+            min_inputs=2,
+            max_inputs=2,
+            macs=_no_macs,
+            param_count=_no_params,
+            doc="The entries of the first input at the positions the second (1-D, integers) lists along `dim`, "
+            "as `torch.index_select`: a table's rows picked by an index buffer.",
+        ),
+        function(
+            name="scale",
+            target="netspec._windows.scale",
+            args=_args(("by", float)),
+            shape=lambda inputs, args, check: inputs[0],
+            validate=_scale_problems,
+            doc="Multiply by the number `by` (`x * by`), as attention scales its queries.",
+        ),
+        OpDef(
+            name="RelativePositionIndex",
+            kind="tensor",
+            target="netspec._windows.relative_position_index",
+            args=_args(("window_size", _Window), ("persistent", bool, True)),
+            shape=_index_shape,
+            min_inputs=0,
+            max_inputs=0,
+            macs=_no_macs,
+            param_count=_no_params,
+            validate=_index_problems,
+            doc="A buffer of int64 [(wh * ww)^2]: for each (query, key) pair of a window's tokens, the row of a "
+            "relative position bias table [(2wh - 1) * (2ww - 1), heads] that holds their offset.",
+        ),
+    ]
