@@ -81,6 +81,20 @@ def test_readme_summary_is_what_the_command_prints() -> None:
     assert summary.summarize(str(ROOT / "examples" / "tiny_cnn.yaml")).render().rstrip() == shown.group(1)
 
 
+def test_cli_page_lists_what_netspec_list_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    from netspec._cli import main
+
+    assert main(["list"]) == 0
+    shown = re.search(r"\$ netspec list\n(.*?)```", (ROOT / "docs" / "cli.md").read_text(), re.DOTALL)
+    assert shown, "docs/cli.md lost its `netspec list` example"
+    assert shown.group(1) == capsys.readouterr().out, "update the `netspec list` block in docs/cli.md"
+
+
+def test_zoo_page_names_every_bundled_spec() -> None:
+    zoo = (ROOT / "docs" / "zoo.md").read_text()
+    assert [name for name in netspec.list_specs() if f"\n## {name}\n" not in zoo] == []
+
+
 OPS_EXAMPLES = [text for text in _blocks(ROOT / "docs" / "ops.md", "yaml") if text.startswith("netspec:")]
 
 
