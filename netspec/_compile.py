@@ -18,6 +18,7 @@ from . import _runtime
 from ._dims import Sym, format_shape
 from ._errors import Diagnostic, SpecError, format_path
 from ._graph import Graph, GraphNode, InitPlan, check_init_args, init_steps, live_nodes
+from ._guard import size_rules
 from ._names import class_name
 from ._shapes import NodeInfo, ShapeInfo, node_parameters
 
@@ -206,7 +207,16 @@ def compile_graph(info: ShapeInfo, *, guard: bool = True) -> fx.GraphModule:
             sizes = [d if isinstance(d, int) else 0 for d in declared]
             placeholder = graph.call_function(
                 _runtime.check_input,
-                (placeholder, name, len(declared), channels, _expected_shape(declared), sizes, _input_kind(info, name)),
+                (
+                    placeholder,
+                    name,
+                    len(declared),
+                    channels,
+                    _expected_shape(declared),
+                    sizes,
+                    _input_kind(info, name),
+                    [(*rule[:5], list(rule[5]), *rule[6:]) for rule in size_rules(info, name)] or None,
+                ),
             )
             placeholder.stack_trace = stack_trace(("inputs", name), name)
         placeholder.meta["netspec_shape"] = info.inputs[name]

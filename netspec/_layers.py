@@ -541,12 +541,13 @@ def _conv_problems(op: str, args: dict[str, Any]) -> list[ArgProblem]:
 def _pool_problems(op: str, args: dict[str, Any]) -> list[ArgProblem]:
     problems = []
     kernel, padding = args.get("kernel_size"), args.get("padding", 0)
-    if kernel is not None and any(p > k // 2 for k, p in _pairs(kernel, padding)):
+    # a kernel below 1 is refused on its own; a mistyped padding is not in `args`
+    if kernel is not None and any(k >= 1 and p > k // 2 for k, p in _pairs(kernel, padding)):
         problems.append(
             _value_problem(
                 op,
                 "padding",
-                args["padding"],
+                padding,
                 f"must be at most half of `kernel_size` ({_render(args['kernel_size'])})",
             )
         )

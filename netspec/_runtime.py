@@ -156,13 +156,21 @@ def check_input(
     expected: str,
     sizes: list[int] | None = None,
     floating: int = -1,
+    lattice: list[tuple[int, str, int, int, str, list[str], str, str]] | None = None,
 ) -> Tensor:
     """Return `x` when it has `rank` dimensions, (for `channels > 0`) `channels` in dimension 1,
-    every fixed size of `sizes` (0: any size), and values of the kind the network takes
-    (`floating`: 1 floating point, 0 integers, -1 either).
+    every fixed size of `sizes` (0: any size), values of the kind the network takes
+    (`floating`: 1 floating point, 0 integers, -1 either), and symbolic sizes the network runs at.
+
+    `lattice` holds one rule per symbolic dimension (`_guard.size_rules`): (axis, symbol, first,
+    period, residues, layer per residue, layer below `first`, the valid sizes in words); a size runs
+    when it is at least `first` and `residues[(size - first) % period]` is "1". The checks are a few
+    integer operations per dimension; under `torch.compile` and `torch.export` the lattice is left to
+    the layers (a size guard there would tie the traced graph to a residue).
 
     Otherwise raise a ValueError naming the input, the expected shape (`expected`, e.g.
-    "[N, 3, H, W]") and the likely fix.
+    "[N, 3, H, W]") and the likely fix (for a size off the lattice: the layer that refuses it and
+    the nearest sizes that run).
     """
     if x.dim() != rank or (channels > 0 and x.shape[1] != channels):
         raise ValueError(_input_error(x, name, rank, channels, expected))
@@ -173,6 +181,13 @@ def check_input(
                     "input `" + name + "` expects shape " + expected + ", got " + str(list(x.shape))
                     + "; dimension " + str(i) + " is " + str(x.shape[i]) + ", not " + str(sizes[i])
                 )  # fmt: skip
+    if lattice is not None and not torch.compiler.is_compiling():
+        for axis, symbol, first, period, residues, layers, below, words in lattice:
+            n = x.shape[axis]
+            if n < first or (period > 0 and residues[(n - first) % period] != "1"):
+                raise ValueError(
+                    _lattice_error(x, name, expected, axis, symbol, first, period, residues, layers, below, words)
+                )
     if floating == 1 and not x.is_floating_point():
         raise ValueError(
             "input `" + name + "` expects floating-point values, got " + str(x.dtype) + "; convert it with x.float()"
@@ -182,6 +197,40 @@ def check_input(
             "input `" + name + "` expects integer indices, got " + str(x.dtype) + "; convert it with x.long()"
         )
     return x
+
+
+def _lattice_error(
+    x: Tensor,
+    name: str,
+    expected: str,
+    axis: int,
+    symbol: str,
+    first: int,
+    period: int,
+    residues: str,
+    layers: list[str],
+    below: str,
+    words: str,
+) -> str:
+    n = x.shape[axis]
+    layer = below
+    if n >= first and period > 0:
+        layer = layers[(n - first) % period]
+    lower = -1
+    upper = first
+    if n > first and period > 0:
+        for k in range(1, period + 1):
+            if lower < 0 and n - k >= first and residues[(n - k - first) % period] == "1":
+                lower = n - k
+        for k in range(1, period + 1):
+            if upper == first and residues[(n + k - first) % period] == "1":
+                upper = n + k
+    nearest = str(upper) if lower < 0 else str(lower) + " or " + str(upper)
+    message = "input `" + name + "` expects shape " + expected + ", got " + str(list(x.shape))
+    message += "; dimension " + str(axis) + " (`" + symbol + "`) is " + str(n)
+    if layer != "":
+        message += ", which `" + layer + "` cannot take"
+    return message + "; the network runs at " + words + ": use " + nearest
 
 
 def _input_error(x: Tensor, name: str, rank: int, channels: int, expected: str) -> str:

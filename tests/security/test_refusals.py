@@ -157,3 +157,13 @@ def test_a_symbolic_length_becomes_a_condition_of_instance_norm_1d() -> None:
     text = "netspec: 1\nname: t\ninputs: {x: [N, 4, L]}\nnodes:\n  n: {op: InstanceNorm1d}\n"
     lattice = netspec.valid_sizes(netspec.loads(text))["L"]
     assert 1 not in lattice and 2 in lattice
+
+
+def test_a_negative_kernel_with_a_mistyped_padding_is_two_located_errors() -> None:
+    text = (
+        "netspec: 1\nname: t\ninputs: {x: [N, 4, 8, 8]}\nnodes:\n"
+        "  p: {op: MaxPool2d, kernel_size: -100000000000000000000000000000, padding: x}\n"
+    )
+    with pytest.raises(netspec.SpecError) as caught:
+        netspec.validate(netspec.loads(text))
+    assert sorted((e.code, e.line, e.column) for e in caught.value.errors) == [("NS146", 5, 77), ("NS147", 5, 35)]
