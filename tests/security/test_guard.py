@@ -124,3 +124,10 @@ def test_a_scripted_guard_refuses_the_same_size() -> None:
     with pytest.raises(Exception, match="which `join` cannot take"):
         scripted(torch.rand(1, 2, 7, 8), "x", 4, 2, "[N, 2, H, W]", [0, 2, 0, 0], 1, rule)
     assert scripted(torch.rand(1, 2, 6, 8), "x", 4, 2, "[N, 2, H, W]", [0, 2, 0, 0], 1, rule).shape[2] == 6
+
+
+def test_a_guard_past_its_work_budget_leaves_the_sizes_to_the_layers(monkeypatch: pytest.MonkeyPatch) -> None:
+    info = prepare(netspec.loads(EVEN), None, None)
+    assert len(size_rules(info, "x")) == 2
+    monkeypatch.setattr("netspec._guard.MAX_GUARD_WORK", 2048)  # fewer than one dimension's conditions x sizes
+    assert size_rules(info, "x") == []
