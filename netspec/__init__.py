@@ -1,19 +1,33 @@
 """netspec: neural networks described as data, checked statically, compiled to torch.fx."""
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._api import build, count_params, infer_shapes, load, loads, valid_sizes, validate
-from ._draw import IMAGE_FORMATS, to_dot, to_image, to_mermaid
 from ._errors import Diagnostic, SpecError
 from ._load import Limits
 from ._models import Spec
 from ._ops import register_op
-from ._schema import json_schema
 from ._shapes import SizeLattice
 from ._source import list_specs
-from ._summary import Summary, summarize
 from ._version import __version__ as __version__
+
+if TYPE_CHECKING:
+    from ._draw import IMAGE_FORMATS, to_dot, to_image, to_mermaid
+    from ._schema import json_schema
+    from ._summary import Summary, summarize
+
+# Public names of the tools beside validation (drawing, summary, schema), imported on first use so that
+# `netspec validate` does not load them. They import no torch.
+_TOOL_NAMES = {
+    "IMAGE_FORMATS": "._draw",
+    "to_dot": "._draw",
+    "to_image": "._draw",
+    "to_mermaid": "._draw",
+    "json_schema": "._schema",
+    "Summary": "._summary",
+    "summarize": "._summary",
+}
 
 # Public names defined in modules that import torch, imported on first use so that `import netspec`
 # (and validating, summarising, drawing) never imports torch. Add such names here, not above.
@@ -38,13 +52,16 @@ def __getattr__(name: str) -> Any:
 
         require_torch(name)
         value = getattr(importlib.import_module(_TORCH_NAMES[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'netspec' has no attribute {name!r}")
+    elif name in _TOOL_NAMES:
+        value = getattr(importlib.import_module(_TOOL_NAMES[name], __name__), name)
+    else:
+        raise AttributeError(f"module 'netspec' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_TORCH_NAMES))
+    return sorted(set(globals()) | set(_TORCH_NAMES) | set(_TOOL_NAMES))
 
 
 __all__ = [

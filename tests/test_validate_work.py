@@ -6,6 +6,9 @@ whose sizes are all given and fit reads no lattice at all, and a lattice that is
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,8 @@ from netspec import _graph, _shapes
 from netspec._api import prepare
 from netspec._dims import ShapeCheck, SizeVector, sym
 
-SPECS = Path(__file__).resolve().parents[1] / "specs"
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "specs"
 BUNDLED = sorted(p.stem for p in SPECS.glob("*.yaml"))
 
 
@@ -133,3 +137,27 @@ def test_memoised_evaluation_over_vectors_equals_evaluation_of_each_size(
         values = dim.evaluate({"H": vector, "W": 5}, memo) if not isinstance(dim, int) else dim
         expected = [dim.evaluate({"H": n, "W": 5}) if not isinstance(dim, int) else dim for n in range(1, size + 1)]
         assert (list(values) if isinstance(values, SizeVector) else [values] * size) == expected
+
+
+_VALIDATE_IMPORTS = """
+import contextlib, io, json, sys
+from netspec._cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    code = main(["validate", "specs"])
+import netspec
+loaded = sorted(m for m in sys.modules if m.startswith("netspec."))
+tools = [netspec.to_mermaid.__module__, netspec.summarize.__module__, netspec.json_schema.__module__]
+print(json.dumps({"code": code, "loaded": loaded, "tools": tools, "dir": "summarize" in dir(netspec)}))
+"""
+
+
+def test_validating_does_not_import_the_tools_beside_it() -> None:
+    """`netspec validate` loads no drawing, summary, schema, export or import code; the names still work."""
+    done = subprocess.run(
+        [sys.executable, "-c", _VALIDATE_IMPORTS], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["code"] == 0
+    unneeded = {"netspec._draw", "netspec._summary", "netspec._schema", "netspec._export", "netspec._import"}
+    assert unneeded.isdisjoint(report["loaded"]), sorted(unneeded & set(report["loaded"]))
+    assert report["tools"] == ["netspec._draw", "netspec._summary", "netspec._schema"] and report["dir"]
