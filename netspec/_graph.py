@@ -322,6 +322,7 @@ class _InputEntry:
 @dataclasses.dataclass
 class _InstanceEntry:
     scope: _Scope
+    inline: bool = False  # `inline: true`: its nodes are named in the enclosing scope
 
 
 @dataclasses.dataclass
@@ -356,6 +357,8 @@ class _Scope:
     numbering: _Numbering | None = None  # set when the scope's modules are numbered (a list, a flat repeat)
     qualified: dict[str, str] = dataclasses.field(default_factory=dict)  # entry -> its name in the model
     keep: bool = False  # an instance of a node with `keep: true`: all its nodes are built
+    inlined: dict[str, Path] = dataclasses.field(default_factory=dict)  # names of inline instances' nodes
+    inline: Path = ()  # the body of an inline instance: the node it comes from
     origin: Path = ()  # in a block instance: the node of `nodes` the instance comes from
 
 
@@ -458,6 +461,11 @@ class _Expander:
         previous = first
         for local, node in nodes.items():
             path = nodes_path + (local,)
+            if local in scope.inlined:
+                where = format_path(scope.inlined[local])
+                message = f"node `{local}` has the name of a node of the inline instance at `{where}`"
+                self.report(message, path, key=True, code="NS132")
+                continue
             if local in scope.entries or local in scope.bindings:
                 self.report(f"node `{local}` has the name of an input", path, key=True, code="NS132")
                 continue
@@ -481,6 +489,8 @@ class _Expander:
                 if scope.numbering is not None and node.slot == "keep":
                     scope.numbering.next += 1
                 return _DisabledEntry(refs, scope, path)
+        if node.repeat is None and node.inline:  # no module of its own: its nodes are named here
+            return self.expand_one(scope, f"{scope.prefix}{local}", node, path, refs, scope.env, stack)
         if node.repeat is None:
             name = self.module_name(scope, local, path, scope.env)
             entry = self.expand_one(scope, f"{scope.prefix}{name}", node, path, refs, scope.env, stack)
@@ -566,10 +576,10 @@ class _Expander:
             entry.numbering = flat[1]
             base = local
         else:
-            base = local if template else self.module_name(scope, local, path, scope.env)
-        # The repeat is an instance of the tree unless its modules are numbered into the enclosing run
-        # or named by a template (then they belong to the enclosing instance).
-        grouped = flat is None or scope.numbering is None
+            base = local if template or node.inline else self.module_name(scope, local, path, scope.env)
+        # The repeat is an instance of the tree unless its modules are numbered into the enclosing run,
+        # named by a template or inline (then they belong to the enclosing instance).
+        grouped = (flat is None or scope.numbering is None) and not node.inline
         with (
             self.nested(Instance(f"{scope.prefix}{base}", "repeat", path))
             if grouped and not template
@@ -601,7 +611,7 @@ class _Expander:
                 grown = (len(self.nodes) - before[0], self.work - before[1])
                 smallest = grown if smallest is None else (min(smallest[0], grown[0]), min(smallest[1], grown[1]))
                 self.check_projection(count, start + count - 1 - i, smallest, path)
-        if flat is None and not template:
+        if flat is None and not template and not node.inline:
             scope.qualified[local] = f"{scope.prefix}{base}"
         if combine is not None and len(entry.children) > 1:
             entry.combined = self.combine(scope, f"{scope.prefix}{base}", combine, entry, path)
@@ -714,6 +724,10 @@ class _Expander:
             raise _TooLarge
         if op.kind == "tensor":
             self.check_tensor_init(args, path)
+        if qualified in self.by_name:  # only an inline instance can name a node where one already is
+            where = f" (the inline instance at `{format_path(scope.inline)}`)" if scope.inline else ""
+            self.report(f"the model already has a node `{qualified}`{where}", path, key=True, code="NS132")
+            raise _Skip
         graph_node = GraphNode(
             qualified, op, args, [], path, len(self.nodes), keep=node.keep or scope.keep, origin=scope.origin or path
         )
@@ -953,6 +967,9 @@ class _Expander:
         child = _Scope(prefix=f"{qualified}.", env=block_env, path=("blocks", name), instance=qualified)
         if flat is not None:  # the block's modules continue a numbered run
             child.prefix, child.numbering = flat
+        elif node.inline:  # the block's modules are named (or numbered) as the enclosing scope's
+            child.prefix, child.numbering, child.instance = scope.prefix, scope.numbering, scope.instance
+            child.inline = path
         child.keep = node.keep or scope.keep
         child.origin = scope.origin or path
         if len(refs) > len(block.inputs):
@@ -974,8 +991,11 @@ class _Expander:
                 child.bindings[input_name] = _Binding(None, None, ref_path, entry=ref)
             else:
                 child.bindings[input_name] = _Binding(scope, ref, ref_path)
-        with self.nested(Instance(qualified, "block", path, block=name, numbered=flat is not None)):
+        instance = Instance(qualified, "block", path, block=name, numbered=flat is not None)
+        with self.nested(instance) if not node.inline else contextlib.nullcontext():
             self.expand_nodes(child, block.nodes, ("blocks", name, "nodes"), block.inputs[0], (*stack, name))
+        if node.inline:
+            self.adopt(scope, child, name, path)
         child.output = block.output or next(reversed(block.nodes))
         if block.output is not None and producer(block.output) not in block.nodes:
             self.report(
@@ -985,10 +1005,31 @@ class _Expander:
                 code="NS137",
             )
             child.output = next(reversed(block.nodes))  # reported once here, not again at every use
-        entry = _InstanceEntry(child)
+        entry = _InstanceEntry(child, inline=node.inline)
         if flat is not None:
             self.numbered[qualified] = entry
         return entry
+
+    def adopt(self, scope: _Scope, child: _Scope, block: str, path: Path) -> None:
+        """Make the nodes of an inline instance nodes of the enclosing scope, under their own names."""
+        for local, entry in child.entries.items():
+            if is_name_template(local):
+                continue  # a template's key; its rendered names are entries too
+            if local in scope.entries or local in scope.bindings:
+                if isinstance(entry, _DisabledEntry) and entry.failed:
+                    continue  # its node was refused, and the clash reported there
+                self.report(
+                    f"the inline instance of block `{block}` names a node `{local}`, a name already used here",
+                    path,
+                    hint="rename one of them, or drop `inline` to put the block's nodes under the instance's name",
+                    key=True,
+                    code="NS132",
+                )
+                continue
+            scope.entries[local] = entry
+            scope.inlined[local] = path
+            if local in child.qualified:
+                scope.qualified[local] = child.qualified[local]
 
     def block_env(self, name: str, block: BlockDef, node: NodeDef, path: Path, env: dict[str, Any]) -> dict[str, Any]:
         values = dict(self.params)
@@ -1213,7 +1254,7 @@ class _Expander:
         found: dict[str, str] = {}
         seen: set[int] = set()
         for local, entry in scope.entries.items():
-            if isinstance(entry, (_InputEntry, _OpEntry)) or id(entry) in seen:
+            if isinstance(entry, (_InputEntry, _OpEntry)) or id(entry) in seen or _is_inline(entry):
                 continue
             seen.add(id(entry))  # an instance named by a template is also listed under its name
             name = scope.qualified.get(local, f"{scope.prefix}{local}")
@@ -1268,6 +1309,13 @@ class _Expander:
 
 def _ports_listing(names: tuple[str, ...] | None) -> str:
     return ", ".join(f"`{n}`" for n in names) if names else "numbered"
+
+
+def _is_inline(entry: Any) -> bool:
+    """An inline instance, or a repeat of them: its nodes are entries of the enclosing scope, no name of its own."""
+    if isinstance(entry, _RepeatEntry):
+        return any(isinstance(child, _InstanceEntry) and child.inline for child in entry.children)
+    return isinstance(entry, _InstanceEntry) and entry.inline
 
 
 def producer(ref: str) -> str:

@@ -180,6 +180,11 @@ class NodeDef(_Model):
     keep: bool = Field(
         False, description="Build the node even though no output depends on it (its module is in the state_dict)."
     )
+    inline: bool = Field(
+        False,
+        description="With `block`: name the instance's nodes in the enclosing scope, without the instance's name"
+        " in front (`conv1`, not `convs.conv1`), as if they were written in its place.",
+    )
     doc: str = Field("", description="A note for readers.")
 
     @model_validator(mode="before")
@@ -197,6 +202,12 @@ class NodeDef(_Model):
             raise ValueError("a node names exactly one of `op` or `block`")
         if self.op is not None and not self.op.strip():
             raise ValueError("`op` is empty")
+        if self.inline and self.block is None:
+            raise ValueError("`inline` goes with `block`: it names a block instance's nodes where the instance is")
+        if self.inline and isinstance(self.repeat, RepeatDef) and self.repeat.layout != "sequence":
+            raise ValueError(
+                f"an inline repeat chains its instances in sequence; `layout: {self.repeat.layout}` names them itself"
+            )
         return self
 
     @property

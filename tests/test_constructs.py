@@ -71,6 +71,25 @@ EXPECTED: dict[str, list[Want]] = {
         Want("NS107", 13, 22, "nodes.out.after", "needs `extends`; this spec has none"),
         Want("NS107", 9, 23, "blocks.head.nodes.act.before", "`before` places a node among the nodes of the spec"),
     ],
+    "inline_clashes.yaml": [
+        Want(
+            "NS132",
+            9,
+            7,
+            "blocks.pair.nodes.relu",
+            "the model already has a node `relu` (the inline instance at `nodes.a`)",
+        ),
+        Want("NS132", 8, 7, "blocks.pair.nodes.conv", "already has a node `conv` (the inline instance at `nodes.b`)"),
+        Want("NS132", 9, 7, "blocks.pair.nodes.relu", "already has a node `relu` (the inline instance at `nodes.b`)"),
+        Want("NS132", 17, 3, "nodes.conv", "node `conv` has the name of a node of the inline instance at `nodes.a`"),
+        Want(
+            "NS132", 19, 3, "nodes.h", "the inline instance of block `holder` names a node `inner`, a name already used"
+        ),
+    ],
+    "inline_misused.yaml": [
+        Want("NS114", 10, 6, "nodes.a", "`inline` goes with `block`"),
+        Want("NS114", 11, 6, "nodes.b", "an inline repeat chains its instances in sequence; `layout: flat`"),
+    ],
     "parallel_without_combine.yaml": [
         Want("NS114", 6, 44, "nodes.b.repeat", "a parallel repeat needs one (`concat`, `add`)"),
     ],
@@ -354,3 +373,40 @@ nodes:
   a: {block: delayed, after: 3}
 """
     assert netspec.build(netspec.loads(text)).a.fc.out_features == 3
+
+
+# --- inline instances -------------------------------------------------------------------------------
+
+
+def test_inline_instances_name_their_nodes_where_they_are() -> None:
+    model = netspec.build(VALID / "inline_instances.yaml")
+    keys = [k for k in model.state_dict() if k.endswith("weight")]
+    assert keys == [
+        "conv1.weight",
+        "bn1.weight",
+        "conv2.weight",
+        "bn2.weight",
+        "down.conv1.weight",
+        "down.bn1.weight",
+        "down.conv2.weight",
+        "down.bn2.weight",
+        "denseblock1.weight",
+        "denseblock2.weight",
+        "denseblock3.weight",
+        "probe.weight",
+    ]
+    assert isinstance(model.transition1, torch.nn.AvgPool2d) and not hasattr(model, "transition3")
+    assert not hasattr(model, "stem") and not hasattr(model.down, "convs")  # no level for an inline instance
+    assert model.denseblock2.out_channels == 24 and model.probe.in_channels == 24
+    stages, probe = model(torch.randn(1, 3, 32, 32))
+    assert stages.shape == (1, 16, 4, 4) and probe.shape == (1, 2, 8, 8)
+
+
+def test_an_inline_instance_is_no_instance_of_the_tree() -> None:
+    graph = netspec.load(VALID / "inline_instances.yaml").expanded
+    assert graph is not None
+    assert "stem" not in graph.instances and "down.convs" not in graph.instances
+    assert (
+        graph.instance_of("conv1") is graph.instances[""] and graph.instance_of("down.conv1") is graph.instances["down"]
+    )
+    assert not any(name.endswith(("stem", "convs", "stages")) for name in graph.aliases)
