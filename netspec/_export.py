@@ -28,7 +28,7 @@ from ._api import DEFAULT_MAX_PARAMS, Inputs, Params, Source, _spec, build, chec
 from ._compile import INIT_FUNCTIONS, compile_graph
 from ._dims import Sym
 from ._errors import SpecError
-from ._graph import Graph, GraphNode, check_init_args, init_steps, live_nodes
+from ._graph import Graph, GraphNode, Instance, check_init_args, init_steps, live_nodes
 from ._models import Spec
 from ._names import class_name, is_node_name
 from ._shapes import ShapeInfo, SizeLattice, valid_sizes
@@ -216,7 +216,9 @@ def _class_source(class_name: str, info: ShapeInfo, module: fx.GraphModule, forw
         "    def __init__(self) -> None:",
         "        super().__init__()",
     ]
+    announced: set[str] = set()
     for node in made:  # spec order: the order of the random stream
+        lines += ["        # " + title for title in _instance_titles(graph, node.name, announced)]
         if node.op.kind == "tensor":
             lines += ["        " + line for line in _tensor_lines(node, info.nodes[node.name].args)]
         else:
@@ -232,6 +234,32 @@ def _class_source(class_name: str, info: ShapeInfo, module: fx.GraphModule, forw
         lines += ["        with torch.no_grad():"] + ["            " + line for line in init]
     lines += [""] + ["    " + line if line else "" for line in forward.splitlines()]
     return "\n".join(lines)
+
+
+def _instance_titles(graph: Graph, name: str, announced: set[str]) -> list[str]:
+    """Comments for the block instances and repeats (from the graph's instance tree) whose first
+    module is node `name`, outermost first: `layer1: 2 x basic`, `layer1.0: basic`."""
+    titles = []
+    instance = graph.instance_of(name)
+    while instance is not None and instance.name and instance.name not in announced:
+        announced.add(instance.name)
+        if instance.container:
+            titles.append(f"{_qualified(instance.name)}: {_instance_kind(graph, instance)}")
+        instance = graph.instance_of(instance.name)
+    return titles[::-1]
+
+
+def _instance_kind(graph: Graph, instance: Instance) -> str:
+    """`basic` for an instance of block `basic`, `2 x basic` for a repeat of it (`2 x 3 x basic` nested)."""
+    counts = []
+    while instance.kind == "repeat" and instance.members:
+        counts.append(f"{len(instance.members)} x ")
+        first = instance.members[0]
+        if first not in graph.instances:
+            return "".join(counts) + _identifier(graph.node(first).op.name, "op name")
+        instance = graph.instances[first]
+    what = _identifier(instance.block, "block name") if instance.block else "0 instances"
+    return "".join(counts) + what
 
 
 def _own_module_sources(info: ShapeInfo) -> list[str]:
