@@ -9,6 +9,7 @@ identity over all integers, never an approximation.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 import operator
@@ -42,10 +43,25 @@ class _Floor:
     divisor: int
 
     def __str__(self) -> str:
+        return self._text
+
+    def __hash__(self) -> int:
+        return self._hashed
+
+    # Computed once: the text is the atom's sort key in every polynomial that holds it.
+    @functools.cached_property
+    def _text(self) -> str:
         inner = str(self.numerator)
         if self.numerator._atom() is None:
             inner = f"({inner})"
         return f"{inner}//{self.divisor}"
+
+    @functools.cached_property
+    def _hashed(self) -> int:
+        return hash((self.numerator, self.divisor))
+
+    def __reduce__(self) -> tuple[type[_Floor], tuple[Sym, int]]:
+        return (_Floor, (self.numerator, self.divisor))  # the cached hash is not valid in another process
 
 
 _Atom: TypeAlias = "str | _Floor"
@@ -67,7 +83,7 @@ class Sym:
     result no longer depends on any variable.
     """
 
-    __slots__ = ("_hash", "_terms")
+    __slots__ = ("_hash", "_terms", "_text")
 
     def __init__(self, terms: Mapping[_Monomial, int]) -> None:
         cleaned = {m: c for m, c in terms.items() if c != 0}
@@ -75,6 +91,10 @@ class Sym:
             sorted(cleaned.items(), key=lambda item: _monomial_key(item[0]))
         )
         self._hash = hash(self._terms)
+        self._text: str | None = None  # `str(self)`, once asked for
+
+    def __reduce__(self) -> tuple[type[Sym], tuple[dict[_Monomial, int]]]:
+        return (Sym, (dict(self._terms),))  # hashes of names differ between processes: computed again
 
     # -- construction ------------------------------------------------------------------
     @staticmethod
@@ -176,6 +196,11 @@ class Sym:
         return self._hash
 
     def __str__(self) -> str:
+        if self._text is None:
+            self._text = self._format()
+        return self._text
+
+    def _format(self) -> str:
         parts: list[str] = []
         for monomial, coeff in self._terms:
             body = "*".join(_format_factor(a, len(monomial) > 1 or abs(coeff) != 1) for a in monomial)

@@ -7,6 +7,7 @@ whose sizes are all given and fit reads no lattice at all, and a lattice that is
 from __future__ import annotations
 
 import json
+import pickle
 import subprocess
 import sys
 from collections import Counter
@@ -161,3 +162,18 @@ def test_validating_does_not_import_the_tools_beside_it() -> None:
     unneeded = {"netspec._draw", "netspec._summary", "netspec._schema", "netspec._export", "netspec._import"}
     assert unneeded.isdisjoint(report["loaded"]), sorted(unneeded & set(report["loaded"]))
     assert report["tools"] == ["netspec._draw", "netspec._summary", "netspec._schema"] and report["dir"]
+
+
+def test_symbolic_sizes_format_once_and_unpickle_with_this_process_hashes() -> None:
+    h = sym("H")
+    size = ((h + 1) // 2 + 5) // 3 * h
+    assert str(size) is str(size)  # the text (the sort key of every polynomial holding it) is kept
+    script = "import pickle, sys\nfrom netspec._dims import sym\nH = sym('H')\n"
+    script += "sys.stdout.buffer.write(pickle.dumps({((H + 1) // 2 + 5) // 3 * H: 1, (H + 3) // 4: 2}))"
+    for seed in ("1", "2"):  # string hashes differ between processes
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, check=True, env={"PYTHONHASHSEED": seed, "PATH": ""}
+        )
+        loaded = pickle.loads(done.stdout)
+        assert loaded[size] == 1 and loaded[(h + 3) // 4] == 2
+        assert {str(k) for k in loaded} == {str(size), "(H+3)//4"}
