@@ -149,3 +149,25 @@ def test_a_cycle_through_a_chosen_block_is_found_by_the_expansion() -> None:
     found = [(d.code, d.path, d.message) for d in caught.value.errors]
     assert found == [("NS143", "blocks.inner.nodes.back.block", "recursive block: outer -> inner -> outer")]
     assert not resolved(spec_from_document(parse_text(text))).cycles  # the pass cannot know it
+
+
+def test_every_cycle_is_reported_told_from_where_the_spec_enters_it() -> None:
+    text = """
+netspec: 1
+name: cycles
+inputs: {x: [N, 8]}
+blocks:
+  outer: {nodes: {a: {op: Linear, out_features: 8}, b: {block: inner}}}
+  inner: {nodes: {c: {block: outer}}}
+  p: {nodes: {d: {block: q}}}
+  q: {nodes: {e: {block: p}}}
+nodes:
+  body: {block: inner}
+"""
+    with pytest.raises(netspec.SpecError) as caught:
+        netspec.loads(text)
+    found = [(d.code, d.path, d.message, d.line, d.column) for d in caught.value.errors]
+    assert found == [
+        ("NS143", "blocks.outer.nodes.b.block", "recursive block: inner -> outer -> inner", 6, 64),
+        ("NS143", "blocks.q.nodes.e.block", "recursive block: p -> q -> p", 9, 26),  # in unused blocks
+    ]
