@@ -27,6 +27,7 @@ from ._dims import Ports, Shape, ShapeCheck, ShapeError
 from ._errors import did_you_mean
 
 __all__ = [
+    "FREE_ARGS",
     "ArgProblem",
     "ArgSpec",
     "InferRule",
@@ -268,8 +269,19 @@ def _describe_value(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
+# Words YAML 1.1 read as booleans; YAML 1.2 (netspec's loader) reads them as strings.
+_YAML11_BOOLEANS = {"yes": True, "no": False, "on": True, "off": False, "y": True, "n": False}
+
+# Op arguments whose annotation leaves part of the value open (`Any` inside it) on purpose, because
+# another check reads it: an init rule's arguments. Every other argument of a catalog op is typed.
+FREE_ARGS: frozenset[tuple[str, str]] = frozenset({("Parameter", "init"), ("Buffer", "init")})
+
+
 def _type_hint(value: Any, annotation: Any) -> str | None:
     wants_number = _admits(annotation, lambda a: a in (int, float))
+    if isinstance(value, str) and value.lower() in _YAML11_BOOLEANS and _admits(annotation, lambda a: a is bool):
+        word = "true" if _YAML11_BOOLEANS[value.lower()] else "false"
+        return f"YAML 1.2 reads `{value}` as a string: write {word}"
     if isinstance(value, bool) and wants_number:
         return f"`{_render(value)}` is a boolean; write a number"
     if isinstance(value, str) and wants_number and re.fullmatch(r"[-+]?\d+(\.\d*)?", value.strip()):
@@ -374,7 +386,35 @@ def complete_args(op: OpDef, args: Mapping[str, Any], inputs: list[Shape]) -> di
             complete[name] = spec.default
         else:
             raise ShapeError(f"`{op.name}` needs `{name}`", f"add `{name}`: {_describe_type(spec.annotation)}")
+    if inferred and op.validate is not None:
+        _check_inferred(op, given, complete, set(inferred) - set(given))
     return complete
+
+
+def _check_inferred(op: OpDef, given: dict[str, Any], complete: dict[str, Any], inferred: set[str]) -> None:
+    """The value checks again, with the arguments taken from the inputs (`embed_dim` for `num_heads`).
+
+    `check_args` ran them before the input shapes were known; a problem that appears only now
+    comes from an inferred value, and is a `ShapeError` naming it.
+    """
+    assert op.validate is not None
+    if not inferred:
+        return
+    before = {p.message for p in op.validate({n: v for n, v in complete.items() if n not in inferred})}
+    for problem in op.validate(complete):
+        if problem.message in before:
+            continue
+        taken = ", ".join(f"`{n}` = {_render(complete[n])}" for n in sorted(inferred))
+        raise ShapeError(
+            f"{problem.message} ({taken}, taken from the input)",
+            problem.hint
+            or (
+                f"`{problem.arg}` comes from the input: change the other arguments or what feeds this `{op.name}`"
+                if problem.arg in inferred
+                else f"change `{problem.arg}` or what feeds this `{op.name}`"
+            ),
+            arg=problem.arg,
+        )
 
 
 def _same_value(given: Any, inferred: Any) -> bool:

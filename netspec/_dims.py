@@ -353,18 +353,19 @@ class Ports:
 
 
 class ShapeError(Exception):
-    """A shape rule found inputs that cannot work; `hint` suggests a fix."""
+    """A shape rule found inputs that cannot work; `hint` suggests a fix, `arg` names the argument at fault."""
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, arg: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.arg = arg
 
     def __str__(self) -> str:
         return self.message
 
-    def __reduce__(self) -> tuple[type[ShapeError], tuple[str, str | None]]:
-        return (type(self), (self.message, self.hint))
+    def __reduce__(self) -> tuple[type[ShapeError], tuple[str, str | None, str | None]]:
+        return (type(self), (self.message, self.hint, self.arg))
 
 
 class SizeVector:

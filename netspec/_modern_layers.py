@@ -17,24 +17,46 @@ from typing import Any
 from ._args import ArgProblem, OpDef, _render, _value_problem
 from ._dims import Dim, Ports, Shape, ShapeCheck, ShapeError, format_shape, is_concrete
 from ._layers import _module_op
-from ._rules import _check_channels, _concrete, _elements, _expect_spatial_rank, _numel
+from ._rules import _check_channels, _concrete, _elements, _expect_spatial_rank
 from ._signatures import signature
 from ._tensor_ops import broadcast
 
 __all__ = ["modern_ops"]
 
 
-def _meta_count(path: str) -> Any:
-    """Count the parameters by building the class at `path` on the meta device (imports torch when called)."""
+def _mha_params(args: dict[str, Any]) -> int:
+    """`nn.MultiheadAttention`'s parameters: the query, key and value projections (one packed
+    `in_proj_weight` when `kdim` and `vdim` are `embed_dim`, three matrices otherwise, the same count),
+    their biases, `out_proj`, and `bias_k`, `bias_v` with `add_bias_kv`."""
+    embed: int = args["embed_dim"]
+    kdim: int = embed if args["kdim"] is None else args["kdim"]
+    vdim: int = embed if args["vdim"] is None else args["vdim"]
+    projections = embed * (embed + kdim + vdim) + embed * embed
+    biases = 4 * embed if args["bias"] else 0
+    return projections + biases + (2 * embed if args["add_bias_kv"] else 0)
+
+
+def _rnn_params(op: str) -> Any:
+    """The parameters of `nn.LSTM` (4 gates) or `nn.GRU` (3 gates), in closed form over the layers.
+
+    Per layer and direction: `weight_ih` (gates x the layer's input), `weight_hh` (gates x the
+    hidden state, which is `proj_size` wide with a projection), `bias_ih` and `bias_hh` with `bias`,
+    and `weight_hr` (proj_size x hidden_size) with a projection. Layers after the first take the
+    concatenated directions' outputs.
+    """
+    gates = 4 if op == "LSTM" else 3
 
     def count(args: dict[str, Any]) -> int:
-        import torch
-
-        from ._args import resolve_path
-
-        with torch.device("meta"):
-            module = resolve_path(path)(**{k: tuple(v) if isinstance(v, list) else v for k, v in args.items()})
-        return sum(p.numel() for p in module.parameters())
+        hidden: int = args["hidden_size"]
+        layers: int = args["num_layers"]
+        proj: int = args.get("proj_size", 0) or 0
+        directions = 2 if args["bidirectional"] else 1
+        state = proj or hidden  # the width of h, what `weight_hh` reads and later layers take
+        input_size: int = args["input_size"]
+        first = gates * hidden * (input_size + state)
+        later = gates * hidden * (state * directions + state)
+        per_layer = (2 * gates * hidden if args["bias"] else 0) + proj * hidden
+        return directions * (first + (layers - 1) * later + layers * per_layer)
 
     return count
 
@@ -123,6 +145,10 @@ def _mha_macs(inputs: list[Shape], output: Shape, args: dict[str, Any]) -> int:
 def _mha_problems(args: dict[str, Any]) -> list[ArgProblem]:
     problems = _probability("MultiheadAttention", "dropout", args)
     embed, heads = args.get("embed_dim"), args.get("num_heads")
+    for name in ("kdim", "vdim"):
+        size = args.get(name)
+        if isinstance(size, int) and not isinstance(size, bool) and size < 1:
+            problems.append(_value_problem("MultiheadAttention", name, size, "must be at least 1"))
     if isinstance(heads, int) and heads < 1:
         problems.append(_value_problem("MultiheadAttention", "num_heads", heads, "must be at least 1"))
     elif isinstance(embed, int) and isinstance(heads, int) and embed % heads:
@@ -245,16 +271,20 @@ def _rnn_macs(op: str) -> Any:
 
     def macs(inputs: list[Shape], output: Shape, args: dict[str, Any]) -> int:
         (shape,) = inputs
-        steps = _numel(shape[:-1])  # time steps times batch
+        steps = _elements(shape[:-1])  # time steps times batch
         directions = 2 if args["bidirectional"] else 1
-        hidden = args["hidden_size"]
-        out_size = args.get("proj_size") or hidden
-        total, width = 0, args["input_size"]
-        for _ in range(args["num_layers"]):
-            per_step = gates * hidden * (width + out_size) + (hidden * out_size if out_size != hidden else 0)
-            total += steps * directions * per_step
-            width = directions * out_size
-        return total
+        hidden: int = args["hidden_size"]
+        out_size: int = args.get("proj_size") or hidden
+        layers: int = args["num_layers"]
+        input_size: int = args["input_size"]
+        projection = hidden * out_size if out_size != hidden else 0
+
+        def per_step(width: int) -> int:
+            return gates * hidden * (width + out_size) + projection
+
+        # the first layer reads the input; the others (all alike) the directions' outputs
+        later = (layers - 1) * per_step(directions * out_size)
+        return steps * directions * (per_step(input_size) + later)
 
     return macs
 
@@ -345,7 +375,7 @@ def _rnn_op(name: str) -> OpDef:
         shape=_rnn_shape(name),
         infer=_rnn_infer(name),
         macs=_rnn_macs(name),
-        param_count=_meta_count(f"torch.nn.{name}"),
+        param_count=_rnn_params(name),
         doc=signature(f"torch.nn.{name}").doc,
         validate=_rnn_problems(name),
         ports=(lambda args: ("output", "h_n", "c_n")) if name == "LSTM" else (lambda args: ("output", "h_n")),
@@ -361,7 +391,7 @@ def modern_ops() -> list[OpDef]:
         infer=_mha_infer,
         inferred=("embed_dim",),
         macs=_mha_macs,
-        params=_meta_count("torch.nn.MultiheadAttention"),
+        params=_mha_params,
     )
     mha = OpDef(
         **{

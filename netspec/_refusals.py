@@ -452,6 +452,7 @@ ARG_REFUSALS: tuple[ArgRefusal, ...] = (
     ArgRefusal(("MultiheadAttention",), "num_heads", NotDivisible("embed_dim", "num_heads"), "must divide `embed_dim`", "embed_dim must be divisible by num_heads", {"embed_dim": 8, "num_heads": 3}),
     ArgRefusal(("MultiheadAttention",), "dropout", Above("dropout", 1), "must be between 0 and 1", "dropout probability has to be between 0 and 1", {"embed_dim": 8, "num_heads": 2, "dropout": 1.5}, (5, 2, 8)),
     ArgRefusal(("MultiheadAttention",), "kdim", Below("kdim", 0), "must be at least 1", _NEGATIVE_DIMENSION, {"embed_dim": 8, "num_heads": 2, "kdim": -1, "vdim": 8}),
+    ArgRefusal(("MultiheadAttention",), "vdim", Below("vdim", 0), "must be at least 1", _NEGATIVE_DIMENSION, {"embed_dim": 8, "num_heads": 2, "kdim": 8, "vdim": -1}),
     ArgRefusal(("ScaledDotProductAttention",), "dropout_p", Above("dropout_p", 1), "must be between 0 and 1", "dropout probability has to be between 0 and 1", {"dropout_p": 1.5}, (2, 5, 8)),
     ArgRefusal(("Embedding",), "num_embeddings", Below("num_embeddings", 0), "must be at least 1", _NEGATIVE_DIMENSION, {"num_embeddings": -1, "embedding_dim": 4}),
     ArgRefusal(("Embedding",), "embedding_dim", Below("embedding_dim", 0), "must be at least 1", _NEGATIVE_DIMENSION, {"num_embeddings": 4, "embedding_dim": -1}),

@@ -206,13 +206,14 @@ def infer(
                 output = node.op.shape(in_shapes, args, check)
         except ShapeError as err:
             where = ", ".join(f"`{i}` {format_shape(s)}" for i, s in zip(node.inputs, in_shapes))
+            at = (*node.path, err.arg) if err.arg is not None and err.arg in node.args else node.path
             diagnostics.append(
                 Diagnostic(
                     f"`{node.name}`: {err.message}",
-                    path=format_path(node.path),
+                    path=format_path(at),
                     hint=err.hint or f"its input: {where}",
                     code="NS200",
-                ).located(sources.span(node.path))
+                ).located(sources.span(at))
             )
             continue
         for message in check.warnings:

@@ -24,6 +24,7 @@ from typing import Any, Literal, Union
 from ._args import ArgSpec, _doc_of, _signature_args
 
 __all__ = [
+    "DECLARED_TYPES",
     "GENERATOR",
     "SNAPSHOT_FILE",
     "Signature",
@@ -95,11 +96,40 @@ def module_attributes() -> frozenset[str]:
     return MODULE_ATTRIBUTES
 
 
+# Arguments that torch declares without a type annotation, typed as its documentation describes
+# them. The reader fills them in and refuses any other argument without a type: an op argument
+# typed `Any` would accept a string for a count (`num_heads: "2"`) or for a flag (`bias: no`).
+DECLARED_TYPES: dict[str, dict[str, Any]] = {
+    "torch.nn.MultiheadAttention": {
+        "embed_dim": int,
+        "num_heads": int,
+        "dropout": float,
+        "bias": bool,
+        "add_bias_kv": bool,
+        "add_zero_attn": bool,
+        "kdim": int | None,
+        "vdim": int | None,
+        "batch_first": bool,
+    },
+}
+
+
 def _read(path: str) -> Signature:
     module_name, _, attribute = path.rpartition(".")
     cls = getattr(importlib.import_module(module_name), attribute)
     args = _signature_args(cls.__init__, skip=1)
-    return Signature(tuple(args.values()), _doc_of(cls))
+    declared = DECLARED_TYPES.get(path, {})
+    typed = []
+    for spec in args.values():
+        if spec.name in declared:
+            spec = dataclasses.replace(spec, annotation=declared[spec.name])
+        elif spec.annotation is Any:
+            raise TypeError(
+                f"`{path}` declares `{spec.name}` without a type: add its type to `DECLARED_TYPES` in "
+                "netspec/_signatures.py"
+            )
+        typed.append(spec)
+    return Signature(tuple(typed), _doc_of(cls))
 
 
 def _read_module_attributes() -> frozenset[str]:
