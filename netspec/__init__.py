@@ -14,10 +14,11 @@ from ._version import __version__ as __version__
 
 if TYPE_CHECKING:
     from ._draw import IMAGE_FORMATS, to_dot, to_image, to_mermaid
+    from ._onnx_session import OnnxSession, onnx_session
     from ._schema import json_schema
     from ._summary import Summary, summarize
 
-# Public names of the tools beside validation (drawing, summary, schema), imported on first use so that
+# Public names of the tools beside validation (drawing, summary, schema, the ONNX runner), imported on first use so that
 # `netspec validate` does not load them. They import no torch.
 _TOOL_NAMES = {
     "IMAGE_FORMATS": "._draw",
@@ -27,6 +28,8 @@ _TOOL_NAMES = {
     "json_schema": "._schema",
     "Summary": "._summary",
     "summarize": "._summary",
+    "onnx_session": "._onnx_session",
+    "OnnxSession": "._onnx_session",
 }
 
 # Public names defined in modules that import torch, imported on first use so that `import netspec`
@@ -72,6 +75,7 @@ __all__ = [
     "Limits",
     "MissingDependencyError",
     "ModuleImportError",
+    "OnnxSession",
     "SizeLattice",
     "Spec",
     "SpecError",
@@ -88,6 +92,7 @@ __all__ = [
     "list_specs",
     "load",
     "loads",
+    "onnx_session",
     "optimize",
     "register_op",
     "save_weights",

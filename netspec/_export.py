@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import io
+import json
 import keyword
 import math
 import os
@@ -31,6 +32,7 @@ from ._errors import SpecError
 from ._graph import Graph, GraphNode, Instance, check_init_args, init_steps, live_nodes
 from ._models import Spec
 from ._names import class_name, is_node_name
+from ._onnx_session import DOCUMENT_KEY, PARAMS_KEY, SPEC_KEY, spec_document
 from ._shapes import ShapeInfo, SizeLattice, valid_sizes
 from ._version import __version__
 
@@ -499,6 +501,7 @@ class _Traced:
     output_names: list[str]
     declared: dict[str, tuple[Any, ...]]  # the inputs' shapes as the spec declares them (`N`, 3, `H`, `W`)
     output_shapes: list[tuple[Any, ...]]  # the outputs' static shapes (`N`, 2, `H-40`, `W-40`)
+    spec: Spec
 
 
 def _refuse_off_lattice(spec: Spec, params: Mapping[str, Any], input_shapes: Mapping[str, Sequence[int]]) -> None:
@@ -628,6 +631,7 @@ def _traced(
         outputs,
         declared_shapes,
         [tuple(shape) for shape in info.outputs],
+        spec,
     )
 
 
@@ -712,8 +716,15 @@ def export_onnx(
     for symbol, wording in traced.dims.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = f"netspec.dims.{symbol}", wording
-    entry = model.metadata_props.add()
-    entry.key, entry.value = "netspec.spec", str(traced.module.meta.get("netspec", {}).get("spec", ""))
+    meta = traced.module.meta.get("netspec", {})
+    for key, value in (
+        (SPEC_KEY, str(meta.get("spec", ""))),
+        (DOCUMENT_KEY, spec_document(traced.spec)),  # what `onnx_session` checks inputs against
+        (PARAMS_KEY, json.dumps(meta.get("params", {}))),
+        ("netspec.version", __version__),
+    ):
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
     if size > _ONNX_SINGLE_FILE_LIMIT:
         onnx.save_model(model, os.fspath(out), save_as_external_data=True, location=os.path.basename(out) + ".data")
     else:

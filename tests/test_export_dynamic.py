@@ -7,9 +7,11 @@ import pytest
 import torch
 
 import netspec
+from netspec import _onnx_session
 from netspec._api import prepare
 from netspec._cli import main
 from netspec._export import _first_size_without_ones, export_onnx, export_pt2
+from netspec._onnx_session import spec_document
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxscript")
@@ -112,3 +114,67 @@ def test_cli_refuses_options_that_do_not_apply(capsys, tmp_path):
     assert "--static" in capsys.readouterr().err
     assert main(["export", "lenet5", "--to", "python", str(tmp_path / "l.py"), "--weights", "w"]) == 2
     assert "--weights" in capsys.readouterr().err
+
+
+def test_onnx_session_runs_the_lattice_and_refuses_a_size_off_it_with_netspecs_message(unet_onnx, monkeypatch):
+    folder, model = unet_onnx
+    session = netspec.onnx_session(folder / "unet.onnx")
+    assert isinstance(session, netspec.OnnxSession) and session.params["depth"] == 2
+    assert session.get_inputs()[0].name == "x"  # the rest is onnxruntime's session
+    validated = []
+    monkeypatch.setattr(_onnx_session, "validate", lambda *a, **k: validated.append(k["inputs"]) or [])
+    for batch in (1, 3):
+        for height, width in ((44, 44), (48, 60), (64, 52)):
+            x = torch.randn(batch, 1, height, width)
+            (result,) = session.run(None, {"x": x.numpy()})
+            session.run(None, {"x": x.numpy()})
+            with torch.no_grad():
+                torch.testing.assert_close(torch.from_numpy(result), model(x), rtol=1e-4, atol=1e-5)
+    assert len(validated) == 6  # each shape validated once, then remembered
+    monkeypatch.undo()
+    off = torch.randn(2, 1, 46, 44).numpy()
+    raw = ort.InferenceSession(str(folder / "unet.onnx"), providers=["CPUExecutionProvider"])
+    assert raw.run(None, {"x": off})[0].shape == (2, 2, 4, 4)  # onnxruntime alone runs it: two rows dropped
+    with pytest.raises(netspec.SpecError) as caught:
+        session.run(None, {"x": off})
+    text = str(caught.value)
+    assert "error[NS211]: `enc.2.pool` at H=46" in text and "`H` = 44 or 48 fit" in text
+    assert "unet.yaml:" in text  # the bundled spec it was exported from: the diagnostic points into it
+    with pytest.raises(netspec.SpecError, match=r"NS171.*3 where it says 1"):
+        session.run(None, {"x": torch.randn(1, 3, 44, 44).numpy()})
+
+
+def test_onnx_session_checks_a_spec_that_is_not_bundled(tmp_path):
+    spec = {
+        "netspec": 1,
+        "name": "pooled",
+        "inputs": {"x": ["N", 2, "H", "W"]},
+        "nodes": {
+            "conv": {"op": "Conv2d", "out_channels": 3, "kernel_size": 3, "padding": 1},
+            "pool": {"op": "MaxPool2d", "kernel_size": 2},
+            "head": {"op": "Conv2d", "out_channels": 1, "kernel_size": 1},
+        },
+    }
+    export_onnx(spec, tmp_path / "p.onnx", inputs={"x": (1, 2, 8, 8)})
+    session = netspec.onnx_session((tmp_path / "p.onnx").read_bytes())  # the model's bytes work too
+    assert session.spec.name == "pooled"
+    (result,) = session.run(None, {"x": torch.randn(2, 2, 12, 6).numpy()})
+    assert result.shape == (2, 1, 6, 3)
+    with pytest.raises(netspec.SpecError, match=r"(?s)`pool` at W=7.*`W` = 6 or 8 fit"):
+        session.run(None, {"x": torch.randn(1, 2, 12, 7).numpy()})
+
+
+def test_onnx_session_refuses_a_model_without_the_spec(tmp_path, unet_onnx):
+    folder, _ = unet_onnx
+    proto = onnx.load(str(folder / "unet.onnx"))
+    del proto.metadata_props[:]
+    with pytest.raises(ValueError, match=r"no netspec spec in its metadata"):
+        netspec.onnx_session(proto.SerializeToString())
+
+
+@pytest.mark.parametrize("name", netspec.list_specs())
+def test_the_spec_in_the_metadata_reads_back_equal(name):
+    spec = netspec.load(name)
+    again = netspec.loads(spec_document(spec))
+    assert spec_document(again) == spec_document(spec)
+    assert netspec.infer_shapes(again) == netspec.infer_shapes(spec)
