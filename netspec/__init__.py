@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from ._schema import json_schema
     from ._summary import Summary, summarize
 
-# Public names of the tools beside validation (drawing, summary, schema, the ONNX runner), imported on first use so that
-# `netspec validate` does not load them. They import no torch.
+# Public names of the tools beside validation (drawing, summary, schema, the ONNX runner), imported on
+# first use so that `netspec validate` does not load them. They import no torch.
 _TOOL_NAMES = {
     "IMAGE_FORMATS": "._draw",
     "to_dot": "._draw",
