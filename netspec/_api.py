@@ -43,6 +43,7 @@ __all__ = [
     "check_memory_budget",
     "count_params",
     "example_shapes",
+    "graph_of",
     "infer_shapes",
     "load",
     "loads",
@@ -147,15 +148,21 @@ def _bundled(name: str) -> Spec:
     return load(name)
 
 
+def graph_of(source: Source | Graph, params: Params | None = None) -> Graph:
+    """The expanded graph of a source (a `Graph` as it is: a caller that infers shapes more than
+    once, as the summary does, expands once)."""
+    return source if isinstance(source, Graph) else _graph(_spec(source), params)
+
+
 def prepare(
-    source: Source,
+    source: Source | Graph,
     params: Params | None = None,
     inputs: Inputs | None = None,
     *,
     concrete: bool = False,
 ) -> ShapeInfo:
     """Load, expand and infer shapes: everything `build` does before allocating."""
-    graph = _graph(_spec(source), params)
+    graph = graph_of(source, params)
     with collector_paused():
         return infer(graph, inputs, concrete=concrete)
 
@@ -329,7 +336,9 @@ def missing_dims(
 
 
 def example_shapes(
-    source: Source, params: Mapping[str, Any] | None = None, input_shapes: Mapping[str, Sequence[int]] | None = None
+    source: Source | Graph,
+    params: Mapping[str, Any] | None = None,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
 ) -> tuple[dict[str, tuple[int, ...]] | None, list[Diagnostic]]:
     """The input shapes a summary uses: the given ones, `dims`, and for symbols with neither the
     smallest size that fits (with the NS212 warnings `validate` gives too); None when nothing is missing."""

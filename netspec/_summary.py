@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from ._api import Inputs, Params, Source, example_shapes, merge_inputs, prepare
+from ._api import Inputs, Params, Source, example_shapes, graph_of, merge_inputs, prepare
 from ._dims import Shape, format_shape
 from ._errors import Diagnostic, escape_text
 from ._graph import Graph, Instance, live_nodes
@@ -118,8 +118,9 @@ def summarize(
     inputs = merge_inputs("summarize", inputs, input_shapes)
     if depth is not None and depth < 0:
         raise ValueError(f"`depth` must be >= 0, got {depth}")
-    examples, warnings = example_shapes(source, params, inputs)
-    info = prepare(source, params, examples or inputs, concrete=True)
+    graph = graph_of(source, params)  # expanded once, for the example sizes and the table
+    examples, warnings = example_shapes(graph, None, inputs)
+    info = prepare(graph, None, examples or inputs, concrete=True)
     live = live_nodes(info.graph)
     nodes = [info.nodes[n.name] for n in info.graph.order if n.name in live and n.name in info.nodes]
     tree = _Tree(info.graph)

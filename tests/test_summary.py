@@ -238,3 +238,14 @@ def test_block_rows_come_from_the_instance_tree(layout):
     block = {r.name: r for r in summary.rows if r.kind == "block"}
     assert block["body.0"].params == block["body.0.pre"].params == 8 * 8 + 8
     assert block["body"].params == 2 * (8 * 8 + 8)
+
+
+def test_a_summary_expands_the_spec_once(monkeypatch):
+    """The example sizes and the table are inferred from one expansion (a repeat makes it the main cost)."""
+    import netspec._api as api
+
+    calls = []
+    real = api.expand
+    monkeypatch.setattr(api, "expand", lambda *args, **kwargs: calls.append(args) or real(*args, **kwargs))
+    summary = summarize(_repeat_spec(3, "sequence"))  # `N` has no `dims`: its size is chosen, then used
+    assert len(calls) == 1 and summary.inputs == {"x": (1, 8)}
