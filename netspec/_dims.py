@@ -501,10 +501,20 @@ def _violation(kind: ConstraintKind, values: tuple[int, ...], params: tuple[int,
         )
     size, (span, stride, padding) = values[0], params
     dropped = _dropped_rows(size, span, stride, padding)
+    one, many = _UNITS.get(what.rsplit(" ", 1)[-1], ("element", "elements"))
     return (
         f"{what}: an input of size {size} with a window of {span}, stride {stride} and padding {padding} "
-        f"leaves the last {dropped} input {'row' if dropped == 1 else 'rows'} unread"
+        f"leaves the last {dropped} input {one if dropped == 1 else many} unread"
     )
+
+
+# What a strided window leaves unread along each axis (the last word of the check's `what`).
+_UNITS = {
+    "height": ("row", "rows"),
+    "width": ("column", "columns"),
+    "depth": ("slice", "slices"),
+    "length": ("frame", "frames"),
+}
 
 
 @dataclasses.dataclass(frozen=True)

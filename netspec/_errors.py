@@ -131,6 +131,8 @@ def did_you_mean(name: str, choices: Iterable[str], *, listing: int = 0) -> str 
     if not close:
         lowered = name.lower()
         close = sorted(c for c in unique if len(c) == size and c.lower() == lowered)[:1]
+    if not close and 2 <= size <= MAX_HINT_NAME:  # one letter off: short names that difflib's ratio misses (`fx`)
+        close = sorted(c for c in unique if len(c) == size and sum(a != b for a, b in zip(c, name)) == 1)[:1]
     if close:
         return f"did you mean `{close[0]}`?"
     if listing and unique:

@@ -138,10 +138,11 @@ def _check_child_nodes(child: dict[str, Any], parent: dict[str, Any], ref: str, 
                         code="NS107",
                     ).located(sources.span(("nodes", name, placement[0])))
                 )
-        elif name not in names:
-            appended.append(name)
         change = {k: v for k, v in node.items() if k not in PLACEMENT_KEYS} if isinstance(node, dict) else node
-        if _is_patch(change) and name not in names:
+        patch = _is_patch(change)
+        if not placement and not patch and name not in names:
+            appended.append(name)  # a new node; a change of a missing node is reported once, below
+        if patch and name not in names:
             hint = did_you_mean(name, names, listing=12) or "a new node needs `op` or `block`"
             problems.append(
                 Diagnostic(

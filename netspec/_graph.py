@@ -362,6 +362,16 @@ class _Scope:
     origin: Path = ()  # in a block instance: the node of `nodes` the instance comes from
 
 
+def _division_hint(written: Any, value: Any) -> str | None:
+    """For a number where an integer goes, written as an expression with `/`: suggest `//`."""
+    if not (isinstance(written, str) and isinstance(value, float) and "${" in written):
+        return None
+    if re.search(r"(?<!/)/(?!/)", written) is None:
+        return None
+    fixed = re.sub(r"(?<!/)/(?!/)", "//", written)
+    return f'`/` divides to a number ({value!r}); write `//` for an integer: "{fixed}"'
+
+
 class _Expander:
     def __init__(self, spec: Spec, params: dict[str, Any], max_nodes: int) -> None:
         self.spec = spec
@@ -707,10 +717,12 @@ class _Expander:
         args = {k: self.evaluate(v, env, path + (k,)) for k, v in node.args.items() if k not in PLACEMENT_KEYS}
         for problem in check_args(op, args):
             arg_path = path + (problem.arg,) if problem.arg else path
+            written = node.args.get(problem.arg) if problem.arg else None
             self.report(
                 problem.message,
                 arg_path,
-                hint=problem.hint,
+                hint=(_division_hint(written, args.get(problem.arg or "")) if problem.kind == "type" else None)
+                or problem.hint,
                 key=problem.kind == "unknown",
                 code=_ARG_CODES.get(problem.kind, "NS140"),
             )

@@ -967,9 +967,25 @@ def _syntax_diagnostic(error: yaml.MarkedYAMLError, text: str, file: str | None,
         hint = f"flatten the spec: at most {limits.max_depth} levels are allowed"
     elif "tab" in problem or (mark is not None and text[mark.index : mark.index + 1] == "\t"):
         hint = "indent with spaces: YAML does not allow tabs for indentation"
+    elif mark is not None and (expression := _unquoted_expression(text, mark.line, mark.column)):
+        hint = (
+            f"quote the expression: {json.dumps(expression)} (inside `{{...}}` or `[...]`, YAML reads "
+            f"an unquoted `{{` as the start of a mapping)"
+        )
     return Diagnostic(
         message=problem, file=file, line=line, column=column, end_line=line, end_column=column + 1, hint=hint, code=code
     )
+
+
+def _unquoted_expression(text: str, line: int, column: int) -> str | None:
+    """The `${...}` at (or just before) a parser error's position (0-based), up to its `}` on that line."""
+    lines = text.split("\n")
+    here = lines[line].rstrip("\r") if line < len(lines) else ""
+    start = column - 1 if column > 0 and here[column - 1 : column + 1] == "${" else column
+    if here[start : start + 2] != "${":
+        return None
+    close = here.find("}", start)
+    return here[start : close + 1] if close > 0 else None
 
 
 def _reader_diagnostic(error: yaml.reader.ReaderError, text: str, file: str | None, loader: type) -> Diagnostic:
