@@ -108,7 +108,7 @@ def test_blocks_and_repeats_are_nested_clusters() -> None:
     dot = _draw.render_dot(_info("resnet18"))
     assert dot.count("subgraph cluster_g") == 15
     unet = re.findall(r'subgraph g\d+\["([^"]*)"\]', _draw.render_mermaid(_info("unet")))
-    assert unet[:3] == ["enc : 5 x down", "enc.0 : down", "enc.1 : down"]  # a repeat: its count and block
+    assert unet[:3] == ["enc : 5 x level", "enc.0 : level", "enc.1 : level"]  # a repeat: its count and block
 
 
 def test_residual_and_concat_edges_are_drawn_distinctly_with_a_legend() -> None:

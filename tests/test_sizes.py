@@ -52,7 +52,7 @@ def test_validate_at_256_warns_naming_the_pooling_and_the_nearest_sizes():
     )
     assert pool.hint.startswith("`H` = 252 or 268 fit")
     assert (pool.file, [pool.line]) == ("<bundled>/unet.yaml", _lines_starting("      pool:"))
-    assert {w.path for w in warnings} == {"blocks.down.nodes.pool", "blocks.up.nodes.cat"}
+    assert {w.path for w in warnings} == {"blocks.level.nodes.pool", "blocks.up.nodes.cat"}
 
 
 def test_validate_at_an_exact_size_is_clean():
@@ -66,7 +66,7 @@ def test_validate_at_172_names_the_first_layer_that_fails():
     (error,) = info.value.diagnostics  # one per size that fails, not every layer after it
     assert error.message == "`dec.1.conv2` at H=172: `Conv2d` output height would be 0; it must be at least 1"
     assert error.hint.startswith("`H` = 188 fits")
-    assert error.line == _lines_starting("      conv2:")[-1]  # in the `up` block
+    assert error.line == _lines_starting("      conv2:")[-1]  # in the `level` block, inlined in `up`
 
 
 def test_the_unet_runs_at_256_but_not_at_172():

@@ -122,7 +122,7 @@ def test_render_shows_rows_and_totals(resnet18):
     assert "\n  layer1.0 " in text and "\n    layer1.0.conv1 " in text
     folded = summarize("resnet18", depth=0).render()
     assert "stage (folded)" in folded and "layer1.0" not in folded
-    assert "down x5 (folded)" in summarize("unet", depth=0).render()  # a repeat: its block and count
+    assert "level x5 (folded)" in summarize("unet", depth=0).render()  # a repeat: its block and count
 
 
 def test_to_dict_is_json(resnet18):
