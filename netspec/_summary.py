@@ -111,8 +111,9 @@ def summarize(
         print(table.render())
         table.totals.params  # 11181642
 
-    Inputs not given in `inputs` take the spec's `dims`. `depth` keeps rows whose qualified name has
-    at most `depth + 1` parts (`depth=0`: top-level nodes only, each repeated block as one row).
+    Inputs not given in `inputs` take the spec's `dims`. Rows are the graph's block instances and
+    repeats, each summing the nodes below it; `depth` keeps rows nested in at most `depth` of them
+    (`depth=0`: top-level nodes only, each block instance or repeat as one folded row).
     Raises `SpecError` when the spec is invalid. `input_shapes=` is the deprecated name of `inputs=`.
     """
     inputs = merge_inputs("summarize", inputs, input_shapes)
