@@ -368,6 +368,7 @@ class ShapeRefusal:
     torch: str
     example: Mapping[str, Any]
     input: tuple[int, ...]
+    training_only: bool = False  # torch refuses it in training only: a warning, since eval runs
 
 
 def _family(*patterns: str) -> tuple[str, ...]:
@@ -486,7 +487,7 @@ SHAPE_REFUSALS: tuple[ShapeRefusal, ...] = (
         ShapeRefusal((f"InstanceNorm{n}d",), SpatialElements(n), "normalizes over one element per channel (the output would be 0)", "Expected more than 1 spatial element when training", {"num_features": 4}, (2, 4) + (1,) * n)
         for n in (1, 2, 3)
     ),
-    ShapeRefusal(("BatchNorm1d", "BatchNorm2d", "BatchNorm3d"), ValuesPerChannel(), "sees one value per channel (a batch of one, with no other dimension): its variance is undefined in training", "Expected more than 1 value per channel when training", {"num_features": 4}, (1, 4)),
+    ShapeRefusal(("BatchNorm1d", "BatchNorm2d", "BatchNorm3d"), ValuesPerChannel(), "sees one value per channel (a batch of one, with no other dimension): its variance is undefined in training", "Expected more than 1 value per channel when training", {"num_features": 4}, (1, 4), training_only=True),
     ShapeRefusal(("Upsample",), OutputSizesPositive("Upsample"), "scales a size to 0", "Input and output sizes should be greater than 0", {"scale_factor": 0.01}, _IMAGE),
 )
 # fmt: on
@@ -557,7 +558,13 @@ def _shape_rule(name: str, rows: tuple[ShapeRefusal, ...], own: ShapeRule) -> Sh
     def rule(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape | Ports:
         output = own(inputs, args, check)
         for row in rows:
-            if row.when.check(inputs, output, check):
+            if not row.when.check(inputs, output, check):
+                continue
+            if row.training_only:
+                check.warnings.append(
+                    f'`{name}` on {format_shape(inputs[0])} {row.rule}: it runs in eval mode only; torch: "{row.torch}"'
+                )
+            else:
                 raise ShapeError(
                     f'`{name}` on {format_shape(inputs[0])} {row.rule}; torch: "{row.torch}"',
                     "give the layer a larger input, or drop it",
