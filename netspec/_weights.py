@@ -88,6 +88,8 @@ def _tensors(loaded: Any, path: str | os.PathLike[str]) -> dict[str, torch.Tenso
                 break
     if not isinstance(loaded, Mapping):
         raise _file_error(path, f"the file holds a {type(loaded).__name__}, not a state dict (a mapping of tensors)")
+    if loaded and not any(isinstance(v, torch.Tensor) for v in loaded.values()):
+        raise _checkpoint_error(loaded, path)
     wrong = [str(k) for k, v in loaded.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if wrong:
         raise _file_error(
@@ -96,6 +98,32 @@ def _tensors(loaded: Any, path: str | os.PathLike[str]) -> dict[str, torch.Tenso
             f"{'is' if len(wrong) == 1 else 'are'} not a tensor under a string key: {', '.join(wrong[:5])}",
         )
     return dict(loaded)
+
+
+def _checkpoint_error(loaded: Mapping[Any, Any], path: str | os.PathLike[str]) -> SpecError:
+    """A mapping with no tensor at its top and none of the keys checkpoints keep weights under."""
+    accepted = ", ".join(f"`{k}`" for k in _CONTAINER_KEYS)
+    keys = [str(k) for k in loaded][:8]
+    shown = ", ".join(f"`{k}`" for k in keys) + (", ..." if len(loaded) > len(keys) else "")
+    holders = [
+        (str(k), len(v))
+        for k, v in loaded.items()
+        if isinstance(v, Mapping) and v and all(isinstance(t, torch.Tensor) for t in v.values())
+    ]
+    if holders:
+        key, count = max(holders, key=lambda item: item[1])
+        hint = (
+            f"`{key}` holds {count} tensor{'' if count == 1 else 's'}: save it alone "
+            f'(`torch.save(checkpoint["{key}"], path)`) or under `state_dict`'
+        )
+    else:
+        hint = "save `model.state_dict()` with `torch.save`, or convert the weights to safetensors"
+    return _file_error(
+        path,
+        f"the file holds no tensors: a checkpoint's weights are read from {accepted}, and it has none of "
+        f"these (it has {shown})",
+        hint,
+    )
 
 
 def _owner(key: str, modules: Mapping[str, Any]) -> str | None:
@@ -137,7 +165,9 @@ def load_weights(
                 Diagnostic(message, format_path(node.path), hint=hint, code=code).located(sources.span(node.path))
             )
         else:
-            kind.append(Diagnostic(message, "nodes", hint=hint, code=code).located(sources.span(("nodes",))))
+            first = key.split(".")[0]
+            message = f"{message} (no node of the spec is named `{first}`)" if "." in key else message
+            kind.append(Diagnostic(message, "nodes", hint=hint, code=code).located(sources.span(("nodes",), key=True)))
 
     missing: list[Diagnostic] = []
     unexpected: list[Diagnostic] = []

@@ -154,3 +154,37 @@ def test_save_weights_unties_shared_storage(tmp_path: Path) -> None:
     loaded = load_file(tmp_path / "tied.safetensors")
     assert set(loaded) == {"a.weight", "a.bias", "b.weight", "b.bias"}
     assert torch.equal(loaded["b.weight"], shared.weight)
+
+
+def test_a_key_of_no_node_is_reported_at_the_nodes_key(spec_file: Path) -> None:
+    state = netspec.build(spec_file).state_dict()
+    state["bogus"] = torch.zeros(1)
+    state["head.weight"] = torch.zeros(1)
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.build(spec_file, weights=state)
+    found = {d.message.split("`")[1]: d for d in info.value.diagnostics}
+    for key in ("bogus", "head.weight"):
+        assert found[key].code == "NS197" and (found[key].line, found[key].column) == (7, 1)  # `nodes:`
+        assert found[key].end_column == len("nodes") + 1
+    assert "no node of the spec is named `head`" in found["head.weight"].message
+
+
+def test_a_checkpoint_without_a_known_key_lists_them_and_names_the_one_with_tensors(
+    spec_file: Path, tmp_path: Path
+) -> None:
+    state = netspec.build(spec_file).state_dict()
+    torch.save({"optimizer": {}, "net": state, "epoch": 3}, tmp_path / "ckpt.pt")
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.build(spec_file, weights=tmp_path / "ckpt.pt")
+    (diag,) = info.value.diagnostics
+    assert diag.code == "NS195"
+    assert "read from `state_dict`, `model_state_dict`, `model`" in diag.message
+    assert "(it has `optimizer`, `net`, `epoch`)" in diag.message
+    assert (
+        diag.hint
+        == f'`net` holds {len(state)} tensors: save it alone (`torch.save(checkpoint["net"], path)`) or under `state_dict`'
+    )
+    torch.save({"optimizer": {}, "epoch": 3}, tmp_path / "empty.pt")
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.build(spec_file, weights=tmp_path / "empty.pt")
+    assert "save `model.state_dict()`" in (info.value.diagnostics[0].hint or "")
