@@ -112,9 +112,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     validate.add_argument(
         "paths",
-        nargs="+",
+        nargs="*",
         metavar="PATH",
-        help="spec files, folders (searched recursively), globs or bundled spec names",
+        help="spec files, folders (searched recursively), globs or bundled spec names "
+        "(default: the `include` globs of the project configuration)",
     )
     _spec_options(validate)
     validate.add_argument(
@@ -495,8 +496,27 @@ def _strict(result: _Result) -> _Result:
     return dataclasses.replace(result, diagnostics=promoted)
 
 
+def _configured_paths() -> tuple[list[str], SpecError | None]:
+    """With no PATH: the `include` globs of the configuration of the working folder's project."""
+    try:
+        config = find_config(Path.cwd())
+    except SpecError as err:
+        return [], err
+    if config is None or not config.include:
+        where = f"`{config.file.name}` has no `include`" if config is not None else "no project configuration here"
+        raise UsageError(
+            f"validate: give a PATH (a spec, folder or glob), or list the specs to check with "
+            f"`include = [...]` under `[tool.netspec]` ({where})"
+        )
+    base = os.path.relpath(config.root)
+    return [g if base == "." else os.path.join(base, g) for g in config.include], None
+
+
 def _run_validate(args: argparse.Namespace) -> int:
-    found = _expand_paths(args.paths, specs_only=args.specs_only)
+    paths, config_error = (args.paths, None) if args.paths else _configured_paths()
+    found = _expand_paths(paths, specs_only=args.specs_only)
+    if config_error is not None:
+        found.config_errors.append((config_error.diagnostics[0].file or "", config_error))
     params, shapes = dict(args.params), dict(args.input_shapes)
     results = [
         _Result(_Target(file, Path(file)), list(err.diagnostics), err.sources) for file, err in found.config_errors

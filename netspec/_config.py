@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ._errors import Diagnostic, SpecError, did_you_mean
+from ._errors import Diagnostic, SourceMap, SpecError, did_you_mean
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -73,22 +73,30 @@ def _find(folder: Path) -> ProjectConfig | None:
         for name in CONFIG_FILES:
             file = candidate / name
             if file.is_file():
-                table = _table(file)
-                if table is not None:
-                    return _config(file, table)
+                found = _table(file)
+                if found is not None:
+                    return _config(file, *found)
     return None
 
 
-def _table(file: Path) -> Mapping[str, Any] | None:
-    """The netspec settings in `file`: `[tool.netspec]`, or netspec.toml's top level; None if it has none."""
+def _table(file: Path) -> tuple[Mapping[str, Any], str] | None:
+    """The netspec settings in `file` (`[tool.netspec]`, or netspec.toml's top level) and the file's
+    text; None if it has none."""
     try:
         if file.stat().st_size > MAX_CONFIG_BYTES:
             raise _error(file, f"`{file.name}` is larger than {MAX_CONFIG_BYTES:,} bytes")
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
+        text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise _error(file, f"cannot read `{file.name}`: {err}") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise _error(file, f"`{file.name}` is not valid TOML: {err}") from None
+        message = str(err)
+        found = _TOML_POSITION.search(message)
+        at = (int(found["line"]), int(found["column"])) if found else _end_of(text)
+        reason = _TOML_POSITION.sub("", message).strip()
+        reason = reason[:1].lower() + reason[1:]
+        raise _error(file, f"`{file.name}` is not valid TOML: {reason}", text=text, at=at) from None
     tool = data.get("tool")
     table = tool.get("netspec") if isinstance(tool, dict) else None
     if table is None and file.name == "netspec.toml":
@@ -96,35 +104,74 @@ def _table(file: Path) -> Mapping[str, Any] | None:
     if table is None:
         return None
     if not isinstance(table, dict):
-        raise _error(file, "`[tool.netspec]` must be a table")
-    return table
+        raise _error(file, "`[tool.netspec]` must be a table", text=text, at=_key_position(text, file, None))
+    return table, text
 
 
-def _config(file: Path, table: Mapping[str, Any]) -> ProjectConfig:
+# tomllib's messages end with "(at line 3, column 9)" or "(at end of document)".
+_TOML_POSITION = re.compile(r"\s*\(at (?:line (?P<line>\d+), column (?P<column>\d+)|end of document)\)\s*$")
+
+
+def _end_of(text: str) -> tuple[int, int]:
+    lines = text.split("\n")
+    return len(lines), len(lines[-1]) + 1
+
+
+def _key_position(text: str, file: Path, key: str | None) -> tuple[int, int] | None:
+    """Line and column of `key = ...` in the netspec table of `text` (of its header when `key` is None).
+
+    The table is `[tool.netspec]`, or in netspec.toml the lines before the first header. One pass
+    over the lines; None when the key is written some other way (a dotted key, an inline table).
+    """
+    header = re.compile(r"\s*\[\s*tool\s*\.\s*netspec\s*\]\s*(#.*)?")
+    assignment = re.compile(r"\s*(?:" + re.escape(key) + r'|"' + re.escape(key) + r'")\s*=') if key else None
+    inside = file.name == "netspec.toml"
+    for number, line in enumerate(text.split("\n"), 1):
+        if header.fullmatch(line.rstrip("\r")):
+            if key is None:
+                return number, line.index("[") + 1
+            inside = True
+            continue
+        if line.lstrip().startswith("["):
+            if inside and file.name == "pyproject.toml":
+                return None
+            inside = False
+            continue
+        if inside and assignment is not None and assignment.match(line):
+            return number, len(line) - len(line.lstrip()) + 1
+    return None
+
+
+def _config(file: Path, table: Mapping[str, Any], text: str) -> ProjectConfig:
+    def error(key: str, message: str, hint: str | None = None) -> SpecError:
+        return _error(file, message, hint, text=text, at=_key_position(text, file, key))
+
     for key, value in table.items():
         if key == "tool" and file.name == "netspec.toml":
             continue
         if key not in _KEYS:
-            raise _error(file, f"unknown setting `{key}`", did_you_mean(key, _KEYS, listing=len(_KEYS)))
+            raise error(key, f"unknown setting `{key}`", did_you_mean(key, _KEYS, listing=len(_KEYS)))
         if not isinstance(value, _KEYS[key]) or (
             isinstance(value, list) and not all(isinstance(v, str) and v for v in value)
         ):
             kind = {"root": "a string", "include": "a list of globs", "exclude": "a list of globs"}.get(
                 key, "a boolean"
             )
-            raise _error(file, f"`{key}` must be {kind}, got {value!r:.60}")
+            raise error(key, f"`{key}` must be {kind}, got {value!r:.60}")
     folder = file.parent.resolve()
     root = (folder / table.get("root", ".")).resolve()
     if root != folder and folder not in root.parents:
-        raise _error(
-            file, f"`root` {table['root']!r} is outside the folder of `{file.name}`", "name that folder or one below it"
+        raise error(
+            "root",
+            f"`root` {table['root']!r} is outside the folder of `{file.name}`",
+            "name that folder or one below it",
         )
     if not root.is_dir():
-        raise _error(file, f"`root` {table['root']!r} is not a folder")
+        raise error("root", f"`root` {table['root']!r} is not a folder")
     for key in ("include", "exclude"):
         for pattern in table.get(key, ()):
             if os.path.isabs(pattern) or pattern.startswith("~"):
-                raise _error(file, f"`{key}` glob {pattern!r} must be relative to the root")
+                raise error(key, f"`{key}` glob {pattern!r} must be relative to the root")
     return ProjectConfig(
         file=file,
         root=root,
@@ -134,8 +181,18 @@ def _config(file: Path, table: Mapping[str, Any]) -> ProjectConfig:
     )
 
 
-def _error(file: Path, message: str, hint: str | None = None) -> SpecError:
-    return SpecError([Diagnostic(message, file=str(file), hint=hint, code="NS030")])
+def _error(
+    file: Path, message: str, hint: str | None = None, *, text: str | None = None, at: tuple[int, int] | None = None
+) -> SpecError:
+    """An NS030 at `file`, at line and column `at` when known (with the file's text for the excerpt)."""
+    sources = SourceMap()
+    diagnostic = Diagnostic(message, file=str(file), hint=hint, code="NS030")
+    if at is not None:
+        line, column = at
+        diagnostic = dataclasses.replace(diagnostic, line=line, column=column, end_line=line, end_column=column + 1)
+        if text is not None:
+            sources.texts[str(file)] = text
+    return SpecError([diagnostic], sources)
 
 
 @functools.lru_cache(maxsize=256)

@@ -180,3 +180,62 @@ def test_validate_dot_in_this_repository_checks_specs_only(
     code, out = _run(capsys, "validate", ".")
     assert code == 0
     assert f"in {len(list(Path('.').glob('*.yaml')))} files" in out
+
+
+@pytest.mark.parametrize(
+    ("config", "position", "words"),
+    [
+        ("[project]\nname = 'x'\n\n[tool.netspec]\ninclude = ['a'\nstrict = true\n", (6, 1), "is not valid TOML"),
+        ("[tool.netspec]\nstrict = tru\n", (2, 10), "is not valid TOML: invalid value"),
+        ("[tool.netspec]\nroot = '.'\n  strikt = true\n", (3, 3), "unknown setting `strikt`"),
+        ("[tool.other]\nx = 1\n[tool.netspec]\nstrict = 'yes'\n", (4, 1), "`strict` must be a boolean"),
+        ("[tool.netspec]\nexclude = ['/abs']\n", (2, 1), "must be relative to the root"),
+        ("[tool.netspec]\nroot = '..'\n", (2, 1), "is outside the folder"),
+    ],
+)
+def test_configuration_errors_have_a_line_and_column(
+    tmp_path: Path, config: str, position: tuple[int, int], words: str
+) -> None:
+    root = _project(tmp_path, config)
+    with pytest.raises(netspec.SpecError) as err:
+        netspec.load(root / "models" / "child.yaml")
+    (found,) = err.value.diagnostics
+    assert found.code == "NS030" and words in found.message
+    assert (found.line, found.column) == position
+    assert "(at line" not in found.message
+    assert f"{position[0]} |" in str(err.value)  # the excerpt of the configuration file
+
+
+def test_a_netspec_toml_setting_is_located_at_the_top_level(tmp_path: Path) -> None:
+    root = _project(tmp_path, "# settings\ninclude = ['models/*.yaml']\nstrikt = true\n", file="netspec.toml")
+    with pytest.raises(netspec.SpecError) as err:
+        netspec.load(root / "models" / "child.yaml")
+    assert (err.value.diagnostics[0].line, err.value.diagnostics[0].column) == (3, 1)
+
+
+def test_validate_without_a_path_checks_the_configured_include(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _project(tmp_path, "[tool.netspec]\ninclude = ['models/*.yaml']\n")
+    (root / "models" / "bad.yaml").write_text("netspec: 1\nname: bad\nnodes: {}\n")
+    (root / "base" / "bad.yaml").write_text("netspec: 1\nname: bad\nnodes: {}\n")  # not included
+    monkeypatch.chdir(root / "base")  # from a folder inside the project
+    code, out = _run(capsys, "validate")
+    assert code == 1 and "in 2 files" in out
+    assert "models/bad.yaml" in out and "base/bad.yaml" not in out
+    (root / "models" / "bad.yaml").unlink()
+    monkeypatch.chdir(root)
+    assert _run(capsys, "validate")[0] == 0
+
+
+def test_validate_without_a_path_or_include_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _project(tmp_path, "[tool.netspec]\nstrict = true\n")
+    monkeypatch.chdir(root)
+    code, out = _run(capsys, "validate")
+    assert code == 2 and "`pyproject.toml` has no `include`" in out
+    broken = _project(tmp_path / "broken", "[tool.netspec]\ninclude = [1]\n")
+    monkeypatch.chdir(broken)
+    code, out = _run(capsys, "validate")
+    assert code == 1 and "NS030" in out and "pyproject.toml:2:1" in out
