@@ -150,16 +150,43 @@ def _smallest_input(family: str, name: str) -> tuple[int, ...] | None:
 
 
 def _smallest_run(family: str, model: torch.nn.Module) -> tuple[tuple[int, ...], torch.Tensor, Any] | None:
-    """The smallest input the model accepts, with the model's output on it (a too small input fails fast)."""
+    """The smallest input the model accepts, with the model's output on it (a too small input fails fast).
+
+    The batch is 1, or 2 where the model cannot train on a batch of 1 at that size (a BatchNorm
+    that would see one value per channel, which netspec refuses as torch refuses it in training).
+    """
     for shape in _candidates(family):
         torch.manual_seed(1)
         x = torch.randn(shape)
         try:
             with torch.no_grad():
-                return shape, x, model(x)
+                out = model(x)
         except Exception:  # noqa: BLE001, S112 - too small for the model: the next size
             continue
+        if not _trains(model, x):
+            shape = (2, *shape[1:])
+            torch.manual_seed(1)
+            x = torch.randn(shape)
+            with torch.no_grad():
+                out = model(x)
+        return shape, x, out
     return None
+
+
+def _trains(model: torch.nn.Module, x: torch.Tensor) -> bool:
+    """Whether a train-mode forward runs on `x` (the BatchNorm statistics are given back afterwards)."""
+    saved = [(b, b.detach().clone()) for b in model.buffers()]
+    try:
+        with torch.no_grad():
+            model.train()(x)
+    except Exception:  # noqa: BLE001 - it cannot train on this input
+        return False
+    finally:
+        model.eval()
+        with torch.no_grad():
+            for b, v in saved:
+                b.copy_(v)
+    return True
 
 
 def _traceable(model: torch.nn.Module, x: torch.Tensor, y: list[torch.Tensor]) -> tuple[str | None, str]:
@@ -289,9 +316,15 @@ def _flags(row: dict[str, Any]) -> str:
 
 def _line(row: dict[str, Any]) -> str:
     lines = f"{row.get('spec_lines', '-')}/{row.get('source_lines', '-')}"
-    shape = "x".join(str(d) for d in row.get("input", [])[2:]) or "-"
+    shape = _shape_text(row)
     why = row.get("error") or (f"over the {row['timeout']:.0f} s limit" if row.get("timeout") else "")
     return f"{row['family']:14} {row['model']:28} {shape:>9} {_flags(row)} {lines:>10}  {why[:160]}"
+
+
+def _shape_text(row: dict[str, Any]) -> str:
+    shape = row.get("input", [])
+    text = "x".join(str(d) for d in shape[2:]) or "-"
+    return f"{shape[0]}x{text}" if shape and shape[0] != 1 else text
 
 
 def _read(path: Path) -> dict[str, dict[str, Any]]:
@@ -317,7 +350,7 @@ def report(rows: list[dict[str, Any]], *, markdown: bool = False) -> str:
             why = why.replace("|", "\\|").replace("\n", " ")[:140]
             cells = [
                 row["model"],
-                "x".join(str(d) for d in row.get("input", [])[2:]) or "-",
+                _shape_text(row),
                 row.get("traceable") or "-",
                 *("yes" if row.get(k) else "no" for k in ("imported", "strict_load")),
                 "yes" if _ok(row) else "no",
