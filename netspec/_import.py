@@ -28,7 +28,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard, cast
 
 import torch
 from torch import fx, nn
@@ -116,6 +116,7 @@ class _Tracer(fx.Tracer):
         # decided before tracing: reading a module's attributes while tracing would record them
         self.leaves = {id(m): _leaf_op(m, ops) for m in root.modules()}
         self.record_stack_traces = True
+        self.proxy_buffer_attributes = True  # a buffer the forward reads is a `Buffer` node, not a constant
         self.calls: dict[str, _Call] = {}
         self.active: list[str] = [""]
 
@@ -427,17 +428,46 @@ def _activation_table() -> dict[Any, tuple[str, dict[str, tuple[int, Any]]]]:
     return _ACTIVATIONS
 
 
+_UNBIND = {torch.unbind, "unbind"}
+_TENSOR_SPLIT = {torch.tensor_split, "tensor_split"}
 _IDENTITY_METHODS = {"contiguous"}  # dropped: `view` is imported as `reshape`, which needs no contiguity
 _VARARGS = {"permute", "view", "reshape", "expand", "repeat"}  # `x.permute(0, 2, 1)`: the sizes as one list
 _REDUCTIONS = {"mean", "sum", "amax", "amin"}
 # torch's own defaults where the catalog's differ (the catalog's chunk and split default to dim 1)
 _TORCH_DEFAULTS: dict[str, dict[str, Any]] = {"chunk": {"dim": 0}, "split": {"dim": 0}}
-_KWARG_ALIASES = {("split", "split_size"): "split_size_or_sections", ("view", "size"): "shape"}
+_KWARG_ALIASES = {
+    ("split", "split_size"): "split_size_or_sections",
+    ("view", "size"): "shape",
+    ("transpose", "axis0"): "dim0",
+    ("transpose", "axis1"): "dim1",
+}
+_SWAP = {torch.swapaxes, torch.swapdims, "swapaxes", "swapdims"}
 _ADD = {operator.add, operator.iadd, torch.add, "add", "add_"}
 _MUL = {operator.mul, operator.imul, torch.mul, "mul", "mul_"}
 _CAT = {torch.cat, torch.concat, torch.concatenate}
 _FLATTEN = {torch.flatten, "flatten"}
 _RESHAPE = {"view", "reshape", torch.reshape}
+
+
+def _position_window(value: torch.Tensor) -> list[int] | None:
+    """The window whose relative position index (`RelativePositionIndex`) `value` is, if it is one."""
+    if value.dim() != 1 or value.dtype != torch.int64:
+        return None
+    tokens = math.isqrt(value.numel())
+    if tokens * tokens != value.numel() or tokens == 0:
+        return None
+    from ._windows import relative_position_index
+
+    for height in range(1, tokens + 1):
+        if tokens % height == 0:
+            window = [height, tokens // height]
+            if torch.equal(relative_position_index(window), value):
+                return window
+    return None
+
+
+def _number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _target_key(node: fx.Node) -> Any:
@@ -535,6 +565,7 @@ class _Importer:
         self.alias: dict[fx.Node, fx.Node] = {}
         self.ports: dict[fx.Node, tuple[fx.Node, int]] = {}  # `pair[k]` -> (pair, k)
         self.ops_by_node: dict[fx.Node, _Op] = {}
+        self.pieces: dict[fx.Node, tuple[fx.Node, int]] = {}  # an unbind or tensor_split: (tensor, dim)
         self.order: list[_Op] = []
         self.leaf_calls: Counter[str] = Counter()
         self.outputs: list[fx.Node] = []
@@ -612,6 +643,9 @@ class _Importer:
             return
         target = _target_key(node)
         table = _activation_table()
+        if target in _UNBIND or target in _TENSOR_SPLIT:
+            self._pieces(node)
+            return
         if target in _IDENTITY_METHODS:
             self.alias[node] = node.args[0]  # type: ignore[assignment]
             return
@@ -658,6 +692,8 @@ class _Importer:
         if target is operator.getitem:
             self._getitem(node)
             return
+        if target is torch.einsum and catalog().get("matmul") is not None and self._einsum(node):
+            return
         if target is F.interpolate and catalog().get("interpolate") is not None:
             self._interpolate(node)
             return
@@ -677,9 +713,38 @@ class _Importer:
         source, index = node.args
         if not isinstance(source, fx.Node) or not isinstance(index, int) or not self._several(source):
             return False
+        if source in self.pieces:
+            self._piece(node, source, index)
+            return True
         if isinstance(self.values.get(node), torch.Tensor):
             self.ports[node] = (source, index if index >= 0 else len(self.values[source]) + index)
         return True
+
+    def _pieces(self, node: fx.Node) -> None:
+        """`x.unbind(d)` and `torch.tensor_split(x, ..., dim=d)`: each piece taken is an `index` or a `slice`."""
+        source = node.args[0]
+        dim = self._fold(_argument(node, 1 if _target_key(node) in _UNBIND else 2, "dim", 0), node)
+        if not isinstance(source, fx.Node) or not self._tensor(source) or not isinstance(dim, int):
+            self._generic(node)
+            return
+        self.pieces[node] = (source, dim % self.values[source].dim())
+
+    def _piece(self, node: fx.Node, source: fx.Node, index: int) -> None:
+        tensor, dim = self.pieces[source]
+        parts = self.values[source]
+        index %= len(parts)
+        if _target_key(source) in _UNBIND:
+            self._add(node, "index", {"dim": dim, "index": index}, [tensor])
+            return
+        start = sum(int(p.shape[dim]) for p in parts[:index])
+        end = start + int(parts[index].shape[dim])
+        args: dict[str, Any] = {"dim": dim}
+        if start:
+            args["start"] = start
+        if end != self.values[tensor].shape[dim]:
+            args["end"] = end
+        self.folded_sizes = True
+        self._add(node, "slice", args, [tensor])
 
     def _learned(self, node: fx.Node) -> None:
         """A parameter or buffer the forward uses directly: a `Parameter` or `Buffer` node at its own name."""
@@ -691,6 +756,23 @@ class _Importer:
         owner = self.module.get_submodule(owner_path)
         is_buffer = attribute in owner._buffers
         args: dict[str, Any] = {"shape": list(value.shape)}
+        persistent = not (is_buffer and attribute in owner._non_persistent_buffers_set)
+        if is_buffer and not value.is_floating_point():
+            window = _position_window(value)
+            if window is None or catalog().get("RelativePositionIndex") is None:
+                self.problems.append(
+                    _unsupported(
+                        next(iter(node.users)),
+                        f"the {str(value.dtype).removeprefix('torch.')} buffer `{path}` {list(value.shape)}, "
+                        "which no catalog op makes,",
+                    )
+                )
+                raise _Skip
+            window_args: dict[str, Any] = {"window_size": window, **({} if persistent else {"persistent": False})}
+            item = _Op(node, "RelativePositionIndex", window_args, [], module_path=path)  # Swin's index table
+            self.ops_by_node[node] = item
+            self.order.append(item)
+            return
         if value.dtype != torch.float32:
             args["dtype"] = str(value.dtype).removeprefix("torch.")
         if is_buffer and attribute in owner._non_persistent_buffers_set:
@@ -734,6 +816,15 @@ class _Importer:
 
     def _binary(self, node: fx.Node, op: str) -> None:
         a, b = node.args[0], node.args[1]
+        if op == "mul" and catalog().get("scale") is not None:
+            number = b if isinstance(a, fx.Node) and self._tensor(a) else a
+            tensor = a if number is b else b
+            if isinstance(number, fx.Node) and not self._tensor(number):
+                number = self.values.get(number)  # a size computed from a shape: its value
+                self.folded_sizes = True
+            if isinstance(tensor, fx.Node) and self._tensor(tensor) and _number(number):
+                self._add(node, "scale", {"by": float(number)}, [tensor])  # `x * 0.125`, `x *= s`
+                return
         if not (isinstance(a, fx.Node) and self._tensor(a) and isinstance(b, fx.Node) and self._tensor(b)):
             self.problems.append(
                 _unsupported(
@@ -742,12 +833,56 @@ class _Importer:
             )
             raise _Skip
         sa, sb = tuple(self.values[a].shape), tuple(self.values[b].shape)
+        if op == "add" and len(sa) != len(sb) and catalog().get("unsqueeze") is not None:
+            a, b = self._ranked(node, a, len(sb) - len(sa)), self._ranked(node, b, len(sa) - len(sb))
+            sa, sb = tuple(self.values[a].shape), tuple(self.values[b].shape)
         same_rank = len(sa) == len(sb) and all(x == y or 1 in (x, y) for x, y in zip(sa, sb))
         if op == "add" and not same_rank:
             message = f"an `add` of shapes {list(sa)} and {list(sb)}"
             self.problems.append(_unsupported(node, message, "`add` broadcasts only size-1 dimensions of one rank"))
             raise _Skip
         self._add(node, op, {}, [a, b])
+
+    def _ranked(self, owner: fx.Node, value: fx.Node, missing: int) -> fx.Node:
+        """`value` with `missing` leading dimensions of size 1 (`unsqueeze` nodes), as torch broadcasts it."""
+        for _ in range(max(missing, 0)):
+            with self.graph.inserting_before(owner):
+                added = self.graph.call_method("unsqueeze", (value, 0))
+            added.meta = dict(owner.meta)  # in the scope of the op that broadcasts
+            self.values[added] = self.values[value].unsqueeze(0)
+            self._add(added, "unsqueeze", {"dim": 0}, [value])
+            value = added
+        return value
+
+    def _einsum(self, node: fx.Node) -> bool:
+        """`torch.einsum` of two tensors that is a batched matrix product (`b i k, b k j -> b i j`, or with
+        the second as `b j k`): a `matmul`, of the second transposed where its last two labels are swapped."""
+        equation, *operands = node.args
+        if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+            operands = list(operands[0])
+        if not isinstance(equation, str) or len(operands) != 2 or not all(isinstance(o, fx.Node) for o in operands):
+            return False
+        match = re.fullmatch(r"([a-zA-Z ]+),([a-zA-Z ]+)->([a-zA-Z ]+)", equation.strip())
+        if match is None:
+            return False
+        a, b, out = (list(part.replace(" ", "")) for part in match.groups())
+        if len(a) < 2 or len(a) != len(b) or len(out) != len(a) or len(set(a)) != len(a) or a[:-2] != b[:-2]:
+            return False
+        batch, (i, k) = a[:-2], a[-2:]
+        first, second = cast(fx.Node, operands[0]), cast(fx.Node, operands[1])  # checked above: nodes
+        plain = b[-2] == k and out == [*batch, i, b[-1]] and b[-1] not in (i, k)
+        swapped = b[-1] == k and out == [*batch, i, b[-2]] and b[-2] not in (i, k)
+        if not (plain or swapped):
+            return False
+        if swapped:  # `b j k`: the second's last two dimensions swapped
+            with self.graph.inserting_before(node):
+                turned = self.graph.call_function(torch.transpose, (second, -2, -1))
+            turned.meta = dict(node.meta)
+            self.values[turned] = self.values[second].transpose(-2, -1)
+            self._add(turned, "transpose", {"dim0": -2, "dim1": -1}, [second])
+            second = turned
+        self._add(node, "matmul", {}, [first, second])
+        return True
 
     def _flatten(self, node: fx.Node, start: int, end: int) -> None:
         args = {}
@@ -779,6 +914,15 @@ class _Importer:
             return
         value, result = self.values[source], self.values[node]
         items = list(index) if isinstance(index, tuple) else [index]
+        picks = [k for k, item in enumerate(items) if isinstance(item, fx.Node) and self._tensor(item)]
+        if len(picks) == 1 and catalog().get("index_select") is not None:
+            (axis,) = picks
+            picked = cast(fx.Node, items[axis])  # checked above: a tensor node
+            position = self.values[picked]
+            rest = [item for k, item in enumerate(items) if k != axis]
+            if position.dim() == 1 and not position.is_floating_point() and all(i == slice(None) for i in rest):
+                self._add(node, "index_select", {"dim": axis} if axis else {}, [source, picked])  # `table[idx]`
+                return
         if Ellipsis in items:
             at = items.index(Ellipsis)
             items = items[:at] + [slice(None)] * (value.dim() - len(items) + 1) + items[at + 1 :]
@@ -885,6 +1029,9 @@ class _Importer:
     def _generic(self, node: fx.Node) -> None:
         """A call of a function the catalog has an op for (a registered function, or an op whose target it is)."""
         target: Any = node.target
+        if target in _SWAP and catalog().get("transpose") is not None:
+            self._function_op(node, catalog()["transpose"])  # `torch.swapaxes(x, a, b)` is `transpose`
+            return
         if node.op == "call_method":
             same = catalog().get(str(node.target))
             if same is not None and same.kind == "function":
@@ -1129,7 +1276,8 @@ class _Importer:
 
     def _fresh(self, scope: _Scope, base: str) -> str:
         taken = {i.name for i in scope.items if i.name} | set(scope.input_names)
-        taken |= set(scope.module._modules) if scope.module is not None else set()
+        if scope.module is not None:  # the names the module's own children, weights and buffers keep
+            taken |= set(scope.module._modules) | set(scope.module._parameters) | set(scope.module._buffers)
         name, n = base, 1
         while name in taken:
             name = f"{base}_{n}"

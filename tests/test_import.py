@@ -444,7 +444,6 @@ class KeywordCall(nn.Module):
         (nn.Linear(4, 3), {"x": [2, 5]}, "the module fails on inputs of shape x=[2, 5]: RuntimeError: "),
         (Unused(), {"x": [2, 4]}, "the forward (in eval mode) never calls `head`, whose weights a spec cannot hold"),
         (AddNumber(), {"x": [2, 4]}, "of a tensor and a number"),
-        (AddBroadcast(), {"x": [2, 3], "y": [3]}, "an `add` of shapes [2, 3] and [3]"),
         (KeywordCall(), {"x": [2, 4]}, "`fc` is called with keyword arguments"),
     ],
 )
@@ -600,3 +599,55 @@ def test_attention_without_biases_is_read_back() -> None:
 
     text, _ = _imported(SelfAttention(), x=[2, 3, 8])
     assert _nodes(text)["attn"]["bias"] is False and _nodes(text)["attn"]["add_bias_kv"] is True
+
+
+class AttentionParts(nn.Module):
+    """Attention written with functions: a table looked up by an index buffer, einsum, unbind, scalars."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.qkv = nn.Linear(8, 24)
+        self.table = nn.Parameter(torch.randn(9, 2))
+        from netspec._windows import relative_position_index
+
+        self.register_buffer("index", relative_position_index([2, 2]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, t, _ = x.shape  # [N, 4, 8]
+        q, k, v = self.qkv(x).reshape(n, t, 3, 2, 4).permute(2, 0, 3, 1, 4).unbind(0)
+        bias = self.table[self.index].view(t, t, -1).permute(2, 0, 1)  # [2, 4, 4]
+        scores = torch.einsum("b h i d, b h j d -> b h i j", q * 0.5, k) + bias
+        mixed = torch.einsum("bhij,bhjd->bhid", scores.softmax(-1), v)
+        head, rest = torch.tensor_split(torch.swapaxes(mixed, 1, 2), (1,), dim=1)
+        return torch.cat([rest, head], 1).flatten(2)
+
+
+def test_attention_written_with_functions() -> None:
+    text, built = _imported(AttentionParts(), x=[2, 4, 8])
+    ops = [v if isinstance(v, str) else v["op"] for v in _nodes(text).values()]
+    for op in ("index", "index_select", "scale", "matmul", "transpose", "unsqueeze", "slice", "RelativePositionIndex"):
+        assert op in ops, op
+    assert _nodes(text)["index"] == {"op": "RelativePositionIndex", "window_size": [2, 2]}
+    assert set(built.state_dict()) == {"qkv.weight", "qkv.bias", "table", "index"}
+
+
+class IntegerBuffer(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("order", torch.tensor([2, 0, 1]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, self.order]
+
+
+def test_an_integer_buffer_no_op_makes_is_named() -> None:
+    with pytest.raises(netspec.ModuleImportError, match=r"the int64 buffer `order` \[3\], which no catalog op makes"):
+        netspec.from_module(IntegerBuffer(), inputs={"x": [2, 3]})
+
+
+def test_an_add_that_broadcasts_a_lower_rank_unsqueezes_it() -> None:
+    text, _ = _imported(AddBroadcast(), x=[2, 3], y=[3])
+    assert _nodes(text) == {
+        "unsqueeze": {"op": "unsqueeze", "in": "y", "dim": 0},
+        "add": {"op": "add", "in": ["x", "unsqueeze"]},
+    }
