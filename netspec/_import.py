@@ -456,8 +456,10 @@ def _position_window(value: torch.Tensor) -> list[int] | None:
     tokens = math.isqrt(value.numel())
     if tokens * tokens != value.numel() or tokens == 0:
         return None
-    from ._windows import relative_position_index
-
+    op = catalog().get("RelativePositionIndex")
+    if op is None:
+        return None
+    relative_position_index = op.resolve()
     for height in range(1, tokens + 1):
         if tokens % height == 0:
             window = [height, tokens // height]
@@ -759,7 +761,7 @@ class _Importer:
         persistent = not (is_buffer and attribute in owner._non_persistent_buffers_set)
         if is_buffer and not value.is_floating_point():
             window = _position_window(value)
-            if window is None or catalog().get("RelativePositionIndex") is None:
+            if window is None:
                 self.problems.append(
                     _unsupported(
                         next(iter(node.users)),
