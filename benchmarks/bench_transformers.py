@@ -1,4 +1,4 @@
-"""Forward time of the bundled ViT-B/16 and ConvNeXt-Tiny against torchvision's, with the same
+"""Forward time of the bundled ViT-B/16, ConvNeXt-Tiny and Swin-T against torchvision's, with the same
 weights, and the time to validate each spec.
 
     python benchmarks/bench_transformers.py [--repeats 10] [--threads 2] [--size 224]
@@ -55,6 +55,7 @@ def main() -> None:
             torchvision.models.convnext_tiny(),
             (1, 3, args.size, args.size),
         ),
+        (f"swin_t 1x3x{args.size}x{args.size}", "swin_t", torchvision.models.swin_t(), (1, 3, args.size, args.size)),
     ]
     ratios = []
     with torch.inference_mode():
@@ -66,7 +67,7 @@ def main() -> None:
                 lambda m=built, x=x: m(x), lambda m=reference, x=x: m(x), repeats=args.repeats, warmup=2
             )
             ratios.append(report(label, times_a, times_b, TARGET))
-    for name in ("vit_b_16", "convnext_tiny"):
+    for name in ("vit_b_16", "convnext_tiny", "swin_t"):
         print(f"validate {name}: {_validate_time(name) * 1e3:.1f} ms (best of 5)")
     print(f"worst ratio {max(ratios):.3f}; median of cases {statistics.median(ratios):.3f}")
 

@@ -592,4 +592,5 @@ REFERENCE_MODELS: dict[str, Callable[..., nn.Module]] = {
     "densenet121": torchvision_model("densenet121"),
     "vgg11_bn": torchvision_model("vgg11_bn"),
     "regnet_y_400mf": torchvision_model("regnet_y_400mf"),
+    "swin_t": torchvision_model("swin_t"),
 }

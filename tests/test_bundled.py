@@ -34,6 +34,7 @@ EXPECTED_SPECS = [
     "resnet34",
     "resnet50",
     "shufflenet_v2_x1_0",
+    "swin_t",
     "unet",
     "unet-same",
     "unet3d",
@@ -58,6 +59,7 @@ PUBLISHED_PARAMETERS = {
     "vit_b_16": 86_567_656,
     "densenet121": 7_978_856,
     "regnet_y_400mf": 4_344_144,
+    "swin_t": 28_288_354,
 }
 
 # Specs too large to build twice at their defaults in a test run (VGG's classifier alone is 120 M
@@ -90,6 +92,7 @@ SMALL_RUNS: dict[str, tuple[dict[str, Any], tuple[int, ...]]] = {
     "deeplabv3_resnet50": ({"num_classes": 5}, (1, 3, 33, 40)),
     "convnext_tiny": ({"num_classes": 10}, (1, 3, 32, 32)),
     "vit_b_16": ({"num_classes": 10}, (1, 3, 224, 224)),  # the position embedding fixes the size
+    "swin_t": ({"num_classes": 10}, (1, 3, 64, 64)),  # windows padded from stage 1 on
 }
 
 # Specs whose reference draws its initial parameters in another order, so that one seed cannot
@@ -100,6 +103,8 @@ DIFFERENT_DRAW_ORDER = {
     "deeplabv3_resnet50",
     # torchvision initialises each MLP as it builds it, and the patch projection and the head last.
     "vit_b_16",
+    # torchvision draws each attention's bias table after its `qkv` and `proj`, which it registers after.
+    "swin_t",
 }
 
 RESNETS = ["resnet18", "resnet34", "resnet50"]

@@ -34,6 +34,7 @@ TORCHVISION_MACS: dict[str, tuple[str, float, str | None]] = {
     "convnext_tiny": ("ConvNeXt_Tiny_Weights.IMAGENET1K_V1", 4.456, None),
     "efficientnet_b0": ("EfficientNet_B0_Weights.IMAGENET1K_V1", 0.386, None),
     "shufflenet_v2_x1_0": ("ShuffleNet_V2_X1_0_Weights.IMAGENET1K_V1", 0.145, None),
+    "swin_t": ("Swin_T_Weights.IMAGENET1K_V1", 4.491, None),
     "deeplabv3_resnet50": (
         "DeepLabV3_ResNet50_Weights.COCO_WITH_VOC_LABELS_V1",
         178.722,
