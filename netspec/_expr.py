@@ -46,7 +46,7 @@ EVALUATION_BUDGET = 200_000
 
 _NUMERIC_FUNCTIONS = ("round", "ceil", "floor", "int", "float")
 _SHAPE_FUNCTIONS = ("channels", "dim")  # read the static shape of the node's inputs
-_FUNCTIONS = ("min", "max", "abs", "len", *_NUMERIC_FUNCTIONS, *_SHAPE_FUNCTIONS)
+_FUNCTIONS = ("min", "max", "sum", "abs", "len", *_NUMERIC_FUNCTIONS, *_SHAPE_FUNCTIONS)
 _CALLABLE = "the functions " + ", ".join(_FUNCTIONS[:-1]) + f" and {_FUNCTIONS[-1]}"
 # The key under which an evaluation finds the input shapes of the node it belongs to: a function of the
 # input's position returning its shape (ints, and any other object for a symbolic size). No name can
@@ -68,7 +68,7 @@ _WORD_HINTS = {
 }
 _LANGUAGE_HINT = (
     "expressions support arithmetic, comparisons, `a if c else b`, `and`/`or`/`not`, "
-    "`x[i]` and calls of min, max, abs, len, round, ceil, floor, int, float, channels, dim"
+    "`x[i]`, `x[a:b]` and calls of min, max, sum, abs, len, round, ceil, floor, int, float, channels, dim"
 )
 _CHARACTER_HINTS = {
     "=": "compare with `==`",
@@ -77,7 +77,6 @@ _CHARACTER_HINTS = {
     "|": "combine conditions with `or`",
     "^": "raise to a power with `**`",
     "{": "dicts and sets are not supported",
-    ":": "slices are not supported; index with `x[i]`",
     "$": "inside an expression, write names without `$`",
 }
 _STRING_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", "'": "'", '"': '"'}
@@ -87,7 +86,7 @@ _TOKEN = re.compile(
     r"|(?P<number>0[xX][0-9a-fA-F]+|(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
     r"""|(?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""
-    r"|(?P<op>\*\*|//|==|!=|<=|>=|[-+*/%<>()\[\],.])",
+    r"|(?P<op>\*\*|//|==|!=|<=|>=|[-+*/%<>()\[\],.:])",
     re.DOTALL,
 )
 _WORD_END = re.compile(r"[^0-9A-Za-z_.]|$")
@@ -255,6 +254,15 @@ class Conditional(Node):
 class Subscript(Node):
     target: Node
     index: Node
+
+
+@dataclasses.dataclass(frozen=True)
+class Slice(Node):
+    """`target[start:end]`, either bound left out."""
+
+    target: Node
+    start: Node | None
+    end: Node | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -476,7 +484,13 @@ class _Parser:
         while True:
             if self.at("["):
                 self.advance()
-                index = self.expression(0)
+                index = None if self.at(":") else self.expression(0)
+                if self.at(":"):
+                    self.advance()
+                    end = None if self.at("]") else self.expression(0)
+                    self.expect("]")
+                    node = self.make(Slice, node.offset, node, index, end)
+                    continue
                 self.expect("]")
                 node = self.make(Subscript, node.offset, node, index)
             elif self.at("."):
@@ -648,6 +662,9 @@ def _evaluate(node: Node, env: Mapping[str, Value]) -> Value:
             return _evaluate(then if chosen else otherwise, env)
         case Subscript(target=target, index=index):
             return _subscript(_evaluate(target, env), _evaluate(index, env), node)
+        case Slice(target=target, start=start, end=end):
+            bounds = [None if bound is None else _evaluate(bound, env) for bound in (start, end)]
+            return _slice(_evaluate(target, env), bounds, node)
         case Call(function=function, args=args) if function in _SHAPE_FUNCTIONS:
             return _shape_of(function, [_evaluate(arg, env) for arg in args], node, env)
         case Call(function=function, args=args):
@@ -772,8 +789,19 @@ def _subscript(target: Value, index: Value, node: Subscript) -> Value:
     return target[index]
 
 
+def _slice(target: Value, bounds: list[Value | None], node: Slice) -> Value:
+    if not isinstance(target, str | list):
+        hint = "only lists and strings can be sliced"
+        raise _fail(f"cannot slice a value of type `{_type_name(target)}`", node.target.span, hint)
+    for bound, part in zip(bounds, (node.start, node.end)):
+        if bound is not None and not _is_int(bound):
+            raise _fail(f"slice bounds must be `int`, got `{_type_name(bound)}` (={_show(bound)})", (part or node).span)
+    _spend(len(target), node.span)
+    return target[bounds[0] : bounds[1]]  # type: ignore[misc]  # Python's meaning: bounds clipped, never an error
+
+
 _ARITY: dict[str, tuple[int, int | None]] = {
-    "abs": (1, 1), "len": (1, 1), "round": (1, 2), "ceil": (1, 1), "floor": (1, 1), "int": (1, 1), "float": (1, 1),
+    "sum": (1, 1), "abs": (1, 1), "len": (1, 1), "round": (1, 2), "ceil": (1, 1), "floor": (1, 1), "int": (1, 1), "float": (1, 1),
     "channels": (0, 1), "dim": (1, 2),
 }  # fmt: skip
 
@@ -840,6 +868,12 @@ def _call(function: str, args: list[Value], node: Call) -> Value:
         if not isinstance(first, str | list):
             raise _fail(f"`len` needs a list or a string, got `{_type_name(first)}`", node.args[0].span)
         return len(first)
+    if function == "sum":
+        if not isinstance(first, list) or not all(_is_number(item) for item in first):
+            shown = _type_name(first) if not isinstance(first, list) else "a list holding other values"
+            raise _fail(f"`sum` needs a list of numbers, got `{shown}`", node.args[0].span, _bool_hint(first))
+        _spend(len(first), node.span)
+        return _check_number(sum(first), node.span)
     if function == "abs":
         if not _is_number(first):
             raise _fail(f"`abs` needs a number, got `{_type_name(first)}`", node.args[0].span, _bool_hint(first))

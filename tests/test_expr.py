@@ -168,31 +168,31 @@ SYNTAX_ERRORS = [
     ("__class__", "names starting with `__` are not allowed: `__class__`", 0, 9),
     (
         "__import__('os')",
-        "only the functions min, max, abs, len, round, ceil, floor, int, float, channels and dim may be called",
+        "only the functions min, max, sum, abs, len, round, ceil, floor, int, float, channels and dim may be called",
         0,
         10,
     ),
     (
         'eval("1")',
-        "only the functions min, max, abs, len, round, ceil, floor, int, float, channels and dim may be called",
+        "only the functions min, max, sum, abs, len, round, ceil, floor, int, float, channels and dim may be called",
         0,
         4,
     ),
     (
         "open('f')",
-        "only the functions min, max, abs, len, round, ceil, floor, int, float, channels and dim may be called",
+        "only the functions min, max, sum, abs, len, round, ceil, floor, int, float, channels and dim may be called",
         0,
         4,
     ),
     (
         "xs[0](1)",
-        "only the functions min, max, abs, len, round, ceil, floor, int, float, channels and dim may be called",
+        "only the functions min, max, sum, abs, len, round, ceil, floor, int, float, channels and dim may be called",
         0,
         5,
     ),
     (
         "(min)(1)",
-        "only the functions min, max, abs, len, round, ceil, floor, int, float, channels and dim may be called",
+        "only the functions min, max, sum, abs, len, round, ceil, floor, int, float, channels and dim may be called",
         0,
         5,
     ),
@@ -203,7 +203,8 @@ SYNTAX_ERRORS = [
     ("x if y elif z", "`elif` is not allowed in expressions", 7, 4),
     ("if", "expected an expression, found `if`", 0, 2),
     ("x = 1", "unexpected character `=`", 2, 1),
-    ("xs[1:2]", "unexpected character `:`", 4, 1),
+    ("xs[1:2:3]", "expected `]`, found `:`", 6, 1),  # a slice takes no step
+    ("x : 1", "expected an operator or the end of the expression, found `:`", 2, 1),
     ("{1: 2}", "unexpected character `{`", 0, 1),
     ("x ! y", "unexpected character `!`", 2, 1),
     ("wïdth", "unexpected character `ï`", 1, 1),
@@ -219,6 +220,7 @@ SYNTAX_ERRORS = [
     ("min()", "`min` takes at least 1 argument, got 0", 0, 5),
     ("abs(1, 2)", "`abs` takes exactly 1 argument, got 2", 0, 9),
     ("len()", "`len` takes exactly 1 argument, got 0", 0, 5),
+    ("sum(1, 2)", "`sum` takes exactly 1 argument, got 2", 0, 9),
 ]
 
 
@@ -675,3 +677,34 @@ def test_no_compile_exec_or_import_events() -> None:
     finally:
         _listen(False)
     assert _AUDITED == []
+
+
+@pytest.mark.parametrize(
+    ("source", "value"),
+    [
+        ("sum(depths)", 18),
+        ("sum(depths[:2]) + i", 7),
+        ("depths[1:]", [3, 9, 3]),
+        ("depths[-2:]", [9, 3]),
+        ("depths[:]", [3, 3, 9, 3]),
+        ("depths[3:10]", [3]),  # bounds are clipped, as in Python
+        ("sum(depths[:0])", 0),
+        ("'abcd'[1:3]", "bc"),
+        ("sum([0.5, 1])", 1.5),
+    ],
+)
+def test_sum_and_slices(source: str, value: object) -> None:
+    assert evaluate(source, {"depths": [3, 3, 9, 3], "i": 1}) == value
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("sum(5)", "`sum` needs a list of numbers, got `int`"),
+        ("sum(['a'])", "`sum` needs a list of numbers, got `a list holding other values`"),
+        ("depths[0.5:]", "slice bounds must be `int`, got `float` (=0.5)"),
+        ("i[1:]", "cannot slice a value of type `int`"),
+    ],
+)
+def test_sum_and_slice_errors(source: str, message: str) -> None:
+    assert error_of(lambda: evaluate(source, {"depths": [3, 3, 9, 3], "i": 1})).message == message
