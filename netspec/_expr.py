@@ -793,11 +793,13 @@ def _slice(target: Value, bounds: list[Value | None], node: Slice) -> Value:
     if not isinstance(target, str | list):
         hint = "only lists and strings can be sliced"
         raise _fail(f"cannot slice a value of type `{_type_name(target)}`", node.target.span, hint)
+    ints: list[int | None] = []
     for bound, part in zip(bounds, (node.start, node.end)):
         if bound is not None and not _is_int(bound):
             raise _fail(f"slice bounds must be `int`, got `{_type_name(bound)}` (={_show(bound)})", (part or node).span)
+        ints.append(bound if isinstance(bound, int) else None)
     _spend(len(target), node.span)
-    return target[bounds[0] : bounds[1]]  # type: ignore[misc]  # Python's meaning: bounds clipped, never an error
+    return target[ints[0] : ints[1]]  # Python's meaning: bounds clipped, never an error
 
 
 _ARITY: dict[str, tuple[int, int | None]] = {
