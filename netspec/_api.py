@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._errors import Diagnostic, Span, SpecError, format_path
-from ._graph import Graph, expand
+from ._graph import Graph, bind_params, expand
 from ._load import Limits, collector_paused
 from ._models import Spec
 from ._shapes import (
@@ -250,6 +250,11 @@ def validate(
     """
     input_shapes = merge_inputs("validate", inputs, input_shapes)
     spec = _spec(source)
+    unset = _unset_params(spec, params)
+    if unset:
+        # A library spec: its names, ops and blocks were checked at load; the graph needs the values.
+        bind_params(spec, params or {}, unset_ok=True)  # the values given are still checked
+        return unset
     try:
         info = prepare(spec, params)  # symbolic sizes: the conditions every layer puts on them
     except SpecError:
@@ -271,6 +276,26 @@ def validate(
             warnings = list(concrete.graph.warnings)
         warnings += [d for d in concrete.warnings if d.path not in covered]
     return warnings + found
+
+
+def _unset_params(spec: Spec, params: Params | None) -> list[Diagnostic]:
+    """A warning (NS122) for each parameter with no default that `params` does not give."""
+    given = params or {}
+    found = []
+    for name, pdef in spec.params.items():
+        if pdef.default is None and name not in given:
+            found.append(
+                Diagnostic(
+                    f"parameter `{name}` has no default: names, ops and blocks are checked, the graph and "
+                    "its shapes need a value",
+                    path=f"params.{name}",
+                    hint=f'give one to check the rest: `-p {name}=...` on the command line, `params={{"{name}": ...}}` '
+                    "in Python",
+                    severity="warning",
+                    code="NS122",
+                ).located(spec.source.span(("params", name), key=True))
+            )
+    return found
 
 
 def _size_findings(info: ShapeInfo, sizes: Mapping[str, int]) -> list[Diagnostic]:

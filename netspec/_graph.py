@@ -241,8 +241,12 @@ def check_param_value(name: str, pdef: ParamDef, value: Any) -> str | None:
     return None
 
 
-def bind_params(spec: Spec, overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Parameter values: defaults, then `overrides`; unknown names and bad values are `SpecError`s."""
+def bind_params(spec: Spec, overrides: Mapping[str, Any], *, unset_ok: bool = False) -> dict[str, Any]:
+    """Parameter values: defaults, then `overrides`; unknown names and bad values are `SpecError`s.
+
+    A parameter with no default and no value is one too (NS121), unless `unset_ok` (validate
+    reports it as a warning, NS122); it is then left out of the values.
+    """
     diagnostics = []
     values: dict[str, Any] = {}
     for name in overrides:
@@ -259,6 +263,8 @@ def bind_params(spec: Spec, overrides: Mapping[str, Any]) -> dict[str, Any]:
         path = ("params", name)
         if isinstance(value, tuple):
             value = list(value)
+        if value is None and unset_ok and name not in overrides:
+            continue
         if value is None:
             message = (
                 f"parameter `{name}` cannot be null"
@@ -267,7 +273,10 @@ def bind_params(spec: Spec, overrides: Mapping[str, Any]) -> dict[str, Any]:
             )
             diagnostics.append(
                 Diagnostic(
-                    message, path=format_path(path), hint=f"pass `{name}=...` when building", code="NS121"
+                    message,
+                    path=format_path(path),
+                    hint=f'give it a value: `params={{"{name}": ...}}` in Python, `-p {name}=...` on the command line',
+                    code="NS121",
                 ).located(spec.source.span(path))
             )
             continue

@@ -360,3 +360,41 @@ def test_every_code_is_documented() -> None:
     )
     assert used - documented == set(), "document these codes in docs/errors.md"
     assert set(LOAD_CODES) <= documented
+
+
+def test_validate_passes_a_spec_with_a_required_parameter_and_says_what_it_did_not_check(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from netspec._cli import main
+
+    path = Path(__file__).parent / "specs" / "valid" / "required_param.yaml"
+    (warning,) = netspec.validate(path)
+    assert (warning.code, warning.severity, warning.path) == ("NS122", "warning", "params.classes")
+    assert warning.line is not None and "the graph and its shapes need a value" in warning.message
+    assert "`-p classes=...`" in (warning.hint or "")
+    assert netspec.validate(path, params={"classes": 3}) == []
+    with pytest.raises(SpecError, match="must be >= 1, got 0"):
+        netspec.validate(path, params={"classes": 0})  # values given are checked
+    assert main(["validate", str(path)]) == 0
+    assert main(["validate", "--strict", str(path)]) == 1
+    assert main(["validate", "-p", "classes=3", str(path)]) == 0
+    capsys.readouterr()
+
+
+def test_a_spec_with_a_required_parameter_still_has_its_names_checked() -> None:
+    text = (
+        "netspec: 1\nname: t\nparams:\n  classes: {type: int}\ninputs:\n  x: [N, 8]\n"
+        "nodes:\n  fc: {op: Linear, out_features: $classes}\n  bad: {op: Lineer, out_features: 3}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        netspec.validate(netspec.loads(text))
+    assert [d.code for d in caught.value.diagnostics if d.is_error] == ["NS141"]
+
+
+def test_building_without_a_required_parameter_says_how_to_give_it() -> None:
+    spec = netspec.load(Path(__file__).parent / "specs" / "valid" / "required_param.yaml")
+    with pytest.raises(SpecError) as caught:
+        netspec.count_params(spec)
+    assert caught.value.diagnostics[0].hint == (
+        'give it a value: `params={"classes": ...}` in Python, `-p classes=...` on the command line'
+    )
