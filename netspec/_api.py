@@ -29,6 +29,7 @@ from ._shapes import (
 from ._shapes import valid_sizes as _valid_sizes
 from ._source import locate, read_source
 from ._spec import spec_from_document
+from ._work import within_budget
 
 if TYPE_CHECKING:  # torch is imported by `build` only: loading and validating never import it
     import torch
@@ -94,6 +95,7 @@ def merge_inputs(function: str, inputs: Inputs | None, input_shapes: Inputs | No
     return input_shapes
 
 
+@within_budget
 def load(source: str | os.PathLike[str] | Mapping[str, Any], *, limits: Limits | None = None) -> Spec:
     """Read and validate a spec: a path (.yaml/.yml/.json), a bundled name (`"resnet18"`) or a mapping.
 
@@ -107,6 +109,7 @@ def load(source: str | os.PathLike[str] | Mapping[str, Any], *, limits: Limits |
         return _checked(spec_from_document(doc, path, limits=limits))
 
 
+@within_budget
 def loads(text: str | bytes, *, limits: Limits | None = None) -> Spec:
     """Read and validate a spec from YAML or JSON text."""
     doc, _ = read_source(text, limits=limits, text=True)
@@ -167,6 +170,7 @@ def prepare(
         return infer(graph, inputs, concrete=concrete)
 
 
+@within_budget
 def infer_shapes(
     source: Source,
     /,
@@ -208,6 +212,7 @@ def infer_shapes(
     return shapes
 
 
+@within_budget
 def valid_sizes(source: Source, /, *, params: Params | None = None) -> dict[str, SizeLattice]:
     """For each symbolic input dimension a layer constrains, the sizes at which the network runs and fits::
 
@@ -216,6 +221,7 @@ def valid_sizes(source: Source, /, *, params: Params | None = None) -> dict[str,
     return _valid_sizes(prepare(source, params))
 
 
+@within_budget
 def count_params(
     source: Source, /, *, params: Params | None = None, inputs: Inputs | None = None, **keywords: Any
 ) -> int:
@@ -229,6 +235,7 @@ def count_params(
     return count_parameters(prepare(source, merge_params("count_params", params, keywords), inputs))
 
 
+@within_budget
 def validate(
     source: Source,
     /,
@@ -418,6 +425,7 @@ def _given_sizes(graph: Graph, input_shapes: Mapping[str, Sequence[int]] | None)
     return sizes
 
 
+@within_budget
 def build(
     source: Source,
     *,

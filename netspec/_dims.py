@@ -32,6 +32,7 @@ __all__ = [
     "is_concrete",
     "magnitude",
     "sym",
+    "tightest",
 ]
 
 
@@ -471,6 +472,28 @@ def _dropped_rows(size: int, kernel_span: int, stride: int, padding: int) -> int
     if span < 0:
         return 0
     return max(span % stride - padding, 0)
+
+
+def tightest(constraints: Iterable[Constraint]) -> list[Constraint]:
+    """The constraints with equal conditions once, and of the `positive` ones that differ only in their
+    constant term (`H - 2 >= 1`, `H - 4 >= 1`, ... after a chain of unpadded convolutions) only the one
+    with the smallest constant, which implies the others: a lattice search then evaluates one condition,
+    not one per layer. Order is kept (the first of each kind where it stands)."""
+    kept: dict[Any, Constraint] = {}
+    for c in constraints:
+        dim = c.dims[0] if c.dims else None
+        if c.kind == "positive" and isinstance(dim, Sym):
+            key: Any = ("positive", tuple(t for t in dim._terms if t[0] != ()), c.severity)
+            best = kept.get(key)
+            if best is None or _constant(dim) < _constant(best.dims[0]):
+                kept[key] = c if best is None else dataclasses.replace(best, dims=c.dims, what=c.what, hint=c.hint)
+        else:
+            kept.setdefault(c.condition, c)
+    return list(kept.values())
+
+
+def _constant(dim: Dim) -> int:
+    return dict(dim._terms).get((), 0) if isinstance(dim, Sym) else int(dim)
 
 
 def _holds(kind: ConstraintKind, values: tuple[int, ...], params: tuple[int, ...]) -> bool:

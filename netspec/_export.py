@@ -35,6 +35,7 @@ from ._names import class_name, is_node_name
 from ._onnx_session import DOCUMENT_KEY, PARAMS_KEY, SPEC_KEY, spec_document
 from ._shapes import ShapeInfo, SizeLattice, valid_sizes
 from ._version import __version__
+from ._work import charge, within_budget
 
 __all__ = ["ExportError", "MissingDependencyError", "export_onnx", "export_pt2", "export_python", "export_torchscript"]
 
@@ -69,6 +70,7 @@ _RESERVED = frozenset(
 )
 
 
+@within_budget
 def export_python(
     source: Source,
     /,
@@ -92,6 +94,12 @@ def export_python(
     """
     info = prepare(source, params, inputs)
     check_memory_budget(info, max_params)
+    graph = info.graph
+    charge(
+        "export",
+        sum(1 + len(node.inputs) for node in graph.nodes),
+        where=lambda: (graph.sources, graph.sources.span(("nodes",)), "nodes"),
+    )
     example = prepare(info.graph.spec, params, inputs, concrete=True).inputs
     with torch.device("meta"):  # the code is all we need: allocate nothing
         module = compile_graph(info)
@@ -459,6 +467,7 @@ Weights = str | os.PathLike[str] | Mapping[str, torch.Tensor] | None
 # --- TorchScript and ONNX ---------------------------------------------------------------------------
 
 
+@within_budget
 def export_torchscript(
     source: Source,
     out: str | os.PathLike[str] | io.BytesIO,
@@ -646,6 +655,7 @@ def _exported_program(traced: _Traced) -> torch.export.ExportedProgram:
         raise ExportError(f"torch.export cannot trace the network: {first[:300]}{hint}") from err
 
 
+@within_budget
 def export_pt2(
     source: Source,
     out: str | os.PathLike[str] | io.BytesIO | None = None,
@@ -673,6 +683,7 @@ def export_pt2(
     return program
 
 
+@within_budget
 def export_onnx(
     source: Source,
     out: str | os.PathLike[str],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import copy
 import dataclasses
 import functools
 import math
@@ -144,21 +145,26 @@ class _Budget:
     def __init__(self, units: int) -> None:
         self.left = self.total = units
 
+    def spent(self) -> int:
+        """The units used so far."""
+        return self.total - max(self.left, 0)
+
 
 _BUDGET: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar("netspec_expr_budget", default=None)
 
 
 @contextlib.contextmanager
-def evaluation_budget(units: int) -> Iterator[None]:
+def evaluation_budget(units: int) -> Iterator[_Budget]:
     """Let every evaluation inside the `with` block share one budget of `units` work units.
 
     Without it each evaluation gets `EVALUATION_BUDGET` units of its own. A spec's expansion evaluates
     expressions once per node instance, so it shares one budget to bound the total time.
     When the units run out, evaluation raises `ExprBudgetError`.
     """
-    token = _BUDGET.set(_Budget(units))
+    budget = _Budget(units)
+    token = _BUDGET.set(budget)
     try:
-        yield
+        yield budget
     finally:
         _BUDGET.reset(token)
 
@@ -968,18 +974,31 @@ def _compile_value(text: str) -> Expr | Template | str:
     return Template(text, tuple(parts))
 
 
-_compile_cached = functools.lru_cache(maxsize=4096)(_compile_value)  # specs repeat their expressions
+def _compile_or_error(text: str) -> Expr | Template | str | ExprError:
+    try:
+        return _compile_value(text)
+    except ExprError as err:  # a malformed text repeated (in a repeat's instances) fails once, then from the cache
+        return err
+
+
+# Specs repeat their expressions (a repeat evaluates its node's once per instance): each text is parsed
+# once. Texts with `$` are at most `_MAX_ITEMS` characters, so the caches hold a few MB at most.
+_compile_short = functools.lru_cache(maxsize=4096)(_compile_or_error)
+_compile_long = functools.lru_cache(maxsize=256)(_compile_or_error)
 
 
 def compile_value(text: str) -> Expr | Template | str:
     """Compile a spec string: `$name` or `${expr}` -> `Expr`, text with `${...}` inside -> `Template`.
 
     `$$` stands for a literal `$`; text without `$` comes back unchanged (the same object).
-    Short texts are compiled once and cached: specs repeat their expressions, and results are immutable.
+    Texts are compiled once and cached (errors too): specs repeat their expressions, and results are immutable.
     """
     if "$" not in text:
         return text
-    return _compile_cached(text) if len(text) <= 256 else _compile_value(text)
+    compiled = _compile_short(text) if len(text) <= 256 else _compile_long(text)
+    if isinstance(compiled, ExprError):
+        raise copy.copy(compiled)  # a fresh exception: the cached one gathers no tracebacks
+    return compiled
 
 
 def _split_template(text: str) -> list[str | Node]:

@@ -16,7 +16,17 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 from ._dims import Ports, ShapeCheck, ShapeError, sym
-from ._errors import Diagnostic, Severity, SourceMap, Span, SpecError, did_you_mean, format_path, hint_budget
+from ._errors import (
+    HINT_BUDGET,
+    Diagnostic,
+    Severity,
+    SourceMap,
+    Span,
+    SpecError,
+    did_you_mean,
+    format_path,
+    hint_budget,
+)
 from ._expr import INPUT_SHAPES, Expr, ExprBudgetError, ExprError, Template, compile_value, evaluation_budget
 from ._load import collector_paused
 from ._models import BlockDef, NodeDef, ParamDef, RepeatDef, Spec, is_name_template
@@ -24,6 +34,7 @@ from ._names import is_identifier, node_name_problem
 from ._ops import OpDef, catalog, check_args, complete_args
 from ._resolve import Resolved, resolved, source_span
 from ._static import REPEAT_INDEX, static_problems
+from ._work import charge
 
 __all__ = [
     "INIT_ARGUMENTS",
@@ -112,16 +123,56 @@ def name_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(parts))
 
 
+_WILDCARDS = frozenset("*?[")
+
+
+class _PlanIndex:
+    """The init rules by the node names they list literally; rules with a wildcard (or none) apply to any.
+
+    A node is then matched against the rules that name it and the wildcard rules only, not every rule:
+    rules that list node names (`nodes: [fc, head.proj]`) cost a lookup per node.
+    """
+
+    def __init__(self, plans: list[InitPlan]) -> None:
+        self.literal: dict[str, list[int]] = {}
+        self.general: list[int] = []
+        for i, plan in enumerate(plans):
+            if plan.patterns is None or any(_WILDCARDS & set(p) for p in plan.patterns):
+                self.general.append(i)
+            else:
+                for pattern in plan.patterns:
+                    self.literal.setdefault(pattern, []).append(i)
+
+    def candidates(self, name: str) -> list[int]:
+        """The indices of the rules that may match node `name`, in rule order."""
+        named = self.literal.get(name)
+        return sorted(set(self.general).union(named)) if named else self.general
+
+
+_index_cache: list[tuple[list[InitPlan], _PlanIndex]] = []  # the last list indexed (build matches node by node)
+
+
+def _plan_index(plans: list[InitPlan]) -> _PlanIndex:
+    if _index_cache and _index_cache[0][0] is plans:
+        return _index_cache[0][1]
+    index = _PlanIndex(plans)
+    _index_cache[:] = [(plans, index)]
+    return index
+
+
 def init_steps(node: GraphNode, plans: list[InitPlan]) -> list[tuple[str, str, dict[str, Any], InitPlan]]:
     """What initialises `node`'s parameters: for `weight`, then `bias`, the last rule that matches the
     node and sets that parameter. Rules it overrides are not applied at all (they draw no random
     numbers); a winning `default` leaves PyTorch's own initialisation."""
     steps = []
+    candidates = _plan_index(plans).candidates(node.name)
     for param in ("weight", "bias"):
         winner = None
-        for plan in plans:
+        for i in reversed(candidates):
+            plan = plans[i]
             if getattr(plan, param) is not None and plan.matches(node):
                 winner = plan
+                break
         if winner is not None:
             name, kwargs = getattr(winner, param)
             if name != "default":
@@ -1622,11 +1673,29 @@ def _init_plans(spec: Spec, params: dict[str, Any], expander: _Expander) -> list
     return plans
 
 
+def _charge_init(plans: list[InitPlan], nodes: int, spec: Spec) -> None:
+    """Init rules are matched against every node (at load, and again at build): rules x nodes units."""
+    if plans:
+        path = plans[-1].path
+        charge("init rules", len(plans) * nodes, where=lambda: (spec.source, spec.source.span(path), format_path(path)))
+
+
 def _unmatched_init_warnings(plans: list[InitPlan], nodes: list[GraphNode], spec: Spec) -> list[Diagnostic]:
     """Init rules that select no node: most likely a typo in `nodes` or `ops`."""
     warnings = []
-    for plan in plans:
-        if not any(plan.matches(node) for node in nodes):
+    index, matched = _PlanIndex(plans), set[int]()
+    by_name = {node.name: node for node in nodes}
+    general = set(index.general)
+    for pattern, rules in index.literal.items():
+        if pattern in by_name:
+            matched.update(i for i in rules if plans[i].ops is None)
+    for i, plan in enumerate(plans):
+        if i in matched:
+            continue
+        candidates = nodes
+        if i not in general:  # the nodes it names, not all of them
+            candidates = [by_name[name] for name in plan.patterns or () if name in by_name]
+        if not any(plan.matches(node) for node in candidates):
             path = plan.path
             warnings.append(
                 Diagnostic(
@@ -1642,8 +1711,11 @@ def _unmatched_init_warnings(plans: list[InitPlan], nodes: list[GraphNode], spec
 
 def expand(spec: Spec, params: Mapping[str, Any] | None = None, *, max_nodes: int = MAX_GRAPH_NODES) -> Graph:
     """Expand `spec` with parameter `params` (overrides of the defaults) into a `Graph`."""
-    with collector_paused(), hint_budget():
-        return _expand(spec, params, max_nodes)
+    with collector_paused(), hint_budget() as hints:
+        try:
+            return _expand(spec, params, max_nodes)
+        finally:  # the request's budget sees what the hints compared, whatever the outcome
+            charge("references and hints", HINT_BUDGET - hints[0])
 
 
 def _expand(spec: Spec, params: Mapping[str, Any] | None, max_nodes: int) -> Graph:
@@ -1652,10 +1724,12 @@ def _expand(spec: Spec, params: Mapping[str, Any] | None, max_nodes: int) -> Gra
     inputs = _input_shapes(spec, values, expander)
     expander.input_shapes = {k: tuple(sym(d) if isinstance(d, str) else d for d in v) for k, v in inputs.items()}
     try:
-        with evaluation_budget(MAX_EXPRESSION_WORK):
+        with evaluation_budget(MAX_EXPRESSION_WORK) as expressions:
             top = expander.expand_top()
     except _TooLarge:
         raise SpecError(expander.diagnostics, spec.source) from None
+    charge("expansion", expander.work, where=lambda: (spec.source, spec.source.span(("nodes",)), "nodes"))
+    charge("expressions", expressions.spent(), where=lambda: (spec.source, spec.source.span(("nodes",)), "nodes"))
     expander.connect()
     outputs = []
     for ref, path in _output_refs(spec, values, expander):
@@ -1674,6 +1748,7 @@ def _expand(spec: Spec, params: Mapping[str, Any] | None, max_nodes: int) -> Gra
         if produced is not None:
             outputs.append(produced)
     init = _init_plans(spec, values, expander)
+    _charge_init(init, len(expander.nodes), spec)
     order, cycle = topological_order(expander.nodes, set(inputs))
     if cycle:
         first = expander.nodes[min(n.index for n in expander.nodes if n.name in cycle)] if cycle else None

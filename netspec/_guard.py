@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._dims import SizeVector, Sym
+from ._dims import SizeVector, Sym, tightest
 from ._shapes import SIZE_SEARCH_LIMIT, ShapeInfo, _period
+from ._work import charge
 
 __all__ = ["MAX_GUARD_WORK", "MAX_NAMED_PERIOD", "SizeRule", "size_rules"]
 
@@ -25,8 +26,8 @@ MAX_GUARD_WORK = 4_000_000  # conditions x sizes evaluated for the guard of one 
 MAX_NAMED_PERIOD = 4096  # past this period, the rule names no layer per residue (the message names none)
 
 # axis, symbol, first, period (0: none), residues ("1" runs), layer per residue ("" runs), layer below
-# `first`, the valid sizes in words. Plain ints and strings: the generated code holds them as literals.
-SizeRule = tuple[int, str, int, int, str, tuple[str, ...], str, str]
+# `first`. Plain ints, identifiers, digits and node names: the generated code holds them as literals.
+SizeRule = tuple[int, str, int, int, str, tuple[str, ...], str]
 
 
 def size_rules(info: ShapeInfo, name: str) -> list[SizeRule]:
@@ -45,10 +46,14 @@ def size_rules(info: ShapeInfo, name: str) -> list[SizeRule]:
         if not isinstance(dim, str) or dim not in single:
             continue
         limit = max(SIZE_SEARCH_LIMIT, min(2 * info.graph.spec.dims.get(dim, 0), 1 << 20))
-        unique = list({c.condition: (n, c) for n, c in reversed(single[dim])}.values())[::-1]
+        node_of: dict[Any, str] = {}
+        for node_name, constraint in single[dim]:
+            node_of.setdefault(constraint.condition, node_name)
+        unique = [(node_of.get(c.condition, ""), c) for c in tightest(c for _, c in single[dim])]
         budget -= len(unique) * limit
         if budget < 0:
             continue
+        charge("the input guard", len(unique) * limit)
         rule = _rule(axis, dim, unique, limit)
         if rule is not None:
             rules.append(rule)
@@ -73,19 +78,9 @@ def _rule(axis: int, symbol: str, constraints: list[tuple[str, Any]], limit: int
     residues = "".join("1" if runs[first - 1 + r] else "0" for r in range(period))
     named = period <= MAX_NAMED_PERIOD
     layers = tuple("" if bit == "1" or not named else _refuser(masks, first + r) for r, bit in enumerate(residues))
-    return (axis, symbol, first, period, residues, layers, below, _words(symbol, first, period, residues))
+    return (axis, symbol, first, period, residues, layers, below)
 
 
 def _refuser(masks: list[tuple[str, list[bool]]], size: int) -> str:
     """The first layer whose condition fails at `size`."""
     return next((node for node, mask in masks if not mask[size - 1]), "")
-
-
-def _words(symbol: str, first: int, period: int, residues: str) -> str:
-    if period == 1 or not period:
-        return f"`{symbol}` >= {first}" + ("" if period else " (and not every larger size)")
-    offsets = [r for r, bit in enumerate(residues) if bit == "1"]
-    if len(offsets) == 1:
-        return f"`{symbol}` = {first} + {period}k (k >= 0)"
-    shown = ", ".join(str(first + r) for r in offsets[:4])
-    return f"`{symbol}` in {{{shown}{', ...' if len(offsets) > 4 else ''}}} + {period}k (k >= 0)"

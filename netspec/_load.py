@@ -21,6 +21,7 @@ from typing import Any, NoReturn, Protocol, cast
 import yaml
 
 from ._errors import Diagnostic, SourceMap, Span, SpecError, format_path
+from ._work import charge
 
 __all__ = ["LOAD_CODES", "Document", "Limits", "collector_paused", "parse_text", "read_file"]
 
@@ -124,6 +125,7 @@ def parse_text(
     sources = SourceMap()
     decoded = _decode(text, file, limits, sources)
     sources.texts[file] = decoded
+    charge("parse", len(decoded) // 8, where=lambda: (sources, Span(file, 1, 1, 1, 2), ""))
     _check_characters(decoded, file, sources)
     json_problem = _check_strict_json(decoded, file, sources) if strict_json else None
     loader = _EVENT_LOADER

@@ -156,14 +156,14 @@ def check_input(
     expected: str,
     sizes: list[int] | None = None,
     floating: int = -1,
-    lattice: list[tuple[int, str, int, int, str, list[str], str, str]] | None = None,
+    lattice: list[tuple[int, str, int, int, str, list[str], str]] | None = None,
 ) -> Tensor:
     """Return `x` when it has `rank` dimensions, (for `channels > 0`) `channels` in dimension 1,
     every fixed size of `sizes` (0: any size), values of the kind the network takes
     (`floating`: 1 floating point, 0 integers, -1 either), and symbolic sizes the network runs at.
 
     `lattice` holds one rule per symbolic dimension (`_guard.size_rules`): (axis, symbol, first,
-    period, residues, layer per residue, layer below `first`, the valid sizes in words); a size runs
+    period, residues, layer per residue, layer below `first`); a size runs
     when it is at least `first` and `residues[(size - first) % period]` is "1". The checks are a few
     integer operations per dimension; under `torch.compile` and `torch.export` the lattice is left to
     the layers (a size guard there would tie the traced graph to a residue).
@@ -182,11 +182,11 @@ def check_input(
                     + "; dimension " + str(i) + " is " + str(x.shape[i]) + ", not " + str(sizes[i])
                 )  # fmt: skip
     if lattice is not None and not torch.compiler.is_compiling():
-        for axis, symbol, first, period, residues, layers, below, words in lattice:
+        for axis, symbol, first, period, residues, layers, below in lattice:
             n = x.shape[axis]
             if n < first or (period > 0 and residues[(n - first) % period] != "1"):
                 raise ValueError(
-                    _lattice_error(x, name, expected, axis, symbol, first, period, residues, layers, below, words)
+                    _lattice_error(x, name, expected, axis, symbol, first, period, residues, layers, below)
                 )
     if floating == 1 and not x.is_floating_point():
         raise ValueError(
@@ -210,7 +210,6 @@ def _lattice_error(
     residues: str,
     layers: list[str],
     below: str,
-    words: str,
 ) -> str:
     n = x.shape[axis]
     layer = below
@@ -230,7 +229,21 @@ def _lattice_error(
     message += "; dimension " + str(axis) + " (`" + symbol + "`) is " + str(n)
     if layer != "":
         message += ", which `" + layer + "` cannot take"
-    return message + "; the network runs at " + words + ": use " + nearest
+    return message + "; the network runs at " + _lattice_words(symbol, first, period, residues) + ": use " + nearest
+
+
+def _lattice_words(symbol: str, first: int, period: int, residues: str) -> str:
+    """The sizes a lattice rule admits: "`H` >= 188", "`H` = 2 + 2k (k >= 0)", "`H` in {3, 5} + 8k (k >= 0)"."""
+    if period <= 1:
+        return "`" + symbol + "` >= " + str(first) + ("" if period == 1 else " (not every size above it)")
+    offsets: list[int] = []
+    for r in range(period):
+        if residues[r] == "1":
+            offsets.append(first + r)
+    if len(offsets) == 1:
+        return "`" + symbol + "` = " + str(first) + " + " + str(period) + "k (k >= 0)"
+    shown = ", ".join([str(s) for s in offsets[:4]]) + (", ..." if len(offsets) > 4 else "")
+    return "`" + symbol + "` in {" + shown + "} + " + str(period) + "k (k >= 0)"
 
 
 def _input_error(x: Tensor, name: str, rank: int, channels: int, expected: str) -> str:

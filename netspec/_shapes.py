@@ -25,10 +25,12 @@ from ._dims import (
     is_concrete,
     magnitude,
     sym,
+    tightest,
 )
-from ._errors import Diagnostic, SpecError, format_path
+from ._errors import Diagnostic, SourceMap, Span, SpecError, format_path
 from ._graph import Graph, GraphNode, live_nodes
 from ._ops import complete_args
+from ._work import charge
 
 __all__ = [
     "MAX_DIM",
@@ -193,6 +195,9 @@ def infer(
             diagnostics.extend(_missing_ports(node, missing, infos, sources))
             continue  # an input failed; its error is reported
         in_shapes = [shapes[i] for i in node.inputs]
+        charge(
+            "shape inference", 1 + sum(len(s) for s in in_shapes), where=functools.partial(_node_place, sources, node)
+        )
         read = read_shapes.get(node.name)
         try:
             if read is not None and not node.op.symbolic and read.inputs == tuple(in_shapes):
@@ -261,6 +266,10 @@ def infer(
     if any(d.is_error for d in diagnostics):
         raise SpecError(diagnostics + graph.warnings, sources)
     return ShapeInfo(graph, inputs, infos, constraints, diagnostics)
+
+
+def _node_place(sources: SourceMap, node: GraphNode) -> tuple[SourceMap, Span | None, str]:
+    return sources, sources.span(node.path), format_path(node.path)
 
 
 def _symbol_sizes(graph: Graph, inputs: Mapping[str, Shape]) -> dict[str, Dim]:
@@ -435,11 +444,9 @@ class SizeLattices(Mapping[str, SizeLattice]):
         for _, constraint in info.constraints:
             for name in _constraint_symbols(constraint):
                 by_symbol.setdefault(name, []).append(constraint)
-        # Equal conditions are evaluated once (the last one of each is kept, as the wording does not matter).
-        self._unique = {
-            name: list({c.condition: c for c in constraints}.values())
-            for name, constraints in sorted(by_symbol.items())
-        }
+        # Equal conditions are evaluated once, and of positivity conditions that differ only by a
+        # constant (a chain of unpadded convolutions) only the tightest: one evaluation, not one per layer.
+        self._unique = {name: tightest(constraints) for name, constraints in sorted(by_symbol.items())}
         self._lattices: dict[str, SizeLattice] = {}
         self.evaluations = 0  # constraints evaluated over a vector of sizes (for the tests that count work)
 
@@ -474,6 +481,11 @@ class SizeLattices(Mapping[str, SizeLattice]):
 
     def _masks(self, name: str, sizes: Any) -> tuple[Any, Any]:
         """Which of `sizes` run (no error condition fails) and which meet every condition."""
+        charge(
+            "the size lattice",
+            len(self._unique[name]) * len(sizes),
+            where=lambda: (self._info.graph.sources, None, f"dims.{name}"),
+        )
         env = {**self._example, name: sizes}
         memo: dict[Any, Any] = {}  # floor atoms shared by conditions (`L//16` in several) are evaluated once
         runs: Any = True

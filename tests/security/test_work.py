@@ -1,0 +1,64 @@
+"""One work budget for a whole request: every phase charges it, and passing it is a located SpecError
+that names the phase that grew."""
+
+from __future__ import annotations
+
+import pytest
+from hostile import HEADER
+
+import netspec
+from netspec._work import request
+
+
+def _init_rules(count: int, nodes: int) -> str:
+    body = "".join(f"  fc{i}: {{op: Linear, out_features: 4}}\n" for i in range(nodes))
+    rules = "".join(f"  - {{nodes: ['fc*'], weight: zeros}}\n" for _ in range(count))
+    return HEADER.replace("[N, 3, 8, 8]", "[N, 4]") + "nodes:\n" + body + "init:\n" + rules
+
+
+def test_every_phase_charges_the_request() -> None:
+    with request() as budget:
+        spec = netspec.load("resnet18")
+        netspec.validate(spec)
+        netspec.to_dot(spec)
+        netspec.build(spec)
+        netspec.export_python(spec)
+        netspec.valid_sizes(spec)["H"]
+    phases = {"parse", "expansion", "expressions", "init rules", "shape inference", "the size lattice"}
+    assert phases | {"drawing", "export", "the input guard"} <= set(budget.spent)
+    assert budget.total == sum(budget.spent.values())
+
+
+def test_a_request_past_the_budget_names_the_phase_and_where(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = _init_rules(200, 200)
+    with request() as budget:
+        netspec.loads(text)
+    assert budget.spent["init rules"] == 200 * 200
+    monkeypatch.setattr("netspec._work.MAX_WORK", budget.total - 100)
+    with pytest.raises(netspec.SpecError) as caught:
+        netspec.loads(text)
+    (error,) = caught.value.errors
+    assert error.code == "NS134" and "init rules grew past the budget" in error.message
+    assert error.line == text.splitlines().index("init:") + 1 + 200  # the last rule, the one that made it grow
+
+
+def test_nested_calls_share_one_budget_and_calls_in_turn_do_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = netspec.load("lenet5")
+    with request() as budget:
+        netspec.validate(spec)
+    once = budget.total
+    with request() as shared:
+        netspec.validate(spec)
+        netspec.validate(spec)
+    assert shared.total == 2 * once
+    monkeypatch.setattr("netspec._work.MAX_WORK", once + 1)
+    netspec.validate(spec)  # each call is a request of its own
+    netspec.validate(spec)
+
+
+def test_the_text_is_charged_before_it_is_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("netspec._work.MAX_WORK", 10)
+    with pytest.raises(netspec.SpecError) as caught:
+        netspec.loads(HEADER + "nodes:\n  a: ReLU\n" + "# padding\n" * 100)
+    assert caught.value.errors[0].code == "NS134" and "parse grew" in caught.value.errors[0].message
+    assert caught.value.errors[0].line == 1
