@@ -12,7 +12,7 @@ from netspec._work import request
 
 def _init_rules(count: int, nodes: int) -> str:
     body = "".join(f"  fc{i}: {{op: Linear, out_features: 4}}\n" for i in range(nodes))
-    rules = "".join(f"  - {{nodes: ['fc*'], weight: zeros}}\n" for _ in range(count))
+    rules = "".join("  - {nodes: ['fc*'], weight: zeros}\n" for _ in range(count))
     return HEADER.replace("[N, 3, 8, 8]", "[N, 4]") + "nodes:\n" + body + "init:\n" + rules
 
 
