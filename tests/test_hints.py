@@ -3,6 +3,7 @@ dimension a strided window leaves unread, one did-you-mean for a misspelt `exten
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +101,34 @@ def test_a_misspelt_override_in_an_extends_child_is_one_did_you_mean(tmp_path: P
 def test_did_you_mean_finds_a_short_name_one_letter_off() -> None:
     assert did_you_mean("fx", ["fc", "conv"]) == "did you mean `fc`?"
     assert did_you_mean("x", ["y"]) is None
+
+
+def _edge_row(op: str) -> str:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "language.md").read_text()
+    (row,) = [line for line in text.splitlines() if line.startswith(f"| `{op}` | 2 or more |")]
+    return row
+
+
+@pytest.mark.parametrize(("op", "sign"), [("add", "+"), ("mul", "*")])
+def test_the_edge_op_table_says_how_add_and_mul_broadcast(op: str, sign: str) -> None:
+    """The table's example shapes combine, and `add` refuses what only `mul` takes (another rank)."""
+    row = _edge_row(op)
+    ((left, right),) = re.findall(rf"`(\[[^\]]*\])` \{sign} `(\[[^\]]*\])`", row)
+
+    def shape(text: str) -> list[Any]:
+        return [int(d) if d.strip().isdigit() else d.strip() for d in text.strip("[]").split(",")]
+
+    spec = {"name": "t", "inputs": {"a": shape(left), "b": shape(right)}, "nodes": {"s": {"op": op, "in": ["a", "b"]}}}
+    assert netspec.infer_shapes(netspec.load(spec))["s"] is not None
+    other = {
+        "name": "t",
+        "inputs": {"a": ["C", 1, 1], "b": ["N", "C", 4, 4]},
+        "nodes": {"s": {"op": op, "in": ["a", "b"]}},
+    }
+    if op == "add":
+        assert "one rank" in row
+        with pytest.raises(SpecError, match="cannot add"):
+            netspec.infer_shapes(netspec.load(other))
+    else:
+        assert "ranks may differ" in row
+        assert len(netspec.infer_shapes(netspec.load(other))["s"]) == 4
