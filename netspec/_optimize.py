@@ -516,7 +516,7 @@ class _FusedConv(nn.Module):
             self.weight.detach(), self.fused_padding, list(self.stride), list(self.dilation), self.groups, list(shape)
         )
         if len(packed) >= _PACKED_SHAPES:
-            del packed[next(iter(packed))]
+            packed.pop(next(iter(packed), shape), None)  # `pop`: another thread may have dropped it first
         packed[shape] = weight
         return cast(torch.Tensor, weight)
 
