@@ -123,6 +123,15 @@ def name_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(parts))
 
 
+def _frozen(value: Any) -> Any:
+    """A hashable stand-in for spec data that tells `1`, `1.0` and `true` apart."""
+    if isinstance(value, dict):
+        return ("dict", tuple((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return ("list", tuple(_frozen(v) for v in value))
+    return (type(value).__name__, value)
+
+
 _WILDCARDS = frozenset("*?[")
 
 
@@ -454,6 +463,7 @@ class _Expander:
         self._shapes: dict[str, tuple[Any, ...] | str] = {}  # static shapes read so far, or why one is unknown
         self.read_shapes: dict[str, ReadShape] = {}  # the rules' results behind `_shapes`, for shape inference
         self._by_name: dict[str, _OpEntry] = {}
+        self._checked: dict[tuple[int, Any], list[Any]] = {}  # (op, arguments) -> their problems
         self._ports: dict[str, tuple[tuple[Any, ...], ...]] = {}  # the output shapes of nodes with several
         self.numbered: dict[str, _InstanceEntry] = {}  # the numbered instances, for their outputs
 
@@ -775,7 +785,7 @@ class _Expander:
         if op.max_inputs == 0 and not node.inputs:
             refs = []  # a learned tensor: no input
         args = {k: self.evaluate(v, env, path + (k,)) for k, v in node.args.items() if k not in PLACEMENT_KEYS}
-        for problem in check_args(op, args):
+        for problem in self.checked_args(op, args):
             arg_path = path + (problem.arg,) if problem.arg else path
             written = node.args.get(problem.arg) if problem.arg else None
             self.report(
@@ -829,6 +839,14 @@ class _Expander:
                     " or add `extends: <parent>` to change another spec"
                 )
             self.report(message, path + (key,), hint=hint, key=True, code="NS107")
+
+    def checked_args(self, op: OpDef, args: dict[str, Any]) -> list[Any]:
+        """`check_args`, once per op and distinct arguments: a repeat's instances mostly repeat them."""
+        key = (id(op), _frozen(args))
+        found = self._checked.get(key)
+        if found is None:
+            found = self._checked[key] = check_args(op, args)
+        return found
 
     def check_tensor_init(self, args: dict[str, Any], path: Path) -> None:
         """The `init` of a `Parameter` or `Buffer`: a function of `torch.nn.init` with its arguments."""
