@@ -124,11 +124,14 @@ def name_pattern(pattern: str) -> re.Pattern[str]:
 
 
 def _frozen(value: Any) -> Any:
-    """A hashable stand-in for spec data that tells `1`, `1.0` and `true` apart."""
+    """A hashable stand-in for spec data that tells `1`, `1.0` and `true` apart, and `0.0` from `-0.0`
+    (equal numbers, but a diagnostic shows the one written)."""
     if isinstance(value, dict):
         return ("dict", tuple((k, _frozen(v)) for k, v in value.items()))
     if isinstance(value, (list, tuple)):
         return ("list", tuple(_frozen(v) for v in value))
+    if isinstance(value, float):
+        return ("float", repr(value))
     return (type(value).__name__, value)
 
 

@@ -65,8 +65,10 @@ def test_each_distinct_condition_is_evaluated_once_per_lattice() -> None:
     lattices = _shapes.SizeLattices(info)
     distinct = {c.condition for _, c in info.constraints if "H" in _shapes._constraint_symbols(c)}
     lattices["H"]
+    searched = lattices.evaluations
     lattices["H"]
-    assert lattices.evaluations == len(distinct) < sum("H" in str(c.dims) for _, c in info.constraints)
+    assert lattices.evaluations == searched == len(lattices._unique["H"]) <= len(distinct)
+    assert len(distinct) < sum("H" in str(c.dims) for _, c in info.constraints)
 
 
 @pytest.mark.parametrize("name", BUNDLED)
@@ -177,3 +179,38 @@ def test_symbolic_sizes_format_once_and_unpickle_with_this_process_hashes() -> N
         loaded = pickle.loads(done.stdout)
         assert loaded[size] == 1 and loaded[(h + 3) // 4] == 2
         assert {str(k) for k in loaded} == {str(size), "(H+3)//4"}
+
+
+def test_each_distinct_op_and_arguments_is_checked_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    checked: list[str] = []
+    check_args = _graph.check_args
+
+    def counted(op: Any, args: Any) -> Any:
+        checked.append(op.name)
+        return check_args(op, args)
+
+    monkeypatch.setattr(_graph, "check_args", counted)
+    graph = _graph.expand(_spec("resnet50"))  # 16 bottlenecks: few distinct layers
+    distinct = {(n.op.name, repr(sorted(n.args.items()))) for n in graph.nodes}
+    assert len(checked) == len(distinct) < len(graph.nodes) // 3
+
+
+def _spec(name: str) -> Any:
+    from netspec._source import read_source
+    from netspec._spec import spec_from_document
+
+    return spec_from_document(*read_source(str(SPECS / f"{name}.yaml")))
+
+
+def test_remembered_checks_tell_equal_looking_values_apart() -> None:
+    text = "netspec: 1\nname: t\ninputs: {x: [N, 3, 32, 32]}\nnodes:\n"
+    values = ["1", "1.0", "true", "1", "-0.0", "0.0", "[1, 1]", "[1, 1.0]"]
+    text += "".join(
+        f"  c{i}: {{op: Conv2d, in: [x], out_channels: 4, kernel_size: {v}}}\n" for i, v in enumerate(values)
+    )
+    text += "outputs: [" + ", ".join(f"c{i}" for i in range(len(values))) + "]\n"
+    with pytest.raises(netspec.SpecError) as caught:
+        netspec.loads(text)
+    flagged = {d.path.split(".")[1]: d.message for d in caught.value.diagnostics if d.is_error}
+    assert set(flagged) == {"c1", "c2", "c4", "c5", "c7"}  # floats and a bool, each reported at its node
+    assert "-0.0" in flagged["c4"] and "-0.0" not in flagged["c5"] and "true" in flagged["c2"].lower()
