@@ -570,6 +570,7 @@ class _FusedConv(nn.Module):
         return {k: v for k, v in self.__dict__.items() if k != "_packed"}  # an opaque tensor: not copyable
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("packed_for", None)  # pickled before weights were packed per input shape
         super().__setstate__(state)  # type: ignore[no-untyped-call]
         self._pack()
 

@@ -400,3 +400,17 @@ def test_resnet_graph_has_no_layout_conversion_inside(name, convolutions, residu
     conversions = [n for n in calls if n.target in ("contiguous", "to", "to_dense", "to_mkldnn")]
     assert [n.args[0].name for n in conversions] == ["flatten"]
     assert not [n for n in calls if n.target in (operator.add, torch.add, torch.relu)]
+
+
+def test_a_fused_convolution_pickled_without_its_packing_shape_loads():
+    optimized = netspec.build("lenet5", inference=True)
+    (conv, *_) = [m for m in optimized.modules() if isinstance(m, FusedConv2d)]
+    state = conv.__getstate__()
+    assert "_packed" not in state  # the packed weights are opaque oneDNN tensors: rebuilt on loading
+    del state["packed_for"]
+    restored = FusedConv2d.__new__(FusedConv2d)
+    restored.__setstate__(state)
+    assert restored.packed_for is None and restored._packed == {}
+    x = torch.randn(2, 1, 28, 28)
+    with torch.no_grad():
+        _assert_close(restored(x), conv(x))
