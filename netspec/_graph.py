@@ -89,7 +89,10 @@ class InitPlan:
     def matches(self, node: GraphNode) -> bool:
         if self.ops is not None and node.op.name not in self.ops:
             return False
-        return self.patterns is None or any(name_pattern(p).fullmatch(node.name) for p in self.patterns)
+        if self.patterns is None:
+            return True
+        name = node.name
+        return any(p == name if _is_literal(p) else name_pattern(p).fullmatch(name) for p in self.patterns)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -138,6 +141,12 @@ def _frozen(value: Any) -> Any:
 _WILDCARDS = frozenset("*?[")
 
 
+@functools.lru_cache(maxsize=4096)
+def _is_literal(pattern: str) -> bool:
+    """A pattern without `*`, `?` or `[` matches one name: itself."""
+    return not _WILDCARDS & set(pattern)
+
+
 class _PlanIndex:
     """The init rules by the node names they list literally; rules with a wildcard (or none) apply to any.
 
@@ -149,7 +158,7 @@ class _PlanIndex:
         self.literal: dict[str, list[int]] = {}
         self.general: list[int] = []
         for i, plan in enumerate(plans):
-            if plan.patterns is None or any(_WILDCARDS & set(p) for p in plan.patterns):
+            if plan.patterns is None or not all(_is_literal(p) for p in plan.patterns):
                 self.general.append(i)
             else:
                 for pattern in plan.patterns:

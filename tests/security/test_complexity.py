@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import random
+from collections.abc import Callable
+from typing import Any
 
 from hostile import HEADER
+from work import growth
 
 import netspec
+from netspec._api import prepare
 from netspec._errors import did_you_mean, hint_budget
-from netspec._graph import expand
-from netspec._shapes import _period
+from netspec._expr import _compile_long
+from netspec._graph import expand, init_steps, name_pattern
+from netspec._load import parse_text
+from netspec._shapes import SizeLattices, _period, infer
 
 
 def _ratio(small: int, large: int) -> float:
@@ -71,3 +78,95 @@ def test_the_period_search_is_linear_and_exact() -> None:
             )
         assert _period(sizes, limit) == expected
     assert _period(list(range(5, 1 << 16, 16)), 1 << 16) == 16  # 65,536 sizes, one pass
+
+
+# -- one complexity test per phase: doubling a generated spec at most a little more than doubles the
+# calls it makes (`tests/work.py` counts every Python and builtin call: an operation count, no clock)
+
+
+def _chain(n: int, node: str = "{{op: Conv2d, out_channels: 4, kernel_size: 1}}", extra: str = "") -> str:
+    body = "".join(f"  n{i}: {node.format(i=i)}\n" for i in range(n))
+    return HEADER + "nodes:\n" + body + extra
+
+
+def _linear(make: Callable[[int], Callable[[], Any]], small: int = 150, bound: float = 2.3) -> None:
+    ratio = growth(make, small, 2 * small)
+    assert ratio <= bound, f"doubling the spec multiplied the work by {ratio:.2f}"
+
+
+def test_load_is_linear() -> None:
+    _linear(lambda n: functools.partial(parse_text, _chain(n)))
+
+
+def test_expansion_is_linear() -> None:
+    _linear(lambda n: functools.partial(expand, netspec.loads(_chain(n))))
+
+
+def test_long_expressions_are_parsed_once_per_text() -> None:
+    long = "${" + " + ".join(["width"] * 60) + "}"  # over 256 characters: the long-text cache
+    header = HEADER.replace("nodes:", "") + "params: {width: 1}\n"
+
+    def spec(n: int) -> str:
+        return header + f'nodes:\n  l: {{op: Conv2d, out_channels: "{long}", kernel_size: 1, repeat: {n}}}\n'
+
+    _linear(lambda n: functools.partial(expand, netspec.loads(spec(n))))
+    before = _compile_long.cache_info().misses
+    expand(netspec.loads(spec(300)))
+    assert _compile_long.cache_info().misses - before <= 1  # one parse for 300 instances
+
+
+def test_references_and_hints_are_linear() -> None:
+    def spec(n: int) -> str:
+        return _chain(n, "{{op: ReLU, in: nope{i}}}")
+
+    _linear(lambda n: lambda: netspec.loads(spec(n)))
+
+
+def test_init_rules_naming_their_nodes_are_linear() -> None:
+    def spec(n: int) -> str:
+        rules = "".join(f"  - {{nodes: [n{i}], weight: zeros}}\n" for i in range(n))
+        return _chain(n, extra="init:\n" + rules + "  - {ops: [Conv2d], bias: zeros}\n")
+
+    _linear(lambda n: functools.partial(expand, netspec.loads(spec(n))))
+    info = prepare(netspec.loads(spec(300)), None, None)
+    _linear(lambda n: functools.partial(_init_all, prepare(netspec.loads(spec(n)), None, None).graph))
+    assert info.graph.init and not [w for w in info.graph.warnings if w.code == "NS163"]
+
+
+def _init_all(graph: Any) -> None:
+    name_pattern.cache_clear()  # each count compiles the patterns it matches (the cache outlives a spec)
+    for node in graph.nodes:
+        init_steps(node, graph.init)
+
+
+def test_shape_inference_is_linear() -> None:
+    _linear(lambda n: functools.partial(infer, expand(netspec.loads(_chain(n)))))
+
+
+def test_the_size_lattice_is_linear_and_merges_a_chain_of_unpadded_convolutions() -> None:
+    header = "netspec: 1\nname: t\ninputs: {x: [N, 1, L]}\nnodes:\n"
+
+    def lattice(n: int) -> Callable[[], Any]:
+        spec = netspec.loads(header + f"  c: {{op: Conv1d, out_channels: 1, kernel_size: 3, repeat: {n}}}\n")
+        return lambda: netspec.valid_sizes(spec)["L"]
+
+    _linear(lattice, small=200)
+    info = prepare(
+        netspec.loads(header + "  c: {op: Conv1d, out_channels: 1, kernel_size: 3, repeat: 500}\n"), None, None
+    )
+    lattices = SizeLattices(info)
+    assert lattices["L"].runs[0] == 1001 and lattices.evaluations == 1  # one condition, not 500
+
+
+def test_summary_is_linear() -> None:
+    _linear(lambda n: functools.partial(netspec.summarize, netspec.loads(_chain(n))))
+
+
+def test_drawing_is_linear() -> None:
+    _linear(lambda n: functools.partial(netspec.to_dot, netspec.loads(_chain(n))))
+    _linear(lambda n: functools.partial(netspec.to_mermaid, netspec.loads(_chain(n))))
+
+
+def test_export_is_linear() -> None:
+    netspec.export_python("lenet5")  # imports done before counting
+    _linear(lambda n: functools.partial(netspec.export_python, netspec.loads(_chain(n))), small=60)
