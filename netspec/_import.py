@@ -336,6 +336,11 @@ def _minimal_args(
     return args
 
 
+def _lists_as_tuples(text: str) -> str:
+    """A module's description with `[1, 3, 3]` read as `(1, 3, 3)`: rebuilt modules are given tuples."""
+    return text.replace("[", "(").replace("]", ")")
+
+
 def _all_equal_list(value: Any) -> bool:
     return isinstance(value, list) and len(value) > 1 and all(v == value[0] for v in value)
 
@@ -351,7 +356,7 @@ def _rebuild(cls: Callable[..., Any], args: dict[str, Any]) -> nn.Module | None:
 
 def _same_module(a: nn.Module, b: nn.Module, op: OpDef | None = None) -> bool:
     """Built alike: the same description (or, for a namesake class, the same arguments) and weight shapes."""
-    if (type(a) is type(b) or op is None) and a.extra_repr() != b.extra_repr():
+    if (type(a) is type(b) or op is None) and _lists_as_tuples(a.extra_repr()) != _lists_as_tuples(b.extra_repr()):
         return False
     if op is not None and _read_args(a, op) != _read_args(b, op):  # what `extra_repr` leaves out (`batch_first`)
         return False
@@ -441,6 +446,7 @@ _KWARG_ALIASES = {
     ("transpose", "axis0"): "dim0",
     ("transpose", "axis1"): "dim1",
 }
+_REPEAT_INTERLEAVE = {torch.repeat_interleave, "repeat_interleave"}
 _SWAP = {torch.swapaxes, torch.swapdims, "swapaxes", "swapdims"}
 _ADD = {operator.add, operator.iadd, torch.add, "add", "add_"}
 _MUL = {operator.mul, operator.imul, torch.mul, "mul", "mul_"}
@@ -568,6 +574,7 @@ class _Importer:
         self.ports: dict[fx.Node, tuple[fx.Node, int]] = {}  # `pair[k]` -> (pair, k)
         self.ops_by_node: dict[fx.Node, _Op] = {}
         self.pieces: dict[fx.Node, tuple[fx.Node, int]] = {}  # an unbind or tensor_split: (tensor, dim)
+        self.reshapes: dict[fx.Node, fx.Node] = {}  # a call whose several results reshape one tensor
         self.order: list[_Op] = []
         self.leaf_calls: Counter[str] = Counter()
         self.outputs: list[fx.Node] = []
@@ -576,9 +583,20 @@ class _Importer:
             try:
                 self._convert(node)
             except _Skip:
-                pass
+                continue
+            self._mutated(node)
         if self.problems:
             raise ModuleImportError(self.problems)
+
+    def _mutated(self, node: fx.Node) -> None:
+        """After `t.add_(u)`, what the forward calls `t` is the sum: later uses of `t` read the in-place node."""
+        if node.op != "call_method" or not str(node.target).endswith("_") or node not in self.ops_by_node:
+            return
+        first = node.args[0] if node.args else None
+        if isinstance(first, fx.Node) and self._tensor(first):
+            mutated = self._source(first)
+            if mutated is not node:
+                self.alias[mutated] = node
 
     def _tensor(self, node: fx.Node) -> bool:
         return isinstance(self.values.get(node), torch.Tensor)
@@ -696,6 +714,8 @@ class _Importer:
             return
         if target is torch.einsum and catalog().get("matmul") is not None and self._einsum(node):
             return
+        if target in _REPEAT_INTERLEAVE and catalog().get("expand") is not None and self._repeat_interleave(node):
+            return
         if target is F.interpolate and catalog().get("interpolate") is not None:
             self._interpolate(node)
             return
@@ -717,6 +737,10 @@ class _Importer:
             return False
         if source in self.pieces:
             self._piece(node, source, index)
+            return True
+        if source in self.reshapes:
+            if isinstance(self.values.get(node), torch.Tensor):
+                self._reshaped(node, self.reshapes[source])
             return True
         if isinstance(self.values.get(node), torch.Tensor):
             self.ports[node] = (source, index if index >= 0 else len(self.values[source]) + index)
@@ -855,6 +879,38 @@ class _Importer:
             self._add(added, "unsqueeze", {"dim": 0}, [value])
             value = added
         return value
+
+    def _synthetic(self, owner: fx.Node, method: str, source: fx.Node, value: torch.Tensor, **args: Any) -> fx.Node:
+        """A node the importer adds before `owner` (in its scope): `method` applied to `source`."""
+        with self.graph.inserting_before(owner):
+            added = self.graph.call_method(method, (source,))
+        added.meta = dict(owner.meta)
+        self.values[added] = value
+        self._add(added, method, args, [source])
+        return added
+
+    def _repeat_interleave(self, node: fx.Node) -> bool:
+        """`torch.repeat_interleave(x, r, dim=d)` with a number of repeats: each slice repeated in place, which
+        is `unsqueeze(d + 1)`, `expand` to `r` along it and `reshape` back (the same copies, the same values)."""
+        source = node.args[0]
+        repeats = self._fold(_argument(node, 1, "repeats", None), node)
+        dim = self._fold(_argument(node, 2, "dim", None), node)
+        if not isinstance(source, fx.Node) or not self._tensor(source) or not isinstance(repeats, int):
+            return False
+        if not isinstance(dim, int) or isinstance(repeats, bool) or _argument(node, 3, "output_size", None) is not None:
+            return False
+        value = self.values[source]
+        dim %= value.dim()
+        inserted = value.unsqueeze(dim + 1)
+        sizes = [-1] * inserted.dim()
+        sizes[dim + 1] = repeats
+        grown = inserted.expand(*[repeats if k == dim + 1 else s for k, s in enumerate(inserted.shape)])
+        step = self._synthetic(node, "unsqueeze", source, inserted, dim=dim + 1)
+        step = self._synthetic(node, "expand", step, grown, size=sizes)
+        if self._source(source).op != "get_attr":
+            self.folded_sizes = True  # the sizes are the example's
+        self._add(node, "reshape", {"shape": list(self.values[node].shape)}, [step])
+        return True
 
     def _einsum(self, node: fx.Node) -> bool:
         """`torch.einsum` of two tensors that is a batched matrix product (`b i k, b k j -> b i j`, or with
@@ -1044,8 +1100,33 @@ class _Importer:
             if op.kind == "function" and op.resolve() is target and target is not None:
                 self._function_op(node, op)
                 return
+        if self._reshaping(node):
+            return
         self.problems.append(_unsupported(node, f"the catalog has no op for `{_describe(node)}`"))
         raise _Skip
+
+    def _reshaping(self, node: fx.Node) -> bool:
+        """A call of a function of one tensor whose tensor results hold its elements in its order (a helper
+        that squeezes or unsqueezes, as MViT's `_unsqueeze`): each result is a `reshape` of the tensor."""
+        tensors: list[fx.Node] = []
+        fx.node.map_arg((node.args, node.kwargs), lambda n: tensors.append(n) if self._tensor(n) else None)
+        if node.op != "call_function" or len(set(tensors)) != 1 or catalog().get("reshape") is None:
+            return False
+        source = tensors[0]
+        flat = self.values[source].reshape(-1)
+        value = self.values[node]
+        results = [value] if isinstance(value, torch.Tensor) else [v for v in value if isinstance(v, torch.Tensor)]
+        if not all(r.dtype == flat.dtype and torch.equal(r.reshape(-1), flat) for r in results):
+            return False
+        if isinstance(value, torch.Tensor):
+            self._reshaped(node, source)
+        else:
+            self.reshapes[node] = source
+        return True
+
+    def _reshaped(self, node: fx.Node, source: fx.Node) -> None:
+        self.folded_sizes = True  # the sizes are the example's: the inputs get fixed sizes
+        self._add(node, "reshape", {"shape": list(self.values[node].shape)}, [source])
 
     def _function_op(self, node: fx.Node, op: OpDef) -> None:
         """A call of `op`'s target: leading tensors are the inputs, the rest its arguments in order."""

@@ -651,3 +651,42 @@ def test_an_add_that_broadcasts_a_lower_rank_unsqueezes_it() -> None:
         "unsqueeze": {"op": "unsqueeze", "in": "y", "dim": 0},
         "add": {"op": "add", "in": ["x", "unsqueeze"]},
     }
+
+
+@torch.fx.wrap
+def _with_unit_axis(x: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """A helper the tracer does not go into, which only reshapes (as MViT's `_unsqueeze`)."""
+    return x.unsqueeze(1), x.dim()
+
+
+class PositionTable(nn.Module):
+    """MViT's position encoding: repeat_interleave, an in-place add, list-valued pooling sizes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.temporal = nn.Parameter(torch.randn(2, 4))
+        self.spatial = nn.Parameter(torch.randn(3, 4))
+        self.pool = nn.MaxPool3d(kernel_size=[1, 3, 3], stride=[1, 2, 2], padding=[0, 1, 1])
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        table = torch.repeat_interleave(self.temporal, 3, dim=0)
+        table.add_(self.spatial.unsqueeze(0).expand(2, -1, -1).reshape(-1, 4))
+        wide, _ = _with_unit_axis(x.flatten(2))
+        return wide, table * 1.0, self.pool(x)
+
+
+def test_repeat_interleave_in_place_add_and_reshaping_helpers() -> None:
+    text, _ = _imported(PositionTable(), x=[1, 4, 2, 2, 3])
+    nodes = _nodes(text)
+    assert [nodes[k]["op"] for k in ("unsqueeze", "expand", "reshape")] == ["unsqueeze", "expand", "reshape"]
+    assert nodes["expand"]["size"] == [-1, 3, -1] and nodes["reshape"]["shape"] == [6, 4]
+    assert nodes["add"]["in"] == ["reshape", "reshape_1"]
+    assert nodes["mul"]["in"] == "add"  # the table after its in-place add
+    assert nodes["pool"] == {
+        "op": "MaxPool3d",
+        "in": "x",
+        "kernel_size": [1, 3, 3],
+        "stride": [1, 2, 2],
+        "padding": [0, 1, 1],
+    }
+    assert nodes["reshape_2"] == {"op": "reshape", "shape": [1, 1, 4, 12]}
