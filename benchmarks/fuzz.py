@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--case-seconds", type=float, default=CASE_SECONDS, help="deadline of one case")
     parser.add_argument("--save", type=Path, help="write each failing case to this folder")
     parser.add_argument("--grammar", action="store_true", help="the grammar-aware fuzzer, on every entry point")
+    parser.add_argument("--cpu", action="store_true", help="grammar: the deadline counts CPU time (shared machines)")
     args = parser.parse_args(argv)
     if args.grammar:
         return _grammar(args)
@@ -55,7 +56,7 @@ def _grammar(args: argparse.Namespace) -> int:
     from grammar import run_grammar_fuzz
 
     seconds = args.case_seconds if args.case_seconds != CASE_SECONDS else GRAMMAR_SECONDS
-    report = run_grammar_fuzz(args.cases, seed=args.seed, case_seconds=seconds)
+    report = run_grammar_fuzz(args.cases, seed=args.seed, case_seconds=seconds, cpu=args.cpu)
     print(f"cases:             {report.cases:,} (seed {args.seed}, grammar-aware, every entry point)")
     print(f"accepted:          {report.accepted:,}")
     print(f"refused (located): {report.refused:,}")

@@ -37,3 +37,8 @@ def test_short_grammar_fuzz_run() -> None:
     report = run_grammar_fuzz(40, seed=7, case_seconds=20.0)
     assert report.cases == 40
     assert not report.failures, "\n\n".join(f"case {c}: {what}\n{text[:1500]}" for c, what, text in report.failures[:3])
+
+
+def test_a_cpu_time_deadline_run() -> None:
+    report = run_grammar_fuzz(10, seed=8, case_seconds=20.0, cpu=True)
+    assert report.cases == 10 and not report.failures and 0 < report.slowest < 20.0
