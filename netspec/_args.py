@@ -375,7 +375,7 @@ def complete_args(op: OpDef, args: Mapping[str, Any], inputs: list[Shape]) -> di
     inferred = op.infer(inputs, given) if op.infer is not None else {}
     for name, value in inferred.items():
         if name in given and not _same_value(given[name], value):
-            raise ShapeError(_mismatch_message(name, given[name], value), _mismatch_hint(op.name, name))
+            raise ShapeError(_mismatch_message(name, given[name], value), _mismatch_hint(op.name, name), arg=name)
     complete: dict[str, Any] = {}
     for name, spec in op.args.items():
         if name in given:
@@ -429,7 +429,13 @@ def _mismatch_message(name: str, given: Any, actual: Any) -> str:
         return f"`in_features` is {_render(given)} but the input has {_render(actual)} features (its last dimension)"
     if name == "normalized_shape":
         return f"`normalized_shape` is {_render(given)} but the input's last dimensions are {_render(actual)}"
+    if name in _FEATURES_OF:
+        return f"`{name}` is {_render(given)} but the {_FEATURES_OF[name]} has {_render(actual)} features (its last dimension)"
     return f"`{name}` is {_render(given)} but the input gives {_render(actual)}"
+
+
+# Inferred sizes that are the last dimension of one input of the op (attention, recurrent layers).
+_FEATURES_OF = {"embed_dim": "query", "kdim": "key", "vdim": "value", "input_size": "input"}
 
 
 def _mismatch_hint(op_name: str, name: str) -> str:

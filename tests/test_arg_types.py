@@ -108,3 +108,14 @@ def test_groups_not_dividing_inferred_channels_are_refused_at_num_groups() -> No
     (found,) = _diagnostics(text)
     assert "`num_channels` (=16) of `GroupNorm` must be divisible by `num_groups` (=3)" in found.message
     assert found.line == 6
+
+
+def test_a_given_kdim_that_is_not_the_keys_is_reported_at_kdim() -> None:
+    text = (
+        "netspec: 1\nname: t\ninputs:\n  q: [N, 5, 8]\n  k: [N, 7, 6]\nnodes:\n"
+        "  a: {op: MultiheadAttention, in: [q, k], num_heads: 2, kdim: 4, batch_first: true}\n"
+        '  o: {op: Identity, in: "a:output"}\n'
+    )
+    (found,) = _diagnostics(text)
+    assert "`kdim` is 4 but the key has 6 features (its last dimension)" in found.message
+    assert (found.line, found.column, found.path) == (7, text.splitlines()[6].index("4") + 1, "nodes.a.kdim")

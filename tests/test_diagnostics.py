@@ -119,7 +119,14 @@ EXPECTED: dict[str, list[Want]] = {
     ],
     "cycle.yaml": [Want("NS154", 6, 6, "nodes.a", "cycle: a -> b -> c -> a", "its own output")],
     "in_channels_mismatch.yaml": [
-        Want("NS200", 6, 9, "nodes.conv", "`in_channels` is 4 but the input has 3 channels", "leave `in_channels` out")
+        Want(
+            "NS200",
+            6,
+            35,
+            "nodes.conv.in_channels",
+            "`in_channels` is 4 but the input has 3 channels",
+            "leave `in_channels` out",
+        )
     ],
     "several_errors.yaml": [
         Want("NS131", 9, 37, "nodes.conv.out_channels", "unknown name `widht`", "did you mean `width`?"),

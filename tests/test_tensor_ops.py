@@ -401,7 +401,7 @@ def test_symbolic_sizes_of_reshape_chunk_and_slice() -> None:
         (
             [2, 5, 8],
             {"op": "MultiheadAttention", "embed_dim": 6, "num_heads": 2},
-            "`embed_dim` is 6 but the input gives 8",
+            "`embed_dim` is 6 but the query has 8 features (its last dimension)",
         ),
         ([4], {"op": "ScaledDotProductAttention", "in": ["x", "x", "x"]}, "needs a query [..., L, E], got [4]"),
         ([2, 4, 3], {"op": "ScaledDotProductAttention", "in": ["x", "x", "x"], "dropout_p": 2}, "between 0 and 1"),
