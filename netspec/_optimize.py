@@ -219,6 +219,8 @@ def _size_values(root: nn.Module, graph: fx.Graph, inputs: Mapping[str, Sequence
             f"`netspec.optimize`: no input named {', '.join(map(repr, unknown))}; the inputs are {sorted(declared)}"
         )
     for name, shape in (inputs or {}).items():
+        if not all(hasattr(size, "__index__") and operator.index(size) >= 0 for size in shape):  # numpy ints too
+            raise ValueError(f"`netspec.optimize`: input `{name}` has shape {list(shape)}; sizes are integers >= 0")
         if len(shape) != len(declared[name]):
             raise ValueError(
                 f"`netspec.optimize`: input `{name}` has {len(declared[name])} dims, not {len(shape)} ({list(shape)})"
@@ -495,7 +497,8 @@ class _FusedConv(nn.Module):
         fused.fused_padding = padding
         fused.activation = activation
         fused.add = add
-        fused.packed_for = shape if shape is not None and len(shape) == weight.dim() else None
+        usable = shape is not None and len(shape) == weight.dim() and min(shape) >= 1  # not for an empty batch
+        fused.packed_for = shape if usable else None
         fused._pack()
         return fused
 

@@ -380,6 +380,12 @@ def test_optimize_refuses_inputs_it_does_not_have():
         netspec.optimize(model, inputs={"y": (1, 1, 28, 28)})
     with pytest.raises(ValueError, match=r"input `x` has 4 dims, not 2"):
         netspec.optimize(model, inputs={"x": (1, 28)})
+    with pytest.raises(ValueError, match=r"input `x` has shape \[1, 1, -5, 28\]; sizes are integers >= 0"):
+        netspec.optimize(model, inputs={"x": (1, 1, -5, 28)})
+    empty = netspec.optimize(model, inputs={"x": (0, 1, 28, 28)})  # an empty batch: packed when called
+    assert all(m.packed_for is None for m in empty.modules() if isinstance(m, FusedConv2d))
+    with torch.no_grad():
+        assert empty(torch.randn(0, 1, 28, 28)).shape == (0, 10)
 
 
 @pytest.mark.parametrize(("name", "convolutions", "residual"), [("resnet18", 20, 8), ("resnet50", 53, 16)])
