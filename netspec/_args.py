@@ -400,8 +400,11 @@ def _check_inferred(op: OpDef, given: dict[str, Any], complete: dict[str, Any], 
     assert op.validate is not None
     if not inferred:
         return
+    problems = op.validate(complete)
+    if not problems:
+        return  # the common case: one call
     before = {p.message for p in op.validate({n: v for n, v in complete.items() if n not in inferred})}
-    for problem in op.validate(complete):
+    for problem in problems:
         if problem.message in before:
             continue
         taken = ", ".join(f"`{n}` = {_render(complete[n])}" for n in sorted(inferred))
