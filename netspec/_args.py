@@ -387,8 +387,36 @@ def complete_args(op: OpDef, args: Mapping[str, Any], inputs: list[Shape]) -> di
         else:
             raise ShapeError(f"`{op.name}` needs `{name}`", f"add `{name}`: {_describe_type(spec.annotation)}")
     if inferred and op.validate is not None:
-        _check_inferred(op, given, complete, set(inferred) - set(given))
+        taken = set(inferred) - set(given)
+        key = (id(op), _hashable(complete), frozenset(taken)) if taken else None
+        try:
+            known = key is not None and _INFERRED_OK.get(key) is op
+        except TypeError:  # a value with no hash: checked each time
+            key, known = None, False
+        if not known:
+            _check_inferred(op, given, complete, taken)
+            if key is not None:
+                if len(_INFERRED_OK) >= _INFERRED_OK_SIZE:
+                    _INFERRED_OK.clear()
+                _INFERRED_OK[key] = op  # holding the op keeps its id from naming another
     return complete
+
+
+# Arguments whose inferred values passed the value checks, by op: a spec repeats the same layer many
+# times, at validation and again at build. Only passes are kept, so a failure is always checked afresh.
+_INFERRED_OK: dict[tuple[int, Any, frozenset[str]], Any] = {}
+_INFERRED_OK_SIZE = 4096
+
+
+def _hashable(value: Any) -> Any:
+    """A hashable stand-in for argument values that tells `1`, `1.0`, `true`, `0.0` and `-0.0` apart."""
+    if isinstance(value, dict):
+        return ("dict", tuple((k, _hashable(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(_hashable(v) for v in value))
+    if isinstance(value, float):
+        return ("float", repr(value))
+    return (type(value).__name__, value)
 
 
 def _check_inferred(op: OpDef, given: dict[str, Any], complete: dict[str, Any], inferred: set[str]) -> None:

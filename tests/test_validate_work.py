@@ -214,3 +214,33 @@ def test_remembered_checks_tell_equal_looking_values_apart() -> None:
     flagged = {d.path.split(".")[1]: d.message for d in caught.value.diagnostics if d.is_error}
     assert set(flagged) == {"c1", "c2", "c4", "c5", "c7"}  # floats and a bool, each reported at its node
     assert "-0.0" in flagged["c4"] and "-0.0" not in flagged["c5"] and "true" in flagged["c2"].lower()
+
+
+def test_inferred_arguments_are_value_checked_once_per_distinct_layer(monkeypatch: pytest.MonkeyPatch) -> None:
+    from netspec import _args
+
+    checked: list[str] = []
+    check_inferred = _args._check_inferred
+
+    def counted(op: Any, given: Any, complete: Any, inferred: Any) -> None:
+        checked.append(op.name)
+        check_inferred(op, given, complete, inferred)
+
+    monkeypatch.setattr(_args, "_check_inferred", counted)
+    monkeypatch.setattr(_args, "_INFERRED_OK", {})
+    info = prepare(_spec("resnet50"))
+    layers = {(n.node.op.name, repr(sorted(n.args.items()))) for n in info.nodes.values() if n.node.op.infer}
+    assert 0 < len(checked) <= len(layers) < len(info.nodes) // 3
+    checked.clear()
+    prepare(_spec("resnet50"))  # the same layers again: known to pass
+    assert checked == []
+
+
+def test_an_inferred_value_that_fails_is_reported_every_time() -> None:
+    text = (
+        "netspec: 1\nname: t\ninputs: {x: [N, 10, 64]}\nnodes:\n"
+        "  a: {op: MultiheadAttention, in: [x, x, x], num_heads: 3, batch_first: true}\n"
+    )
+    for _ in range(2):
+        with pytest.raises(netspec.SpecError, match="num_heads"):
+            netspec.loads(text)
