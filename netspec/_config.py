@@ -93,7 +93,7 @@ def _table(file: Path) -> tuple[Mapping[str, Any], str] | None:
     except tomllib.TOMLDecodeError as err:
         message = str(err)
         found = _TOML_POSITION.search(message)
-        at = (int(found["line"]), int(found["column"])) if found else _end_of(text)
+        at = (int(found["line"]), int(found["column"])) if found and found["line"] else _end_of(text)
         reason = _TOML_POSITION.sub("", message).strip()
         reason = reason[:1].lower() + reason[1:]
         raise _error(file, f"`{file.name}` is not valid TOML: {reason}", text=text, at=at) from None

@@ -239,3 +239,25 @@ def test_validate_without_a_path_or_include_is_a_usage_error(
     monkeypatch.chdir(broken)
     code, out = _run(capsys, "validate")
     assert code == 1 and "NS030" in out and "pyproject.toml:2:1" in out
+
+
+@pytest.mark.parametrize(
+    ("config", "position", "words"),
+    [
+        ("[tool.netspec]\ninclude = [", (2, 12), "invalid value"),  # tomllib: "(at end of document)"
+        ("[tool]\nnetspec.strikt = true\n", (None, None), "unknown setting `strikt`"),  # a dotted key
+        ("[tool.netspec]\n[tool.other]\nstrikt = 1\n", None, None),  # not netspec's
+        ("[tool]\nnetspec = 3\n", (None, None), "must be a table"),
+    ],
+)
+def test_configuration_errors_that_cannot_be_placed_say_so(
+    tmp_path: Path, config: str, position: tuple[int | None, int | None] | None, words: str | None
+) -> None:
+    root = _project(tmp_path, config)
+    if words is None:
+        assert netspec.load(root / "models" / "child.yaml").name == "child"
+        return
+    with pytest.raises(netspec.SpecError) as err:
+        netspec.load(root / "models" / "child.yaml")
+    (found,) = err.value.diagnostics
+    assert words in found.message and (found.line, found.column) == position
