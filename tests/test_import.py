@@ -690,3 +690,16 @@ def test_repeat_interleave_in_place_add_and_reshaping_helpers() -> None:
         "padding": [0, 1, 1],
     }
     assert nodes["reshape_2"] == {"op": "reshape", "shape": [1, 1, 4, 12]}
+
+
+def test_torchvision_densenet_is_as_short_as_the_hand_written_spec() -> None:
+    torchvision = pytest.importorskip("torchvision")
+    model = torchvision.models.DenseNet(growth_rate=4, block_config=(2, 3, 2), num_init_features=8, bn_size=2)
+    text, built = _imported(model, x=[2, 3, 32, 32])
+    bundled = (ROOT / "specs" / "densenet121.yaml").read_text()
+    assert _code_lines(text) <= 1.5 * _code_lines(bundled)
+    stage = yaml.safe_load(text)["blocks"]["dense_block"]
+    assert stage["nodes"] == {
+        "denselayer${i}": {"block": "dense_layer", "repeat": {"count": "$num_layers", "start": 1}}
+    }
+    built.load_state_dict(model.state_dict(), strict=True)
