@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import functools
 import inspect
 import json
 import keyword
@@ -136,11 +137,56 @@ class _Tracer(fx.Tracer):
         call = _Call(key, path, m, self.active[-1], values, names)
         self.calls[key] = call
         self.active.append(key)
+        swin = _SWIN_FORWARDS.get(type(m).__name__) if type(m).__module__ == _SWIN_MODULE else None
+        if swin is not None:
+            forward = functools.partial(swin, self, m)
         try:
             call.result = super().call_module(m, forward, args, kwargs)
         finally:
             self.active.pop()
         return call.result
+
+
+# torchvision's Swin hides its windows in functions that fx keeps whole (`torch.fx.wrap`): their
+# forwards are traced as the same computation said with the catalog's window ops.
+_SWIN_MODULE = "torchvision.models.swin_transformer"
+
+
+def _window_op(tracer: fx.Tracer, name: str, *inputs: Any, **kwargs: Any) -> Any:
+    return tracer.create_proxy("call_function", catalog()[name].resolve(), inputs, kwargs)
+
+
+def _swin_attention(tracer: fx.Tracer, module: Any, x: Any) -> Any:
+    """`ShiftedWindowAttention.forward`: the bias table's rows picked by the index buffer, attention
+    in the (padded, shifted) windows with the shifted windows' mask, the windows put back."""
+    window, shift = [int(w) for w in module.window_size], [int(s) for s in module.shift_size]
+    heads, tokens, width = int(module.num_heads), window[0] * window[1], int(module.proj.in_features)
+    bias = _window_op(tracer, "index_select", module.relative_position_bias_table, module.relative_position_index)
+    bias = bias.reshape(tokens, tokens, -1).permute(2, 0, 1).unsqueeze(0)
+    windows = _window_op(tracer, "window_partition", x, window_size=window, shift_size=shift)
+    qkv = module.qkv(windows).reshape(-1, tokens, 3, heads, width // heads).permute(2, 0, 3, 1, 4)
+    q = _window_op(tracer, "scale", torch.select(qkv, 0, 0), by=(width // heads) ** -0.5)
+    scores = torch.matmul(q, torch.transpose(torch.select(qkv, 0, 1), -2, -1)) + bias
+    scores = _window_op(tracer, "window_mask", scores, x, window_size=window, shift_size=shift)
+    weights = F.dropout(F.softmax(scores, dim=-1), float(module.attention_dropout))
+    mixed = torch.matmul(weights, torch.select(qkv, 0, 2)).transpose(1, 2).reshape(-1, tokens, width)
+    out = F.dropout(module.proj(mixed), float(module.dropout))
+    return _window_op(tracer, "window_reverse", out, x, window_size=window, shift_size=shift)
+
+
+def _swin_merging(tracer: fx.Tracer, module: Any, x: Any) -> Any:
+    """`PatchMerging.forward` (normalise, then reduce) and `PatchMergingV2`'s (reduce, then normalise)."""
+    merged = _window_op(tracer, "patch_merge", x)
+    if type(module).__name__ == "PatchMergingV2":
+        return module.norm(module.reduction(merged))
+    return module.reduction(module.norm(merged))
+
+
+_SWIN_FORWARDS: dict[str, Callable[[fx.Tracer, Any, Any], Any]] = {
+    "ShiftedWindowAttention": _swin_attention,
+    "PatchMerging": _swin_merging,
+    "PatchMergingV2": _swin_merging,
+}
 
 
 def _bind(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[str], list[Any]]:

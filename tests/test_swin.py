@@ -24,10 +24,10 @@ from torchvision.models.swin_transformer import SwinTransformer  # noqa: E402
 SMALL = {"embed_dim": 8, "depths": [2, 2, 2, 2], "num_heads": [1, 2, 2, 4], "num_classes": 5}
 
 
-def _compare(ours: torch.nn.Module, theirs: torch.nn.Module, x: torch.Tensor) -> None:
+def _compare(ours: torch.nn.Module, theirs: torch.nn.Module, x: torch.Tensor, *, ordered: bool = True) -> None:
     ours_state, theirs_state = ours.state_dict(), theirs.state_dict()
-    assert list(ours_state) == list(theirs_state)
-    assert [v.shape for v in ours_state.values()] == [v.shape for v in theirs_state.values()]
+    assert list(ours_state) == list(theirs_state) if ordered else sorted(ours_state) == sorted(theirs_state)
+    assert all(ours_state[k].shape == v.shape for k, v in theirs_state.items())
     for key, value in theirs_state.items():  # built, not loaded: the index buffers are computed alike
         if key.endswith("relative_position_index"):
             assert torch.equal(ours_state[key], value), key
@@ -125,3 +125,25 @@ def test_compiles_with_fullgraph_and_exports() -> None:
     exported = torch.export.export(model, (x,), dynamic_shapes={"x": {0: batch}})
     torch.testing.assert_close(exported.module()(x), expected)
     torch.testing.assert_close(exported.module()(x[:1]), expected[:1])
+
+
+def test_from_module_imports_torchvisions_swin_with_the_window_ops() -> None:
+    """torchvision keeps its window functions whole under fx; the importer says them with the window
+    ops, so the spec it writes builds, loads torchvision's weights strictly and computes the same."""
+    theirs = SwinTransformer([4, 4], 8, [2, 2, 2, 2], [1, 2, 2, 4], [7, 7], stochastic_depth_prob=0.5, num_classes=5)
+    text = netspec.from_module(theirs, inputs={"x": [2, 3, 64, 64]})
+    for op in ("window_partition", "window_mask", "window_reverse", "patch_merge", "RelativePositionIndex"):
+        assert f"op: {op}" in text or f": {op}\n" in text  # `{op: name, ...}`, or the bare name
+    ours = netspec.build(netspec.loads(text))
+    # The imported spec lists a patch merging's `norm` before its `reduction`, in the order it runs them.
+    _compare(ours, theirs, torch.randn(2, 3, 50, 64), ordered=False)
+
+
+def test_from_module_names_what_it_cannot_say_of_swin_v2() -> None:
+    from torchvision.models.swin_transformer import PatchMergingV2, SwinTransformerBlockV2
+
+    theirs = SwinTransformer(
+        [4, 4], 8, [2, 2, 2, 2], [1, 2, 2, 4], [4, 4], block=SwinTransformerBlockV2, downsample_layer=PatchMergingV2
+    )
+    with pytest.raises(netspec.ModuleImportError, match="shifted_window_attention"):
+        netspec.from_module(theirs, inputs={"x": [1, 3, 32, 32]})
