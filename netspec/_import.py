@@ -1610,11 +1610,8 @@ class _Structurer:
         `add_module("denselayer%d" % (i + 1), ...)`) become one repeat under a name template."""
         items: list[_Item] = []
         output = body.output
-        last: dict[str, str] = {}  # the last instance's name -> the template, which stands for it
-        body = _Body(body.inputs, [dataclasses.replace(i, inputs=list(i.inputs)) for i in body.items], body.output)
         k = 0
         while k < len(body.items):
-            body.items[k].inputs = [last.get(r, r) for r in body.items[k].inputs]
             run = self._run_at(body.items, k)
             if len(run) < 2:
                 items.append(body.items[k])
@@ -1630,22 +1627,22 @@ class _Structurer:
             items.append(
                 _Item(template, run[0].kind, args, run[0].inputs, repeat=len(run), source=run[0].source, start=start)
             )
-            last[run[-1].name] = template
-            if output == run[-1].name:
-                output = template
+            if output == run[-1].name and k + len(run) == len(body.items):
+                output = template  # the last node: no `output:` to write, whatever the count
             k += len(run)
         return _Body(body.inputs, items, output)
 
     def _run_args(self, run: list[_Item], start: int) -> dict[str, Any] | None:
-        """The arguments of a run's instances over the index `i` (from `start`), or None."""
+        """The arguments of a run's instances over the index `i`, or None where they are not one simple
+        expression of it (a list indexed by `i`, or an index that starts elsewhere than at 0)."""
         args: dict[str, Any] = {}
         for key in sorted({key for i in run for key in i.args}):
             values = [self.arg_value(i, key) for i in run]
             if any(v is _NONE for v in values):
                 return None
             expression = _index_expression(values)
-            if isinstance(expression, str) and expression.startswith("${") and start:
-                expression = re.sub(r"\bi\b", f"(i - {start})", expression)
+            if isinstance(expression, str) and expression.startswith("${") and (start or "][" in expression):
+                return None  # nodes of their own read better than a list indexed by `i`
             if expression != self.arg_value(_Item("", run[0].kind, {}, []), key):
                 args[key] = expression
         return args
@@ -2051,7 +2048,7 @@ def _node_text(item: _Item, default_input: str | None, list_form: bool) -> str:
     fields: list[str] = []
     kind, name = item.kind
     fields.append(f"{'op' if kind == 'op' else 'block'}: {_scalar(name)}")
-    if item.repeat and item.start is not None:
+    if item.repeat and item.start:
         fields.append(f"repeat: {{count: {_scalar(item.repeat)}, start: {item.start}}}")
     elif item.repeat:
         fields.append(f"repeat: {_scalar(item.repeat)}")
@@ -2069,6 +2066,13 @@ def _node_text(item: _Item, default_input: str | None, list_form: bool) -> str:
     return "{" + ", ".join(fields) + "}"
 
 
+def _last_name(item: _Item) -> str:
+    """The name the next node sees: a name template's last rendered name where its count is known."""
+    if item.start is None or not isinstance(item.repeat, int):
+        return item.name
+    return item.name.replace("${i}", str(item.start + item.repeat - 1))
+
+
 def _write_body(body: _Body, indent: str, lines: list[str]) -> None:
     names = [i.name for i in body.items]
     list_form = names == [str(k) for k in range(len(names))] and bool(names)
@@ -2080,7 +2084,7 @@ def _write_body(body: _Body, indent: str, lines: list[str]) -> None:
             lines.append(f"{indent}- {text}{comment}")
         else:
             lines.append(f"{indent}{_key(item.name)}: {text}{comment}")
-        previous = item.name
+        previous = _last_name(item)
     if body.items and body.output != body.items[-1].name:
         lines.append(("output", body.output))  # type: ignore[arg-type]
 

@@ -567,22 +567,21 @@ class Numbered(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         for k in range(1, 4):
-            self.add_module(f"step{k}", nn.Linear(4 * k, 4 * (k + 1)))
-        self.head = nn.Linear(16, 2)
+            self.add_module(f"step{k}", nn.Linear(4, 4))
+        for k in range(2):
+            self.add_module(f"wide{k}", nn.Linear(4, 4 * (k + 1)))
+        self.head = nn.Linear(8, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.step3(self.step2(self.step1(x))))
+        return self.head(self.wide1(self.wide0(self.step3(self.step2(self.step1(x))))))
 
 
 def test_numbered_chains_are_repeats_under_a_name_template() -> None:
     text, _ = _imported(Numbered(), x=[2, 4])
     nodes = _nodes(text)
-    assert nodes["step${i}"] == {
-        "op": "Linear",
-        "repeat": {"count": 3, "start": 1},
-        "out_features": "${8 + 4 * (i - 1)}",
-    }
-    assert nodes["head"] == {"op": "Linear", "out_features": 2}
+    assert nodes["step${i}"] == {"op": "Linear", "repeat": {"count": 3, "start": 1}, "out_features": 4}
+    assert nodes["wide${i}"] == {"op": "Linear", "repeat": 2, "out_features": "${4 if i == 0 else 8}"}
+    assert nodes["head"] == {"op": "Linear", "out_features": 2}  # it takes `wide1`, the last instance
 
 
 def test_attention_without_biases_is_read_back() -> None:
