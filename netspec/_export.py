@@ -24,7 +24,7 @@ from typing import Any, TypeGuard
 import torch
 from torch import fx, nn
 
-from . import _modules, _runtime
+from . import _modules, _runtime, _windows
 from ._api import DEFAULT_MAX_PARAMS, Inputs, Params, Source, _spec, build, check_memory_budget, prepare, validate
 from ._compile import INIT_FUNCTIONS, compile_graph
 from ._dims import Sym
@@ -104,7 +104,8 @@ def export_python(
     with torch.device("meta"):  # the code is all we need: allocate nothing
         module = compile_graph(info)
     class_name = _class_name(info.graph.spec.name)
-    helpers, renames = _runtime_helpers(module.graph)
+    computed = [n.op.resolve() for n in info.graph.nodes if n.op.kind == "tensor" and "init" not in n.op.args]
+    helpers, renames, makers = _runtime_helpers(module.graph, computed)
     forward = _forward_source(module.graph, renames)
     classes = _own_module_sources(info)
     imports = _HEADER_IMPORTS[:2] + (("from typing import Literal", "") if classes else ()) + _HEADER_IMPORTS[2:]
@@ -115,7 +116,7 @@ def export_python(
         *helpers,
         *classes,
         _ADD_MODULE_SOURCE,
-        _class_source(class_name, info, module, forward),
+        _class_source(class_name, info, module, forward, makers),
     ]
     return "\n\n\n".join(p.strip("\n") for p in parts) + "\n"
 
@@ -214,7 +215,9 @@ def _add_tensor(root: nn.Module, qualified: str, tensor: torch.Tensor, persisten
 '''
 
 
-def _class_source(class_name: str, info: ShapeInfo, module: fx.GraphModule, forward: str) -> str:
+def _class_source(
+    class_name: str, info: ShapeInfo, module: fx.GraphModule, forward: str, makers: Mapping[str, str]
+) -> str:
     graph = info.graph
     live = live_nodes(graph)
     nodes = [n for n in graph.nodes if n.name in live and n.op.kind == "module"]
@@ -230,7 +233,7 @@ def _class_source(class_name: str, info: ShapeInfo, module: fx.GraphModule, forw
     for node in made:  # spec order: the order of the random stream
         lines += ["        # " + title for title in _instance_titles(graph, node.name, announced)]
         if node.op.kind == "tensor":
-            lines += ["        " + line for line in _tensor_lines(node, info.nodes[node.name].args)]
+            lines += ["        " + line for line in _tensor_lines(node, info.nodes[node.name].args, makers)]
         else:
             lines.append("        " + _construction(node, info.nodes[node.name].args))
     init = _init_lines(nodes, module, graph)
@@ -301,8 +304,18 @@ def _construction(node: GraphNode, args: Mapping[str, Any]) -> str:
     return f"_add_module(self, {name!r}, {call})"
 
 
-def _tensor_lines(node: GraphNode, args: Mapping[str, Any]) -> list[str]:
-    """A `Parameter` or `Buffer` node: its tensor made, initialised and registered, as `build` does."""
+def _tensor_lines(node: GraphNode, args: Mapping[str, Any], makers: Mapping[str, str]) -> list[str]:
+    """A `Parameter` or `Buffer` node: its tensor made, initialised and registered, as `build` does;
+    a tensor whose values its op computes (`RelativePositionIndex`) made by the copied function."""
+    name = repr(_qualified(node.name))
+    if "init" not in args:
+        maker = makers.get(getattr(node.op.resolve(), "__name__", ""))
+        if maker is None:
+            raise ExportError(f"node `{node.name}` uses `{node.op.name}`, whose values a standalone file cannot make")
+        call = ", ".join(f"{_identifier(k, 'argument name')}={_literal(v, tuples=False)}" for k, v in args.items())
+        return [
+            f"_add_tensor(self, {name}, {maker}({call}), persistent={_literal(bool(args.get('persistent', True)))})"
+        ]
     dtype = _identifier(str(args["dtype"]), "dtype")
     tensor = f"torch.empty({_literal(list(args['shape']))}, dtype=torch.{dtype})"
     init = args["init"]
@@ -310,7 +323,6 @@ def _tensor_lines(node: GraphNode, args: Mapping[str, Any]) -> list[str]:
     kwargs, _ = check_init_args(fn_name, fn_args if isinstance(fn_args, dict) else {"value": fn_args})
     fn = INIT_FUNCTIONS[fn_name].__name__
     extra = "".join(f", {_identifier(k, 'init argument')}={_literal(v)}" for k, v in kwargs.items())
-    name = repr(_qualified(node.name))
     if node.op.name == "Parameter":
         made = f"nn.Parameter({tensor}, requires_grad={_literal(bool(args['requires_grad']))})"
         register = f"_tensor = _add_tensor(self, {name}, {made})"
@@ -354,11 +366,15 @@ def _forward_source(graph: fx.Graph, renames: Mapping[str, str]) -> str:
 # --- runtime helpers, copied into the file --------------------------------------------------------
 
 
+_HELPER_MODULES = (_runtime, _windows)  # the modules whose functions compiled code calls
+
+
 def _runtime_functions() -> dict[str, Any]:
     return {
         name: obj
-        for name, obj in vars(_runtime).items()
-        if inspect.isfunction(obj) and obj.__module__ == _runtime.__name__
+        for module in _HELPER_MODULES
+        for name, obj in vars(module).items()
+        if inspect.isfunction(obj) and obj.__module__ == module.__name__
     }
 
 
@@ -367,16 +383,22 @@ def _is_runtime_function(obj: object, functions: Mapping[str, Any]) -> TypeGuard
     return inspect.isfunction(obj) and functions.get(obj.__name__) is obj
 
 
-def _runtime_helpers(graph: fx.Graph) -> tuple[list[str], dict[str, str]]:
-    """Sources of the runtime functions the graph calls (and those they call), and fx-name -> new name."""
+def _runtime_helpers(graph: fx.Graph, also: Iterable[Any] = ()) -> tuple[list[str], dict[str, str], dict[str, str]]:
+    """Sources of the runtime functions the graph calls (and those they call), fx-name -> new name,
+    and the new names of the functions `also` lists that are runtime functions (those that make a
+    tensor node's values, as `RelativePositionIndex`'s)."""
     functions = _runtime_functions()
     code = graph.python_code(root_module="self")
     called = {name: obj.__name__ for name, obj in code.globals.items() if _is_runtime_function(obj, functions)}
-    needed = _closure(set(called.values()), functions)
+    extra = {fn.__name__ for fn in also if _is_runtime_function(fn, functions)}
+    needed = _closure(set(called.values()) | extra, functions)
     new_names = _helper_names(needed, {node.name for node in graph.nodes} | _RESERVED)
-    order = sorted(needed, key=lambda name: inspect.getsourcelines(functions[name])[1])
+    order = sorted(
+        needed,
+        key=lambda name: (inspect.getsourcefile(functions[name]) or "", inspect.getsourcelines(functions[name])[1]),
+    )
     sources = [_rename_tokens(inspect.getsource(functions[name]), new_names, calls_only=True) for name in order]
-    return sources, {fx_name: new_names[name] for fx_name, name in called.items()}
+    return sources, {fx_name: new_names[name] for fx_name, name in called.items()}, {n: new_names[n] for n in extra}
 
 
 def _helper_names(names: Iterable[str], taken: set[str]) -> dict[str, str]:
@@ -409,7 +431,8 @@ def _closure(names: set[str], functions: Mapping[str, Any]) -> set[str]:
 def _check_runtime_globals(fn: Any, functions: Mapping[str, Any]) -> None:
     """A copied helper may use only torch, `F`, `Tensor`, builtins and other helpers."""
     for name in fn.__code__.co_names:
-        if name in vars(_runtime) and name not in functions and name not in _RUNTIME_IMPORTS:
+        defined = any(name in vars(module) for module in _HELPER_MODULES)
+        if defined and name not in functions and name not in _RUNTIME_IMPORTS:
             raise ExportError(f"the runtime helper `{fn.__name__}` uses `{name}`, which the exporter does not copy")
 
 

@@ -22,6 +22,8 @@ CASES = [
     ("resnet18", {}, (1, 3, 64, 64)),
     ("unet", {"width": 4}, (1, 1, 188, 188)),
     ("efficientnet_b0", {"num_classes": 10}, (1, 3, 32, 32)),  # copies netspec's StochasticDepth class
+    # copies the window functions; its relative position indices are made by the copied function
+    ("swin_t", {"embed_dim": 8, "depths": [1, 2, 1, 1], "num_heads": [1, 1, 2, 2], "num_classes": 5}, (1, 3, 40, 48)),
 ]
 
 # Run with `python -I -S`: no site-packages processing (so no editable-install hook), torch's folder
