@@ -84,7 +84,7 @@ class Sym:
     result no longer depends on any variable.
     """
 
-    __slots__ = ("_hash", "_terms", "_text")
+    __slots__ = ("_bound", "_hash", "_terms", "_text")
 
     def __init__(self, terms: Mapping[_Monomial, int]) -> None:
         cleaned = {m: c for m, c in terms.items() if c != 0}
@@ -93,6 +93,7 @@ class Sym:
         )
         self._hash = hash(self._terms)
         self._text: str | None = None  # `str(self)`, once asked for
+        self._bound: int | None = None  # `magnitude(self)`, once asked for
 
     def __reduce__(self) -> tuple[type[Sym], tuple[dict[_Monomial, int]]]:
         return (Sym, (dict(self._terms),))  # hashes of names differ between processes: computed again
@@ -284,18 +285,17 @@ def magnitude(d: Dim) -> int:
     a limit on it bounds every size a chain of layers makes. Walks nested floors without recursion."""
     if isinstance(d, int):
         return abs(d)
-    bounds: dict[int, int] = {}
     stack = [d]
-    while stack:
+    while stack:  # each `Sym` keeps its bound: shape inference asks for every dimension of every node
         current = stack[-1]
-        if id(current) in bounds:
+        if current._bound is not None:
             stack.pop()
             continue
         pending = [
             atom.numerator
             for monomial, _ in current._terms
             for atom in monomial
-            if isinstance(atom, _Floor) and id(atom.numerator) not in bounds
+            if isinstance(atom, _Floor) and atom.numerator._bound is None
         ]
         if pending:
             stack.extend(pending)
@@ -306,10 +306,11 @@ def magnitude(d: Dim) -> int:
             term = abs(coefficient)
             for atom in monomial:
                 if isinstance(atom, _Floor):
-                    term *= max(1, -(-bounds[id(atom.numerator)] // atom.divisor))
+                    term *= max(1, -(-atom.numerator._bound // atom.divisor))  # type: ignore[operator]
             total += term
-        bounds[id(current)] = total
-    return bounds[id(d)]
+        current._bound = total
+    assert d._bound is not None
+    return d._bound
 
 
 def sym(name: str) -> Sym:

@@ -244,3 +244,33 @@ def test_an_inferred_value_that_fails_is_reported_every_time() -> None:
     for _ in range(2):
         with pytest.raises(netspec.SpecError, match="num_heads"):
             netspec.loads(text)
+
+
+def _bound(d: Any) -> int:
+    """`magnitude` by its definition, recursively (the test's sizes nest a few levels only)."""
+    from netspec._dims import _Floor
+
+    if isinstance(d, int):
+        return abs(d)
+    total = 0
+    for monomial, coefficient in d._terms:
+        term = abs(coefficient)
+        for atom in monomial:
+            if isinstance(atom, _Floor):
+                term *= max(1, -(-_bound(atom.numerator) // atom.divisor))
+        total += term
+    return total
+
+
+@settings(max_examples=60, deadline=None)
+@given(terms=st.lists(_terms, min_size=1, max_size=4))
+def test_a_size_keeps_its_magnitude(terms: list[tuple[int, int, int, int]]) -> None:
+    from netspec._dims import magnitude
+
+    h, w = sym("H"), sym("W")
+    dim: Any = h
+    for a, b, d, c in terms:
+        dim = (a * dim + b) // d + c * ((dim + w) // d) * w
+    assert magnitude(dim) == _bound(dim) == magnitude(dim)
+    if not isinstance(dim, int):
+        assert dim._bound == _bound(dim)  # kept: asked again, it is read, not computed
