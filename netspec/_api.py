@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,15 @@ Inputs = Mapping[str, Sequence[int]]  # input shapes by input name
 DEFAULT_MAX_PARAMS = 2**31
 
 
+def _caller_stacklevel() -> int:
+    """The `stacklevel` that makes a warning point at the first frame outside netspec (decorators vary)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def merge_params(function: str, params: Params | None, keywords: Mapping[str, Any]) -> dict[str, Any] | None:
     """`params=` with the deprecated keyword form (`build(spec, num_classes=10)`) folded in, warning once."""
     if not keywords:
@@ -72,7 +82,7 @@ def merge_params(function: str, params: Params | None, keywords: Mapping[str, An
         f"passing parameters as keywords to `netspec.{function}` is deprecated and will be removed in the next"
         f" release: pass `params={{{shown}}}` (keywords collide with the function's own options)",
         DeprecationWarning,
-        stacklevel=3,
+        stacklevel=_caller_stacklevel(),
     )
     both = sorted(set(keywords) & set(params or {}))
     if both:
@@ -88,7 +98,7 @@ def merge_inputs(function: str, inputs: Inputs | None, input_shapes: Inputs | No
         f"`input_shapes=` of `netspec.{function}` is deprecated and will be removed in the next release:"
         " pass `inputs=` (the same mapping of input names to shapes)",
         DeprecationWarning,
-        stacklevel=3,
+        stacklevel=_caller_stacklevel(),
     )
     if inputs is not None:
         raise TypeError(f"netspec.{function}: give `inputs=` only (`input_shapes=` is its deprecated name)")
@@ -197,7 +207,7 @@ def infer_shapes(
             "passing input shapes as keywords to `netspec.infer_shapes` is deprecated and will be removed in the"
             f" next release: pass `inputs={{{shown}}}`",
             DeprecationWarning,
-            stacklevel=2,
+            stacklevel=_caller_stacklevel(),
         )
         if inputs is not None:
             raise TypeError("netspec.infer_shapes: give input shapes in `inputs=` only")

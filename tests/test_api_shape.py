@@ -86,15 +86,17 @@ def test_keyword_parameters_are_deprecated_but_still_work():
 
 def test_input_shapes_is_the_deprecated_name_of_inputs():
     shape = {"x": (2, 1, 28, 28)}
-    with pytest.warns(DeprecationWarning, match="inputs="):
+    with pytest.warns(DeprecationWarning, match="inputs=") as caught:
         netspec.validate("lenet5", input_shapes=shape)
+    assert caught[0].filename == __file__  # the warning points at the caller
     with pytest.warns(DeprecationWarning, match="inputs="):
         table = netspec.summarize("lenet5", input_shapes=shape)
     assert table.inputs["x"] == (2, 1, 28, 28)
     with pytest.warns(DeprecationWarning, match="inputs="):
         netspec.build("lenet5", input_shapes=shape)
-    with pytest.warns(DeprecationWarning, match=r"inputs=\{'x': \.\.\.\}"):
+    with pytest.warns(DeprecationWarning, match=r"inputs=\{'x': \.\.\.\}") as caught:
         assert netspec.infer_shapes("lenet5", x=(2, 1, 28, 28))["x"] == (2, 1, 28, 28)
+    assert caught[0].filename == __file__
     with pytest.raises(TypeError), pytest.warns(DeprecationWarning):
         netspec.validate("lenet5", inputs=shape, input_shapes=shape)
 
