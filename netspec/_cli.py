@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import fnmatch
 import json
 import os
 import re
@@ -19,6 +18,7 @@ from typing import Any, NoReturn, TextIO
 
 from ._config import find_config
 from ._errors import Diagnostic, SourceMap, SpecError, escape_text, render_diagnostic
+from ._glob import GlobError, compile_glob
 from ._load import parse_text
 from ._models import Spec
 from ._names import is_identifier
@@ -345,7 +345,10 @@ def _looks_like_spec(path: Path) -> bool:
 def _expand_one(arg: str) -> Iterator[tuple[_Target, bool]]:
     """The targets an argument names, each with whether it was found by walking a folder."""
     if any(c in _GLOB_CHARS for c in arg) and not os.path.exists(arg):
-        matches = sorted(_glob(arg))
+        try:
+            matches = sorted(_glob(arg))
+        except GlobError as err:
+            raise UsageError(f"`{arg}` is not a glob: it {err}") from None
         if not matches:
             raise UsageError(f"no file matches `{arg}`")
         for match in matches:
@@ -393,9 +396,11 @@ def _glob(pattern: str) -> Iterator[str]:
     parts = pattern.replace(os.sep, "/").split("/")
     fixed = next(i for i, part in enumerate(parts) if any(c in _GLOB_CHARS for c in part))
     top = "/".join(parts[:fixed]) or ("/" if pattern.startswith("/") else ".")
+    wanted = parts[fixed:]
+    for segment in wanted:
+        compile_glob(segment)  # a pattern that is not a glob is refused before the walk
     if not os.path.isdir(top):
         return
-    wanted = parts[fixed:]
     for root, dirs, files in _walk(top):
         relative = os.path.relpath(root, top).replace(os.sep, "/")
         prefix = [] if relative == "." else relative.split("/")
@@ -409,7 +414,7 @@ def _glob(pattern: str) -> Iterator[str]:
 
 def _segments_match(pattern: list[str], parts: list[str]) -> bool:
     """Whether path `parts` match glob `pattern` segment by segment, `**` standing for any number of
-    segments: dynamic programming, linear in the product of their lengths."""
+    segments: dynamic programming over the segments, each matched in linear time (`_glob`)."""
     reach = [True] + [False] * len(parts)  # reach[j]: the pattern so far matches parts[:j]
     for segment in pattern:
         if segment == "**":
@@ -417,7 +422,7 @@ def _segments_match(pattern: list[str], parts: list[str]) -> bool:
                 reach[j] = reach[j] or reach[j - 1]
         else:
             reach = [False] + [
-                reach[j - 1] and fnmatch.fnmatchcase(parts[j - 1], segment) for j in range(1, len(parts) + 1)
+                reach[j - 1] and compile_glob(segment).match(parts[j - 1]) for j in range(1, len(parts) + 1)
             ]
     return reach[-1]
 

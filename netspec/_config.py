@@ -13,7 +13,7 @@ strict = true                   # warnings are errors
 `root` is relative to the configuration file and can only be its folder or a folder below it,
 so a configuration never opens files outside the folder that holds it. Globs are matched against
 paths relative to the root, with `*` (within a folder), `**` (any number of folders), `?` and
-`[...]`. A configuration that cannot be read or has a wrong key is a `SpecError` (NS030) at the file.
+`[...]` (`[!...]` outside the set), matched in time linear in the path. A configuration that cannot be read or has a wrong key is a `SpecError` (NS030) at the file.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import Diagnostic, SourceMap, SpecError, did_you_mean
+from ._glob import Glob, GlobError, compile_glob
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -57,9 +58,9 @@ class ProjectConfig:
             relative = path.resolve().relative_to(self.root).as_posix()
         except ValueError:
             return True  # outside the project: its settings do not apply
-        if self.include and not any(glob_pattern(g).fullmatch(relative) for g in self.include):
+        if self.include and not any(glob_pattern(g).match(relative) for g in self.include):
             return False
-        return not any(glob_pattern(g).fullmatch(relative) for g in self.exclude)
+        return not any(glob_pattern(g).match(relative) for g in self.exclude)
 
 
 def find_config(start: Path) -> ProjectConfig | None:
@@ -172,6 +173,12 @@ def _config(file: Path, table: Mapping[str, Any], text: str) -> ProjectConfig:
         for pattern in table.get(key, ()):
             if os.path.isabs(pattern) or pattern.startswith("~"):
                 raise error(key, f"`{key}` glob {pattern!r} must be relative to the root")
+            try:
+                glob_pattern(pattern)
+            except GlobError as err:
+                raise error(
+                    key, f"`{key}` glob {pattern!r:.80} {err}", "a range goes from low to high (`[a-z]`)"
+                ) from None
     return ProjectConfig(
         file=file,
         root=root,
@@ -195,38 +202,7 @@ def _error(
     return SpecError([diagnostic], sources)
 
 
-@functools.lru_cache(maxsize=256)
-def glob_pattern(glob: str) -> re.Pattern[str]:
-    """A glob over `/`-separated relative paths as a regular expression (`**` spans folders)."""
-    parts = []
-    i = 0
-    glob = glob.strip("/")
-    while i < len(glob):
-        if glob.startswith("**/", i):
-            parts.append("(?:[^/]+/)*")
-            i += 3
-        elif glob.startswith("**", i):
-            parts.append(".*")
-            i += 2
-        elif glob[i] == "*":
-            parts.append("[^/]*")
-            i += 1
-        elif glob[i] == "?":
-            parts.append("[^/]")
-            i += 1
-        elif glob[i] == "[":
-            end = glob.find("]", i + 2)
-            if end == -1:
-                parts.append(re.escape("["))
-                i += 1
-            else:
-                body = glob[i + 1 : end]
-                negate = body.startswith("!")
-                body = body[1:] if negate else body
-                parts.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\") + "]")
-                i = end + 1
-        else:
-            parts.append(re.escape(glob[i]))
-            i += 1
-    # A glob naming a folder (`specs/drafts`) also matches everything under it.
-    return re.compile("".join(parts) + "(?:/.*)?")
+def glob_pattern(glob: str) -> Glob:
+    """A glob over `/`-separated relative paths (`**` spans folders), matched in linear time; a glob
+    naming a folder (`specs/drafts`) also matches everything under it. `GlobError` if it is not a glob."""
+    return compile_glob(glob.strip("/"), "/", prefix=True)
