@@ -314,6 +314,29 @@ def _type_problem(op: OpDef, spec: ArgSpec, value: Any) -> ArgProblem | None:
     )
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # torch passes integer arguments as int64 (C++ `int64_t`)
+
+
+def _int64_problem(op: str, name: str, value: Any) -> ArgProblem | None:
+    """An integer anywhere in an argument's value (a list's items, a mapping's values) outside int64."""
+    stack, seen = [value], 0
+    while stack and seen < 100_000:  # the loader bounds a value's size; the count keeps this loop bounded too
+        item = stack.pop()
+        seen += 1
+        if isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, int) and not isinstance(item, bool) and not INT64_MIN <= item <= INT64_MAX:
+            return _value_problem(
+                op,
+                name,
+                value if len(_render(value)) <= 80 else item,
+                "must hold integers that fit in 64 bits (-2**63 to 2**63 - 1), as torch passes them",
+            )
+    return None
+
+
 def _literal_choices(annotation: Any) -> list[str]:
     if typing.get_origin(annotation) is Literal:
         return [str(c) for c in typing.get_args(annotation)]
@@ -354,7 +377,7 @@ def check_args(op: OpDef, args: Mapping[str, Any], *, allow_missing_inferred: bo
     for name, value in args.items():
         if name in op.args:
             value = _normalize_value(op.args[name], value)
-            problem = _type_problem(op, op.args[name], value)
+            problem = _type_problem(op, op.args[name], value) or _int64_problem(op.name, name, value)
             if problem:
                 problems.append(problem)
             else:

@@ -19,6 +19,7 @@ from typing import Any, Literal, TypeAlias, TypeGuard
 from ._names import is_identifier
 
 __all__ = [
+    "MAX_PORTS",
     "Constraint",
     "Dim",
     "Ports",
@@ -354,20 +355,25 @@ class Ports:
             raise ValueError("one name per output shape")
 
 
-class ShapeError(Exception):
-    """A shape rule found inputs that cannot work; `hint` suggests a fix, `arg` names the argument at fault."""
+MAX_PORTS = 1 << 16  # the most outputs one node may have (`split`, `chunk`): counted before any is made
 
-    def __init__(self, message: str, hint: str | None = None, arg: str | None = None) -> None:
+
+class ShapeError(Exception):
+    """A shape rule found inputs that cannot work; `hint` suggests a fix, `arg` names the argument at fault,
+    `code` the diagnostic's code when it is not the general `NS200`."""
+
+    def __init__(self, message: str, hint: str | None = None, arg: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.arg = arg
+        self.code = code
 
     def __str__(self) -> str:
         return self.message
 
-    def __reduce__(self) -> tuple[type[ShapeError], tuple[str, str | None, str | None]]:
-        return (type(self), (self.message, self.hint, self.arg))
+    def __reduce__(self) -> tuple[type[ShapeError], tuple[str, str | None, str | None, str | None]]:
+        return (type(self), (self.message, self.hint, self.arg, self.code))
 
 
 class SizeVector:

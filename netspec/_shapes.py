@@ -217,7 +217,7 @@ def infer(
                     f"`{node.name}`: {err.message}",
                     path=format_path(at),
                     hint=err.hint or f"its input: {where}",
-                    code="NS200",
+                    code=err.code or "NS200",
                 ).located(sources.span(at))
             )
             continue
@@ -226,6 +226,12 @@ def infer(
                 Diagnostic(
                     f"`{node.name}`: {message}", path=format_path(node.path), code="NS210", severity="warning"
                 ).located(sources.span(node.path))
+            )
+        if isinstance(output, Ports):  # every output is a shape to keep and check: charged as input dimensions are
+            charge(
+                "shape inference",
+                sum(1 + len(s) for s in output.shapes),
+                where=functools.partial(_node_place, sources, node),
             )
         dims = [d for port in output.shapes for d in port] if isinstance(output, Ports) else list(output)
         too_large = next((d for d in dims if magnitude(d) > MAX_DIM), None)

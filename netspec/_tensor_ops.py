@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from ._args import ArgProblem, ArgSpec, OpDef, _join_or, _render, _value_problem
-from ._dims import Dim, Ports, Shape, ShapeCheck, ShapeError, Sym, format_shape, is_concrete
+from ._dims import MAX_PORTS, Dim, Ports, Shape, ShapeCheck, ShapeError, Sym, format_shape, is_concrete
 from ._errors import did_you_mean
 from ._rules import _elements, _no_macs, _no_params, _normalize_axis, _numel
 
@@ -249,9 +249,30 @@ def _slice_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -
     return shape[:axis] + (length,) + shape[axis + 1 :]
 
 
+def _split_count(op: str, size: Dim, args: dict[str, Any]) -> int | None:
+    """How many outputs `split`/`chunk` makes, from the arguments and the size alone; None when unknown."""
+    if op == "chunk":
+        chunks: int = args["chunks"]
+        if is_concrete(size):
+            step = -(-size // chunks)
+            return -(-size // step)
+        return chunks
+    sections = args["split_size_or_sections"]
+    if isinstance(sections, (list, tuple)):
+        return len(sections)
+    return -(-size // sections) if is_concrete(size) else None
+
+
 def _split_sizes(op: str, shape: Shape, axis: int, args: dict[str, Any], check: ShapeCheck) -> list[Dim]:
     size = shape[axis]
     what = f"dimension {axis} of the `{op}` input {format_shape(shape)}"
+    count = _split_count(op, size, args)
+    if count is not None and count > MAX_PORTS:  # counted before a list of them is made
+        raise ShapeError(
+            f"`{op}` makes {count:,} outputs of {what}, more than {MAX_PORTS:,} (2**16)",
+            "split into fewer, larger pieces (`chunk` with fewer chunks), or reshape to a new dimension",
+            code="NS206",
+        )
     if op == "chunk":
         chunks = args["chunks"]
         if is_concrete(size):
@@ -299,7 +320,9 @@ def _reduce_shape(op: str) -> Any:
     def rule(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
         (shape,) = inputs
         dim, keep = args["dim"], args["keepdim"]
-        axes = list(range(len(shape))) if dim is None else _axes(op, "dim", dim, max(len(shape), 1))
+        # torch reduces over every dimension when `dim` is null or an empty list (`dim=[]` is not "none").
+        every = dim is None or (isinstance(dim, (list, tuple)) and not dim)
+        axes = list(range(len(shape))) if every else _axes(op, "dim", dim, max(len(shape), 1))
         if keep:
             return tuple(1 if i in axes else d for i, d in enumerate(shape))
         return tuple(d for i, d in enumerate(shape) if i not in axes)
@@ -454,11 +477,15 @@ def tensor_ops() -> list[OpDef]:
         (
             "mean",
             "torch.mean",
-            "The mean over `dim` (a dimension or a list; all when null), keeping them with `keepdim`.",
+            "The mean over `dim` (a dimension or a list; all when null or `[]`), keeping them with `keepdim`.",
         ),
-        ("sum", "torch.sum", "The sum over `dim` (a dimension or a list; all when null), keeping them with `keepdim`."),
-        ("amax", "torch.amax", "The largest value over `dim` (a dimension or a list; all when null)."),
-        ("amin", "torch.amin", "The smallest value over `dim` (a dimension or a list; all when null)."),
+        (
+            "sum",
+            "torch.sum",
+            "The sum over `dim` (a dimension or a list; all when null or `[]`), keeping them with `keepdim`.",
+        ),
+        ("amax", "torch.amax", "The largest value over `dim` (a dimension or a list; all when null or `[]`)."),
+        ("amin", "torch.amin", "The smallest value over `dim` (a dimension or a list; all when null or `[]`)."),
     ):
         reductions.append(
             function(

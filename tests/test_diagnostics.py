@@ -200,6 +200,14 @@ EXPECTED: dict[str, list[Want]] = {
     "window_count.yaml": [
         Want("NS202", 8, 11, "nodes.undone", "the windows of the `window_reverse` input [4*N, 49, 32] and of the map"),
     ],
+    "split_many_outputs.yaml": [
+        Want("NS206", 6, 10, "nodes.parts", "`split` makes 16,777,216 outputs", "fewer, larger pieces"),
+    ],
+    "chunk_many_outputs.yaml": [Want("NS206", 7, 10, "nodes.parts", "`chunk` makes 4,194,304 outputs")],
+    "int64_overflow.yaml": [
+        Want("NS147", 6, 25, "nodes.r.shifts", "`shifts` of `roll` must hold integers that fit in 64 bits"),
+        Want("NS147", 7, 33, "nodes.p.dims", "`dims` of `permute` must hold integers that fit in 64 bits"),
+    ],
     "learned_tensor.yaml": [
         Want("NS147", 6, 33, "nodes.scale.shape", "`shape` of `Parameter` must list sizes of at least 1"),
         Want("NS180", 6, 57, "nodes.scale.init.normal.sd", "`normal` has no argument `sd`", "did you mean `std`?"),

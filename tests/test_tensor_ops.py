@@ -451,3 +451,18 @@ def test_attention_macs_count_the_projections_and_the_scores() -> None:
     nodes = {"attend": {"op": "ScaledDotProductAttention", "in": ["x", "x", "x"]}}
     # 2 x 2 x 4 queries, each with 4 scores of 3 products and 4 weighted values of 3
     assert summarize(_spec([2, 2, 4, 3], nodes)).totals.macs == 2 * 2 * 4 * 4 * 3 * 2
+
+
+@pytest.mark.parametrize("op", ["mean", "sum", "amax", "amin"])
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dim", [None, [], [1], [0, 2], -1])
+def test_reduction_shapes_match_torch(op: str, keepdim: bool, dim: Any) -> None:
+    # `dim: []` reduces every dimension, as torch does (not none of them).
+    node: dict[str, Any] = {"op": op, "keepdim": keepdim}
+    if dim is not None:
+        node["dim"] = dim
+    x, got, inferred = _run([2, 8, 4], node)
+    fn = getattr(torch, op)
+    expected = fn(x, dim=dim if dim is not None or op in ("mean", "sum") else [], keepdim=keepdim)
+    assert tuple(got.shape) == tuple(expected.shape) == tuple(inferred)
+    torch.testing.assert_close(got, expected)
