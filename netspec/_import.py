@@ -263,6 +263,22 @@ def _source_line(node: fx.Node) -> str:
     return f"{file}:{line}: {code.strip()}"
 
 
+def _constant_value(value: torch.Tensor) -> float | None:
+    """The one value every element of a floating tensor holds (shortest text that gives it back), else None."""
+    if not value.is_floating_point() or value.numel() == 0:
+        return None
+    value = value.detach()
+    first = value.reshape(-1)[0]
+    if not bool(torch.all(value == first)) or not bool(torch.isfinite(first)):
+        return None
+    exact = float(first)
+    for digits in range(1, 18):
+        short = float(f"{exact:.{digits}g}")
+        if torch.tensor(short, dtype=value.dtype) == first:
+            return short
+    return exact
+
+
 def _module_of(node: fx.Node) -> tuple[str, str]:
     """The innermost module a traced node runs in: (path, class name)."""
     stack = node.meta.get("nn_module_stack") or {}
@@ -274,7 +290,7 @@ def _module_of(node: fx.Node) -> tuple[str, str]:
 
 def _unsupported(node: fx.Node, what: str, hint: str | None = None) -> str:
     path, cls = _module_of(node)
-    where = f"in `{path}` ({cls})" if path else f"in the root module ({cls})"
+    where = f"in `{path}` ({cls})" if path else "in the root module"
     if hint is None:
         name = cls.rsplit(".", 1)[-1]
         hint = (
@@ -847,6 +863,9 @@ class _Importer:
             return
         if value.dtype != torch.float32:
             args["dtype"] = str(value.dtype).removeprefix("torch.")
+        constant = _constant_value(value)
+        if constant is not None and constant != 0.0:  # zeros is the default
+            args["init"] = {"constant": constant}
         if is_buffer and attribute in owner._non_persistent_buffers_set:
             args["persistent"] = False
         if not is_buffer and not value.requires_grad:
@@ -2028,9 +2047,14 @@ def _scalar(value: Any) -> str:
         return str(value)
     if isinstance(value, float):
         text = repr(value)
-        return text if any(c in text for c in ".e") else text + ".0"
+        if "e" in text and "." not in text:  # 1e-06 reads as a float in YAML 1.1 readers only as 1.0e-06
+            mantissa, _, exponent = text.partition("e")
+            return f"{mantissa}.0e{exponent}"
+        return text if any(c in text for c in ".e") or not text[-1].isdigit() else text + ".0"
     if isinstance(value, list):
         return "[" + ", ".join(_scalar(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_key(str(k))}: {_scalar(v)}" for k, v in value.items()) + "}"
     text = str(value)
     if re.fullmatch(r"\$[A-Za-z_][A-Za-z0-9_]*", text):
         return text

@@ -333,6 +333,35 @@ class TensorOps(nn.Module):
         return first, pooled.reshape(n, 2, -1)[:, 1:]
 
 
+class ConstantTensors(nn.Module):
+    """Learned tensors created with one value: a fresh build of the import holds the same values."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(1))
+        self.layer_scale = nn.Parameter(torch.full((4, 1, 1), 1e-6))
+        self.register_buffer("shift", torch.full((4, 1, 1), -0.1))
+        self.noise = nn.Parameter(torch.randn(4, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x * self.layer_scale + self.shift + self.noise) * self.scale
+
+
+def test_constant_learned_tensors_keep_their_value_without_weights() -> None:
+    text, _ = _imported(ConstantTensors(), x=[2, 4, 3, 3])
+    nodes = _nodes(text)
+    assert nodes["scale"]["init"] == {"constant": 1.0}
+    assert nodes["layer_scale"]["init"] == {"constant": 1e-06}
+    assert nodes["shift"]["init"] == {"constant": -0.1}
+    assert "init" not in nodes["noise"]  # random values leave no rule to write
+    fresh = netspec.build(netspec.loads(text))
+    original = ConstantTensors()
+    for name in ("scale", "layer_scale", "shift"):
+        assert torch.equal(
+            fresh.get_buffer(name) if name == "shift" else fresh.get_parameter(name), getattr(original, name)
+        )
+
+
 def test_tensor_ops_ports_and_learned_tensors() -> None:
     model = TensorOps()
     text, built = _imported(model, x=[3, 8, 2, 2])
