@@ -13,13 +13,15 @@ dictionary look-up. Neither torch nor onnx is imported: onnxruntime and netspec'
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._api import _bundled, loads, validate
-from ._errors import SpecError
+from ._errors import Diagnostic, SpecError
+from ._load import parse_text
 from ._models import Spec
 from ._source import list_specs
 
@@ -53,7 +55,7 @@ class OnnxSession:
     def check(self, input_feed: Mapping[str, Any]) -> None:
         """Raise `SpecError` (netspec's diagnostics) if the spec does not accept the shapes of `input_feed`
         (name -> array): a size off the lattice, a wrong rank or channel count, a layer that cannot run."""
-        key = tuple(sorted((name, tuple(int(d) for d in value.shape)) for name, value in input_feed.items()))
+        key = tuple(sorted((name, _shape_of(name, value)) for name, value in self._checked_feed(input_feed).items()))
         if key in self._accepted:
             return
         shapes = {name: shape for name, shape in key if name in self.spec.inputs}
@@ -64,6 +66,46 @@ class OnnxSession:
         if len(self._accepted) >= _ACCEPTED_SHAPES:
             del self._accepted[next(iter(self._accepted))]
         self._accepted[key] = None
+
+    @functools.cached_property
+    def _input_types(self) -> dict[str, str]:
+        """Each model input's element type as numpy names it (`float32`), from onnxruntime's `tensor(float)`."""
+        types = {}
+        for arg in self.session.get_inputs():
+            onnx_type = str(getattr(arg, "type", ""))
+            if onnx_type.startswith("tensor(") and onnx_type.endswith(")"):
+                element = onnx_type[len("tensor(") : -1]
+                types[arg.name] = _NUMPY_NAMES.get(element, element)
+        return types
+
+    def _checked_feed(self, input_feed: Any) -> Mapping[str, Any]:
+        """`input_feed` if it is a mapping of the model's input names to arrays of their dtypes."""
+        if not isinstance(input_feed, Mapping):
+            raise TypeError(
+                f"the input feed must be a mapping of input names to arrays ({{'x': array}}), "
+                f"got {type(input_feed).__name__}"
+            )
+        types = self._input_types
+        for name, value in input_feed.items():
+            if not isinstance(name, str):
+                raise TypeError(f"input names are strings, got {name!r:.60} ({type(name).__name__})")
+            if name not in types:
+                raise ValueError(f"the model has no input `{name:.60}`; its inputs: {', '.join(types) or 'none'}")
+            if not hasattr(value, "shape") or not hasattr(value, "dtype"):
+                raise TypeError(
+                    f"input `{name}` must be an array (numpy.ndarray), got {type(value).__name__}; "
+                    f"convert it with numpy.asarray(x, dtype=numpy.{types[name]})"
+                )
+            dtype = str(value.dtype)
+            if dtype != types[name]:
+                raise ValueError(
+                    f"input `{name}` expects {types[name]} values, got {dtype}; "
+                    f"convert it with x.astype(numpy.{types[name]})"
+                )
+        missing = [name for name in types if name not in input_feed]
+        if missing:
+            raise ValueError(f"the input feed has no `{missing[0]}` (the model's inputs: {', '.join(types)})")
+        return input_feed
 
     def run(self, output_names: Sequence[str] | None, input_feed: Mapping[str, Any], run_options: Any = None) -> Any:
         """`InferenceSession.run`, after `check(input_feed)`."""
@@ -109,7 +151,41 @@ def onnx_session(
             "this ONNX model has no netspec spec in its metadata (`netspec.spec.json`): it was not written by "
             "`netspec.export_onnx`, or by an older netspec; export it again, or run it with onnxruntime directly"
         )
-    return OnnxSession(session, _spec_of(metadata), json.loads(metadata[PARAMS_KEY]))
+    spec = _spec_of(metadata)
+    params = _params_of(metadata[PARAMS_KEY])
+    validate(spec, params=params)  # parameters the spec does not take are refused now, not at the first run
+    return OnnxSession(session, spec, params)
+
+
+# onnxruntime's element type names (`tensor(float)`) as numpy's.
+_NUMPY_NAMES = {"float": "float32", "double": "float64", "float16": "float16", "bool": "bool"}
+
+
+def _shape_of(name: str, value: Any) -> tuple[int, ...]:
+    try:
+        return tuple(int(d) for d in value.shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"input `{name}` has no concrete shape: {value.shape!r:.60}") from None
+
+
+def _params_of(text: str) -> dict[str, Any]:
+    """The parameters in the metadata, read by netspec's loader (its size and depth limits apply)."""
+    document = parse_text(text, file=f"<ONNX metadata {PARAMS_KEY}>", strict_json=True)
+    data = document.data
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        diagnostic = Diagnostic(
+            f"the ONNX model's `{PARAMS_KEY}` must be a JSON object of parameter names to values, "
+            f"got {type(data).__name__}",
+            file=document.file,
+            line=1,
+            column=1,
+            end_line=1,
+            end_column=2,
+            hint="export the model again with `netspec.export_onnx`",
+            code="NS022",
+        )
+        raise SpecError([diagnostic], document.sources)
+    return dict(data)
 
 
 def _spec_of(metadata: Mapping[str, str]) -> Spec:

@@ -1,67 +1,93 @@
-"""`netspec.onnx_session`'s checks, without exporting: a stand-in for onnxruntime's session."""
+"""`onnx_session` over crafted ONNX files: damaged netspec metadata and wrong feeds end in netspec's
+errors (a located `SpecError`, or a `TypeError`/`ValueError` naming the input), never a raw error."""
 
 from __future__ import annotations
 
-import copy
-import sys
-
 import pytest
 
-import netspec
-from netspec import _onnx_session
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+np = pytest.importorskip("numpy")
+
+import netspec  # noqa: E402
+from netspec._onnx_session import DOCUMENT_KEY, PARAMS_KEY  # noqa: E402
+
+SPEC = {
+    "netspec": 1,
+    "name": "tiny",
+    "params": {"width": 3},
+    "inputs": {"x": ["N", 4]},
+    "nodes": {"fc": {"op": "Linear", "out_features": "$width"}},
+}
 
 
-class _Array:
-    def __init__(self, *shape: int) -> None:
-        self.shape = shape
+@pytest.fixture(scope="module")
+def model_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    path = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
+    netspec.export_onnx(SPEC, path, inputs={"x": (2, 4)})
+    return path.read_bytes()
 
 
-class _Session:
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def run(self, output_names, input_feed, run_options=None):
-        self.calls += 1
-        return [tuple(input_feed["x"].shape)]
-
-    def get_inputs(self):
-        return ["x"]
+def _with(model_bytes: bytes, key: str, value: str) -> bytes:
+    proto = onnx.load_from_string(model_bytes)
+    for prop in proto.metadata_props:
+        if prop.key == key:
+            prop.value = value
+    return proto.SerializeToString()
 
 
-def _session() -> netspec.OnnxSession:
-    return netspec.OnnxSession(_Session(), netspec.load("unet"), {"width": 2, "depth": 2})
+def test_a_good_model_runs(model_bytes: bytes) -> None:
+    session = netspec.onnx_session(model_bytes)
+    (out,) = session.run(None, {"x": np.zeros((5, 4), dtype=np.float32)})
+    assert out.shape == (5, 3) and session.params == {"width": 3}
 
 
-def test_accepted_shapes_are_remembered_up_to_a_bound(monkeypatch):
-    session = _session()
-    monkeypatch.setattr(_onnx_session, "_ACCEPTED_SHAPES", 2)
-    for height in (44, 48, 52):
-        assert session.run(None, {"x": _Array(1, 1, height, 44)}) == [(1, 1, height, 44)]
-    assert list(session._accepted) == [(("x", (1, 1, 48, 44)),), (("x", (1, 1, 52, 44)),)]  # the oldest left
-    assert session.session.calls == 3 and session.get_inputs() == ["x"]
-    with pytest.raises(netspec.SpecError, match=r"`enc.2.pool` at W=46"):
-        session.check({"x": _Array(1, 1, 44, 46)})
-    assert session.session.calls == 3  # refused before running
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ("{not json", "NS021"),
+        ("[1,2]", "NS022"),
+        ('"abc"', "NS022"),
+        ("[" * 100_000 + "]" * 100_000, "NS016"),
+        ('{"width": "wide"}', None),
+        ('{"depth": 2}', None),
+    ],
+)
+def test_damaged_params_metadata_is_a_located_spec_error(model_bytes: bytes, params: str, code: str | None) -> None:
+    with pytest.raises(netspec.SpecError) as err:
+        netspec.onnx_session(_with(model_bytes, PARAMS_KEY, params))
+    found = err.value.diagnostics[0]
+    assert found.line is not None and found.code is not None
+    if code is not None:
+        assert found.code == code and found.file == f"<ONNX metadata {PARAMS_KEY}>"
 
 
-def test_a_copy_is_a_session_too():
-    session = _session()
-    other = copy.copy(session)
-    assert other.session is session.session and other.spec is session.spec
+def test_a_hostile_embedded_spec_is_held_by_the_loader(model_bytes: bytes) -> None:
+    with pytest.raises(netspec.SpecError) as err:
+        netspec.onnx_session(_with(model_bytes, DOCUMENT_KEY, '{"a": ' * 50_000 + "1" + "}" * 50_000))
+    assert err.value.diagnostics[0].line is not None
 
 
-def test_without_onnxruntime_the_message_says_what_to_install(monkeypatch):
-    monkeypatch.setitem(sys.modules, "onnxruntime", None)
-    with pytest.raises(ModuleNotFoundError, match=r"needs onnxruntime: install netspec\[onnx\]"):
-        netspec.onnx_session("model.onnx")
+@pytest.mark.parametrize(
+    ("feed", "error", "words"),
+    [
+        ([np.zeros((2, 4), dtype=np.float32)], TypeError, "must be a mapping of input names to arrays"),
+        ({"x": [[0.0] * 4]}, TypeError, "input `x` must be an array"),
+        ({"x": np.zeros((2, 4), dtype=np.int64)}, ValueError, "input `x` expects float32 values, got int64"),
+        ({"x": np.zeros((2, 4), dtype=np.float64)}, ValueError, "astype(numpy.float32)"),
+        ({"y": np.zeros((2, 4), dtype=np.float32)}, ValueError, "the model has no input `y`"),
+        ({}, ValueError, "the input feed has no `x`"),
+        ({1: np.zeros((2, 4), dtype=np.float32)}, TypeError, "input names are strings"),
+    ],
+)
+def test_feeds_are_checked_with_netspecs_message(model_bytes: bytes, feed: object, error: type, words: str) -> None:
+    session = netspec.onnx_session(model_bytes)
+    with pytest.raises(error) as caught:
+        session.run(None, feed)  # type: ignore[arg-type]
+    assert words in str(caught.value)
 
 
-def test_a_changed_bundled_spec_is_read_from_the_metadata():
-    spec = netspec.load("lenet5")
-    metadata = {
-        _onnx_session.SPEC_KEY: "lenet5",
-        _onnx_session.DOCUMENT_KEY: _onnx_session.spec_document(spec).replace("LeNet", "LeNet (edited)", 1),
-    }
-    assert _onnx_session._spec_of(metadata) is not spec  # not the bundled file: its own JSON
-    metadata[_onnx_session.DOCUMENT_KEY] = _onnx_session.spec_document(spec)
-    assert _onnx_session._spec_of(metadata) is netspec._api._bundled("lenet5")
+def test_a_wrong_shape_is_netspecs_diagnostic(model_bytes: bytes) -> None:
+    session = netspec.onnx_session(model_bytes)
+    with pytest.raises(netspec.SpecError, match="NS171"):
+        session.run(None, {"x": np.zeros((2, 5), dtype=np.float32)})
