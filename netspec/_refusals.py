@@ -477,6 +477,8 @@ ARG_REFUSALS: tuple[ArgRefusal, ...] = (
     ArgRefusal(("Parameter", "Buffer"), "shape", Below("shape", 0), "must list sizes of at least 1", _NEGATIVE_DIMENSION, {"shape": [-1]}),
     # window ops (torch's words are those of the division by the window size)
     ArgRefusal(("window_partition", "window_reverse", "window_mask"), "window_size", Below("window_size", 1), "must list sizes of at least 1", "integer division or modulo by zero", {"window_size": [0, 7]}, _IMAGE),
+    ArgRefusal(("clamp",), None, All((Missing("min"), Missing("max"))), "needs `min` or `max`", "At least one of 'min' or 'max' must not be None", {}, _IMAGE),
+    ArgRefusal(("RelativeCoordsTable",), "window_size", Below("window_size", 0), "must list sizes of at least 1", "upper bound and lower bound inconsistent with step sign", {"window_size": [-1, 7]}),
     ArgRefusal(("RelativePositionIndex",), "window_size", Below("window_size", 0), "must list sizes of at least 1", "upper bound and lower bound inconsistent with step sign", {"window_size": [-1, 7]}),
 )
 # fmt: on
@@ -498,6 +500,7 @@ NOTHING_BEYOND_TYPES: frozenset[str] = frozenset({
     "Identity", "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "SiLU", "Mish", "Sigmoid", "Tanh", "Hardswish",
     "Hardsigmoid", "Softplus", "Softmax", "LogSoftmax", "ZeroPad2d", "add", "mul", "matmul", "concat", "crop",
     "transpose", "unsqueeze", "index", "patch_merge", "index_select", "scale",
+    "normalize", "exp",
 })
 # fmt: on
 

@@ -1,7 +1,9 @@
 """Window ops, from which shifted-window attention (Swin) is written: `window_partition`,
 `window_reverse` and `window_mask` (windows of a channels-last map, padded and cyclically shifted),
-`patch_merge` (2x2 patches side by side), the gather `index_select`, `scale` (times a number) and
-the `RelativePositionIndex` buffer, with their shape rules over symbolic sizes.
+`patch_merge` (2x2 patches side by side), the gather `index_select`, `scale` (times a number), the
+`RelativePositionIndex` buffer, and for Swin v2's cosine attention and continuous position bias
+`normalize`, `clamp`, `exp` and the `RelativeCoordsTable` buffer, with their shape rules over
+symbolic sizes.
 
 A map [B, H, W, C] with windows of wh x ww has ceil(H / wh) * ceil(W / ww) windows per image; a
 shift along an axis that one window covers is ignored (as torchvision's Swin ignores it). Their
@@ -166,6 +168,45 @@ def _index_problems(args: dict[str, Any]) -> list[ArgProblem]:
     return problems
 
 
+def _coords_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
+    wh, ww = args["window_size"]
+    return (1, 2 * wh - 1, 2 * ww - 1, 2)
+
+
+def _coords_problems(args: dict[str, Any]) -> list[ArgProblem]:
+    window = args.get("window_size")
+    problems = _window_problems("RelativeCoordsTable")({"window_size": window, "shift_size": None})
+    if not problems and isinstance(window, list) and any(isinstance(w, int) and w < 2 for w in window):
+        problems.append(
+            _value_problem(
+                "RelativeCoordsTable",
+                "window_size",
+                window,
+                "must list sizes of at least 2 (offsets are divided by size - 1)",
+            )
+        )
+    return problems
+
+
+def _clamp_problems(args: dict[str, Any]) -> list[ArgProblem]:
+    low, high = args.get("min"), args.get("max")
+    if isinstance(low, (int, float)) and isinstance(high, (int, float)) and low > high:
+        return [_value_problem("clamp", "min", low, f"must not be above `max` ({high})")]
+    return []
+
+
+def _same_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
+    return inputs[0]
+
+
+def _normalize_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
+    (shape,) = inputs
+    if not shape:
+        raise ShapeError("`normalize` needs an input with at least one dimension, got a scalar")
+    _normalize_axis("normalize", "dim", args["dim"], len(shape))
+    return shape
+
+
 _Window = list[int]
 
 
@@ -230,9 +271,46 @@ def window_ops() -> list[OpDef]:
             name="scale",
             target="netspec._windows.scale",
             args=_args(("by", float)),
-            shape=lambda inputs, args, check: inputs[0],
+            shape=_same_shape,
             validate=_scale_problems,
             doc="Multiply by the number `by` (`x * by`), as attention scales its queries.",
+        ),
+        function(
+            name="normalize",
+            target="torch.nn.functional.normalize",
+            args=_args(("p", float, 2.0), ("dim", int, 1), ("eps", float, 1e-12)),
+            shape=_normalize_shape,
+            doc="Divide by the `p`-norm along `dim` (at least `eps`), as `torch.nn.functional.normalize`: "
+            "Swin v2's cosine attention normalises its queries and keys.",
+        ),
+        function(
+            name="clamp",
+            target="torch.clamp",
+            args=_args(("min", float | None, None), ("max", float | None, None)),
+            shape=_same_shape,
+            validate=_clamp_problems,
+            doc="Limit the values to `min` and/or `max`, as `torch.clamp`.",
+        ),
+        function(
+            name="exp",
+            target="torch.exp",
+            args=_args(),
+            shape=_same_shape,
+            doc="The exponential of each value, as `torch.exp`.",
+        ),
+        OpDef(
+            name="RelativeCoordsTable",
+            kind="tensor",
+            target="netspec._windows.relative_coords_table",
+            args=_args(("window_size", _Window), ("persistent", bool, True)),
+            shape=_coords_shape,
+            min_inputs=0,
+            max_inputs=0,
+            macs=_no_macs,
+            param_count=_no_params,
+            validate=_coords_problems,
+            doc="A buffer of float32 [1, 2wh - 1, 2ww - 1, 2]: each offset inside a window, scaled to [-8, 8] and "
+            "log-spaced, the input of Swin v2's continuous position bias MLP.",
         ),
         OpDef(
             name="RelativePositionIndex",

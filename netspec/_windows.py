@@ -18,6 +18,7 @@ from torch import Tensor
 __all__ = [
     "index_select",
     "patch_merge",
+    "relative_coords_table",
     "relative_position_index",
     "scale",
     "window_mask",
@@ -117,6 +118,16 @@ def relative_position_index(window_size: list[int], persistent: bool = True) -> 
     dy = rows[:, None] - rows[None, :] + (wh - 1)
     dx = cols[:, None] - cols[None, :] + (ww - 1)
     return (dy * (2 * ww - 1) + dx).flatten()
+
+
+def relative_coords_table(window_size: list[int], persistent: bool = True) -> Tensor:
+    """Swin v2's inputs of the continuous position bias: each offset (dy, dx) inside a window, scaled
+    to [-8, 8] and log-spaced, sign(t) * log2(|t| + 1) / 3, as float32 [1, 2wh - 1, 2ww - 1, 2]."""
+    wh, ww = window_size[0], window_size[1]
+    dy = torch.arange(-(wh - 1), wh, dtype=torch.float32) / (wh - 1) * 8
+    dx = torch.arange(-(ww - 1), ww, dtype=torch.float32) / (ww - 1) * 8
+    table = torch.stack(torch.meshgrid(dy, dx, indexing="ij"), dim=-1).unsqueeze(0)
+    return torch.sign(table) * torch.log2(torch.abs(table) + 1.0) / 3.0
 
 
 def index_select(x: Tensor, index: Tensor, dim: int = 0) -> Tensor:

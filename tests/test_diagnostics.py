@@ -189,6 +189,9 @@ EXPECTED: dict[str, list[Want]] = {
         ),
         Want("NS147", 9, 51, "nodes.index.window_size", "`RelativePositionIndex` must list sizes of at least 1"),
         Want("NS146", 10, 32, "nodes.half.by", "`by` of `scale` must be a number"),
+        Want("NS147", 11, 33, "nodes.band.min", "`min` of `clamp` must not be above `max` (-1.0)"),
+        Want("NS147", 12, 9, "nodes.open", "`clamp` needs `min` or `max`", ""),
+        Want("NS147", 13, 50, "nodes.coords.window_size", "`RelativeCoordsTable` must list sizes of at least 2"),
     ],
     "window_ops.yaml": [
         Want("NS200", 7, 9, "nodes.nchw", "expects a channels-last map [B, H, W, C], got [N, 32, L]", "permute"),

@@ -201,3 +201,51 @@ def test_window_ops_compile_fullgraph_and_export() -> None:
     exported = torch.export.export(model, (x,), dynamic_shapes={"x": {0: batch}})
     torch.testing.assert_close(exported.module()(x), expected)
     torch.testing.assert_close(exported.module()(x[:1]), expected[:1])
+
+
+FIXTURE_V2 = Path(__file__).parent / "specs" / "valid" / "window_attention_v2.yaml"
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "window", "shift"), [(16, 16, 8, 4), (10, 19, 8, 4), (5, 9, 4, 2), (8, 8, 8, 4)]
+)
+def test_swin_v2_attention_is_torchvisions(height: int, width: int, window: int, shift: int) -> None:
+    """Cosine attention, the clamped learned scale and the MLP's position bias from the coordinates table."""
+    spec = netspec.load(FIXTURE_V2)
+    ours = netspec.build(spec, params={"window": window, "shift": shift}, inputs={"x": [2, height, width, 32]})
+    theirs = tv_swin.ShiftedWindowAttentionV2(32, [window, window], [shift, shift], 4)
+    state = ours.state_dict()
+    assert list(state) == ["attn." + k for k in theirs.state_dict()]
+    for key in ("relative_coords_table", "relative_position_index"):  # computed alike in a fresh build
+        assert torch.equal(state["attn." + key], theirs.state_dict()[key])
+    ours.load_state_dict({"attn." + k: v for k, v in theirs.state_dict().items()}, strict=True)
+    x = torch.randn(2, height, width, 32)
+    with torch.no_grad():
+        assert torch.equal(ours(x), theirs(x))
+
+
+@pytest.mark.parametrize("window", [[8, 8], [3, 5], [2, 7]])
+def test_relative_coords_table_is_torchvisions(window: list[int]) -> None:
+    spec = _spec({"x": [1, 2]}, {"table": {"op": "RelativeCoordsTable", "window_size": window}}, ["table"])
+    theirs = tv_swin.ShiftedWindowAttentionV2(8, window, [0, 0], 2).relative_coords_table
+    assert netspec.infer_shapes(spec)["table"] == tuple(theirs.shape)
+    assert torch.equal(netspec.build(spec).table, theirs)
+
+
+def test_normalize_clamp_and_exp_equal_torch() -> None:
+    spec = _spec(
+        {"x": [2, 3, 5]},
+        {
+            "unit": {"op": "normalize", "dim": -1},
+            "low": {"op": "clamp", "in": "x", "max": 0.5},
+            "band": {"op": "clamp", "in": "x", "min": -0.25, "max": 0.25},
+            "grown": {"op": "exp", "in": "x"},
+        },
+        ["unit", "low", "band", "grown"],
+    )
+    x = torch.randn(2, 3, 5)
+    unit, low, band, grown = netspec.build(spec)(x)
+    assert torch.equal(unit, torch.nn.functional.normalize(x, dim=-1))
+    assert torch.equal(low, x.clamp(max=0.5)) and torch.equal(band, x.clamp(-0.25, 0.25))
+    assert torch.equal(grown, x.exp())
+    assert all(shape == (2, 3, 5) for shape in netspec.infer_shapes(spec).values())

@@ -233,6 +233,40 @@ nodes:
   norm: LayerNorm
   reduction: {op: Linear, out_features: 192, bias: false}
 """,
+    "normalize": """netspec: 1
+name: cosine-attention
+inputs:
+  q: [N, 4, 64, 16]
+  k: [N, 4, 64, 16]
+nodes:
+  q_unit: {op: normalize, in: q, dim: -1}                   # each query of length 1
+  k_unit: {op: normalize, in: k, dim: -1}
+  k_t: {op: transpose, dim0: -2, dim1: -1}
+  cosines: {op: matmul, in: [q_unit, k_t]}                  # [N, 4, 64, 64], between -1 and 1
+  logit_scale: {op: Parameter, shape: [4, 1, 1], init: {constant: 2.302585092994046}}   # log(10)
+  limited: {op: clamp, max: 4.605170185988092}              # at most log(100)
+  head_scale: exp
+  scores: {op: mul, in: [cosines, head_scale]}
+""",
+    "RelativeCoordsTable": """netspec: 1
+name: continuous-position-bias
+inputs:
+  x: [N, 4, 64, 64]
+nodes:
+  coords: {op: RelativeCoordsTable, window_size: [8, 8]}   # [1, 15, 15, 2], log-spaced offsets
+  hidden: {op: Linear, out_features: 512}
+  relu: ReLU
+  per_offset: {op: Linear, out_features: 4, bias: false}   # [1, 15, 15, 4]: one value per head
+  rows: {op: reshape, shape: [-1, 4]}
+  index: {op: RelativePositionIndex, window_size: [8, 8]}
+  picked: {op: index_select, in: [rows, index], dim: 0}    # [4096, 4]
+  grid: {op: reshape, shape: [64, 64, 4]}
+  heads: {op: permute, dims: [2, 0, 1]}
+  batch: {op: unsqueeze, dim: 0}
+  squashed: Sigmoid
+  bias: {op: scale, by: 16.0}                               # [1, 4, 64, 64], between 0 and 16
+  biased: {op: add, in: [x, bias]}
+""",
 }
 
 
