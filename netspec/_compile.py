@@ -261,8 +261,54 @@ def compile_graph(info: ShapeInfo, *, guard: bool = True) -> fx.GraphModule:
         "params": dict(graph_def.params),
         "inputs": {k: _expected_shape(v) for k, v in graph_def.inputs.items()},
         "dims": dict(graph_def.spec.dims),  # the spec's example sizes: what `optimize` packs weights for
+        "instances": instance_record(graph_def, computed),  # what `fully_shard_blocks` groups by
     }
     return module
+
+
+def instance_record(graph_def: Graph, called: set[str]) -> dict[str, list[Any]]:
+    """The block-instance tree as a built module keeps it, in `meta["netspec"]["instances"]`.
+
+    Plain lists, dicts and strings (copied by `copy.deepcopy`, picklable):
+
+    - `"instances"`: every block instance and repeat of the tree, the spec first, each as
+      `{"name", "kind", "block", "parent"}` (`kind` is `spec`, `block` or `repeat`; `parent` the
+      enclosing instance's name, `""` for a top-level one, None for the spec), in the order their
+      first module runs (instances with no module last, in spec order). An inline instance has no
+      entry: its nodes belong to the enclosing instance. A block instance of a flat repeat is named
+      `features[i]`, as in `Graph.instances`.
+    - `"modules"`: `[module, instance]` for every module the forward calls, in execution order, with
+      the innermost instance that holds it directly.
+    """
+    order: dict[str, None] = {"": None}
+    modules: list[list[str]] = []
+    for node in graph_def.order:
+        if node.name not in called or node.op.kind != "module":
+            continue
+        owner = graph_def.instance_of(node.name)
+        owner_name = owner.name if owner is not None else ""
+        chain: list[str] = []
+        name: str | None = owner_name
+        while name is not None and name not in order:  # the instances above it not yet listed
+            chain.append(name)
+            parent = graph_def.instance_of(name)
+            name = parent.name if parent is not None else None
+        order.update(dict.fromkeys(reversed(chain)))
+        modules.append([node.name, owner_name])
+    order.update(dict.fromkeys(graph_def.instances))
+    instances = []
+    for name in order:
+        instance = graph_def.instances[name]
+        parent = graph_def.instance_of(name) if name else None
+        instances.append(
+            {
+                "name": name,
+                "kind": instance.kind,
+                "block": instance.block,
+                "parent": None if not name else (parent.name if parent is not None else ""),
+            }
+        )
+    return {"instances": instances, "modules": modules}
 
 
 def _input_kind(info: ShapeInfo, name: str) -> int:
