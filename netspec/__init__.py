@@ -46,6 +46,8 @@ _TORCH_NAMES = {
     "MissingDependencyError": "._export",
     "optimize": "._optimize",
     "InferenceModule": "._optimize",
+    "fully_shard_blocks": "._distributed",
+    "shard_groups": "._distributed",
 }
 
 
@@ -87,6 +89,7 @@ __all__ = [
     "export_python",
     "export_torchscript",
     "from_module",
+    "fully_shard_blocks",
     "infer_shapes",
     "json_schema",
     "list_specs",
@@ -96,6 +99,7 @@ __all__ = [
     "optimize",
     "register_op",
     "save_weights",
+    "shard_groups",
     "summarize",
     "to_dot",
     "to_image",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import socket
+from pathlib import Path
 
 import pytest
 import torch
@@ -85,47 +86,78 @@ def test_ddp_keeps_ranks_identical():
         assert dict(results) == {0: [], 1: []}
 
 
-# --- FSDP2, one group per block instance (the recipe in docs/deploy.md) ---------------------------
+# --- FSDP2, one group per block instance: `netspec.fully_shard_blocks` ------------------------------
 
-FSDP_SPEC = {
-    "netspec": 1,
-    "name": "fsdp-net",
-    "inputs": {"x": ["N", 3, 8, 8]},
-    "blocks": {
-        "stage": {
-            "params": {"out": "int"},
-            "nodes": {
-                "conv": {"op": "Conv2d", "out_channels": "$out", "kernel_size": 3, "padding": 1},
-                "relu": "ReLU",
-            },
-        }
-    },
-    "nodes": {
-        "stages": {"block": "stage", "repeat": 2, "out": "${4 * (i + 1)}"},
-        "pool": {"op": "AdaptiveAvgPool2d", "output_size": 1},
-        "flatten": "Flatten",
-        "fc": {"op": "Linear", "out_features": 3},
-    },
+NESTED = str(Path(__file__).parent / "specs" / "shard" / "nested.yaml")
+# (source, params, input size, keyword arguments of `fully_shard_blocks`)
+FSDP_CASES = {
+    "resnet18": ("resnet18", {"num_classes": 10}, 32, {}),
+    "resnet18 depth=1": ("resnet18", {"num_classes": 10}, 32, {"depth": 1}),
+    "nested": (NESTED, None, 8, {"mesh": "cpu"}),
+    "nested depth=0": (NESTED, None, 8, {"depth": 0, "reshard_after_forward": False}),
+    "lenet5 (no blocks)": ("lenet5", {"num_classes": 10}, 28, {}),
 }
 
 
-def _shard_per_block(model, block_instances):
-    from torch.distributed.fsdp import fully_shard
-
-    for name in block_instances:
-        layers = [
-            m
-            for m in model.get_submodule(name).modules()
-            if not list(m.children()) and list(m.parameters(recurse=False))
-        ]
-        fully_shard(layers)
-    fully_shard(model)
-    return model
-
-
-def _batches():
+def _batches(size: int, channels: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     data = torch.Generator().manual_seed(7)
-    return [(torch.randn(4, 3, 8, 8, generator=data), torch.randint(0, 3, (4,), generator=data)) for _ in range(WORLD)]
+    return [
+        (torch.randn(2, channels, size, size, generator=data), torch.randint(0, 3, (2,), generator=data))
+        for _ in range(WORLD)
+    ]
+
+
+def _fsdp_case(rank: int, case: str) -> list[str]:
+    """One training step of a sharded model on this rank's half of the batch, against (on rank 0) one
+    process stepping on both halves: FSDP averages the two ranks' gradients, which is the gradient of
+    the mean of the two losses (BatchNorm normalising each half by its own statistics, as each rank)."""
+    from torch.distributed.fsdp import fully_shard
+    from torch.distributed.tensor import DTensor
+
+    source, params, size, options = FSDP_CASES[case]
+    options = dict(options)
+    if options.get("mesh") == "cpu":
+        options["mesh"] = dist.device_mesh.init_device_mesh("cpu", (WORLD,))
+    torch.manual_seed(0)  # the same initial parameters on every rank and in the reference
+    built = netspec.build(source, params=params)
+    groups = netspec.shard_groups(built, depth=options.get("depth"))
+    model = netspec.fully_shard_blocks(built, **options)
+    channels = next(model.parameters()).shape[1]
+    batches = _batches(size, channels)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, target = batches[rank]
+    torch.nn.functional.cross_entropy(model(x), target).backward()
+    optimizer.step()
+    full = {name: p.full_tensor().detach() for name, p in model.named_parameters()}  # a collective
+    if rank != 0:
+        return []
+    problems = []
+    root = fully_shard.state(model)
+    states = {name: {id(fully_shard.state(model.get_submodule(m))) for m in ms} for name, ms in groups.items()}
+    for name, ids in states.items():
+        if len(ids) != 1 or id(root) in ids:
+            problems.append(f"group {name}: {len(ids)} FSDP states")
+    if len({next(iter(ids)) for ids in states.values()}) != len(states):
+        problems.append("two groups share an FSDP state")
+    in_groups = {m for ms in groups.values() for m in ms}
+    for name, module in model.named_modules():
+        if name and name not in in_groups and fully_shard.state(module) is not None:
+            problems.append(f"{name} is sharded on its own")
+    if not all(isinstance(p, DTensor) for p in model.parameters()):
+        problems.append("a parameter is not sharded")
+    torch.manual_seed(0)
+    reference = netspec.build(source, params=params)
+    optimizer = torch.optim.SGD(reference.parameters(), lr=0.1)
+    loss = sum(torch.nn.functional.cross_entropy(reference(x), t) for x, t in batches) / WORLD
+    loss.backward()
+    optimizer.step()
+    expected = dict(reference.named_parameters())
+    if set(full) != set(expected):
+        problems.append(f"parameters {sorted(set(full) ^ set(expected))}")
+    for name, value in expected.items():
+        if name in full and not torch.allclose(full[name], value.detach(), rtol=1e-4, atol=1e-6):
+            problems.append(f"{name}: off by {(full[name] - value).abs().max().item():.3g}")
+    return problems
 
 
 def _train_fsdp(rank: int, port: int, results: dict) -> None:
@@ -134,43 +166,24 @@ def _train_fsdp(rank: int, port: int, results: dict) -> None:
         init_method=f"tcp://127.0.0.1:{port}",
         rank=rank,
         world_size=WORLD,
-        timeout=datetime.timedelta(seconds=30),
+        timeout=datetime.timedelta(seconds=60),
     )
     try:
         torch.set_num_threads(1)
-        torch.manual_seed(0)
-        model = _shard_per_block(netspec.build(FSDP_SPEC), ["stages.0", "stages.1"])
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-        x, target = _batches()[rank]
-        torch.nn.functional.cross_entropy(model(x), target).backward()
-        optimizer.step()
-        full = {name: p.full_tensor().detach().clone() for name, p in model.named_parameters()}
-        if rank == 0:
-            results["params"] = full
-            results["sharded"] = type(next(model.get_submodule("stages.0.conv").parameters())).__name__
+        for case in FSDP_CASES:
+            problems = _fsdp_case(rank, case)
+            if rank == 0:
+                results[case] = problems
     finally:
         dist.destroy_process_group()
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.filterwarnings("ignore::UserWarning")
-def test_fsdp2_per_block_instance_trains_like_one_process():
+def test_fully_shard_blocks_trains_like_one_process():
     port = _free_port()
     with mp.Manager() as manager:
         results = manager.dict()
         mp.spawn(_train_fsdp, args=(port, results), nprocs=WORLD, join=True)
-        sharded, kind = dict(results["params"]), results["sharded"]
-    assert kind == "DTensor"
-    torch.manual_seed(0)
-    model = netspec.build(FSDP_SPEC)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    batches = _batches()
-    x = torch.cat([b[0] for b in batches])
-    target = torch.cat([b[1] for b in batches])
-    torch.nn.functional.cross_entropy(model(x), target).backward()
-    optimizer.step()
-    # Gradients averaged over the two ranks' halves are those of the whole batch in one process.
-    expected = {name: p.detach() for name, p in model.named_parameters()}
-    assert set(sharded) == set(expected)
-    for name, value in expected.items():
-        torch.testing.assert_close(sharded[name], value, rtol=1e-5, atol=1e-6)
+        results = dict(results)
+    assert results == {case: [] for case in FSDP_CASES}
