@@ -79,7 +79,8 @@ def _tree(model: nn.Module, function: str) -> Mapping[str, Any]:
     if not isinstance(tree, Mapping):
         raise ValueError(
             f"`netspec.{function}` takes a module built by `netspec.build` (it reads the block-instance tree"
-            f" the build keeps in `model.meta`); this {type(model).__name__} has none. A GraphModule loses"
+            f" the build keeps in `model.meta`); this {type(model).__name__} has none. Shard the module `build`"
+            " returned before wrapping it (`torch.compile`, DistributedDataParallel); a GraphModule loses"
             " `meta` when pickled: build the model in each process, or call"
             " `torch.distributed.fsdp.fully_shard` on its modules yourself"
         )

@@ -1,4 +1,5 @@
-"""A built module trains under DistributedDataParallel: two CPU processes (gloo) stay in lockstep."""
+"""A built module trains on two CPU processes (gloo): under DistributedDataParallel the ranks stay in
+lockstep; sharded by `netspec.fully_shard_blocks` (FSDP2), a step equals one process's."""
 
 from __future__ import annotations
 

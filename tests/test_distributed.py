@@ -205,6 +205,8 @@ def test_an_inference_module_is_refused():
 def test_a_module_netspec_did_not_build_is_refused():
     with pytest.raises(ValueError, match=r"takes a module built by `netspec\.build`"):
         netspec.fully_shard_blocks(torch.nn.Linear(2, 2))
+    with pytest.raises(ValueError, match=r"before wrapping it \(`torch\.compile`"):
+        netspec.shard_groups(torch.nn.Sequential(netspec.build("lenet5", device="meta")))
     unpickled = pickle.loads(pickle.dumps(netspec.build("lenet5")))  # torch drops a GraphModule's `meta`
     with pytest.raises(ValueError, match="loses `meta` when pickled"):
         netspec.shard_groups(unpickled)
