@@ -606,6 +606,27 @@ def _symbolic_message(kind: ConstraintKind, dims: tuple[Dim, ...], params: tuple
     )
 
 
+def _one_symbol(a: Dim, b: Dim, what: str) -> None:
+    """Refuse an equality that ties two different symbols (`K == J`, `H * W == 49`).
+
+    The size lattices and the runtime input guard hold conditions on one symbol each: a condition
+    between two symbols would pass validation at the example sizes and the guard at any others, then
+    fail in torch. The sizes an op needs equal are written with one symbol instead.
+    """
+    left = a.variables if isinstance(a, Sym) else frozenset()
+    right = b.variables if isinstance(b, Sym) else frozenset()
+    tied = sorted(left - right) + sorted(right - left)  # a symbol on both sides (`N` of `N*K == N*J`) is not tied
+    if len(tied) < 2:
+        return
+    names = " and ".join(f"`{t}`" for t in tied)
+    raise ShapeError(
+        f"{what} must be equal, but `{a}` and `{b}` are written with different symbols ({names})",
+        f"write one symbol for sizes that must be equal (`{tied[0]}` for {names}): each symbol's sizes are "
+        "checked on their own, a condition between two symbols is not",
+        code="NS207",
+    )
+
+
 class ShapeCheck:
     """What shape rules call to check sizes.
 
@@ -629,6 +650,7 @@ class ShapeCheck:
             diff = a - b
             if is_concrete(diff):
                 raise ShapeError(_symbolic_message("equal", (a, b), (), what) + f" (they differ by {diff})", hint)
+            _one_symbol(a, b, what)
         self._check("equal", (a, b), (), what, "error", hint)
 
     def at_least(self, a: Dim, b: Dim, what: str, *, hint: str | None = None) -> None:

@@ -1,8 +1,8 @@
 """The sizes the runtime input guard checks: for each symbolic input dimension, the sizes the network
 runs at, as a rule `check_input` applies in a few integer operations.
 
-A dimension's rule comes from the shape conditions that involve that dimension alone (a condition
-that ties two dimensions, such as `H == W`, is left to the layers). Over the sizes searched
+A dimension's rule comes from the shape conditions that involve that dimension alone (an equality
+that ties two dimensions, such as `H == W`, is refused at validation, `NS207`). Over the sizes searched
 (`_shapes.SIZE_SEARCH_LIMIT`, or twice the spec's example size), the sizes that run are `first`,
 then those whose offset from `first` modulo `period` is marked in `residues` (a string of `0` and
 `1`, read by index); sizes past the search are taken to follow the same period, as `valid_sizes`

@@ -211,6 +211,10 @@ EXPECTED: dict[str, list[Want]] = {
         Want("NS147", 6, 25, "nodes.r.shifts", "`shifts` of `roll` must hold integers that fit in 64 bits"),
         Want("NS147", 7, 33, "nodes.p.dims", "`dims` of `permute` must hold integers that fit in 64 bits"),
     ],
+    "tied_symbols_matmul.yaml": [
+        Want("NS207", 8, 6, "nodes.m", "`K` and `J` are written with different symbols", "write one symbol"),
+    ],
+    "tied_symbols_add.yaml": [Want("NS207", 7, 6, "nodes.s", "`N` and `M` are written with different symbols")],
     "learned_tensor.yaml": [
         Want("NS147", 6, 33, "nodes.scale.shape", "`shape` of `Parameter` must list sizes of at least 1"),
         Want("NS180", 6, 57, "nodes.scale.init.normal.sd", "`normal` has no argument `sd`", "did you mean `std`?"),

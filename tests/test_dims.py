@@ -180,10 +180,15 @@ def test_equal():
         check.equal(3, 4, "channels")
     with pytest.raises(ShapeError, match="differ by 4"):
         check.equal(H, H - 4, "heights")  # never equal, whatever H is
-    check.equal(H, W, "sizes")
+    with pytest.raises(ShapeError, match="written with different symbols") as tied:
+        check.equal(H, W, "sizes")  # the lattices and the input guard hold conditions on one symbol each
+    assert tied.value.code == "NS207"
+    with pytest.raises(ShapeError, match="different symbols"):
+        check.equal(H * W, 49, "tokens")
     check.equal(H // 2, 28, "sizes")
+    check.equal(N * H, N * 28, "rows")  # `N` on both sides ties nothing
     assert [c.kind for c in check.constraints] == ["equal", "equal"]
-    assert check.constraints[1].holds({"H": 57}) and not check.constraints[1].holds({"H": 58})
+    assert check.constraints[0].holds({"H": 57}) and not check.constraints[0].holds({"H": 58})
 
 
 def test_at_least():

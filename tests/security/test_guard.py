@@ -69,13 +69,15 @@ def test_the_rule_is_plain_literals_in_the_generated_code() -> None:
     assert "'W'" in model.code
 
 
-def test_a_condition_on_two_dimensions_is_left_to_the_layers() -> None:
+def test_a_condition_on_two_dimensions_is_refused_at_the_node() -> None:
+    # The guard checks each symbol on its own: `H//2 == W//2` would pass it and fail in torch.
     text = EVEN.replace(
         "  join: {op: add, in: [x, up]}", "  t: {op: transpose, dim0: 2, dim1: 3}\n  join: {op: add, in: [pool, t]}"
     )
     text = text.replace("  up: {op: Upsample, scale_factor: 2}\n", "")
-    info = prepare(netspec.loads(text), None, None)
-    assert [rule[1] for rule in size_rules(info, "x")] == ["H", "W"]  # floor(H/2) >= 1 each; H//2 == W//2 is joint
+    with pytest.raises(netspec.SpecError) as caught:
+        prepare(netspec.loads(text), None, None)
+    assert [(d.code, d.path) for d in caught.value.errors] == [("NS207", "nodes.join")]
 
 
 class _Count(TorchFunctionMode):
