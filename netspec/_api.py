@@ -463,7 +463,9 @@ def build(
     `weights` loads a state dict after building: a `.safetensors` file, a `.pt`/`.pth` file (read
     with `torch.load(weights_only=True)`, never unpickling code) or a mapping of tensors. Loading is
     strict by default: a missing, unexpected or mis-shaped key is a `SpecError` naming the spec node
-    it belongs to; `strict=False` skips missing and unexpected keys.
+    it belongs to; `strict=False` skips missing and unexpected keys. Dtypes and layouts are always
+    checked (NS198): floating-point weights at another precision are cast; integer, bool, complex,
+    sparse, quantized or meta tensors for a floating-point weight are refused.
 
     Parameters given as keywords (`build(spec, num_classes=10)`) and `input_shapes=` (the old name of
     `inputs=`) are deprecated.
@@ -479,11 +481,11 @@ def build(
         _check_declared_sizes(info)
     require_torch("build")
     from ._compile import compile_graph
-    from ._weights import load_weights, read_state_dict
+    from ._weights import check_state_dict, load_weights, read_state_dict
 
     state = None
     if weights is not None:  # read before allocating: a bad file fails fast
-        state = dict(weights) if isinstance(weights, Mapping) else read_state_dict(weights)
+        state = read_state_dict(weights) if isinstance(weights, (str, os.PathLike)) else check_state_dict(weights)
     module = compile_graph(info)
     if state is not None:
         file = None if weights is None or isinstance(weights, Mapping) else os.fspath(weights)

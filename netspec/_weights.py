@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pickle
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from torch import nn
 from ._errors import Diagnostic, SourceMap, SpecError, did_you_mean, format_path
 from ._graph import Graph
 
-__all__ = ["WEIGHT_SUFFIXES", "load_weights", "read_state_dict", "save_weights"]
+__all__ = ["WEIGHT_SUFFIXES", "check_state_dict", "load_weights", "read_state_dict", "save_weights"]
 
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
 _CONTAINER_KEYS = ("state_dict", "model_state_dict", "model")  # where training checkpoints keep the weights
@@ -57,7 +58,10 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         except (SafetensorError, OSError, ValueError) as err:
             raise _file_error(path, f"`{file.name}` is not a readable safetensors file: {err}") from None
     try:
-        loaded = torch.load(os.fspath(file), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on reading sparse and quantized tensors: refused anyway
+            warnings.filterwarnings("ignore", "Validating sparse tensor invariants", UserWarning)
+            warnings.filterwarnings("ignore", "TypedStorage is deprecated", UserWarning)
+            loaded = torch.load(os.fspath(file), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         if not _looks_like_torch_file(file):
             raise _file_error(path, f"`{file.name}` cannot be read as weights: it is not a torch file") from None
@@ -148,7 +152,11 @@ def load_weights(
 
     With `strict`, a key the model lacks (unexpected), a key of the model the weights lack (missing)
     or a tensor of another shape is an error (NS196, NS197, NS198), reported at the spec node the key
-    belongs to; without it, missing and unexpected keys are skipped (shapes are always checked).
+    belongs to; without it, missing and unexpected keys are skipped. Shapes, dtypes and layouts are
+    always checked (NS198): a floating-point weight may come at any floating-point precision (cast,
+    silently: float16 and bfloat16 convert to float32 exactly), an integer buffer at any integer
+    width; an integer, bool or complex tensor for a floating-point weight, or a sparse, quantized or
+    meta tensor, is refused.
     """
     expected = model.state_dict()
     nodes = {node.name: node for node in graph.nodes}
@@ -182,7 +190,13 @@ def load_weights(
             report("NS197", key, message, did_you_mean(key, absent), unexpected)
     for key, tensor in state.items():
         target = expected.get(key)
-        if target is not None and tuple(target.shape) != tuple(tensor.shape):
+        if target is None:
+            continue
+        problem = _storage_problem(tensor) or _dtype_problem(tensor, target)
+        if problem is not None:
+            message, hint = problem
+            report("NS198", key, f"weight `{key}`{where} {message}", hint, shapes)
+        elif tuple(target.shape) != tuple(tensor.shape):
             report(
                 "NS198",
                 key,
@@ -201,6 +215,64 @@ def load_weights(
         raise SpecError(diagnostics, sources)
     usable = {k: v for k, v in state.items() if k in expected}
     model.load_state_dict(usable, strict=strict)
+
+
+def check_state_dict(weights: Any) -> dict[str, torch.Tensor]:
+    """`weights` given from Python as a plain dict, if it is a mapping of string keys to tensors
+    (`TypeError` naming the first entry that is not)."""
+    if not isinstance(weights, Mapping):
+        raise TypeError(
+            "`weights` must be a weight file's path or a mapping of names to tensors (a state dict), "
+            f"got {type(weights).__name__}"
+        )
+    for key, value in weights.items():
+        if not isinstance(key, str):
+            raise TypeError(f"`weights` keys are the model's parameter names (strings), got {key!r:.60}")
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"`weights[{key!r:.60}]` is a {type(value).__name__}, not a tensor")
+    return dict(weights)
+
+
+# What a weight's dtype is: a floating-point weight may be given at another floating-point precision
+# (cast, as `load_state_dict` does), an integer buffer at another integer width; nothing else converts.
+def _kind(dtype: torch.dtype) -> str:
+    if dtype == torch.bool:
+        return "bool"
+    if dtype.is_complex:
+        return "complex"
+    if dtype.is_floating_point:
+        return "floating-point"
+    return "integer"
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _dtype_problem(tensor: torch.Tensor, target: torch.Tensor) -> tuple[str, str] | None:
+    if _kind(tensor.dtype) == _kind(target.dtype):
+        return None
+    return (
+        f"is {_dtype_name(tensor.dtype)}, the model's is {_dtype_name(target.dtype)}: "
+        f"{_kind(tensor.dtype)} values do not convert to {_kind(target.dtype)} ones without loss",
+        f"save the weights as {_dtype_name(target.dtype)} (a floating-point weight may be float16, "
+        "bfloat16, float32 or float64)",
+    )
+
+
+def _storage_problem(tensor: torch.Tensor) -> tuple[str, str] | None:
+    """A tensor whose values cannot be copied into a dense parameter as they are: sparse, quantized, meta."""
+    if tensor.is_quantized:
+        return (
+            f"is a quantized tensor ({_dtype_name(tensor.dtype)}), the model's is a dense floating-point one",
+            "save the float weights (`tensor.dequantize()`), or quantize the built model instead",
+        )
+    if tensor.layout != torch.strided:
+        layout = str(tensor.layout).removeprefix("torch.")
+        return f"has the {layout} layout, the model's is dense (strided)", "save it dense (`tensor.to_dense()`)"
+    if tensor.is_meta:
+        return "is a meta tensor: it has a shape but no values", "pass the tensors themselves, not meta copies"
+    return None
 
 
 def save_weights(model: nn.Module | Mapping[str, torch.Tensor], path: str | os.PathLike[str]) -> None:

@@ -188,3 +188,77 @@ def test_a_checkpoint_without_a_known_key_lists_them_and_names_the_one_with_tens
     with pytest.raises(netspec.SpecError) as info:
         netspec.build(spec_file, weights=tmp_path / "empty.pt")
     assert "save `model.state_dict()`" in (info.value.diagnostics[0].hint or "")
+
+
+@pytest.mark.parametrize(
+    ("dtype", "words"),
+    [
+        (torch.int64, "is int64, the model's is float32: integer values"),
+        (torch.bool, "is bool, the model's is float32: bool values"),
+        (torch.complex64, "is complex64, the model's is float32: complex values"),
+    ],
+)
+@pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
+def test_a_weight_of_another_kind_of_dtype_is_refused_at_its_node(
+    spec_file: Path, tmp_path: Path, dtype: torch.dtype, words: str, suffix: str
+) -> None:
+    state = netspec.build(spec_file).state_dict()
+    state["fc.weight"] = torch.ones_like(state["fc.weight"], dtype=dtype)
+    path = tmp_path / f"w{suffix}"
+    if suffix == ".pt":
+        torch.save(state, path)
+    else:
+        netspec.save_weights(state, path)
+    for weights in (path, state):
+        with pytest.raises(netspec.SpecError) as err:
+            netspec.build(spec_file, weights=weights, strict=False)  # dtypes are checked even so
+        (found,) = err.value.diagnostics
+        assert found.code == "NS198" and words in found.message and found.path == "nodes.fc"
+        assert found.line == 12  # the `fc:` line of SPEC
+
+
+def test_floating_point_precisions_and_integer_widths_convert(spec_file: Path) -> None:
+    model = netspec.build(spec_file)
+    state = {k: v.double() if v.is_floating_point() else v.int() for k, v in model.state_dict().items()}
+    loaded = netspec.build(spec_file, weights=state)
+    assert loaded.bn.num_batches_tracked.dtype == torch.int64 and loaded.fc.weight.dtype == torch.float32
+    assert torch.equal(loaded.fc.weight, model.fc.weight)
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda t: t.to_sparse(), "has the sparse_coo layout"),
+        (lambda t: torch.quantize_per_tensor(t, 0.1, 0, torch.qint8), "is a quantized tensor (qint8)"),
+        (lambda t: t.to("meta"), "is a meta tensor"),
+    ],
+)
+@pytest.mark.filterwarnings("ignore:torch.quantize_per_tensor")
+def test_sparse_quantized_and_meta_tensors_are_refused(
+    spec_file: Path, tmp_path: Path, make: object, words: str
+) -> None:
+    state = netspec.build(spec_file).state_dict()
+    state["fc.weight"] = make(state["fc.weight"])  # type: ignore[operator]
+    sources: list[object] = [state]
+    if not state["fc.weight"].is_meta:
+        torch.save(state, tmp_path / "w.pt")
+        sources.append(tmp_path / "w.pt")
+    for weights in sources:
+        with pytest.raises(netspec.SpecError) as err:
+            netspec.build(spec_file, weights=weights)  # type: ignore[arg-type]
+        (found,) = err.value.diagnostics
+        assert found.code == "NS198" and words in found.message and found.path == "nodes.fc"
+
+
+@pytest.mark.parametrize(
+    ("weights", "words"),
+    [
+        ([torch.zeros(1)], "`weights` must be a weight file's path or a mapping of names to tensors"),
+        ({"fc.weight": [[0.0]]}, "`weights['fc.weight']` is a list, not a tensor"),
+        ({1: torch.zeros(1)}, "`weights` keys are the model's parameter names (strings), got 1"),
+    ],
+)
+def test_a_weights_argument_of_the_wrong_type_is_a_type_error(spec_file: Path, weights: object, words: str) -> None:
+    with pytest.raises(TypeError) as err:
+        netspec.build(spec_file, weights=weights)  # type: ignore[arg-type]
+    assert words in str(err.value)
