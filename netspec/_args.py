@@ -23,7 +23,7 @@ from typing import Any, Literal, Union  # Union: to recognise `typing.Union[...]
 
 import pydantic
 
-from ._dims import Ports, Shape, ShapeCheck, ShapeError
+from ._dims import Ports, Shape, ShapeCheck, ShapeError, Values
 from ._errors import did_you_mean
 
 __all__ = [
@@ -105,6 +105,9 @@ class OpDef:
     symbolic: tuple[str, ...] = ()
     # How the call's inputs are formed from the node's (`[q] -> [q, q, q]` for self-attention).
     spread_inputs: Callable[[list[Any]], list[Any]] | None = None
+    # What is known of the output's values (dtype, integer range) from the inputs' and the arguments,
+    # given the input shapes; raises `ShapeError` for inputs whose values the op refuses. None: unknown.
+    values: Callable[[list[Values], dict[str, Any], list[Shape]], Values] | None = None
 
     def resolve(self) -> Callable[..., Any]:
         """The callable: `target` itself, or the object its dotted path names, imported at first use."""

@@ -28,6 +28,7 @@ __all__ = [
     "ShapeError",
     "SizeVector",
     "Sym",
+    "Values",
     "evaluate_dim",
     "format_shape",
     "is_concrete",
@@ -341,6 +342,18 @@ def is_concrete(d: Dim) -> TypeGuard[int]:
 def format_shape(shape: Iterable[Dim | str]) -> str:
     """`(N, 64, 56, 56)` -> `"[N, 64, 56, 56]"`."""
     return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+@dataclasses.dataclass(frozen=True)
+class Values:
+    """What shape inference knows of a tensor's values besides its shape: its dtype (a torch dtype's
+    name, `int64`), and the least and greatest value of an integer tensor that netspec computes (an
+    index buffer); None where it is not known. Ops whose inputs must be integers, or integers in a
+    range (`index_select`), check what is known."""
+
+    dtype: str | None = None
+    low: int | None = None
+    high: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,6 +21,7 @@ from ._dims import (
     ShapeError,
     SizeVector,
     Sym,
+    Values,
     format_shape,
     is_concrete,
     magnitude,
@@ -189,6 +190,8 @@ def infer(
         raise SpecError(diagnostics + graph.warnings, sources)
     symbols = _symbol_sizes(graph, inputs)
     read_shapes = graph.read_shapes
+    known: dict[str, Values] = {}  # what is known of the values of the nodes (and ports) that know something
+    unknown = Values()
     for node in graph.order:
         missing = [i for i in node.inputs if i not in shapes]
         if missing:
@@ -209,6 +212,11 @@ def infer(
                 for name in node.op.symbolic:
                     args[name] = _sized(node.op.name, name, args[name], symbols)
                 output = node.op.shape(in_shapes, args, check)
+            values = (
+                node.op.values([known.get(i, unknown) for i in node.inputs], args, in_shapes)
+                if node.op.values is not None
+                else unknown
+            )
         except ShapeError as err:
             where = ", ".join(f"`{i}` {format_shape(s)}" for i, s in zip(node.inputs, in_shapes))
             at = (*node.path, err.arg) if err.arg is not None and err.arg in node.args else node.path
@@ -249,10 +257,14 @@ def infer(
             )
             continue
         constraints.extend((node, c) for c in check.constraints)
+        if values != unknown:
+            known[node.name] = values
         if isinstance(output, Ports):
             ports = tuple(tuple(s) for s in output.shapes)
             for k, port_shape in enumerate(ports):
                 shapes[f"{node.name}:{k}"] = port_shape
+                if values != unknown:
+                    known[f"{node.name}:{k}"] = values
             first = ports[0] if ports else ()
             shapes[node.name] = first
             infos[node.name] = NodeInfo(node, args, in_shapes, first, ports, tuple(output.names))

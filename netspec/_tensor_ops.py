@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from ._args import ArgProblem, ArgSpec, OpDef, _join_or, _render, _value_problem
-from ._dims import MAX_PORTS, Dim, Ports, Shape, ShapeCheck, ShapeError, Sym, format_shape, is_concrete
+from ._dims import MAX_PORTS, Dim, Ports, Shape, ShapeCheck, ShapeError, Sym, Values, format_shape, is_concrete
 from ._errors import did_you_mean
 from ._rules import _elements, _no_macs, _no_params, _normalize_axis, _numel
 
@@ -427,6 +427,16 @@ def _parameter_count(args: dict[str, Any]) -> int:
     return math.prod(args["shape"])
 
 
+def _same_values(values: list[Values], args: dict[str, Any], shapes: list[Shape]) -> Values:
+    """Ops that move or pick elements keep their dtype and their range of values."""
+    return values[0]
+
+
+def _tensor_values(values: list[Values], args: dict[str, Any], shapes: list[Shape]) -> Values:
+    """A learned tensor has its `dtype` (a floating one: never an index)."""
+    return Values(args["dtype"])
+
+
 # -- catalog ------------------------------------------------------------------------------------
 
 _Dims = list[int]
@@ -501,6 +511,7 @@ def tensor_ops() -> list[OpDef]:
     return reductions + [
         function(
             name="permute",
+            values=_same_values,
             target="torch.permute",
             args=_args(("dims", _Dims)),
             shape=_permute_shape,
@@ -509,6 +520,7 @@ def tensor_ops() -> list[OpDef]:
         ),
         function(
             name="transpose",
+            values=_same_values,
             target="torch.transpose",
             args=_args(("dim0", int), ("dim1", int)),
             shape=_transpose_shape,
@@ -516,6 +528,7 @@ def tensor_ops() -> list[OpDef]:
         ),
         function(
             name="reshape",
+            values=_same_values,
             target="torch.reshape",
             args=_args(("shape", _Sizes)),
             shape=_reshape_shape("reshape"),
@@ -525,6 +538,7 @@ def tensor_ops() -> list[OpDef]:
         ),
         function(
             name="view",
+            values=_same_values,
             target="netspec._runtime.view",
             args=_args(("shape", _Sizes)),
             shape=_reshape_shape("view"),
@@ -534,6 +548,7 @@ def tensor_ops() -> list[OpDef]:
         ),
         function(
             name="expand",
+            values=_same_values,
             target="netspec._runtime.expand",
             args=_args(("size", _Sizes)),
             shape=_expand_shape,
@@ -543,6 +558,7 @@ def tensor_ops() -> list[OpDef]:
         ),
         function(
             name="unsqueeze",
+            values=_same_values,
             target="torch.unsqueeze",
             args=_args(("dim", int)),
             shape=_unsqueeze_shape,
@@ -550,6 +566,7 @@ def tensor_ops() -> list[OpDef]:
         ),
         function(
             name="squeeze",
+            values=_same_values,
             target="torch.squeeze",
             args=_args(("dim", int | list[int])),
             shape=_squeeze_shape,
@@ -558,6 +575,7 @@ def tensor_ops() -> list[OpDef]:
         ),
         function(
             name="roll",
+            values=_same_values,
             target="torch.roll",
             args=_args(("shifts", int | list[int]), ("dims", int | list[int] | None, None)),
             shape=_roll_shape,
@@ -565,6 +583,7 @@ def tensor_ops() -> list[OpDef]:
         ),
         function(
             name="index",
+            values=_same_values,
             target="torch.select",
             args=_args(("dim", int), ("index", int)),
             shape=_index_shape,
@@ -572,6 +591,7 @@ def tensor_ops() -> list[OpDef]:
         ),
         function(
             name="slice",
+            values=_same_values,
             target="netspec._runtime.slice_dim",
             args=_args(("dim", int), ("start", int | None, None), ("end", int | None, None), ("step", int, 1)),
             shape=_slice_shape,
@@ -580,6 +600,7 @@ def tensor_ops() -> list[OpDef]:
         ),
         function(
             name="split",
+            values=_same_values,
             target="torch.split",
             args=_args(("split_size_or_sections", int | list[int]), ("dim", int, 1)),
             shape=_split_rule("split"),
@@ -589,6 +610,7 @@ def tensor_ops() -> list[OpDef]:
         ),
         function(
             name="chunk",
+            values=_same_values,
             target="torch.chunk",
             args=_args(("chunks", int), ("dim", int, 1)),
             shape=_split_rule("chunk"),
@@ -610,6 +632,7 @@ def tensor_ops() -> list[OpDef]:
         ),
         OpDef(
             name="Parameter",
+            values=_tensor_values,
             kind="tensor",
             target="netspec._runtime.make_tensor",
             args=_args(
@@ -625,6 +648,7 @@ def tensor_ops() -> list[OpDef]:
         ),
         OpDef(
             name="Buffer",
+            values=_tensor_values,
             kind="tensor",
             target="netspec._runtime.make_tensor",
             args=_args(

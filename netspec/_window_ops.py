@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._args import ArgProblem, OpDef, _render, _value_problem
-from ._dims import Dim, Shape, ShapeCheck, ShapeError, format_shape, is_concrete
+from ._dims import Dim, Shape, ShapeCheck, ShapeError, Values, format_shape, is_concrete
 from ._rules import _no_macs, _no_params, _normalize_axis
 from ._tensor_ops import _args
 
@@ -142,6 +142,34 @@ def _index_select_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeC
     return shape[:axis] + (index[0],) + shape[axis + 1 :]
 
 
+_INDEX_DTYPES = ("int64", "int32")
+
+
+def _index_select_values(values: list[Values], args: dict[str, Any], shapes: list[Shape]) -> Values:
+    """The index must be integers (torch: "Expected dtype int32 or int64 for index"), and where its
+    values are known (an index buffer netspec computes), positions of the dimension it picks from."""
+    table, index = values
+    if index.dtype is not None and index.dtype not in _INDEX_DTYPES:
+        raise ShapeError(
+            f"the index of `index_select` is a {index.dtype} tensor; "
+            'torch: "index_select(): Expected dtype int32 or int64 for index"',
+            "index with an integer tensor, such as a `RelativePositionIndex` buffer",
+        )
+    shape = shapes[0]
+    axis = _normalize_axis("index_select", "dim", args["dim"], len(shape))
+    size = shape[axis]
+    if index.low is not None and index.high is not None:
+        if index.low < 0 or (is_concrete(size) and index.high >= size):
+            raise ShapeError(
+                f"the index of `index_select` holds values from {index.low} to {index.high}, but dimension "
+                f"{axis} of the input {format_shape(shape)} has {size} positions (0 to {size - 1}); "
+                'torch: "index out of range in self"',
+                "make the table as large as the index needs, e.g. `(2 * wh - 1) * (2 * ww - 1)` rows for a "
+                "`RelativePositionIndex` of `window_size` [wh, ww]",
+            )
+    return Values(table.dtype)
+
+
 def _scale_problems(args: dict[str, Any]) -> list[ArgProblem]:
     by = args.get("by")
     if isinstance(by, float) and by != by:
@@ -155,6 +183,11 @@ def _scale_problems(args: dict[str, Any]) -> list[ArgProblem]:
 def _index_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     wh, ww = args["window_size"]
     return ((wh * ww) ** 2,)
+
+
+def _index_values(values: list[Values], args: dict[str, Any], shapes: list[Shape]) -> Values:
+    wh, ww = args["window_size"]
+    return Values("int64", 0, (2 * wh - 1) * (2 * ww - 1) - 1)
 
 
 def _index_problems(args: dict[str, Any]) -> list[ArgProblem]:
@@ -260,6 +293,7 @@ def window_ops() -> list[OpDef]:
             target="netspec._windows.index_select",
             args=_args(("dim", int, 0)),
             shape=_index_select_shape,
+            values=_index_select_values,
             min_inputs=2,
             max_inputs=2,
             macs=_no_macs,
@@ -318,6 +352,7 @@ def window_ops() -> list[OpDef]:
             target="netspec._windows.relative_position_index",
             args=_args(("window_size", _Window), ("persistent", bool, True)),
             shape=_index_shape,
+            values=_index_values,
             min_inputs=0,
             max_inputs=0,
             macs=_no_macs,

@@ -215,6 +215,12 @@ EXPECTED: dict[str, list[Want]] = {
         Want("NS207", 8, 6, "nodes.m", "`K` and `J` are written with different symbols", "write one symbol"),
     ],
     "tied_symbols_add.yaml": [Want("NS207", 7, 6, "nodes.s", "`N` and `M` are written with different symbols")],
+    "index_select_float.yaml": [
+        Want("NS200", 8, 9, "nodes.rows", "is a float32 tensor", "an integer tensor"),
+    ],
+    "index_select_range.yaml": [
+        Want("NS200", 10, 9, "nodes.bias", "holds values from 0 to 48, but dimension 0 of the input [5, 2] has 5"),
+    ],
     "learned_tensor.yaml": [
         Want("NS147", 6, 33, "nodes.scale.shape", "`shape` of `Parameter` must list sizes of at least 1"),
         Want("NS180", 6, 57, "nodes.scale.init.normal.sd", "`normal` has no argument `sd`", "did you mean `std`?"),

@@ -23,6 +23,8 @@ import netspec
 torchvision = pytest.importorskip("torchvision")
 from torchvision.models import swin_transformer as tv_swin  # noqa: E402
 
+from netspec._windows import relative_position_index  # noqa: E402
+
 FIXTURE = Path(__file__).parent / "specs" / "valid" / "window_attention.yaml"
 
 
@@ -249,3 +251,32 @@ def test_normalize_clamp_and_exp_equal_torch() -> None:
     assert torch.equal(low, x.clamp(max=0.5)) and torch.equal(band, x.clamp(-0.25, 0.25))
     assert torch.equal(grown, x.exp())
     assert all(shape == (2, 3, 5) for shape in netspec.infer_shapes(spec).values())
+
+
+@pytest.mark.parametrize(("rows", "fits"), [(49, True), (50, True), (48, False)])
+def test_index_select_refuses_an_index_past_the_table_as_torch_does(rows: int, fits: bool) -> None:
+    # A window of 4 x 4 has offsets in 7 x 7 = 49 rows of the bias table.
+    spec = netspec.load(
+        {
+            "name": "t",
+            "inputs": {"x": ["N", 8]},
+            "nodes": {
+                "table": {"op": "Parameter", "shape": [rows, 2], "init": "ones"},
+                "index": {"op": "RelativePositionIndex", "window_size": [4, 4]},
+                "bias": {"op": "index_select", "in": ["table", "index"]},
+            },
+            "outputs": ["bias"],
+        }
+    )
+    table = torch.ones(rows, 2)
+    index = relative_position_index([4, 4])
+    if fits:
+        netspec.validate(spec)
+        assert tuple(netspec.build(spec)(torch.zeros(1, 8)).shape) == tuple(torch.index_select(table, 0, index).shape)
+    else:
+        with pytest.raises(IndexError, match="index out of range in self"):
+            torch.index_select(table, 0, index)
+        with pytest.raises(netspec.SpecError, match="index out of range in self"):
+            netspec.validate(spec)
+        with pytest.raises(netspec.SpecError, match="index out of range in self"):
+            netspec.export_python(spec)  # refused as validation refuses it, not in the exporter
