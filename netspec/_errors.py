@@ -175,8 +175,15 @@ class SourceMap:
         self._lines: dict[str | None, tuple[str, list[str]]] = {}  # split texts, for rendering many diagnostics
 
     def span(self, path: Sequence[PathPart], *, key: bool = False) -> Span | None:
-        """The span of the value at `path` (or of its key), else of the nearest enclosing part."""
+        """The span of the value at `path` (or of its key), else of the nearest enclosing part.
+
+        A position in a list may be written `2` or `"2"` (a list of nodes is keyed by its positions
+        as strings): the spelling known to more depth is used."""
         path = tuple(path)
+        if any(isinstance(p, str) and p.isascii() and p.isdigit() for p in path):
+            numeric = tuple(int(p) if isinstance(p, str) and p.isascii() and p.isdigit() else p for p in path)
+            if self._depth(numeric) > self._depth(path):
+                path = numeric
         if key and path in self.keys:
             return self.keys[path]
         while True:
@@ -185,6 +192,13 @@ class SourceMap:
             if not path:
                 return None
             path = path[:-1]
+
+    def _depth(self, path: tuple[PathPart, ...]) -> int:
+        """How many leading parts of `path` the map knows a value at."""
+        for depth in range(len(path), 0, -1):
+            if path[:depth] in self.values:
+                return depth
+        return 0
 
     def merge(self, other: SourceMap, prefix: Path = ()) -> None:
         """Add `other`'s spans (under `prefix`) without replacing spans already present."""

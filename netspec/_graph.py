@@ -31,7 +31,7 @@ from ._expr import INPUT_SHAPES, Expr, ExprBudgetError, ExprError, Template, com
 from ._glob import Glob, GlobError, compile_glob
 from ._load import collector_paused
 from ._models import BlockDef, NodeDef, ParamDef, RepeatDef, Spec, is_name_template
-from ._names import is_identifier, node_name_problem
+from ._names import canonical_port, is_identifier, node_name_problem, port_number_problem
 from ._ops import OpDef, catalog, check_args, complete_args
 from ._resolve import Resolved, resolved, source_span
 from ._static import REPEAT_INDEX, static_problems
@@ -1174,7 +1174,7 @@ class _Expander:
             )
             return None
         names = node.op.ports(node.args)
-        if port.isdigit():
+        if port.isascii() and port.isdigit():
             index = int(port)
             if names is not None and index >= len(names):
                 self.report(
@@ -1243,6 +1243,14 @@ class _Expander:
                         path,
                         code="NS156",
                     )
+                    break
+                problem = port_number_problem(port)
+                if problem is not None:
+                    canonical = canonical_port(port)
+                    hint = (
+                        f"write `{base}:{canonical}`" if canonical != port else "write `0`, `1`, ... or the port's name"
+                    )
+                    self.report(f"`{ref}`: {problem}", path, hint=hint, code="NS156")
                     break
                 frames.append(((port, ref, path), []))
                 step = ("ref", scope, base, path)
@@ -1321,7 +1329,8 @@ class _Expander:
                     return ("done", None)
                 return ("entry", found, rest, ref, path)
             last = entry.start + len(entry.children) - 1
-            if not index.isdigit() or not entry.start <= int(index) <= last:
+            canonical = index.isascii() and index.isdigit() and str(int(index)) == index
+            if not canonical or not entry.start <= int(index) <= last:
                 self.report(
                     f"`{ref}`: no instance `{index}` (the repeat has {len(entry.children)}: {entry.start}..{last})",
                     path,
@@ -1353,6 +1362,36 @@ class _Expander:
                     found.update(self.aliases(child.scope))
         return found
 
+    def check_numbered_reference(self, scope: _Scope, ref: str, path: Path) -> None:
+        """Warn when a number in `in:` names an entry of a list of nodes that is not the module of that
+        number: an entry before it was dropped (`slot: drop`), or a flat repeat took several numbers."""
+        head = ref.partition(":")[0].partition(".")[0]
+        numbering = scope.numbering
+        if numbering is None or not (head.isascii() and head.isdigit()) or head not in scope.entries:
+            return
+        at = scope.entries[head]
+        holder = numbering.entries.get(head)
+        module = scope.qualified.get(head)
+        if (holder is None or holder is at) and module in (None, f"{scope.prefix}{head}"):
+            return
+        position = format_path(path[:-3] + (head,))  # path: the list's path, the node's position, `in`, i
+        if isinstance(at, _DisabledEntry):
+            what = f"entry {head} of the list (`{position}`, disabled by `when`)"
+        elif module is not None:
+            what = f"entry {head} of the list (`{position}`, module `{module}`)"
+        else:
+            what = f"entry {head} of the list (`{position}`)"
+        other = f", not module `{scope.prefix}{head}`" if holder is not None and holder is not at else ""
+        self.report(
+            f"`{ref}` names {what}{other}: in a list, a number in `in:` is the entry's position as written,"
+            " while modules are numbered after the entries `slot: drop` removes",
+            path,
+            hint="name the nodes (a mapping of nodes) where entries are dropped or repeats numbered flat, "
+            "or use `slot: keep`",
+            code="NS164",
+            severity="warning",
+        )
+
     def connect(self) -> None:
         for entry in self.ops:
             inputs = []
@@ -1361,6 +1400,8 @@ class _Expander:
                     produced = self.resolve_entry(ref, "", "", path)
                     shown = produced or ""
                 else:
+                    if path[-2:-1] == ("in",) and entry.scope.numbering is not None:
+                        self.check_numbered_reference(entry.scope, ref, path)
                     produced = self.resolve(entry.scope, ref, path)
                     shown = ref
                 if produced is not None:

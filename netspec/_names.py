@@ -37,6 +37,7 @@ __all__ = [
     "NODE_NAME_RULE",
     "RESERVED_WORDS",
     "attribute_source",
+    "canonical_port",
     "class_name",
     "identifier_problem",
     "identifier_schema",
@@ -44,6 +45,7 @@ __all__ = [
     "is_node_name",
     "node_name_problem",
     "node_name_schema",
+    "port_number_problem",
     "shown_name",
 ]
 
@@ -180,6 +182,24 @@ def node_name_problem(name: object, what: str = "node name", *, module: bool = T
     if module and name in MODULE_ATTRIBUTES:
         return f"{what} `{name}` is an attribute of `nn.Module`: a module cannot be registered under it"
     return None
+
+
+def port_number_problem(port: str) -> str | None:
+    """Why `port` (after the `:` of `node:port`) is not a port number as netspec writes one, if it is
+    written with digits: ASCII digits without leading zeros (`1`, not `01` or an Arabic-Indic one)."""
+    if not port or not all(unicodedata.decimal(c, None) is not None or c.isdigit() for c in port):
+        return None  # not a number: a port's name, checked against the op's
+    if port.isascii() and (port == "0" or not port.startswith("0")):
+        return None
+    return "a port number is written in ASCII digits without leading zeros"
+
+
+def canonical_port(port: str) -> str:
+    """A port written with decimal digits of any script (`01`, Arabic-Indic digits) as netspec writes it (`1`)."""
+    try:
+        return str(int("".join(str(unicodedata.decimal(c)) for c in port)))
+    except (TypeError, ValueError):
+        return port
 
 
 def is_node_name(name: object, *, module: bool = True) -> bool:
