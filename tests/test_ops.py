@@ -547,8 +547,8 @@ def test_add():
         infer("add", {}, (N, 64, H, W), (N, 64, H - 4, W))
     with pytest.raises(ShapeError, match="cannot add"):
         infer("add", {}, (N, 64, H), (N, 64, H, 1))
-    _, _, check = infer("add", {}, (N, 64, H, W), (N, 64, W, H))
-    assert [c.kind for c in check.constraints] == ["equal", "equal"]
+    with pytest.raises(ShapeError, match="different symbols"):  # one size written two ways: NS207
+        infer("add", {}, (N, 64, H, W), (N, 64, W, H))
     assert get_op("add").min_inputs == 2 and get_op("add").max_inputs is None
 
 
@@ -558,8 +558,8 @@ def test_mul_broadcasts():
     assert infer("mul", {}, (2, 1, 5), (1, 3, 1))[0] == (2, 3, 5)
     with pytest.raises(ShapeError, match="cannot multiply"):
         infer("mul", {}, (2, 3), (4, 3))
-    _, _, check = infer("mul", {}, (N, 64, H), (N, 64, W))
-    assert [c.kind for c in check.constraints] == ["equal"]
+    with pytest.raises(ShapeError, match="different symbols"):
+        infer("mul", {}, (N, 64, H), (N, 64, W))
 
 
 def test_concat():
