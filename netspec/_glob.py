@@ -111,8 +111,7 @@ def compile_glob(pattern: str, separator: str = "/", *, prefix: bool = False) ->
     while i < len(pattern):
         char = pattern[i]
         if pattern.startswith("**", i):
-            while pattern.startswith("*", i):  # `***` is `**`
-                i += 1
+            i += 2  # `***/` is `**` then `*/`: a folder's name must end before the `/`
             if separator == "/" and pattern.startswith("/", i):
                 states += [(_DIRS, None), (_DIR_NAME, None)]  # `**/`: any number of leading folders
                 i += 1
