@@ -17,7 +17,7 @@ import dataclasses
 import functools
 from typing import cast
 
-__all__ = ["MAX_GLOB_LENGTH", "Glob", "GlobError", "compile_glob"]
+__all__ = ["MAX_GLOB_LENGTH", "Glob", "GlobError", "build_glob", "compile_glob"]
 
 MAX_GLOB_LENGTH = 1024
 
@@ -99,6 +99,11 @@ class Glob:
 
 @functools.lru_cache(maxsize=1024)
 def compile_glob(pattern: str, separator: str = "/", *, prefix: bool = False) -> Glob:
+    """`build_glob`, remembered (the last 1,024 patterns)."""
+    return build_glob(pattern, separator, prefix=prefix)
+
+
+def build_glob(pattern: str, separator: str = "/", *, prefix: bool = False) -> Glob:
     """`pattern` compiled over texts divided by `separator`; `GlobError` if it is not a glob.
 
     With `prefix`, a text also matches when a part of it up to a separator does (`specs/drafts`

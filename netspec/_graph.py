@@ -28,7 +28,7 @@ from ._errors import (
     hint_budget,
 )
 from ._expr import INPUT_SHAPES, Expr, ExprBudgetError, ExprError, Template, compile_value, evaluation_budget
-from ._glob import Glob, GlobError, compile_glob
+from ._glob import Glob, GlobError, build_glob
 from ._load import collector_paused
 from ._models import BlockDef, NodeDef, ParamDef, RepeatDef, Spec, is_name_template
 from ._names import canonical_port, is_identifier, node_name_problem, port_number_problem
@@ -96,6 +96,7 @@ class InitPlan:
         return any(p == name if _is_literal(p) else name_pattern(p).match(name) for p in self.patterns)
 
 
+@functools.lru_cache(maxsize=1024)
 def name_pattern(pattern: str) -> Glob:
     """An init rule's `nodes` pattern over dotted module names, matched in time linear in the name.
 
@@ -103,7 +104,7 @@ def name_pattern(pattern: str) -> Glob:
     including dots, `?` one character other than `.`, `[abc]`, `[a-z]`, `[!abc]` one character of
     (not of) the set; the rest is literal. `GlobError` if it is not a pattern (`[z-a]`).
     """
-    return compile_glob(pattern, ".")
+    return build_glob(pattern, ".")
 
 
 def _frozen(value: Any) -> Any:
