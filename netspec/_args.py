@@ -105,9 +105,10 @@ class OpDef:
     symbolic: tuple[str, ...] = ()
     # How the call's inputs are formed from the node's (`[q] -> [q, q, q]` for self-attention).
     spread_inputs: Callable[[list[Any]], list[Any]] | None = None
-    # What is known of the output's values (dtype, integer range) from the inputs' and the arguments,
-    # given the input shapes; raises `ShapeError` for inputs whose values the op refuses. None: unknown.
-    values: Callable[[list[Values], dict[str, Any], list[Shape]], Values] | None = None
+    # What is known of the output's values (dtype, integer range, strides) from the inputs' and the
+    # arguments, given the input and output shapes; raises `ShapeError` for inputs whose values (or
+    # layout) the op refuses. None: nothing is known.
+    values: Callable[[list[Values], dict[str, Any], list[Shape], Shape | Ports], Values] | None = None
 
     def resolve(self) -> Callable[..., Any]:
         """The callable: `target` itself, or the object its dotted path names, imported at first use."""

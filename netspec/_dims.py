@@ -13,7 +13,7 @@ import functools
 import itertools
 import math
 import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, TypeAlias, TypeGuard
 
 from ._names import is_identifier
@@ -29,6 +29,7 @@ __all__ = [
     "SizeVector",
     "Sym",
     "Values",
+    "contiguous_strides",
     "evaluate_dim",
     "format_shape",
     "is_concrete",
@@ -354,6 +355,19 @@ class Values:
     dtype: str | None = None
     low: int | None = None
     high: int | None = None
+    # The strides of the tensor's layout in memory, where the ops up to it keep it known (an input is
+    # contiguous; `transpose`, `permute`, `expand`, `slice` move its strides): what `view` needs.
+    strides: tuple[Dim, ...] | None = None
+
+
+def contiguous_strides(shape: Sequence[Dim]) -> tuple[Dim, ...]:
+    """The strides of a contiguous (row-major) tensor of `shape`."""
+    strides: list[Dim] = []
+    step: Dim = 1
+    for size in reversed(shape):
+        strides.append(step)
+        step = step * size
+    return tuple(reversed(strides))
 
 
 @dataclasses.dataclass(frozen=True)

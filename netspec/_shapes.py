@@ -22,6 +22,7 @@ from ._dims import (
     SizeVector,
     Sym,
     Values,
+    contiguous_strides,
     format_shape,
     is_concrete,
     magnitude,
@@ -190,7 +191,8 @@ def infer(
         raise SpecError(diagnostics + graph.warnings, sources)
     symbols = _symbol_sizes(graph, inputs)
     read_shapes = graph.read_shapes
-    known: dict[str, Values] = {}  # what is known of the values of the nodes (and ports) that know something
+    # What is known of the values of the inputs, nodes and ports that know something: inputs are contiguous.
+    known: dict[str, Values] = {name: Values(strides=contiguous_strides(shape)) for name, shape in inputs.items()}
     unknown = Values()
     for node in graph.order:
         missing = [i for i in node.inputs if i not in shapes]
@@ -213,7 +215,7 @@ def infer(
                     args[name] = _sized(node.op.name, name, args[name], symbols)
                 output = node.op.shape(in_shapes, args, check)
             values = (
-                node.op.values([known.get(i, unknown) for i in node.inputs], args, in_shapes)
+                node.op.values([known.get(i, unknown) for i in node.inputs], args, in_shapes, output)
                 if node.op.values is not None
                 else unknown
             )

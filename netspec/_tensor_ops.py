@@ -10,14 +10,27 @@ inputs' sizes at run time; the shape rules see the symbol itself. The registry (
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from ._args import ArgProblem, ArgSpec, OpDef, _join_or, _render, _value_problem
-from ._dims import MAX_PORTS, Dim, Ports, Shape, ShapeCheck, ShapeError, Sym, Values, format_shape, is_concrete
+from ._dims import (
+    MAX_PORTS,
+    Dim,
+    Ports,
+    Shape,
+    ShapeCheck,
+    ShapeError,
+    Sym,
+    Values,
+    contiguous_strides,
+    format_shape,
+    is_concrete,
+)
 from ._errors import did_you_mean
 from ._rules import _elements, _no_macs, _no_params, _normalize_axis, _numel
 
@@ -427,14 +440,120 @@ def _parameter_count(args: dict[str, Any]) -> int:
     return math.prod(args["shape"])
 
 
-def _same_values(values: list[Values], args: dict[str, Any], shapes: list[Shape]) -> Values:
-    """Ops that move or pick elements keep their dtype and their range of values."""
-    return values[0]
+def _same_values(values: list[Values], args: dict[str, Any], shapes: list[Shape], output: Any) -> Values:
+    """Ops that copy elements keep their dtype and their range of values; the layout is not known."""
+    return dataclasses.replace(values[0], strides=None)
 
 
-def _tensor_values(values: list[Values], args: dict[str, Any], shapes: list[Shape]) -> Values:
-    """A learned tensor has its `dtype` (a floating one: never an index)."""
-    return Values(args["dtype"])
+_StrideRule = Callable[[Shape, tuple[Dim, ...], dict[str, Any], Any], "tuple[Dim, ...] | None"]
+
+
+def _moved(rule: _StrideRule) -> Any:
+    """Ops that view their input (no copy): dtype and range kept, the strides moved by `rule`."""
+
+    def values(values: list[Values], args: dict[str, Any], shapes: list[Shape], output: Any) -> Values:
+        known = values[0]
+        strides = None if known.strides is None else rule(shapes[0], known.strides, args, output)
+        return dataclasses.replace(known, strides=strides)
+
+    return values
+
+
+def _permute_strides(shape: Shape, strides: tuple[Dim, ...], args: dict[str, Any], output: Any) -> tuple[Dim, ...]:
+    return tuple(strides[a] for a in _axes("permute", "dims", list(args["dims"]), len(shape)))
+
+
+def _transpose_strides(shape: Shape, strides: tuple[Dim, ...], args: dict[str, Any], output: Any) -> tuple[Dim, ...]:
+    a = _normalize_axis("transpose", "dim0", args["dim0"], len(shape))
+    b = _normalize_axis("transpose", "dim1", args["dim1"], len(shape))
+    out = list(strides)
+    out[a], out[b] = out[b], out[a]
+    return tuple(out)
+
+
+def _expand_strides(shape: Shape, strides: tuple[Dim, ...], args: dict[str, Any], output: Any) -> tuple[Dim, ...]:
+    lead = len(output) - len(shape)
+    return tuple(
+        0 if i < lead or (shape[i - lead] == 1 and size != 1) else strides[i - lead] for i, size in enumerate(output)
+    )
+
+
+def _unsqueeze_strides(shape: Shape, strides: tuple[Dim, ...], args: dict[str, Any], output: Any) -> tuple[Dim, ...]:
+    axis = _normalize_axis("unsqueeze", "dim", args["dim"], len(shape) + 1)
+    new = shape[axis] * strides[axis] if axis < len(shape) else 1
+    return strides[:axis] + (new,) + strides[axis:]
+
+
+def _squeeze_strides(shape: Shape, strides: tuple[Dim, ...], args: dict[str, Any], output: Any) -> tuple[Dim, ...]:
+    axes = _axes("squeeze", "dim", args["dim"], max(len(shape), 1))
+    return tuple(s for i, s in enumerate(strides) if i not in axes)
+
+
+def _index_strides(shape: Shape, strides: tuple[Dim, ...], args: dict[str, Any], output: Any) -> tuple[Dim, ...]:
+    axis = _normalize_axis("index", "dim", args["dim"], len(shape))
+    return strides[:axis] + strides[axis + 1 :]
+
+
+def _slice_strides(shape: Shape, strides: tuple[Dim, ...], args: dict[str, Any], output: Any) -> tuple[Dim, ...]:
+    axis = _normalize_axis("slice", "dim", args["dim"], len(shape))
+    return strides[:axis] + (strides[axis] * args["step"],) + strides[axis + 1 :]
+
+
+def _kept_strides(shape: Shape, strides: tuple[Dim, ...], args: dict[str, Any], output: Any) -> tuple[Dim, ...]:
+    return strides  # the pieces of `split` and `chunk` are narrowed views
+
+
+def view_strides(shape: Shape, strides: tuple[Dim, ...], new: Shape) -> tuple[Dim, ...] | None:
+    """The strides of `new` as a view of a tensor of `shape` and `strides`, or None where torch's `view`
+    refuses it: each run of new dimensions must cover a run of old ones that is contiguous in memory.
+
+    The rule of torch's `computeStride`, over symbolic sizes: a symbolic size is taken to be more than 1,
+    and sizes are compared as expressions.
+    """
+    if not shape:
+        return contiguous_strides(new)
+    out: list[Dim] = [0] * len(new)
+    view_d = len(new) - 1
+    base: Dim = strides[-1]
+    tensor_numel: Dim = 1
+    view_numel: Dim = 1
+    for tensor_d in range(len(shape) - 1, -1, -1):
+        tensor_numel = tensor_numel * shape[tensor_d]
+        if tensor_d == 0 or (shape[tensor_d - 1] != 1 and strides[tensor_d - 1] != tensor_numel * base):
+            # Sizes only grow as they multiply: "!=" stops where torch's "<" does, or never matches.
+            while view_d >= 0 and (view_numel != tensor_numel or new[view_d] == 1):
+                out[view_d] = view_numel * base
+                view_numel = view_numel * new[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return None
+            if tensor_d > 0:
+                base = strides[tensor_d - 1]
+                tensor_numel, view_numel = 1, 1
+    return tuple(out) if view_d == -1 else None
+
+
+def _reshape_values(op: str) -> Any:
+    def values(values: list[Values], args: dict[str, Any], shapes: list[Shape], output: Any) -> Values:
+        known = values[0]
+        strides = None if known.strides is None else view_strides(shapes[0], known.strides, output)
+        if strides is None and known.strides is not None and op == "view":
+            raise ShapeError(
+                f"`view` cannot give {format_shape(shapes[0])} the shape {format_shape(output)}: its elements are not "
+                "laid out in memory in that order (after a `transpose`, `permute`, `expand` or a strided `slice`); "
+                'torch: "view size is not compatible with input tensor\'s size and stride"',
+                "use `reshape`, which copies where a view cannot be made",
+            )
+        if strides is None and op == "reshape":
+            strides = contiguous_strides(output)  # a copy
+        return dataclasses.replace(known, strides=strides)
+
+    return values
+
+
+def _tensor_values(values: list[Values], args: dict[str, Any], shapes: list[Shape], output: Any) -> Values:
+    """A learned tensor has its `dtype` (a floating one: never an index), and is contiguous."""
+    return Values(args["dtype"], strides=contiguous_strides(output))
 
 
 # -- catalog ------------------------------------------------------------------------------------
@@ -511,7 +630,7 @@ def tensor_ops() -> list[OpDef]:
     return reductions + [
         function(
             name="permute",
-            values=_same_values,
+            values=_moved(_permute_strides),
             target="torch.permute",
             args=_args(("dims", _Dims)),
             shape=_permute_shape,
@@ -520,7 +639,7 @@ def tensor_ops() -> list[OpDef]:
         ),
         function(
             name="transpose",
-            values=_same_values,
+            values=_moved(_transpose_strides),
             target="torch.transpose",
             args=_args(("dim0", int), ("dim1", int)),
             shape=_transpose_shape,
@@ -528,7 +647,7 @@ def tensor_ops() -> list[OpDef]:
         ),
         function(
             name="reshape",
-            values=_same_values,
+            values=_reshape_values("reshape"),
             target="torch.reshape",
             args=_args(("shape", _Sizes)),
             shape=_reshape_shape("reshape"),
@@ -538,17 +657,19 @@ def tensor_ops() -> list[OpDef]:
         ),
         function(
             name="view",
-            values=_same_values,
+            values=_reshape_values("view"),
             target="netspec._runtime.view",
             args=_args(("shape", _Sizes)),
             shape=_reshape_shape("view"),
             symbolic=("shape",),
             validate=_sizes_problems("view", "shape"),
-            doc="`reshape` without a copy (the input's memory must allow it), as `Tensor.view`.",
+            doc="`reshape` without a copy, as `Tensor.view`: the input's layout must allow it, which validation "
+            "checks where the layout is known (after `transpose`, `permute`, `expand` or a strided `slice` of an "
+            "input, torch refuses most views; write `reshape` there).",
         ),
         function(
             name="expand",
-            values=_same_values,
+            values=_moved(_expand_strides),
             target="netspec._runtime.expand",
             args=_args(("size", _Sizes)),
             shape=_expand_shape,
@@ -558,7 +679,7 @@ def tensor_ops() -> list[OpDef]:
         ),
         function(
             name="unsqueeze",
-            values=_same_values,
+            values=_moved(_unsqueeze_strides),
             target="torch.unsqueeze",
             args=_args(("dim", int)),
             shape=_unsqueeze_shape,
@@ -566,7 +687,7 @@ def tensor_ops() -> list[OpDef]:
         ),
         function(
             name="squeeze",
-            values=_same_values,
+            values=_moved(_squeeze_strides),
             target="torch.squeeze",
             args=_args(("dim", int | list[int])),
             shape=_squeeze_shape,
@@ -583,7 +704,7 @@ def tensor_ops() -> list[OpDef]:
         ),
         function(
             name="index",
-            values=_same_values,
+            values=_moved(_index_strides),
             target="torch.select",
             args=_args(("dim", int), ("index", int)),
             shape=_index_shape,
@@ -591,7 +712,7 @@ def tensor_ops() -> list[OpDef]:
         ),
         function(
             name="slice",
-            values=_same_values,
+            values=_moved(_slice_strides),
             target="netspec._runtime.slice_dim",
             args=_args(("dim", int), ("start", int | None, None), ("end", int | None, None), ("step", int, 1)),
             shape=_slice_shape,
@@ -600,7 +721,7 @@ def tensor_ops() -> list[OpDef]:
         ),
         function(
             name="split",
-            values=_same_values,
+            values=_moved(_kept_strides),
             target="torch.split",
             args=_args(("split_size_or_sections", int | list[int]), ("dim", int, 1)),
             shape=_split_rule("split"),
@@ -610,7 +731,7 @@ def tensor_ops() -> list[OpDef]:
         ),
         function(
             name="chunk",
-            values=_same_values,
+            values=_moved(_kept_strides),
             target="torch.chunk",
             args=_args(("chunks", int), ("dim", int, 1)),
             shape=_split_rule("chunk"),

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._args import ArgProblem, OpDef, _render, _value_problem
-from ._dims import Dim, Shape, ShapeCheck, ShapeError, Values, format_shape, is_concrete
+from ._dims import Dim, Shape, ShapeCheck, ShapeError, Values, contiguous_strides, format_shape, is_concrete
 from ._rules import _no_macs, _no_params, _normalize_axis
 from ._tensor_ops import _args
 
@@ -145,7 +145,7 @@ def _index_select_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeC
 _INDEX_DTYPES = ("int64", "int32")
 
 
-def _index_select_values(values: list[Values], args: dict[str, Any], shapes: list[Shape]) -> Values:
+def _index_select_values(values: list[Values], args: dict[str, Any], shapes: list[Shape], output: Any) -> Values:
     """The index must be integers (torch: "Expected dtype int32 or int64 for index"), and where its
     values are known (an index buffer netspec computes), positions of the dimension it picks from."""
     table, index = values
@@ -167,7 +167,7 @@ def _index_select_values(values: list[Values], args: dict[str, Any], shapes: lis
                 "make the table as large as the index needs, e.g. `(2 * wh - 1) * (2 * ww - 1)` rows for a "
                 "`RelativePositionIndex` of `window_size` [wh, ww]",
             )
-    return Values(table.dtype)
+    return Values(table.dtype, strides=contiguous_strides(output))
 
 
 def _scale_problems(args: dict[str, Any]) -> list[ArgProblem]:
@@ -185,9 +185,9 @@ def _index_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -
     return ((wh * ww) ** 2,)
 
 
-def _index_values(values: list[Values], args: dict[str, Any], shapes: list[Shape]) -> Values:
+def _index_values(values: list[Values], args: dict[str, Any], shapes: list[Shape], output: Any) -> Values:
     wh, ww = args["window_size"]
-    return Values("int64", 0, (2 * wh - 1) * (2 * ww - 1) - 1)
+    return Values("int64", 0, (2 * wh - 1) * (2 * ww - 1) - 1, contiguous_strides(output))
 
 
 def _index_problems(args: dict[str, Any]) -> list[ArgProblem]:

@@ -221,6 +221,9 @@ EXPECTED: dict[str, list[Want]] = {
     "index_select_range.yaml": [
         Want("NS200", 10, 9, "nodes.bias", "holds values from 0 to 48, but dimension 0 of the input [5, 2] has 5"),
     ],
+    "view_after_transpose.yaml": [
+        Want("NS200", 7, 6, "nodes.v", "`view` cannot give [N, 4, 8] the shape [N, 32]", "use `reshape`"),
+    ],
     "learned_tensor.yaml": [
         Want("NS147", 6, 33, "nodes.scale.shape", "`shape` of `Parameter` must list sizes of at least 1"),
         Want("NS180", 6, 57, "nodes.scale.init.normal.sd", "`normal` has no argument `sd`", "did you mean `std`?"),

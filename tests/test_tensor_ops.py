@@ -466,3 +466,103 @@ def test_reduction_shapes_match_torch(op: str, keepdim: bool, dim: Any) -> None:
     expected = fn(x, dim=dim if dim is not None or op in ("mean", "sum") else [], keepdim=keepdim)
     assert tuple(got.shape) == tuple(expected.shape) == tuple(inferred)
     torch.testing.assert_close(got, expected)
+
+
+@st.composite
+def layouts(draw: st.DrawFn) -> tuple[list[int], list[dict[str, Any]], Any]:
+    """A concrete shape, one or two ops that move its layout, and a torch function doing the same."""
+    shape = draw(st.lists(st.integers(1, 4), min_size=2, max_size=4))
+    nodes: list[dict[str, Any]] = []
+    steps: list[Any] = []
+    current = list(shape)
+    for _ in range(draw(st.integers(1, 2))):
+        rank = len(current)
+        kind = draw(st.sampled_from(["permute", "transpose", "slice", "expand", "unsqueeze", "index"]))
+        if kind == "permute":
+            dims = list(draw(st.permutations(range(rank))))
+            nodes.append({"op": "permute", "dims": dims})
+            steps.append(lambda x, dims=dims: x.permute(*dims))
+            current = [current[d] for d in dims]
+        elif kind == "transpose":
+            a, b = draw(st.integers(0, rank - 1)), draw(st.integers(0, rank - 1))
+            nodes.append({"op": "transpose", "dim0": a, "dim1": b})
+            steps.append(lambda x, a=a, b=b: x.transpose(a, b))
+            current[a], current[b] = current[b], current[a]
+        elif kind == "slice":
+            dim, step = draw(st.integers(0, rank - 1)), draw(st.integers(1, 2))
+            nodes.append({"op": "slice", "dim": dim, "step": step})
+            steps.append(lambda x, dim=dim, step=step: x[(slice(None),) * dim + (slice(None, None, step),)])
+            current[dim] = -(-current[dim] // step)
+        elif kind == "expand":
+            size = [3 if s == 1 else -1 for s in current]
+            nodes.append({"op": "expand", "size": size})
+            steps.append(lambda x, size=size: x.expand(*size))
+            current = [3 if s == 1 else s for s in current]
+        elif kind == "unsqueeze":
+            dim = draw(st.integers(0, rank))
+            nodes.append({"op": "unsqueeze", "dim": dim})
+            steps.append(lambda x, dim=dim: x.unsqueeze(dim))
+            current.insert(dim, 1)
+        elif rank > 1:
+            dim = draw(st.integers(0, rank - 1))
+            nodes.append({"op": "index", "dim": dim, "index": 0})
+            steps.append(lambda x, dim=dim: x.select(dim, 0))
+            current.pop(dim)
+    # The view: merge two neighbouring dimensions, flatten everything, or split one.
+    target = draw(st.sampled_from(["merge", "flat", "split"]))
+    if target == "merge" and len(current) >= 2:
+        at = draw(st.integers(0, len(current) - 2))
+        new = current[:at] + [current[at] * current[at + 1]] + current[at + 2 :]
+    elif target == "split" and any(s % 2 == 0 for s in current):
+        at = next(i for i, s in enumerate(current) if s % 2 == 0)
+        new = current[:at] + [2, current[at] // 2] + current[at + 1 :]
+    else:
+        new = [-1]
+    nodes.append({"op": "view", "shape": new})
+
+    def torch_fn(x: torch.Tensor) -> torch.Tensor:
+        for step_fn in steps:
+            x = step_fn(x)
+        return x.view(new)
+
+    return shape, nodes, torch_fn
+
+
+@settings(max_examples=150, deadline=None)
+@given(layouts())
+def test_view_is_refused_exactly_where_torch_refuses_it(case: tuple[list[int], list[dict[str, Any]], Any]) -> None:
+    shape, chain, torch_fn = case
+    x = torch.randn(shape)
+    try:
+        expected = torch_fn(x)
+    except RuntimeError as err:
+        assert "view size is not compatible" in str(err)
+        expected = None
+    nodes = {f"n{i}": node for i, node in enumerate(chain)}
+    spec = _spec(shape, nodes)
+    if expected is None:
+        with pytest.raises(netspec.SpecError) as caught:
+            netspec.infer_shapes(spec)
+        (error,) = caught.value.errors
+        assert error.path == f"nodes.n{len(chain) - 1}" and "use `reshape`" in (error.hint or "")
+    else:
+        assert tuple(netspec.infer_shapes(spec)[f"n{len(chain) - 1}"]) == tuple(expected.shape)
+
+
+def test_a_view_that_torch_accepts_after_a_transpose_still_validates() -> None:
+    # [N, 8, 4] -> [N, 4, 8]: splitting a dimension, or merging after transposing back, is a view.
+    nodes = {
+        "t": {"op": "transpose", "dim0": 1, "dim1": 2},
+        "split": {"op": "view", "shape": ["N", 4, 2, 4]},
+        "back": {"op": "transpose", "in": "t", "dim0": 1, "dim1": 2},
+        "merged": {"op": "view", "shape": ["N", 32]},
+        "copy": {"op": "reshape", "in": "t", "shape": ["N", 32]},
+        "after": {"op": "view", "shape": ["N", 4, 8]},
+    }
+    spec = _spec(["N", 8, 4], nodes, ["split", "merged", "after"])
+    model = netspec.build(spec)
+    x = torch.randn(2, 8, 4)
+    for got, want in zip(
+        model(x), (x.transpose(1, 2).view(2, 4, 2, 4), x.view(2, 32), x.transpose(1, 2).reshape(2, 32).view(2, 4, 8))
+    ):
+        torch.testing.assert_close(got, want)
