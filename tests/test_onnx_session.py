@@ -91,3 +91,13 @@ def test_a_wrong_shape_is_netspecs_diagnostic(model_bytes: bytes) -> None:
     session = netspec.onnx_session(model_bytes)
     with pytest.raises(netspec.SpecError, match="NS171"):
         session.run(None, {"x": np.zeros((2, 5), dtype=np.float32)})
+
+
+def test_an_array_without_a_concrete_shape_is_a_type_error(model_bytes: bytes) -> None:
+    class Symbolic:
+        shape = (None, 4)
+        dtype = np.dtype("float32")
+
+    session = netspec.onnx_session(model_bytes)
+    with pytest.raises(TypeError, match="input `x` has no concrete shape"):
+        session.run(None, {"x": Symbolic()})
