@@ -500,7 +500,7 @@ NOTHING_BEYOND_TYPES: frozenset[str] = frozenset({
     "Identity", "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "SiLU", "Mish", "Sigmoid", "Tanh", "Hardswish",
     "Hardsigmoid", "Softplus", "Softmax", "LogSoftmax", "ZeroPad2d", "add", "mul", "matmul", "concat", "crop",
     "transpose", "unsqueeze", "index", "patch_merge", "index_select", "scale",
-    "normalize", "exp",
+    "normalize", "exp", "linear",
 })
 # fmt: on
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from ._args import ArgProblem, OpDef, _render, _value_problem
 from ._dims import Dim, Shape, ShapeCheck, ShapeError, Values, contiguous_strides, format_shape, is_concrete
-from ._rules import _no_macs, _no_params, _normalize_axis
+from ._rules import _elements, _no_macs, _no_params, _normalize_axis
 from ._tensor_ops import _args
 
 __all__ = ["window_ops"]
@@ -228,6 +228,31 @@ def _clamp_problems(args: dict[str, Any]) -> list[ArgProblem]:
     return []
 
 
+def _linear_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
+    x, weight = inputs[0], inputs[1]
+    if not x or len(weight) != 2:
+        raise ShapeError(
+            f"`linear` takes an input [..., in] and a weight [out, in], got {format_shape(x)} and {format_shape(weight)}"
+        )
+    if is_concrete(x[-1] - weight[1]) and x[-1] != weight[1]:
+        raise ShapeError(
+            f"the input {format_shape(x)} of `linear` has {x[-1]} features, but its weight {format_shape(weight)} "
+            f"takes {weight[1]}"
+        )
+    check.equal(x[-1], weight[1], "the features of the `linear` input and its weight")
+    if len(inputs) == 3:
+        bias = inputs[2]
+        if len(bias) != 1 or (is_concrete(bias[0] - weight[0]) and bias[0] != weight[0]):
+            raise ShapeError(f"the bias {format_shape(bias)} of `linear` must be [{weight[0]}], one per output")
+    return tuple(x[:-1]) + (weight[0],)
+
+
+def _linear_macs(inputs: list[Shape], output: Shape, args: dict[str, Any]) -> int:
+    inner = inputs[1][1]
+    assert is_concrete(inner)  # node_macs calls MAC rules only on shapes of plain integers
+    return _elements(output) * inner
+
+
 def _same_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     return inputs[0]
 
@@ -308,6 +333,19 @@ def window_ops() -> list[OpDef]:
             shape=_same_shape,
             validate=_scale_problems,
             doc="Multiply by the number `by` (`x * by`), as attention scales its queries.",
+        ),
+        OpDef(
+            name="linear",
+            kind="function",
+            target="torch.nn.functional.linear",
+            args=_args(),
+            shape=_linear_shape,
+            min_inputs=2,
+            max_inputs=3,
+            macs=_linear_macs,
+            param_count=_no_params,
+            doc="`x @ weight.T + bias` of an input, a weight [out, in] and a bias [out] that other nodes give "
+            "(`Parameter` nodes, or a bias changed first), as `torch.nn.functional.linear`.",
         ),
         function(
             name="normalize",

@@ -593,4 +593,5 @@ REFERENCE_MODELS: dict[str, Callable[..., nn.Module]] = {
     "vgg11_bn": torchvision_model("vgg11_bn"),
     "regnet_y_400mf": torchvision_model("regnet_y_400mf"),
     "swin_t": torchvision_model("swin_t"),
+    "swin_v2_t": torchvision_model("swin_v2_t"),
 }

@@ -35,6 +35,7 @@ EXPECTED_SPECS = [
     "resnet50",
     "shufflenet_v2_x1_0",
     "swin_t",
+    "swin_v2_t",
     "unet",
     "unet-same",
     "unet3d",
@@ -60,6 +61,7 @@ PUBLISHED_PARAMETERS = {
     "densenet121": 7_978_856,
     "regnet_y_400mf": 4_344_144,
     "swin_t": 28_288_354,
+    "swin_v2_t": 28_351_570,
 }
 
 # Specs too large to build twice at their defaults in a test run (VGG's classifier alone is 120 M
@@ -93,6 +95,7 @@ SMALL_RUNS: dict[str, tuple[dict[str, Any], tuple[int, ...]]] = {
     "convnext_tiny": ({"num_classes": 10}, (1, 3, 32, 32)),
     "vit_b_16": ({"num_classes": 10}, (1, 3, 224, 224)),  # the position embedding fixes the size
     "swin_t": ({"num_classes": 10}, (1, 3, 64, 64)),  # windows padded from stage 1 on
+    "swin_v2_t": ({"num_classes": 10}, (1, 3, 64, 64)),
 }
 
 # Specs whose reference draws its initial parameters in another order, so that one seed cannot
@@ -105,6 +108,7 @@ DIFFERENT_DRAW_ORDER = {
     "vit_b_16",
     # torchvision draws each attention's bias table after its `qkv` and `proj`, which it registers after.
     "swin_t",
+    "swin_v2_t",
 }
 
 RESNETS = ["resnet18", "resnet34", "resnet50"]

@@ -300,6 +300,7 @@ SMALL = {
     "shufflenet_v2_x1_0": {"num_classes": 10},
     "deeplabv3_resnet50": {"num_classes": 5},
     "convnext_tiny": {"depths": [1, 1, 2, 1], "widths": [8, 16, 32, 64], "num_classes": 10},
+    "swin_v2_t": {"embed_dim": 8, "depths": [2, 2, 2, 2], "num_heads": [1, 1, 2, 2], "num_classes": 10},
     "swin_t": {"embed_dim": 8, "depths": [2, 2, 2, 2], "num_heads": [1, 1, 2, 2], "num_classes": 10},
     "vit_b_16": {"image_size": 32, "num_layers": 2, "num_heads": 2, "hidden_dim": 16, "mlp_dim": 32, "num_classes": 10},
     "densenet121": {"num_classes": 10, "block_config": [1, 1, 1, 1]},

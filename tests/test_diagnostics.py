@@ -199,6 +199,7 @@ EXPECTED: dict[str, list[Want]] = {
         Want("NS200", 11, 11, "nodes.masked", "the scores [4*N, 1, 49, 32] of `window_mask` have 32 tokens"),
         Want("NS200", 12, 11, "nodes.merged", "`patch_merge` expects a channels-last map [..., H, W, C]"),
         Want("NS200", 14, 9, "nodes.rows", "the index [169, 4] of `index_select` must have one dimension"),
+        Want("NS200", 15, 8, "nodes.lin", "the input [N, 14, 14, 32] of `linear` has 32 features"),
     ],
     "window_count.yaml": [
         Want("NS202", 8, 11, "nodes.undone", "the windows of the `window_reverse` input [4*N, 49, 32] and of the map"),

@@ -2,7 +2,8 @@
 weights loaded strictly, a fresh build's relative position index equal to torchvision's, equal
 outputs in eval mode and (under one seed, stochastic depth and dropout drawing) in train mode, MACs
 within 1% of torchvision's published figure, and builds that `torch.compile` (fullgraph) and
-`torch.export` take. swin_s and swin_b are the same spec with other parameters.
+`torch.export` take. swin_s and swin_b are the same spec with other parameters; swin_v2_t (cosine
+attention, the MLP's continuous position bias, post-norm blocks) is checked the same way.
 
 The full-size network is compared once at 64 x 64 (the windows of every stage need padding there,
 and the last two stages are covered by one window, so their shift is ignored); the other checks
@@ -147,3 +148,49 @@ def test_from_module_names_what_it_cannot_say_of_swin_v2() -> None:
     )
     with pytest.raises(netspec.ModuleImportError, match="shifted_window_attention"):
         netspec.from_module(theirs, inputs={"x": [1, 3, 32, 32]})
+
+
+V2_SMALL = {"embed_dim": 8, "depths": [1, 2, 1, 1], "num_heads": [1, 2, 2, 4], "num_classes": 5}
+
+
+def test_swin_v2_t_is_torchvisions() -> None:
+    ours = netspec.build("swin_v2_t")
+    theirs = torchvision.models.swin_v2_t()
+    _compare(ours, theirs, torch.randn(1, 3, 64, 64))
+    meta = torchvision.models.Swin_V2_T_Weights.IMAGENET1K_V1.meta
+    assert netspec.count_params("swin_v2_t") == meta["num_params"]
+    macs = netspec.summarize("swin_v2_t").totals.macs
+    assert macs == pytest.approx(meta["_ops"] * 1e9, rel=0.01)
+
+
+def test_small_swin_v2_with_dropout_draws_what_torchvision_draws() -> None:
+    from torchvision.models.swin_transformer import PatchMergingV2, SwinTransformerBlockV2
+
+    params = {**V2_SMALL, "dropout": 0.1, "attention_dropout": 0.2, "stochastic_depth_prob": 0.5, "window_size": 4}
+    ours = netspec.build("swin_v2_t", params=params)
+    theirs = SwinTransformer(
+        [4, 4],
+        8,
+        params["depths"],
+        params["num_heads"],
+        [4, 4],
+        dropout=0.1,
+        attention_dropout=0.2,
+        stochastic_depth_prob=0.5,
+        num_classes=5,
+        block=SwinTransformerBlockV2,
+        downsample_layer=PatchMergingV2,
+    )
+    _compare(ours, theirs, torch.randn(2, 3, 44, 60))
+
+
+def test_swin_v2_compiles_with_fullgraph_and_exports() -> None:
+    model = netspec.build("swin_v2_t", params=V2_SMALL).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        expected = model(x)
+        compiled = torch.compile(model, fullgraph=True, backend="eager")
+        torch.testing.assert_close(compiled(x), expected)
+    batch = torch.export.Dim("batch", min=1, max=64)
+    exported = torch.export.export(model, (x,), dynamic_shapes={"x": {0: batch}})
+    torch.testing.assert_close(exported.module()(x[:1]), expected[:1])

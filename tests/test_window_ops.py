@@ -280,3 +280,22 @@ def test_index_select_refuses_an_index_past_the_table_as_torch_does(rows: int, f
             netspec.validate(spec)
         with pytest.raises(netspec.SpecError, match="index out of range in self"):
             netspec.export_python(spec)  # refused as validation refuses it, not in the exporter
+
+
+def test_linear_applies_the_tensors_other_nodes_give() -> None:
+    spec = _spec(
+        {"x": [2, 5, 3]},
+        {
+            "weight": {"op": "Parameter", "shape": [4, 3], "init": "ones"},
+            "bias": {"op": "Parameter", "shape": [4], "init": {"constant": 0.5}},
+            "out": {"op": "linear", "in": ["x", "weight", "bias"]},
+            "plain": {"op": "linear", "in": ["x", "weight"]},
+        },
+        ["out", "plain"],
+    )
+    model = netspec.build(spec)
+    x = torch.randn(2, 5, 3)
+    out, plain = model(x)
+    assert torch.equal(out, torch.nn.functional.linear(x, model.weight, model.bias))
+    assert torch.equal(plain, x @ model.weight.T) and tuple(out.shape) == netspec.infer_shapes(spec)["out"]
+    assert netspec.summarize(spec).totals.macs == 2 * (2 * 5 * 4 * 3)

@@ -35,6 +35,7 @@ TORCHVISION_MACS: dict[str, tuple[str, float, str | None]] = {
     "efficientnet_b0": ("EfficientNet_B0_Weights.IMAGENET1K_V1", 0.386, None),
     "shufflenet_v2_x1_0": ("ShuffleNet_V2_X1_0_Weights.IMAGENET1K_V1", 0.145, None),
     "swin_t": ("Swin_T_Weights.IMAGENET1K_V1", 4.491, None),
+    "swin_v2_t": ("Swin_V2_T_Weights.IMAGENET1K_V1", 5.94, None),
     "deeplabv3_resnet50": (
         "DeepLabV3_ResNet50_Weights.COCO_WITH_VOC_LABELS_V1",
         178.722,
