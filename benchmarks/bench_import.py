@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -337,7 +337,7 @@ def _read(path: Path) -> dict[str, dict[str, Any]]:
     return rows
 
 
-def report(rows: list[dict[str, Any]], *, markdown: bool = False) -> str:
+def report(rows: list[dict[str, Any]], *, markdown: bool = False, missing: Sequence[str] = ()) -> str:
     """The per-model table and the totals, as text (or as the Markdown of docs/import.md)."""
     out: list[str] = []
     if markdown:
@@ -387,8 +387,13 @@ def report(rows: list[dict[str, Any]], *, markdown: bool = False) -> str:
     out.append(f"outputs equal (round-trip exactly): {len(ok)}/{len(traceable)} ({share:.1f}% of the traceable)")
     if ok:
         spec = sum(int(r["spec_lines"]) for r in ok)
-        src = sum(int(r["source_lines"]) for r in ok)
-        out.append(f"spec lines {spec} against {src} torchvision source lines (the files defining the models)")
+        files = {str(r.get("source_file")): int(r["source_lines"]) for r in ok}
+        out.append(
+            f"spec lines of the {len(ok)} round-tripped: {spec} (median {sorted(int(r['spec_lines']) for r in ok)[len(ok) // 2]}), "
+            f"against {sum(files.values())} lines of the {len(files)} torchvision files that define them"
+        )
+    if missing:
+        out.append(f"not run yet: {len(missing)} ({', '.join(missing)})")
     return "\n".join(out)
 
 
@@ -411,7 +416,8 @@ def main() -> None:
     done = _read(results) if results else {}
     models = _models(args.models)
     if args.report:
-        print(report([done[n] for _, n in models if n in done], markdown=args.markdown))
+        missing = [n for _, n in models if n not in done]
+        print(report([done[n] for _, n in models if n in done], markdown=args.markdown, missing=missing))
         return
     start = time.monotonic()
     rows = []
