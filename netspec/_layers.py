@@ -32,13 +32,14 @@ from ._args import (
     _value_problem,
     _values,
 )
-from ._dims import Dim, Shape, ShapeCheck, ShapeError, format_shape
+from ._dims import Dim, Shape, ShapeCheck, ShapeError, Values, format_shape
 from ._errors import did_you_mean
 from ._rules import (
     _AXIS_NAMES,
     _MODE_RANKS,
     _check_channels,
     _concrete,
+    _contiguous_values,
     _elements,
     _expect_ranks,
     _expect_spatial_rank,
@@ -675,6 +676,7 @@ def _module_op(
     checks: Callable[[str, dict[str, Any]], list[ArgProblem]] | None = None,
     exclude: Iterable[str] = (),
     path: str | None = None,
+    values: Callable[[list[Values], dict[str, Any], list[Shape], Any], Values] | None = None,
 ) -> OpDef:
     """The catalog entry of the `torch.nn` class `name` (or the class at dotted `path`).
 
@@ -701,6 +703,7 @@ def _module_op(
         buffer_count=buffers,
         doc=found.doc,
         validate=_validator(name, checks),
+        values=values,
     )
 
 
@@ -796,6 +799,7 @@ def _other_ops() -> list[OpDef]:
             inferred=("in_features",),
             macs=_linear_macs,
             params=_linear_params,
+            values=_contiguous_values,
         ),
         _module_op(
             "GroupNorm",

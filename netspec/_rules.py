@@ -13,7 +13,7 @@ from fractions import Fraction
 from typing import Any, cast
 
 from ._args import _join_or, _mismatch_hint, _mismatch_message, _render
-from ._dims import Dim, Shape, ShapeCheck, ShapeError, format_shape, is_concrete
+from ._dims import Dim, Shape, ShapeCheck, ShapeError, Values, contiguous_strides, format_shape, is_concrete
 
 __all__: list[str] = []  # private helpers, imported by name by `_layers` and `_edge_ops`
 
@@ -116,3 +116,9 @@ def _scaled(op: str, size: Dim, scale: float) -> Dim:
             "use an integer `scale_factor` (or a fraction such as 0.5), or give `size`",
         )
     return (size * exact.numerator) // exact.denominator
+
+
+def _contiguous_values(values: list[Values], args: dict[str, Any], shapes: list[Shape], output: Any) -> Values:
+    """Ops whose output is a new contiguous tensor of the input's dtype, whatever the input's layout
+    (`Linear`, `matmul`; not a convolution, whose output follows a channels-last input)."""
+    return Values(values[0].dtype if values else None, strides=contiguous_strides(output))

@@ -32,7 +32,7 @@ from ._dims import (
     is_concrete,
 )
 from ._errors import did_you_mean
-from ._rules import _elements, _no_macs, _no_params, _normalize_axis, _numel
+from ._rules import _contiguous_values, _elements, _no_macs, _no_params, _normalize_axis, _numel
 
 __all__ = ["INIT_NAMES", "TENSOR_DTYPES", "broadcast", "tensor_ops"]
 
@@ -749,6 +749,7 @@ def tensor_ops() -> list[OpDef]:
             max_inputs=2,
             macs=_matmul_macs,
             param_count=_no_params,
+            values=_contiguous_values,
             doc="Matrix product of two tensors, batch dimensions broadcast (as `torch.matmul`).",
         ),
         OpDef(

@@ -566,3 +566,43 @@ def test_a_view_that_torch_accepts_after_a_transpose_still_validates() -> None:
         model(x), (x.transpose(1, 2).view(2, 4, 2, 4), x.view(2, 32), x.transpose(1, 2).reshape(2, 32).view(2, 4, 8))
     ):
         torch.testing.assert_close(got, want)
+
+
+_LINEAR = torch.nn.Linear(8, 8)
+
+
+@pytest.mark.parametrize(
+    ("chain", "torch_fn"),
+    [
+        ([{"op": "Linear", "out_features": 8}, {"op": "view", "shape": ["N", 40]}], lambda x: _LINEAR(x).view(2, 40)),
+        (
+            [{"op": "Linear", "out_features": 8}, {"op": "transpose", "dim0": 1, "dim1": 2}, {"op": "view", "shape": ["N", 40]}],
+            lambda x: _LINEAR(x).transpose(1, 2).view(2, 40),
+        ),
+        (
+            [{"op": "transpose", "dim0": 1, "dim1": 2}, {"op": "matmul", "in": ["n0", "x"]}, {"op": "view", "shape": ["N", 64]}],
+            lambda x: (x.transpose(1, 2) @ x).view(2, 64),
+        ),
+        (
+            [{"op": "unsqueeze", "dim": 1}, {"op": "squeeze", "dim": 1}, {"op": "permute", "dims": [0, 2, 1]}, {"op": "view", "shape": ["N", 40]}],
+            lambda x: x.unsqueeze(1).squeeze(1).permute(0, 2, 1).view(2, 40),
+        ),
+        (
+            [{"op": "unsqueeze", "dim": 3}, {"op": "squeeze", "dim": 3}, {"op": "view", "shape": ["N", 40]}],
+            lambda x: x.unsqueeze(3).squeeze(3).view(2, 40),
+        ),
+    ],
+)  # fmt: skip
+def test_view_after_layers_follows_their_layout(chain: list[dict[str, Any]], torch_fn: Any) -> None:
+    # A Linear's or a matmul's output is a new contiguous tensor, whatever its inputs' layout.
+    try:
+        expected = torch_fn(torch.randn(2, 5, 8))
+    except RuntimeError as err:
+        assert "view size is not compatible" in str(err)
+        expected = None
+    spec = _spec(["N", 5, 8], {f"n{i}": node for i, node in enumerate(chain)})
+    if expected is None:
+        with pytest.raises(netspec.SpecError, match="use `reshape`"):
+            netspec.infer_shapes(spec)
+    else:
+        assert tuple(netspec.build(spec)(torch.randn(2, 5, 8)).shape) == tuple(expected.shape)
