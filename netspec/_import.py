@@ -174,6 +174,38 @@ def _swin_attention(tracer: fx.Tracer, module: Any, x: Any) -> Any:
     return _window_op(tracer, "window_reverse", out, x, window_size=window, shift_size=shift)
 
 
+def _swin_attention_v2(tracer: fx.Tracer, module: Any, x: Any) -> Any:
+    """`ShiftedWindowAttentionV2.forward`: the continuous position bias (the coords table through
+    `cpb_mlp`, rows picked by the index buffer, 16 * sigmoid), cosine attention scaled by
+    exp(logit_scale) at most 100, and `qkv` applied with its key bias zeroed, as torchvision does in
+    every forward (its weight and bias are `Parameter` nodes at their names, applied by `linear`)."""
+    window, shift = [int(w) for w in module.window_size], [int(s) for s in module.shift_size]
+    heads, tokens, width = int(module.num_heads), window[0] * window[1], int(module.proj.in_features)
+    table = module.cpb_mlp(module.relative_coords_table).reshape(-1, heads)
+    bias = _window_op(tracer, "index_select", table, module.relative_position_index)
+    bias = bias.reshape(tokens, tokens, -1).permute(2, 0, 1).unsqueeze(0)
+    bias = _window_op(tracer, "scale", torch.sigmoid(bias), by=16.0)
+    windows = _window_op(tracer, "window_partition", x, window_size=window, shift_size=shift)
+    if module.qkv._parameters.get("bias") is None:  # not `module.qkv.bias`: fx would record the read
+        qkv = module.qkv(windows)
+    else:
+        weight = module.qkv.weight  # read first: the state dict lists the weight before the bias
+        qkv_bias, length = module.qkv.bias, int(module.qkv.out_features) // 3
+        zero = _window_op(tracer, "clamp", qkv_bias[length : 2 * length], min=0.0, max=0.0)
+        qkv_bias = torch.cat([qkv_bias[:length], zero, qkv_bias[2 * length :]], 0)
+        qkv = _window_op(tracer, "linear", windows, weight, qkv_bias)
+    qkv = qkv.reshape(-1, tokens, 3, heads, width // heads).permute(2, 0, 3, 1, 4)
+    q = _window_op(tracer, "normalize", torch.select(qkv, 0, 0), dim=-1)
+    k = _window_op(tracer, "normalize", torch.select(qkv, 0, 1), dim=-1)
+    logit_scale = _window_op(tracer, "exp", _window_op(tracer, "clamp", module.logit_scale, max=math.log(100.0)))
+    scores = torch.matmul(q, torch.transpose(k, -2, -1)) * logit_scale + bias
+    scores = _window_op(tracer, "window_mask", scores, x, window_size=window, shift_size=shift)
+    weights = F.dropout(F.softmax(scores, dim=-1), float(module.attention_dropout))
+    mixed = torch.matmul(weights, torch.select(qkv, 0, 2)).transpose(1, 2).reshape(-1, tokens, width)
+    out = F.dropout(module.proj(mixed), float(module.dropout))
+    return _window_op(tracer, "window_reverse", out, x, window_size=window, shift_size=shift)
+
+
 def _swin_merging(tracer: fx.Tracer, module: Any, x: Any) -> Any:
     """`PatchMerging.forward` (normalise, then reduce) and `PatchMergingV2`'s (reduce, then normalise)."""
     merged = _window_op(tracer, "patch_merge", x)
@@ -184,6 +216,7 @@ def _swin_merging(tracer: fx.Tracer, module: Any, x: Any) -> Any:
 
 _SWIN_FORWARDS: dict[str, Callable[[fx.Tracer, Any, Any], Any]] = {
     "ShiftedWindowAttention": _swin_attention,
+    "ShiftedWindowAttentionV2": _swin_attention_v2,
     "PatchMerging": _swin_merging,
     "PatchMergingV2": _swin_merging,
 }
@@ -536,6 +569,18 @@ def _position_window(value: torch.Tensor) -> list[int] | None:
     return None
 
 
+def _coords_window(value: torch.Tensor) -> list[int] | None:
+    """The window whose relative coords table (`RelativeCoordsTable`, Swin v2's) `value` is, if it is one."""
+    if value.dim() != 4 or value.dtype != torch.float32 or value.shape[0] != 1 or value.shape[3] != 2:
+        return None
+    height, width = int(value.shape[1]), int(value.shape[2])
+    op = catalog().get("RelativeCoordsTable")
+    if op is None or height % 2 == 0 or width % 2 == 0 or height < 3 or width < 3:
+        return None
+    window = [(height + 1) // 2, (width + 1) // 2]
+    return window if torch.equal(op.resolve()(window), value) else None
+
+
 def _number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -858,6 +903,13 @@ class _Importer:
                 raise _Skip
             window_args: dict[str, Any] = {"window_size": window, **({} if persistent else {"persistent": False})}
             item = _Op(node, "RelativePositionIndex", window_args, [], module_path=path)  # Swin's index table
+            self.ops_by_node[node] = item
+            self.order.append(item)
+            return
+        coords = _coords_window(value) if is_buffer else None
+        if coords is not None:
+            coords_args: dict[str, Any] = {"window_size": coords, **({} if persistent else {"persistent": False})}
+            item = _Op(node, "RelativeCoordsTable", coords_args, [], module_path=path)  # Swin v2's offsets
             self.ops_by_node[node] = item
             self.order.append(item)
             return
@@ -2140,7 +2192,7 @@ def _render(
         for block in used:
             lines.append(f"  # {block.source}")
             lines.append(f"  {block.name}:")
-            if block.body.inputs != ["x"]:
+            if block.body.inputs and block.body.inputs != ["x"]:
                 lines.append(f"    inputs: {_scalar(block.body.inputs)}")
             if block.params:
                 lines.append("    params: {" + ", ".join(f"{k}: {_scalar(v)}" for k, v in block.params.items()) + "}")

@@ -140,14 +140,47 @@ def test_from_module_imports_torchvisions_swin_with_the_window_ops() -> None:
     _compare(ours, theirs, torch.randn(2, 3, 50, 64), ordered=False)
 
 
-def test_from_module_names_what_it_cannot_say_of_swin_v2() -> None:
+def test_from_module_imports_torchvisions_swin_v2_with_the_window_ops() -> None:
+    """Swin v2's attention is said with the window ops too: the coords table and the index are the
+    buffer ops (a fresh build computes torchvision's), `qkv` applies its weight and a bias whose key
+    part is zeroed in every forward, and the spec computes what torchvision computes, padded windows,
+    shifts, dropout and stochastic depth included."""
     from torchvision.models.swin_transformer import PatchMergingV2, SwinTransformerBlockV2
 
     theirs = SwinTransformer(
-        [4, 4], 8, [2, 2, 2, 2], [1, 2, 2, 4], [4, 4], block=SwinTransformerBlockV2, downsample_layer=PatchMergingV2
+        [4, 4],
+        8,
+        [2, 2, 2, 2],
+        [1, 2, 2, 4],
+        [4, 4],
+        dropout=0.1,
+        attention_dropout=0.2,
+        stochastic_depth_prob=0.5,
+        num_classes=5,
+        block=SwinTransformerBlockV2,
+        downsample_layer=PatchMergingV2,
     )
-    with pytest.raises(netspec.ModuleImportError, match="shifted_window_attention"):
-        netspec.from_module(theirs, inputs={"x": [1, 3, 32, 32]})
+    text = netspec.from_module(theirs, inputs={"x": [2, 3, 32, 32]})
+    for op in ("RelativeCoordsTable", "RelativePositionIndex", "linear", "normalize", "window_mask", "patch_merge"):
+        assert f"op: {op}" in text or f": {op}\n" in text
+    ours = netspec.build(netspec.loads(text))
+    fresh = ours.state_dict()
+    for key, value in theirs.state_dict().items():  # the buffers of a fresh build are torchvision's
+        if key.endswith(("relative_coords_table", "relative_position_index")):
+            assert torch.equal(fresh[key], value), key
+    with torch.no_grad():  # a key bias that the weights hold is still zeroed by the forward
+        for module in theirs.modules():
+            if type(module).__name__ == "ShiftedWindowAttentionV2":
+                module.qkv.bias.normal_()
+    _compare(ours, theirs, torch.randn(2, 3, 44, 60), ordered=False)
+
+
+def test_from_module_imports_swin_v2_attention_without_a_qkv_bias() -> None:
+    from torchvision.models.swin_transformer import ShiftedWindowAttentionV2
+
+    theirs = torch.nn.Sequential(ShiftedWindowAttentionV2(8, [4, 3], [2, 1], 2, qkv_bias=False, proj_bias=False))
+    ours = netspec.build(netspec.loads(netspec.from_module(theirs, inputs={"x": [2, 10, 12, 8]})))
+    _compare(ours, theirs, torch.randn(2, 10, 12, 8), ordered=False)
 
 
 V2_SMALL = {"embed_dim": 8, "depths": [1, 2, 1, 1], "num_heads": [1, 2, 2, 4], "num_classes": 5}
