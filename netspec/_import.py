@@ -552,7 +552,7 @@ _RESHAPE = {"view", "reshape", torch.reshape}
 
 def _position_window(value: torch.Tensor) -> list[int] | None:
     """The window whose relative position index (`RelativePositionIndex`) `value` is, if it is one."""
-    if value.dim() != 1 or value.dtype != torch.int64:
+    if value.dtype != torch.int64 or not (value.dim() == 1 or (value.dim() == 2 and value.shape[0] == value.shape[1])):
         return None
     tokens = math.isqrt(value.numel())
     if tokens * tokens != value.numel() or tokens == 0:
@@ -564,7 +564,7 @@ def _position_window(value: torch.Tensor) -> list[int] | None:
     for height in range(1, tokens + 1):
         if tokens % height == 0:
             window = [height, tokens // height]
-            if torch.equal(relative_position_index(window), value):
+            if torch.equal(relative_position_index(window).reshape(value.shape), value):
                 return window
     return None
 
@@ -902,6 +902,8 @@ class _Importer:
                 )
                 raise _Skip
             window_args: dict[str, Any] = {"window_size": window, **({} if persistent else {"persistent": False})}
+            if value.dim() == 2:
+                window_args["flat"] = False  # MaxViT's [T, T]
             item = _Op(node, "RelativePositionIndex", window_args, [], module_path=path)  # Swin's index table
             self.ops_by_node[node] = item
             self.order.append(item)

@@ -182,7 +182,7 @@ def _scale_problems(args: dict[str, Any]) -> list[ArgProblem]:
 
 def _index_shape(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape:
     wh, ww = args["window_size"]
-    return ((wh * ww) ** 2,)
+    return ((wh * ww) ** 2,) if args.get("flat", True) else (wh * ww, wh * ww)
 
 
 def _index_values(values: list[Values], args: dict[str, Any], shapes: list[Shape], output: Any) -> Values:
@@ -388,7 +388,7 @@ def window_ops() -> list[OpDef]:
             name="RelativePositionIndex",
             kind="tensor",
             target="netspec._windows.relative_position_index",
-            args=_args(("window_size", _Window), ("persistent", bool, True)),
+            args=_args(("window_size", _Window), ("persistent", bool, True), ("flat", bool, True)),
             shape=_index_shape,
             values=_index_values,
             min_inputs=0,
@@ -397,6 +397,7 @@ def window_ops() -> list[OpDef]:
             param_count=_no_params,
             validate=_index_problems,
             doc="A buffer of int64 [(wh * ww)^2]: for each (query, key) pair of a window's tokens, the row of a "
-            "relative position bias table [(2wh - 1) * (2ww - 1), heads] that holds their offset.",
+            "relative position bias table [(2wh - 1) * (2ww - 1), heads] that holds their offset; with "
+            "`flat: false` laid out [wh * ww, wh * ww], one row per query (MaxViT's).",
         ),
     ]

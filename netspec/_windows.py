@@ -109,15 +109,17 @@ def patch_merge(x: Tensor) -> Tensor:
     return torch.cat(parts, -1)
 
 
-def relative_position_index(window_size: list[int], persistent: bool = True) -> Tensor:
+def relative_position_index(window_size: list[int], persistent: bool = True, flat: bool = True) -> Tensor:
     """For each (query, key) pair of a window's tokens, row-major, the row of the relative position
-    bias table that holds their offset: (dy + wh - 1) * (2ww - 1) + (dx + ww - 1), as int64 [T * T]."""
+    bias table that holds their offset: (dy + wh - 1) * (2ww - 1) + (dx + ww - 1), as int64 [T * T]
+    (Swin's layout), or [T, T] with `flat=False` (MaxViT's)."""
     wh, ww = window_size[0], window_size[1]
     rows = torch.arange(wh).repeat_interleave(ww)
     cols = torch.arange(ww).repeat(wh)
     dy = rows[:, None] - rows[None, :] + (wh - 1)
     dx = cols[:, None] - cols[None, :] + (ww - 1)
-    return (dy * (2 * ww - 1) + dx).flatten()
+    index = dy * (2 * ww - 1) + dx
+    return index.flatten() if flat else index
 
 
 def relative_coords_table(window_size: list[int], persistent: bool = True) -> Tensor:

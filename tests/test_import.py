@@ -282,6 +282,21 @@ def test_torchvision_sample(name: str, size: int) -> None:
     _same(text, model, x=shape)
 
 
+def test_torchvision_maxvit_reads_its_square_index_buffer() -> None:
+    """MaxViT's relative position index is int64 [T, T]: a `RelativePositionIndex` in that layout,
+    which a fresh build computes as torchvision does."""
+    maxvit = pytest.importorskip("torchvision.models.maxvit")
+    torch.manual_seed(0)
+    model = maxvit.MaxVit((32, 32), 8, 2, [8, 16], [1, 2], 4, 0.2, num_classes=5)
+    text = netspec.from_module(model, inputs={"x": [2, 3, 32, 32]})
+    assert "{op: RelativePositionIndex, window_size: [2, 2], flat: false}" in text
+    fresh = netspec.build(netspec.loads(text)).state_dict()
+    for key, value in model.state_dict().items():
+        if key.endswith("relative_position_index"):
+            assert value.shape == (4, 4) and torch.equal(fresh[key], value), key
+    _same(text, model, x=[2, 3, 32, 32])
+
+
 def test_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(ROOT / "tests")
     out, weights = tmp_path / "unet.yaml", tmp_path / "unet.safetensors"

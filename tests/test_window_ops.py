@@ -130,6 +130,18 @@ def test_relative_position_index_is_torchvisions(window: list[int]) -> None:
     assert "index" not in netspec.build(kept).state_dict()
 
 
+@pytest.mark.parametrize("window", [[7, 7], [3, 5], [1, 4]])
+def test_relative_position_index_in_maxvits_layout(window: list[int]) -> None:
+    from torchvision.models.maxvit import _get_relative_position_index
+
+    node = {"op": "RelativePositionIndex", "window_size": window, "flat": False}
+    spec = _spec({"x": [1, 2]}, {"index": node}, ["index"])
+    theirs = _get_relative_position_index(*window)
+    assert netspec.infer_shapes(spec)["index"] == tuple(theirs.shape)
+    built = netspec.build(spec).index
+    assert built.dtype == torch.int64 and torch.equal(built, theirs)
+
+
 @pytest.mark.parametrize("shape", [[2, 8, 8, 3], [1, 7, 5, 4], [3, 2, 6, 6, 2], [1, 1, 1, 1]])
 def test_patch_merge_is_torchvisions(shape: list[int]) -> None:
     spec = _spec({"x": shape}, {"merged": {"op": "patch_merge"}})
