@@ -688,6 +688,61 @@ def test_an_integer_buffer_no_op_makes_is_named() -> None:
         netspec.from_module(IntegerBuffer(), inputs={"x": [2, 3]})
 
 
+class TableBuffer(nn.Module):
+    """Adds a float buffer that is shaped like Swin v2's coords table, or is it."""
+
+    def __init__(self, table: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("table", table)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.table
+
+
+def _coords(window: list[int]) -> torch.Tensor:
+    from netspec._windows import relative_coords_table
+
+    return relative_coords_table(window)
+
+
+@pytest.mark.parametrize(
+    ("table", "op"),
+    [
+        (_coords([3, 2]), "RelativeCoordsTable"),
+        (_coords([3, 2]) + 1.0, "Buffer"),  # the shape, not the values
+        (torch.zeros(1, 4, 3, 2), "Buffer"),  # even: no window makes it
+        (torch.zeros(1, 5, 5, 3), "Buffer"),
+        (torch.zeros(2, 3), "Buffer"),
+    ],
+)
+def test_a_float_buffer_is_a_coords_table_only_when_its_values_are(table: torch.Tensor, op: str) -> None:
+    text, built = _imported(TableBuffer(table), x=[2, *table.shape[1:]])
+    assert _nodes(text)["table"]["op"] == op
+    assert torch.equal(built.state_dict()["table"], table)
+
+
+class SquareIndex(nn.Module):
+    def __init__(self, index: torch.Tensor) -> None:
+        super().__init__()
+        self.table = nn.Parameter(torch.randn(int(index.max()) + 1, 2))
+        self.register_buffer("index", index)
+        self.shape = [int(d) for d in index.shape]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.table[self.index.view(-1)].view(*self.shape, 2).sum(-1)
+
+
+def test_a_square_index_buffer_is_an_index_only_when_its_values_are() -> None:
+    from netspec._windows import relative_position_index
+
+    index = relative_position_index([2, 3], flat=False)
+    text, _ = _imported(SquareIndex(index), x=[2, 6, 6])
+    assert _nodes(text)["index"] == {"op": "RelativePositionIndex", "window_size": [2, 3], "flat": False}
+    for other in (index.flip(0), index[:, :5].contiguous(), index.to(torch.int32)):
+        with pytest.raises(netspec.ModuleImportError, match="which no catalog op makes"):
+            netspec.from_module(SquareIndex(other), inputs={"x": [2, *other.shape]})
+
+
 def test_an_add_that_broadcasts_a_lower_rank_unsqueezes_it() -> None:
     text, _ = _imported(AddBroadcast(), x=[2, 3], y=[3])
     assert _nodes(text) == {
