@@ -10,6 +10,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from generated_specs import nested_repeat
 
 import netspec
 from netspec import _draw
@@ -302,24 +303,9 @@ def test_zoo_page_is_current() -> None:
     assert module.render() == current, "docs/zoo.md is out of date: run `python tools/gen_zoo.py`"
 
 
-def _repeated(layout: str) -> dict:
-    """Two instances of a block that nests another, repeated in `layout`, between an input and a head."""
-    repeat = {"count": 2, "layout": layout} | ({"combine": "add"} if layout == "parallel" else {})
-    return {
-        "netspec": 1,
-        "name": "repeated",
-        "inputs": {"x": ["N", 8]},
-        "blocks": {
-            "inner": {"nodes": {"fc": {"op": "Linear", "out_features": 8}, "act": "ReLU"}},
-            "unit": {"nodes": {"pre": {"block": "inner"}, "skip": {"op": "add", "in": ["pre", "x"]}}},
-        },
-        "nodes": {"body": {"block": "unit", "repeat": repeat}, "head": {"op": "Linear", "out_features": 2}},
-    }
-
-
 def test_a_folded_parallel_repeat_and_the_node_joining_it_are_two_boxes() -> None:
     """They share the name `body`: the folded instance and the `add` are drawn apart and connected."""
-    text = netspec.to_mermaid(_repeated("parallel"), depth=0)
+    text = netspec.to_mermaid(nested_repeat(2, "parallel"), depth=0)
     boxes = dict(re.findall(r'^  (n\d+)\["([^"]*)"\]', text, re.M))
     assert sorted(boxes.values()) == [
         "body<br/>2 x unit, 6 ops<br/>[N, 8]",
@@ -333,7 +319,7 @@ def test_a_folded_parallel_repeat_and_the_node_joining_it_are_two_boxes() -> Non
 
 @pytest.mark.parametrize("layout", ["sequence", "flat"])
 def test_clusters_are_the_instance_tree(layout: str) -> None:
-    text = netspec.to_mermaid(_repeated(layout))
+    text = netspec.to_mermaid(nested_repeat(2, layout))
     titles = re.findall(r'subgraph g\d+\["([^"]*)"\]', text)
     if layout == "flat":  # the instances' modules are numbered into the repeat: no cluster of their own
         assert titles == ["body : 2 x unit", "body.0 : inner", "body.2 : inner"]

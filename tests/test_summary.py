@@ -6,6 +6,7 @@ import json
 import math
 
 import pytest
+from generated_specs import nested_repeat
 
 import netspec
 from netspec._summary import BYTES_PER_ELEMENT, summarize
@@ -173,32 +174,17 @@ def test_summary_and_validate_agree_on_a_spec_without_dims(tmp_path) -> None:
     assert netspec.validate(str(path)) == [] and summarize(str(path)).warnings == []
 
 
-def _repeat_spec(count: int, layout: str) -> dict:
-    """A spec of `count` instances of a block that nests another block, in the given repeat layout."""
-    repeat = {"count": count, "layout": layout} | ({"combine": "add"} if layout == "parallel" else {})
-    return {
-        "netspec": 1,
-        "name": "repeated",
-        "inputs": {"x": ["N", 8]},
-        "blocks": {
-            "inner": {"nodes": {"fc": {"op": "Linear", "out_features": 8}, "act": "ReLU"}},
-            "unit": {"nodes": {"pre": {"block": "inner"}, "skip": {"op": "add", "in": ["pre", "x"]}}},
-        },
-        "nodes": {"body": {"block": "unit", "repeat": repeat}, "head": {"op": "Linear", "out_features": 2}},
-    }
-
-
 @pytest.mark.parametrize("layout", ["sequence", "flat", "parallel"])
 def test_summary_work_is_linear_in_nodes_and_instances(layout):
     """Doubling the instances at most a little more than doubles the summary's steps."""
-    small, large = (summarize(_repeat_spec(n, layout), inputs={"x": (1, 8)}) for n in (400, 800))
+    small, large = (summarize(nested_repeat(n, layout), inputs={"x": (1, 8)}) for n in (400, 800))
     assert len(large.rows) >= 1.99 * len(small.rows)  # the rows double, but for x, `body`, the join and head
     assert large.work <= 2.1 * small.work, (small.work, large.work)
 
 
 @pytest.mark.parametrize("layout", ["sequence", "flat", "parallel"])
 def test_block_rows_come_from_the_instance_tree(layout):
-    summary = summarize(_repeat_spec(2, layout), inputs={"x": (1, 8)})
+    summary = summarize(nested_repeat(2, layout), inputs={"x": (1, 8)})
     rows = [(r.name, r.depth, r.kind, r.op) for r in summary.rows]
     if layout == "flat":  # the instances' modules are numbered into the repeat: no row of their own
         assert rows == [
@@ -214,7 +200,7 @@ def test_block_rows_come_from_the_instance_tree(layout):
             ("body.3", 1, "node", "add"),
             ("head", 0, "node", "Linear"),
         ]
-        graph = netspec._api.prepare(_repeat_spec(2, layout)).graph
+        graph = netspec._api.prepare(nested_repeat(2, layout)).graph
         assert graph.instances["body"].members == ["body[0]", "body[1]"]
         second = graph.instances["body[1]"]
         assert (second.numbered, second.container, second.output) == (True, False, "body.3")
@@ -247,5 +233,5 @@ def test_a_summary_expands_the_spec_once(monkeypatch):
     calls = []
     real = api.expand
     monkeypatch.setattr(api, "expand", lambda *args, **kwargs: calls.append(args) or real(*args, **kwargs))
-    summary = summarize(_repeat_spec(3, "sequence"))  # `N` has no `dims`: its size is chosen, then used
+    summary = summarize(nested_repeat(3, "sequence"))  # `N` has no `dims`: its size is chosen, then used
     assert len(calls) == 1 and summary.inputs == {"x": (1, 8)}
