@@ -246,9 +246,14 @@ class _Recorder(fx.Interpreter):
     def __init__(self, module: fx.GraphModule) -> None:
         super().__init__(module)
         self.values: dict[fx.Node, Any] = {}
+        self.failed: fx.Node | None = None  # the node whose call raised
 
     def run_node(self, n: fx.Node) -> Any:
-        value = super().run_node(n)
+        try:
+            value = super().run_node(n)
+        except Exception:
+            self.failed = n
+            raise
         self.values[n] = value
         return value
 
@@ -644,12 +649,24 @@ class _Importer:
                 recorder.run(*[self.examples[k] for k in names])
         except Exception as err:  # noqa: BLE001 - the module's own failure at the example shapes
             first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            failure = f"{type(err).__name__}: {first}"
+            if recorder.failed is not None and self._runs_eagerly(names):
+                # the module runs, but not as traced: the call fx recorded cannot be replayed
+                raise ModuleImportError(
+                    [_unsupported(recorder.failed, f"a call that fails when the traced graph is replayed ({failure})")]
+                ) from None
             shapes = ", ".join(f"{k}={list(v)}" for k, v in self.shapes.items())
-            raise ModuleImportError(
-                [f"the module fails on inputs of shape {shapes}: {type(err).__name__}: {first}"]
-            ) from None
+            raise ModuleImportError([f"the module fails on inputs of shape {shapes}: {failure}"]) from None
         self.values = recorder.values
         self._check_unused()
+
+    def _runs_eagerly(self, names: list[str]) -> bool:
+        try:
+            with torch.no_grad(), _mode(self.original, training=False):
+                self.original(*[self.examples[k] for k in names])
+        except Exception:  # noqa: BLE001 - the module's own failure: the inputs are wrong for it
+            return False
+        return True
 
     def _check_unused(self) -> None:
         """Weights of modules the forward never calls cannot be loaded into a spec: say which."""

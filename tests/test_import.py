@@ -801,3 +801,41 @@ def test_torchvision_densenet_is_as_short_as_the_hand_written_spec() -> None:
         "denselayer${i}": {"block": "dense_layer", "repeat": {"count": "$num_layers", "start": 1}}
     }
     built.load_state_dict(model.state_dict(), strict=True)
+
+
+def _mutates_its_list(x: torch.Tensor, sizes: list[int]) -> torch.Tensor:
+    """Changes a list it is given: fx records the call, and replaying it hands over a read-only list."""
+    sizes[0] = 1
+    return x * sizes[0]
+
+
+torch.fx.wrap("_mutates_its_list")
+
+
+class _ListMutating(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _mutates_its_list(x, [2, 3])
+
+
+class _HoldsListMutating(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = _ListMutating()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x) + 1
+
+
+def test_a_call_that_cannot_be_replayed_is_named_with_its_module_and_line() -> None:
+    with pytest.raises(netspec.ModuleImportError) as caught:
+        netspec.from_module(_HoldsListMutating(), inputs={"x": [1, 4]})
+    message = str(caught.value)
+    assert "fails when the traced graph is replayed" in message and "does not support mutation" in message
+    assert "in `inner` (" in message and "_ListMutating" in message
+    assert "return _mutates_its_list(x, [2, 3])" in message
+    assert 'register_op("_ListMutating", _ListMutating)' in message
+
+
+def test_a_module_that_fails_on_its_inputs_says_so() -> None:
+    with pytest.raises(netspec.ModuleImportError, match=r"the module fails on inputs of shape x=\[1, 5\]"):
+        netspec.from_module(nn.Sequential(nn.Linear(4, 2)), inputs={"x": [1, 5]})
