@@ -74,6 +74,7 @@ def _train(rank: int, port: int, results: dict) -> None:
             if not torch.equal(values[0], values[1]):
                 mismatches.append(f"parameter {name}")
         results[rank] = mismatches
+        dist.barrier()  # leave together: a rank that exits while the other still talks to it aborts in gloo
     finally:
         dist.destroy_process_group()
 
@@ -175,6 +176,7 @@ def _train_fsdp(rank: int, port: int, results: dict) -> None:
             problems = _fsdp_case(rank, case)
             if rank == 0:
                 results[case] = problems
+            dist.barrier()  # rank 0 checks against a reference alone: the next case, or the exit, waits for it
     finally:
         dist.destroy_process_group()
 
