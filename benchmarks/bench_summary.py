@@ -15,24 +15,13 @@ from __future__ import annotations
 
 import argparse
 import resource
-from typing import Any
+import sys
+from pathlib import Path
 
 from netspec._summary import summarize
 
-
-def repeated(count: int, layout: str) -> dict[str, Any]:
-    """`count` instances of a residual unit around an inner block, repeated in `layout`."""
-    repeat = {"count": count, "layout": layout} | ({"combine": "add"} if layout == "parallel" else {})
-    return {
-        "netspec": 1,
-        "name": "repeated",
-        "inputs": {"x": ["N", 8]},
-        "blocks": {
-            "inner": {"nodes": {"fc": {"op": "Linear", "out_features": 8}, "act": "ReLU"}},
-            "unit": {"nodes": {"pre": {"block": "inner"}, "skip": {"op": "add", "in": ["pre", "x"]}}},
-        },
-        "nodes": {"body": {"block": "unit", "repeat": repeat}, "head": {"op": "Linear", "out_features": 2}},
-    }
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from generated_specs import nested_repeat as repeated  # the spec the tests measure
 
 
 def _cpu() -> float:
