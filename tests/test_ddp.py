@@ -4,6 +4,7 @@ lockstep; sharded by `netspec.fully_shard_blocks` (FSDP2), a step equals one pro
 from __future__ import annotations
 
 import datetime
+import os
 import socket
 from pathlib import Path
 
@@ -44,16 +45,29 @@ def _gathered(tensor: torch.Tensor) -> list[torch.Tensor]:
     return parts
 
 
-def _train(rank: int, port: int, results: dict) -> None:
+def _join(rank: int, port: int, *, seconds: int) -> None:
+    """This process as `rank` of the gloo group on `port`, computing on one thread."""
     dist.init_process_group(
         "gloo",
         init_method=f"tcp://127.0.0.1:{port}",
         rank=rank,
         world_size=WORLD,
-        timeout=datetime.timedelta(seconds=20),
+        timeout=datetime.timedelta(seconds=seconds),
     )
+    torch.set_num_threads(1)
+
+
+def _leave() -> None:
+    """End this rank once every rank is done. Without running destructors: gloo's worker threads can
+    abort the process at teardown ("terminate called without an active exception") after the work,
+    and the results are already with the parent."""
+    dist.barrier()
+    os._exit(0)
+
+
+def _train(rank: int, port: int, results: dict) -> None:
+    _join(rank, port, seconds=20)
     try:
-        torch.set_num_threads(1)
         torch.manual_seed(0)  # the same seed on every rank: the same initial parameters
         model = DistributedDataParallel(netspec.build(SPEC))
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -74,9 +88,10 @@ def _train(rank: int, port: int, results: dict) -> None:
             if not torch.equal(values[0], values[1]):
                 mismatches.append(f"parameter {name}")
         results[rank] = mismatches
-        dist.barrier()  # leave together: a rank that exits while the other still talks to it aborts in gloo
-    finally:
+    except BaseException:
         dist.destroy_process_group()
+        raise
+    _leave()
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # multiprocessing's fork/spawn notices
@@ -163,22 +178,17 @@ def _fsdp_case(rank: int, case: str) -> list[str]:
 
 
 def _train_fsdp(rank: int, port: int, results: dict) -> None:
-    dist.init_process_group(
-        "gloo",
-        init_method=f"tcp://127.0.0.1:{port}",
-        rank=rank,
-        world_size=WORLD,
-        timeout=datetime.timedelta(seconds=60),
-    )
+    _join(rank, port, seconds=60)
     try:
-        torch.set_num_threads(1)
         for case in FSDP_CASES:
             problems = _fsdp_case(rank, case)
             if rank == 0:
                 results[case] = problems
-            dist.barrier()  # rank 0 checks against a reference alone: the next case, or the exit, waits for it
-    finally:
+            dist.barrier()  # rank 0 checks against a reference alone: the next case waits for it
+    except BaseException:
         dist.destroy_process_group()
+        raise
+    _leave()
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")

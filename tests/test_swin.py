@@ -61,13 +61,14 @@ def _small(**params: Any) -> tuple[torch.nn.Module, torch.nn.Module]:
     return ours, theirs
 
 
-def test_swin_t_is_torchvisions() -> None:
-    ours = netspec.build("swin_t")
-    theirs = torchvision.models.swin_t()
+@pytest.mark.parametrize(("name", "weights"), [("swin_t", "Swin_T_Weights"), ("swin_v2_t", "Swin_V2_T_Weights")])
+def test_bundled_swin_is_torchvisions(name: str, weights: str) -> None:
+    ours = netspec.build(name)
+    theirs = getattr(torchvision.models, name)()
     _compare(ours, theirs, torch.randn(1, 3, 64, 64))
-    meta = torchvision.models.Swin_T_Weights.IMAGENET1K_V1.meta
-    assert netspec.count_params("swin_t") == meta["num_params"]
-    macs = netspec.summarize("swin_t").totals.macs
+    meta = getattr(torchvision.models, weights).IMAGENET1K_V1.meta
+    assert netspec.count_params(name) == meta["num_params"]
+    macs = netspec.summarize(name).totals.macs
     assert macs == pytest.approx(meta["_ops"] * 1e9, rel=0.01)
 
 
@@ -184,16 +185,6 @@ def test_from_module_imports_swin_v2_attention_without_a_qkv_bias() -> None:
 
 
 V2_SMALL = {"embed_dim": 8, "depths": [1, 2, 1, 1], "num_heads": [1, 2, 2, 4], "num_classes": 5}
-
-
-def test_swin_v2_t_is_torchvisions() -> None:
-    ours = netspec.build("swin_v2_t")
-    theirs = torchvision.models.swin_v2_t()
-    _compare(ours, theirs, torch.randn(1, 3, 64, 64))
-    meta = torchvision.models.Swin_V2_T_Weights.IMAGENET1K_V1.meta
-    assert netspec.count_params("swin_v2_t") == meta["num_params"]
-    macs = netspec.summarize("swin_v2_t").totals.macs
-    assert macs == pytest.approx(meta["_ops"] * 1e9, rel=0.01)
 
 
 def test_small_swin_v2_with_dropout_draws_what_torchvision_draws() -> None:
