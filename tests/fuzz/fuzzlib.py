@@ -1,8 +1,9 @@
 """A mutation fuzzer for specs: mutate parsed data and raw text, and check that every case ends cleanly.
 
-The invariant: loading, validating and (for small networks) summarising a mutated spec either
-succeeds or raises `SpecError` whose errors all carry a line (the input was text); never another
-exception, never a hang (each case runs under a deadline). Used by `tests/fuzz` and `benchmarks/fuzz.py`.
+The invariant: every entry point on a mutated spec (`entry_points.py`: loads, validate, count_params,
+summarize, infer_shapes, drawing, build, export_python) either succeeds or raises `SpecError` whose
+errors all carry a line (the input was text); never another exception, never a hang (each call runs
+under a deadline), never more than 500 MB for a case. Used by `tests/fuzz` and `benchmarks/fuzz.py`.
 """
 
 from __future__ import annotations
@@ -11,15 +12,14 @@ import copy
 import dataclasses
 import json
 import random
-import signal
 import time
 import traceback
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
+from entry_points import Deadline, OverMemory, run_entry_points
 
 import netspec
 from netspec._load import parse_text
@@ -27,7 +27,7 @@ from netspec._load import parse_text
 __all__ = ["Failure", "FuzzReport", "mutate_data", "mutate_text", "run_case", "run_fuzz", "seed_files"]
 
 ROOT = Path(__file__).resolve().parents[2]
-CASE_SECONDS = 5.0  # a case that takes longer is a hang
+CASE_SECONDS = 5.0  # a call that takes longer is a hang
 _HOSTILE_VALUES: list[Any] = [
     None, True, False, 0, -1, 1, 2**31, 2**63, 10**29, -(10**29), 0.5, 1e308, -0.0, "", "x", "$", "${", "${x.y}",
     "${1/0}", "${i}", "${2 ** 62}", "$missing", "os.system", "__import__", "ReLU", "Conv2d", "add", "concat",
@@ -155,40 +155,9 @@ class FuzzReport:
     slowest: float = 0.0
 
 
-class _Deadline(Exception):
-    pass
-
-
-def _on_alarm(signum: int, frame: Any) -> None:
-    raise _Deadline
-
-
-def _check(text: str | bytes) -> str:
-    """Run one case; returns `accepted` or `refused`, raises on a broken invariant."""
-    try:
-        spec = netspec.loads(text)
-        netspec.validate(spec)
-        netspec.count_params(spec)
-        netspec.infer_shapes(spec)
-    except netspec.SpecError as err:
-        unlocated = [d for d in err.errors if d.line is None]
-        if unlocated:
-            raise AssertionError(f"error without a line: {unlocated[0]}") from None
-        return "refused"
-    return "accepted"
-
-
 def run_case(text: str | bytes, seconds: float = CASE_SECONDS) -> str:
-    """`_check` under a deadline (SIGALRM: main thread, POSIX)."""
-    previous = signal.signal(signal.SIGALRM, _on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch's own warnings are not what this fuzzer looks for
-            return _check(text)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    """Every entry point on `text` (`entry_points.py`), each call within `seconds`: the outcome."""
+    return run_entry_points(text, seconds).outcome
 
 
 def _cases(cases: int, seed: int) -> Iterator[tuple[str, int, str | bytes]]:
@@ -218,8 +187,11 @@ def run_fuzz(cases: int, seed: int = 0, case_seconds: float = CASE_SECONDS) -> F
         began = time.perf_counter()
         try:
             outcome = run_case(text, case_seconds)
-        except _Deadline:
-            report.failures.append(Failure(name, case, "hang", f"over {case_seconds} s", _shown(text)))
+        except Deadline as err:
+            report.failures.append(Failure(name, case, "hang", str(err), _shown(text)))
+            outcome = "failed"
+        except OverMemory as err:
+            report.failures.append(Failure(name, case, "memory", str(err), _shown(text)))
             outcome = "failed"
         except Exception as exc:  # the invariant is broken: record it with its traceback
             report.failures.append(

@@ -1,8 +1,9 @@
 """A grammar-aware fuzzer: specs drawn from the language itself (ops of the catalog with arguments of
 their types and hostile values, edges, blocks, repeats, `when`, `extends`, expressions), each run
-through every entry point: load, validate, count_params, summarize, to_mermaid/to_dot, build and
-export_python. Every case must end in success or a `SpecError` whose errors all have a line, within
-a deadline; `run_grammar_fuzz` reports the peak resident memory of the process as well.
+through every entry point (`entry_points.py`): loads, validate, count_params, summarize,
+infer_shapes, to_mermaid/to_dot, build and export_python. Every case must end in success or a
+`SpecError` whose errors all have a line, each call within a deadline and the case within 500 MB;
+`run_grammar_fuzz` reports the slowest call, the slowest case and the memory of the worst case.
 """
 
 from __future__ import annotations
@@ -10,17 +11,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-import resource
-import signal
 import time
 import traceback
-import warnings
 from typing import Any
+
+from entry_points import CaseFigures, Deadline, OverMemory, run_entry_points
 
 import netspec
 
-CASE_SECONDS = 2.0
-MAX_PARAMS = 5_000_000  # build's memory budget in the fuzzer: a few tens of MB at most
+CASE_SECONDS = 2.0  # for each call
 
 # Ops with the arguments the generator knows; other catalog ops are drawn with no arguments.
 _OPS: dict[str, dict[str, list[Any]]] = {
@@ -139,33 +138,6 @@ def generate(rng: random.Random) -> dict[str, Any]:
     return spec
 
 
-class _Deadline(Exception):
-    pass
-
-
-def _on_alarm(signum: int, frame: Any) -> None:
-    raise _Deadline
-
-
-def _entry_points(text: str) -> str:
-    """Every entry point on one spec; `accepted` when all succeed, `refused` at a located SpecError."""
-    try:
-        spec = netspec.loads(text)
-        netspec.validate(spec)
-        netspec.count_params(spec)
-        netspec.summarize(spec)
-        netspec.to_mermaid(spec)
-        netspec.to_dot(spec)
-        netspec.build(spec, max_params=MAX_PARAMS)
-        netspec.export_python(spec, max_params=MAX_PARAMS)
-    except netspec.SpecError as err:
-        unlocated = [d for d in err.errors if d.line is None]
-        if unlocated:
-            raise AssertionError(f"error without a line: {unlocated[0]}") from None
-        return "refused"
-    return "accepted"
-
-
 @dataclasses.dataclass
 class GrammarReport:
     cases: int = 0
@@ -173,23 +145,16 @@ class GrammarReport:
     refused: int = 0
     failures: list[tuple[int, str, str]] = dataclasses.field(default_factory=list)  # case, what, spec text
     seconds: float = 0.0
-    slowest: float = 0.0
+    slowest: float = 0.0  # the slowest single call (one entry point)
+    slowest_call: str = ""
+    slowest_case: float = 0.0  # the slowest case, all its calls together
+    peak_case_mb: float = 0.0  # the most memory one case took above the process before it
     peak_rss_mb: float = 0.0
 
 
-def run_case(text: str, seconds: float = CASE_SECONDS, *, cpu: bool = False) -> str:
-    """Every entry point on `text` under a deadline of `seconds`: wall-clock time, or with `cpu` the
-    process's CPU time (a fair deadline on a machine shared with other jobs)."""
-    timer, signum = (signal.ITIMER_PROF, signal.SIGPROF) if cpu else (signal.ITIMER_REAL, signal.SIGALRM)
-    previous = signal.signal(signum, _on_alarm)
-    signal.setitimer(timer, seconds)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return _entry_points(text)
-    finally:
-        signal.setitimer(timer, 0)
-        signal.signal(signum, previous)
+def run_case(text: str, seconds: float = CASE_SECONDS, *, cpu: bool = False) -> CaseFigures:
+    """Every entry point on `text`, each call within `seconds` (wall-clock, or CPU time with `cpu`)."""
+    return run_entry_points(text, seconds, cpu=cpu)
 
 
 def run_grammar_fuzz(
@@ -206,20 +171,21 @@ def run_grammar_fuzz(
     start = time.perf_counter()
     for case in range(cases):
         text = json.dumps(generate(rng), indent=1)
-        clock = time.process_time if cpu else time.perf_counter
-        began = clock()
         try:
-            outcome = run_case(text, case_seconds, cpu=cpu)
-        except _Deadline:
-            report.failures.append((case, f"over {case_seconds} s", text))
-            outcome = "failed"
+            figures = run_case(text, case_seconds, cpu=cpu)
+        except (Deadline, OverMemory) as err:
+            report.failures.append((case, str(err), text))
+            figures = CaseFigures(outcome="failed")
         except Exception:  # the invariant is broken: record it with its traceback
             report.failures.append((case, traceback.format_exc(limit=-6), text))
-            outcome = "failed"
-        report.slowest = max(report.slowest, clock() - began)
+            figures = CaseFigures(outcome="failed")
+        if figures.slowest_seconds > report.slowest:
+            report.slowest, report.slowest_call = figures.slowest_seconds, figures.slowest_call
+        report.slowest_case = max(report.slowest_case, figures.total_seconds)
+        report.peak_case_mb = max(report.peak_case_mb, figures.peak_mb)
+        report.peak_rss_mb = max(report.peak_rss_mb, figures.process_peak_mb)
         report.cases += 1
-        report.accepted += outcome == "accepted"
-        report.refused += outcome == "refused"
+        report.accepted += figures.outcome == "accepted"
+        report.refused += figures.outcome == "refused"
     report.seconds = time.perf_counter() - start
-    report.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return report
