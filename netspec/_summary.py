@@ -14,9 +14,10 @@ from typing import Any, Literal
 
 from ._api import Inputs, Params, Source, example_shapes, graph_of, merge_inputs, prepare
 from ._dims import Shape, format_shape
-from ._errors import Diagnostic, escape_text
+from ._errors import Diagnostic, Path, SourceMap, Span, escape_text, format_path
 from ._graph import Graph, Instance, live_nodes
 from ._shapes import NodeInfo, ShapeInfo, activation_elements, node_macs, node_parameters
+from ._work import charge, within_budget
 
 __all__ = ["BYTES_PER_ELEMENT", "Summary", "SummaryRow", "SummaryTotals", "summarize"]
 
@@ -96,6 +97,7 @@ class Summary:
         }
 
 
+@within_budget
 def summarize(
     source: Source,
     /,
@@ -114,7 +116,9 @@ def summarize(
     Inputs not given in `inputs` take the spec's `dims`. Rows are the graph's block instances and
     repeats, each summing the nodes below it; `depth` keeps rows nested in at most `depth` of them
     (`depth=0`: top-level nodes only, each block instance or repeat as one folded row).
-    Raises `SpecError` when the spec is invalid. `input_shapes=` is the deprecated name of `inputs=`.
+    Raises `SpecError` when the spec is invalid (or, `NS134`, when the table needs more work than
+    the request's budget: the table charges a unit per step it takes, at the node or instance that
+    grew). `input_shapes=` is the deprecated name of `inputs=`.
     """
     inputs = merge_inputs("summarize", inputs, input_shapes)
     if depth is not None and depth < 0:
@@ -170,11 +174,18 @@ class _Tree:
         self.groups: dict[str, _Group] = {"": self.root}
         self.work = 0
 
+    def _charge(self, units: int, path: Path) -> None:
+        """Spend `units` of the request's budget on the summary, at `path` (a node or an instance)."""
+        self.work += units
+        sources = self.graph.sources
+        charge("summary", units, where=lambda: _place(sources, path))
+
     def add(self, info: NodeInfo) -> None:
         missing: list[Instance] = []  # innermost first
         instance = self.graph.instance_of(info.node.name)
+        steps = 1
         while instance is not None and instance.name not in self.groups:
-            self.work += 1
+            steps += 1
             if instance.container:
                 missing.append(instance)
             instance = self.graph.instance_of(instance.name)
@@ -183,13 +194,13 @@ class _Tree:
             child = _Group(outer, group.level + 1)
             group.children.append(child)
             self.groups[outer.name] = group = child
-        self.work += 1
+        self._charge(steps, info.node.path)
         group.children.append(info)
 
     def finish(self) -> None:
         """Each group's parameters, MACs and last node, from its children (inner groups first)."""
         for group in reversed(list(self.groups.values())):  # a group is placed after its parent
-            self.work += 1 + len(group.children)
+            self._charge(1 + len(group.children), group.instance.path)
             for child in group.children:
                 if isinstance(child, _Group):
                     params, macs, last = child.params, child.macs, child.last
@@ -204,22 +215,27 @@ class _Tree:
         rows: list[SummaryRow] = []
         stack: list[_Group | NodeInfo] = list(reversed(self.root.children))
         while stack:
-            self.work += 1
             item = stack.pop()
             if isinstance(item, NodeInfo):
-                rows.append(_node_row(item, self._level(item)))
+                level, climbed = self._level(item)
+                self._charge(1 + climbed, item.node.path)
+                rows.append(_node_row(item, level))
                 continue
+            self._charge(1, item.instance.path)
             folded = depth is not None and item.level >= depth
             rows.append(self._group_row(item, info, folded))
             if not folded:
                 stack.extend(reversed(item.children))
         return rows
 
-    def _level(self, info: NodeInfo) -> int:
+    def _level(self, info: NodeInfo) -> tuple[int, int]:
+        """The row's depth, and the instances climbed to find it."""
         instance = self.graph.instance_of(info.node.name)
+        climbed = 0
         while instance is not None and instance.name and not instance.container:
+            climbed += 1
             instance = self.graph.instance_of(instance.name)
-        return self.groups[instance.name].level + 1 if instance is not None else 0
+        return (self.groups[instance.name].level + 1 if instance is not None else 0), climbed
 
     def _group_row(self, group: _Group, info: ShapeInfo, folded: bool) -> SummaryRow:
         return SummaryRow(
@@ -232,6 +248,10 @@ class _Tree:
             group.macs,
             folded,
         )
+
+
+def _place(sources: SourceMap, path: Path) -> tuple[SourceMap, Span | None, str]:
+    return sources, sources.span(path), format_path(path)
 
 
 def _node_row(info: NodeInfo, level: int) -> SummaryRow:

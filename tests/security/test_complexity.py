@@ -17,6 +17,7 @@ from netspec._expr import _compile_long
 from netspec._graph import expand, init_steps, name_pattern
 from netspec._load import parse_text
 from netspec._shapes import SizeLattices, _period, infer
+from netspec._work import request
 
 
 def _ratio(small: int, large: int) -> float:
@@ -160,6 +161,20 @@ def test_the_size_lattice_is_linear_and_merges_a_chain_of_unpadded_convolutions(
 
 def test_summary_is_linear() -> None:
     _linear(lambda n: functools.partial(netspec.summarize, netspec.loads(_chain(n))))
+
+    def charged(n: int) -> int:
+        spec = netspec.loads(_repeated_blocks(n))
+        with request() as budget:
+            table = netspec.summarize(spec)
+        assert budget.spent["summary"] == table.work > 0  # every step of the table is charged
+        return budget.spent["summary"]
+
+    assert _ratio(charged(150), charged(300)) <= 2.1
+
+
+def _repeated_blocks(n: int) -> str:
+    block = "blocks:\n  b:\n    nodes:\n      c: {op: Conv2d, out_channels: 4, kernel_size: 1}\n      r: ReLU\n"
+    return HEADER + block + f"nodes:\n  rep: {{block: b, repeat: {n}}}\n  z: ReLU\n"
 
 
 def test_drawing_is_linear() -> None:

@@ -21,11 +21,12 @@ def test_every_phase_charges_the_request() -> None:
         spec = netspec.load("resnet18")
         netspec.validate(spec)
         netspec.to_dot(spec)
+        netspec.summarize(spec)
         netspec.build(spec)
         netspec.export_python(spec)
         netspec.valid_sizes(spec)["H"]
     phases = {"parse", "expansion", "expressions", "init rules", "shape inference", "the size lattice"}
-    assert phases | {"drawing", "export", "the input guard"} <= set(budget.spent)
+    assert phases | {"summary", "drawing", "export", "the input guard"} <= set(budget.spent)
     assert budget.total == sum(budget.spent.values())
 
 
@@ -62,3 +63,24 @@ def test_the_text_is_charged_before_it_is_parsed(monkeypatch: pytest.MonkeyPatch
         netspec.loads(HEADER + "nodes:\n  a: ReLU\n" + "# padding\n" * 100)
     assert caught.value.errors[0].code == "NS134" and "parse grew" in caught.value.errors[0].message
     assert caught.value.errors[0].line == 1
+
+
+def test_a_summary_past_the_budget_is_refused_at_the_row_that_grew(monkeypatch: pytest.MonkeyPatch) -> None:
+    block = "blocks:\n  b:\n    nodes:\n      c: {op: Conv2d, out_channels: 4, kernel_size: 1}\n      r: ReLU\n"
+    text = HEADER + block + "nodes:\n  rep: {block: b, repeat: 300}\n  z: ReLU\n"
+    spec = netspec.loads(text)
+    with request() as budget:
+        table = netspec.summarize(spec)
+    assert budget.spent["summary"] == table.work >= 3 * 600  # nodes added, groups summed, rows made
+    monkeypatch.setattr("netspec._work.MAX_WORK", budget.total - budget.spent["summary"] // 2)
+    with pytest.raises(netspec.SpecError) as caught:
+        netspec.summarize(spec)
+    (error,) = caught.value.errors
+    assert error.code == "NS134" and "summary grew past the budget" in error.message
+    lines = text.splitlines()
+    # Half-way through the table: a row of a node of block `b` (or its instance, `rep`), located.
+    assert (error.line, error.column) in {
+        (lines.index("      c: {op: Conv2d, out_channels: 4, kernel_size: 1}") + 1, 10),
+        (lines.index("      r: ReLU") + 1, 10),
+        (lines.index("  rep: {block: b, repeat: 300}") + 1, 8),
+    }, (error.line, error.column, error.path)
