@@ -23,7 +23,7 @@ from ._names import class_name
 from ._shapes import NodeInfo, ShapeInfo, node_parameters
 from ._work import charge
 
-__all__ = ["INIT_FUNCTIONS", "compile_graph"]
+__all__ = ["INIT_FUNCTIONS", "compile_graph", "forward_graph", "instantiate", "make_modules"]
 
 # Init rule names -> the `torch.nn.init` function; the arguments a spec may pass are checked by `_graph`.
 INIT_FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -41,7 +41,8 @@ INIT_FUNCTIONS: dict[str, Callable[..., Any]] = {
 }
 
 
-def _instantiate(info: NodeInfo) -> nn.Module:
+def instantiate(info: NodeInfo) -> nn.Module:
+    """The module of a node, made with its completed arguments (lists passed as tuples)."""
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in info.args.items()}
     module: nn.Module = info.node.op.resolve()(**kwargs)
     return module
@@ -186,18 +187,62 @@ class _StackTraces:
 def compile_graph(info: ShapeInfo, *, guard: bool = True) -> fx.GraphModule:
     """Instantiate, initialise and wire the modules of a shape-checked graph."""
     graph_def = info.graph
+    root = make_modules(info)
+    graph = forward_graph(info, guard=guard)
+    graph.lint()
+    # An empty graph first: GraphModule copies every target of the graph it is given, one attribute at
+    # a time, which is most of the cost of a large network; the modules are moved over at once.
+    module = fx.GraphModule(nn.Module(), fx.Graph(), class_name=class_name(graph_def.spec.name))
+    module.training = root.training
+    _adopt(module, root, graph)
+    module.graph = graph  # generates `forward`, once
+    module.meta["netspec"] = {
+        "spec": graph_def.spec.name,
+        "params": dict(graph_def.params),
+        "inputs": {k: _expected_shape(v) for k, v in graph_def.inputs.items()},
+        "dims": dict(graph_def.spec.dims),  # the spec's example sizes: what `optimize` packs weights for
+        "instances": instance_record(graph_def, live_nodes(graph_def, kept=False)),  # `fully_shard_blocks`
+    }
+    return module
+
+
+def _adopt(module: nn.Module, root: nn.Module, graph: fx.Graph) -> None:
+    """Give `module` the children and tensors of `root`: the children in spec order (the state_dict's
+    order), the top-level tensors in the order the graph reads them, as `GraphModule(root, graph)` does."""
+    module._modules.update(root._modules)  # the same objects: nothing is copied, no hook runs twice
+    for node in graph.nodes:
+        target = node.target
+        if node.op != "get_attr" or not isinstance(target, str) or "." in target:
+            continue
+        if target in root._parameters and target not in module._parameters:
+            module.register_parameter(target, root._parameters[target])
+        elif target in root._buffers and target not in module._buffers:
+            persistent = target not in root._non_persistent_buffers_set
+            module.register_buffer(target, root._buffers[target], persistent=persistent)
+
+
+def make_modules(info: ShapeInfo) -> nn.Module:
+    """A plain module holding every module and tensor the graph uses at its qualified name, made in
+    spec order (the order of the random stream and of the state_dict) and initialised by the init rules."""
+    graph_def = info.graph
     used = live_nodes(graph_def)
     root = nn.Module()
     modules: list[tuple[GraphNode, nn.Module]] = []
-    for node in graph_def.nodes:  # spec order: the order of the random stream and of the state_dict
+    for node in graph_def.nodes:
         if node.name in used and node.op.kind == "module":
-            module = _instantiate(info.nodes[node.name])
+            module = instantiate(info.nodes[node.name])
             _register(root, node.name, module)
             modules.append((node, module))
         elif node.name in used and node.op.kind == "tensor":
             _register_tensor(root, info.nodes[node.name], _make_tensor(info.nodes[node.name], graph_def.sources))
     apply_init(modules, graph_def.init, graph_def.sources)
+    return root
 
+
+def forward_graph(info: ShapeInfo, *, guard: bool = True, traces: bool = True) -> fx.Graph:
+    """The fx graph of `forward`: it needs no module (`export_python` generates code from it alone).
+    `traces` gives each node the stack trace of its spec line and its static shape in `meta`."""
+    graph_def = info.graph
     graph = fx.Graph()
     graph._graph_namespace.create_name("self", None)  # a node named `self` must not shadow the module
     stack_trace = _StackTraces(graph_def)
@@ -221,8 +266,10 @@ def compile_graph(info: ShapeInfo, *, guard: bool = True) -> fx.GraphModule:
                     [(*rule[:5], list(rule[5]), rule[6]) for rule in size_rules(info, name)] or None,
                 ),
             )
-            placeholder.stack_trace = stack_trace(("inputs", name), name)
-        placeholder.meta["netspec_shape"] = info.inputs[name]
+            if traces:
+                placeholder.stack_trace = stack_trace(("inputs", name), name)
+        if traces:
+            placeholder.meta["netspec_shape"] = info.inputs[name]
         values[name] = placeholder
     ports_used = _ports_used(graph_def)
     size_nodes: dict[str, fx.Node] = {}
@@ -242,28 +289,16 @@ def compile_graph(info: ShapeInfo, *, guard: bool = True) -> fx.GraphModule:
         node_info = info.nodes[node.name]
         ports = ports_used.get(node.name, frozenset())
         value = _emit(graph, node_info, [values[i] for i in node.inputs], ports, size_of)
-        value.stack_trace = stack_trace(node.path, node.name)
-        value.meta["netspec_shape"] = info.nodes[node.name].output  # what graph passes (`optimize`) may rely on
+        if traces:
+            value.stack_trace = stack_trace(node.path, node.name)
+            value.meta["netspec_shape"] = node_info.output  # what graph passes (`optimize`) may rely on
         values[node.name] = value
         for port in sorted(ports):
             values[f"{node.name}:{port}"] = _port_value(graph, node_info, value, port)
     _mark_runtime_calls(graph)
     outputs = [values[name] for name in graph_def.outputs]
     graph.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
-    graph.lint()
-    module = fx.GraphModule(root, graph, class_name=class_name(graph_def.spec.name))
-    # GraphModule copies submodules in execution order; keep the spec's order for the state_dict.
-    module._modules.clear()
-    for name, child in root._modules.items():
-        module._modules[name] = child
-    module.meta["netspec"] = {
-        "spec": graph_def.spec.name,
-        "params": dict(graph_def.params),
-        "inputs": {k: _expected_shape(v) for k, v in graph_def.inputs.items()},
-        "dims": dict(graph_def.spec.dims),  # the spec's example sizes: what `optimize` packs weights for
-        "instances": instance_record(graph_def, computed),  # what `fully_shard_blocks` groups by
-    }
-    return module
+    return graph
 
 
 def instance_record(graph_def: Graph, called: set[str]) -> dict[str, list[Any]]:

@@ -26,7 +26,7 @@ from torch import fx, nn
 
 from . import _modules, _runtime, _windows
 from ._api import DEFAULT_MAX_PARAMS, Inputs, Params, Source, _spec, build, check_memory_budget, prepare, validate
-from ._compile import INIT_FUNCTIONS, compile_graph
+from ._compile import INIT_FUNCTIONS, forward_graph, instantiate
 from ._dims import Sym
 from ._errors import SpecError
 from ._graph import Graph, GraphNode, Instance, check_init_args, init_steps, live_nodes
@@ -100,23 +100,23 @@ def export_python(
         sum(1 + len(node.inputs) for node in graph.nodes),
         where=lambda: (graph.sources, graph.sources.span(("nodes",)), "nodes"),
     )
-    example = prepare(info.graph.spec, params, inputs, concrete=True).inputs
-    with torch.device("meta"):  # the code is all we need: allocate nothing
-        module = compile_graph(info)
-    class_name = _class_name(info.graph.spec.name)
-    computed = [n.op.resolve() for n in info.graph.nodes if n.op.kind == "tensor" and "init" not in n.op.args]
-    helpers, renames, makers = _runtime_helpers(module.graph, computed)
-    forward = _forward_source(module.graph, renames)
+    example = prepare(graph, params, inputs, concrete=True).inputs  # the expanded graph: not expanded again
+    fx_graph = forward_graph(info, traces=False)  # the code is all we need: no module is made
+    code = fx_graph.python_code(root_module="self", verbose=False)
+    class_name = _class_name(graph.spec.name)
+    computed = [n.op.resolve() for n in graph.nodes if n.op.kind == "tensor" and "init" not in n.op.args]
+    helpers, renames, makers = _runtime_helpers(fx_graph, code, computed)
+    forward = _forward_source(code, renames)
     classes = _own_module_sources(info)
     imports = _HEADER_IMPORTS[:2] + (("from typing import Literal", "") if classes else ()) + _HEADER_IMPORTS[2:]
     parts = [
-        _header(info.graph),
+        _header(graph),
         "\n".join(imports),
-        _constants(info.graph, example),
+        _constants(graph, example),
         *helpers,
         *classes,
         _ADD_MODULE_SOURCE,
-        _class_source(class_name, info, module, forward, makers),
+        _class_source(class_name, info, forward, makers),
     ]
     return "\n\n\n".join(p.strip("\n") for p in parts) + "\n"
 
@@ -215,9 +215,7 @@ def _add_tensor(root: nn.Module, qualified: str, tensor: torch.Tensor, persisten
 '''
 
 
-def _class_source(
-    class_name: str, info: ShapeInfo, module: fx.GraphModule, forward: str, makers: Mapping[str, str]
-) -> str:
+def _class_source(class_name: str, info: ShapeInfo, forward: str, makers: Mapping[str, str]) -> str:
     graph = info.graph
     live = live_nodes(graph)
     nodes = [n for n in graph.nodes if n.name in live and n.op.kind == "module"]
@@ -236,7 +234,7 @@ def _class_source(
             lines += ["        " + line for line in _tensor_lines(node, info.nodes[node.name].args, makers)]
         else:
             lines.append("        " + _construction(node, info.nodes[node.name].args))
-    init = _init_lines(nodes, module, graph)
+    init = _init_lines(nodes, info)
     if init:
         lines += [
             "        self._init_weights()",
@@ -331,36 +329,65 @@ def _tensor_lines(node: GraphNode, args: Mapping[str, Any], makers: Mapping[str,
     return [register, "with torch.no_grad():", f"    nn.init.{_identifier(fn, 'init function')}(_tensor{extra})"]
 
 
-def _init_lines(nodes: list[GraphNode], module: fx.GraphModule, graph: Graph) -> list[str]:
+def _init_lines(nodes: list[GraphNode], info: ShapeInfo) -> list[str]:
     """The spec's init rules resolved statically, in the order `build` applies them."""
     lines = []
+    tensors = _TensorAttributes(info)
     for node in nodes:
-        instance = module.get_submodule(node.name)
         owner = (
             f"self.{node.name}"
             if "." not in node.name and node.name.isidentifier()
             else f"self.get_submodule({node.name!r})"
         )
-        for param, choice, kwargs, _ in init_steps(node, graph.init):
+        for param, choice, kwargs, _ in init_steps(node, info.graph.init):
             fn_name = INIT_FUNCTIONS[choice].__name__
-            if isinstance(getattr(instance, param, None), torch.Tensor):
+            if param in tensors(node):
                 extra = "".join(f", {_identifier(k, 'init argument')}={_literal(v)}" for k, v in kwargs.items())
                 lines.append(f"nn.init.{_identifier(fn_name, 'init function')}({owner}.{param}{extra})")
     return lines
 
 
-def _forward_source(graph: fx.Graph, renames: Mapping[str, str]) -> str:
-    """The fx code of `forward`, runtime helpers renamed; stack traces (spec text) left out."""
-    for node in graph.nodes:
-        node.stack_trace = None
-    code = graph.python_code(root_module="self", verbose=False)
+class _TensorAttributes:
+    """The names of a node's module's tensor attributes (`weight`, and `bias` unless `bias=False`),
+    from one instance made on the meta device per op and arguments: modules made alike have the same."""
+
+    def __init__(self, info: ShapeInfo) -> None:
+        self.info = info
+        self.found: dict[tuple[str, str], frozenset[str]] = {}
+
+    def __call__(self, node: GraphNode) -> frozenset[str]:
+        args = self.info.nodes[node.name].args
+        key = (node.op.name, repr(sorted(args.items())))
+        if key not in self.found:
+            with torch.device("meta"):  # allocates nothing
+                module = instantiate(self.info.nodes[node.name])
+            names = {name for name, value in vars(module).items() if isinstance(value, torch.Tensor)}
+            names |= {name for name, value in module._parameters.items() if value is not None}
+            names |= {name for name, value in module._buffers.items() if value is not None}
+            self.found[key] = frozenset(names)
+        return self.found[key]
+
+
+def _forward_source(code: fx.graph.PythonCode, renames: Mapping[str, str]) -> str:
+    """The fx code of `forward` (generated without stack traces: spec text stays out), runtime
+    helpers renamed."""
     unknown = set(code.globals) - _FX_BUILTIN_GLOBALS - set(renames)
     if unknown:
         raise ExportError(f"the compiled code calls {sorted(unknown)}, which a torch-only file cannot provide")
     prologue, found, body = code.src.partition("def forward(")
     if not found or any(line.strip() and not _FX_WRAP_LINE.match(line.strip()) for line in prologue.splitlines()):
         raise ExportError("unexpected code from torch.fx: cannot export it")
-    return _rename_tokens("def forward(" + body, renames, calls_only=False).rstrip() + "\n"
+    return _rename_lines("def forward(" + body, renames).rstrip() + "\n"
+
+
+def _rename_lines(source: str, renames: Mapping[str, str]) -> str:
+    """`_rename_tokens` for fx code, tokenizing only the lines that mention a name to rename (fx
+    writes one statement a line), so that the cost is that of the lines the renames touch."""
+    lines = source.splitlines(keepends=True)
+    for index, line in enumerate(lines):
+        if any(old in line for old in renames):
+            lines[index] = _rename_tokens(line, renames, calls_only=False)
+    return "".join(lines)
 
 
 # --- runtime helpers, copied into the file --------------------------------------------------------
@@ -383,12 +410,13 @@ def _is_runtime_function(obj: object, functions: Mapping[str, Any]) -> TypeGuard
     return inspect.isfunction(obj) and functions.get(obj.__name__) is obj
 
 
-def _runtime_helpers(graph: fx.Graph, also: Iterable[Any] = ()) -> tuple[list[str], dict[str, str], dict[str, str]]:
+def _runtime_helpers(
+    graph: fx.Graph, code: fx.graph.PythonCode, also: Iterable[Any] = ()
+) -> tuple[list[str], dict[str, str], dict[str, str]]:
     """Sources of the runtime functions the graph calls (and those they call), fx-name -> new name,
     and the new names of the functions `also` lists that are runtime functions (those that make a
     tensor node's values, as `RelativePositionIndex`'s)."""
     functions = _runtime_functions()
-    code = graph.python_code(root_module="self")
     called = {name: obj.__name__ for name, obj in code.globals.items() if _is_runtime_function(obj, functions)}
     extra = {fn.__name__ for fn in also if _is_runtime_function(fn, functions)}
     needed = _closure(set(called.values()) | extra, functions)

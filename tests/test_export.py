@@ -4,6 +4,7 @@ TorchScript and ONNX."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -140,6 +141,53 @@ def test_runtime_helpers_are_copied_with_their_dependencies():
     for helper in ("def _concat(", "def _concat_crop(", "def _crop_to_size(", "def _check_input(", "def _input_error("):
         assert helper in source
     assert "def _pad(" not in source  # only what the network calls
+
+
+def _repeated_convs(n: int) -> netspec.Spec:
+    return netspec.loads(
+        json.dumps(
+            {
+                "netspec": 1,
+                "name": "convs",
+                "inputs": {"x": ["N", 4, 8, 8]},
+                "init": [{"ops": ["Conv2d"], "weight": "kaiming_normal", "bias": "zeros"}],
+                "nodes": {"c": {"op": "Conv2d", "out_channels": 4, "kernel_size": 3, "padding": 1, "repeat": n}},
+            }
+        )
+    )
+
+
+def test_python_export_makes_one_module_per_distinct_layer(monkeypatch):
+    """The code comes from the fx graph alone; a module is made (on the meta device) only to learn
+    which tensors an init rule reaches, once per op and arguments."""
+    made = []
+    real = netspec._export.instantiate
+    monkeypatch.setattr(netspec._export, "instantiate", lambda info: made.append(info.node.name) or real(info))
+    monkeypatch.setattr(netspec._compile, "make_modules", lambda info: pytest.fail("export made the modules"))
+    source = export_python(_repeated_convs(40))
+    assert made == ["c.0"]
+    assert source.count("nn.init.kaiming_normal_(") == 40 and source.count("nn.init.zeros_(") == 40
+    no_bias = export_python(
+        {
+            **HOSTILE_SPEC,
+            "name": "b",
+            "init": [{"ops": ["Linear"], "bias": "ones"}],
+            "nodes": {"fc": {"op": "Linear", "out_features": 2, "bias": False}},
+        }
+    )
+    assert "nn.init.ones_" not in no_bias  # a module without the tensor gets no line
+
+
+def test_python_export_tokenizes_only_the_lines_it_renames(monkeypatch):
+    """Renaming runtime helpers reads the lines that name them, not the whole forward."""
+    tokenized = []
+    real = netspec._export._tokens
+    monkeypatch.setattr(netspec._export, "_tokens", lambda source: tokenized.append(len(source)) or real(source))
+    export_python(_repeated_convs(20))
+    small = sum(tokenized)
+    tokenized.clear()
+    export_python(_repeated_convs(80))
+    assert sum(tokenized) == small
 
 
 HOSTILE_SPEC = {
