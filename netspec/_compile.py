@@ -21,7 +21,6 @@ from ._graph import Graph, GraphNode, InitPlan, check_init_args, init_steps, liv
 from ._guard import size_rules
 from ._names import class_name
 from ._shapes import NodeInfo, ShapeInfo, node_parameters
-from ._work import charge
 
 __all__ = ["INIT_FUNCTIONS", "compile_graph", "forward_graph", "instantiate", "make_modules"]
 
@@ -102,11 +101,9 @@ def _register_tensor(root: nn.Module, info: NodeInfo, tensor: torch.Tensor) -> N
 def apply_init(modules: list[tuple[GraphNode, nn.Module]], plans: list[InitPlan], sources: Any = None) -> None:
     """Module-major, like a hand-written `for m in self.modules()` loop; for each parameter the last
     matching rule wins and the rules it overrides draw nothing (see `init_steps`)."""
-    if plans:
-        charge("init rules", len(plans) * len(modules))
     with torch.no_grad():
         for node, module in modules:
-            for param, name, kwargs, plan in init_steps(node, plans):
+            for param, name, kwargs, plan in init_steps(node, plans, sources):
                 tensor = getattr(module, param, None)
                 if isinstance(tensor, torch.Tensor):
                     _initialise(tensor, name, kwargs, plan, node, sources, param)

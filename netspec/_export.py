@@ -339,7 +339,7 @@ def _init_lines(nodes: list[GraphNode], info: ShapeInfo) -> list[str]:
             if "." not in node.name and node.name.isidentifier()
             else f"self.get_submodule({node.name!r})"
         )
-        for param, choice, kwargs, _ in init_steps(node, info.graph.init):
+        for param, choice, kwargs, _ in init_steps(node, info.graph.init, info.graph.sources):
             fn_name = INIT_FUNCTIONS[choice].__name__
             if param in tensors(node):
                 extra = "".join(f", {_identifier(k, 'init argument')}={_literal(v)}" for k, v in kwargs.items())

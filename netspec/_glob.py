@@ -1,9 +1,15 @@
 """Glob patterns matched in time linear in the text, whatever the pattern.
 
 A pattern is compiled once into a small automaton (`Glob`) and a text is matched by carrying the set
-of automaton states that the text read so far can reach: each character of the text costs at most
-one step per state, so matching costs at most `len(pattern) * len(text)` steps and never backtracks
-(a regular expression made of `.*` pieces can take exponential time on a hostile pattern).
+of automaton states that the text read so far can reach: each character of the text costs one step
+per state in the set, and never backtracks (a regular expression made of `.*` pieces can take
+exponential time on a hostile pattern). The set keeps only the states that can still make a
+difference: once a wildcard's state is reached, the states before it are dropped when what lies
+between could not have read a separator (or the wildcard is `**`), since the wildcard can read
+anything they would have read. So a set holds at most one wildcard per part of the pattern and the
+characters after it, and `*a*a*a...*b` against `aaaa...` costs a few steps per character; only a
+long run of characters after one wildcard (`*aaaaab` against `aaaa...`) keeps more states (at most
+`len(pattern) + 2` per character, `steps` counts them).
 
 Wildcards, over texts whose parts are divided by `separator` (`/` for paths, `.` for module names):
 `*` any characters within one part, `**` any characters across parts (`**/` any number of whole
@@ -43,9 +49,9 @@ class Glob:
         return self.steps(text)[0]
 
     def steps(self, text: str) -> tuple[bool, int]:
-        """The match, and the number of state steps it took (at most `len(states) + 2` per character)."""
-        count = 0
-        current = self._closure({0})
+        """The match, and the number of steps it took: one per state carried over a character, and one
+        per state reached without reading one (at most `2 * (len(states) + 2)` per character)."""
+        current, count = self._closure({0})
         for char in text:
             following: set[int] = set()
             for state in current:
@@ -53,24 +59,58 @@ class Glob:
                 following.update(self._step(state, char))
             if not following:
                 return False, count
-            current = self._closure(following)
+            current, reached = self._closure(following)
+            count += reached
         return len(self.states) in current or self._rest in current, count
+
+    @functools.cached_property
+    def _covers(self) -> tuple[int, ...]:
+        """For each state, the lowest state it makes redundant (its own index: none).
+
+        A wildcard's state makes the states `i` before it redundant when nothing between `i` and it can
+        read a separator (or the wildcard is `**`): whatever a path from `i` reads before reaching the
+        wildcard, the wildcard reads too."""
+        covers = []
+        barrier = 0  # the lowest state from which no state up to here reads a separator
+        for index, (kind, data) in enumerate(self.states):
+            if kind == _DOUBLE_STAR:
+                covers.append(0)
+            elif kind == _STAR:
+                covers.append(barrier)
+            else:
+                covers.append(index)
+            if kind in (_DOUBLE_STAR, _DIRS, _DIR_NAME) or (kind == _CHAR and data == self.separator):
+                barrier = index + 1
+        return tuple(covers)
 
     @property
     def _rest(self) -> int:
         return len(self.states) + 1  # past a match, after the separator: anything
 
-    def _closure(self, states: set[int]) -> set[int]:
-        """`states` with every state reachable from them without reading a character."""
+    def _closure(self, states: set[int]) -> tuple[set[int], int]:
+        """`states` with every state reachable from them without reading a character, less the states a
+        wildcard among them makes redundant (`_covers`); and how many states were reached."""
         todo = list(states)
+        reached = 0
         while todo:
             state = todo.pop()
             if state < len(self.states) and self.states[state][0] in (_STAR, _DOUBLE_STAR, _DIRS):
                 following = state + (2 if self.states[state][0] == _DIRS else 1)  # the wildcard matching nothing
                 if following not in states:
+                    reached += 1
                     states.add(following)
                     todo.append(following)
-        return states
+        covers, end = self._covers, len(self.states)
+        if len(states) == 1 or not any(s < end and covers[s] < s for s in states):
+            return states, reached
+        kept: set[int] = set()
+        low = end  # the states from `low` up to a kept wildcard are redundant
+        for state in sorted(states, reverse=True):
+            if state < low or state >= end:
+                kept.add(state)
+                if state < end:
+                    low = min(low, covers[state]) if covers[state] < state else low
+        return kept, reached
 
     def _step(self, state: int, char: str) -> tuple[int, ...]:
         end = len(self.states)

@@ -87,13 +87,30 @@ class InitPlan:
     bias: tuple[str, dict[str, Any]] | None
     path: Path
 
-    def matches(self, node: GraphNode) -> bool:
-        if self.ops is not None and node.op.name not in self.ops:
-            return False
-        if self.patterns is None:
-            return True
-        name = node.name
-        return any(p == name if _is_literal(p) else name_pattern(p).match(name) for p in self.patterns)
+    def matches(self, node: GraphNode, sources: SourceMap | None = None) -> bool:
+        """Whether the rule selects `node`. The steps it takes are charged to the request's work budget
+        (`init rules`: one for the rule and node, one per name it lists, and the matcher's steps for a
+        wildcard pattern, `Glob.steps`), at the rule in `sources` when the budget runs out."""
+        steps = 1
+        matched = self.ops is None or node.op.name in self.ops
+        if matched and self.patterns is not None:
+            name = node.name
+            matched = False
+            for pattern in self.patterns:
+                if _is_literal(pattern):
+                    steps += 1
+                    matched = pattern == name
+                else:
+                    matched, taken = name_pattern(pattern).steps(name)
+                    steps += taken
+                if matched:
+                    break
+        charge("init rules", steps, where=functools.partial(_rule_place, sources, self.path))
+        return matched
+
+
+def _rule_place(sources: SourceMap | None, path: Path) -> tuple[SourceMap | None, Span | None, str]:
+    return sources, sources.span(path) if sources is not None else None, format_path(path)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -162,17 +179,20 @@ def _plan_index(plans: list[InitPlan]) -> _PlanIndex:
     return index
 
 
-def init_steps(node: GraphNode, plans: list[InitPlan]) -> list[tuple[str, str, dict[str, Any], InitPlan]]:
+def init_steps(
+    node: GraphNode, plans: list[InitPlan], sources: SourceMap | None = None
+) -> list[tuple[str, str, dict[str, Any], InitPlan]]:
     """What initialises `node`'s parameters: for `weight`, then `bias`, the last rule that matches the
     node and sets that parameter. Rules it overrides are not applied at all (they draw no random
-    numbers); a winning `default` leaves PyTorch's own initialisation."""
+    numbers); a winning `default` leaves PyTorch's own initialisation. The matching is charged to
+    the work budget (`InitPlan.matches`, located in `sources`)."""
     steps = []
     candidates = _plan_index(plans).candidates(node.name)
     for param in ("weight", "bias"):
         winner = None
         for i in reversed(candidates):
             plan = plans[i]
-            if getattr(plan, param) is not None and plan.matches(node):
+            if getattr(plan, param) is not None and plan.matches(node, sources):
                 winner = plan
                 break
         if winner is not None:
@@ -1739,13 +1759,6 @@ def _init_plans(spec: Spec, params: dict[str, Any], expander: _Expander) -> list
     return plans
 
 
-def _charge_init(plans: list[InitPlan], nodes: int, spec: Spec) -> None:
-    """Init rules are matched against every node (at load, and again at build): rules x nodes units."""
-    if plans:
-        path = plans[-1].path
-        charge("init rules", len(plans) * nodes, where=lambda: (spec.source, spec.source.span(path), format_path(path)))
-
-
 def _unmatched_init_warnings(plans: list[InitPlan], nodes: list[GraphNode], spec: Spec) -> list[Diagnostic]:
     """Init rules that select no node: most likely a typo in `nodes` or `ops`."""
     warnings = []
@@ -1761,7 +1774,7 @@ def _unmatched_init_warnings(plans: list[InitPlan], nodes: list[GraphNode], spec
         candidates = nodes
         if i not in general:  # the nodes it names, not all of them
             candidates = [by_name[name] for name in plan.patterns or () if name in by_name]
-        if not any(plan.matches(node) for node in candidates):
+        if not any(plan.matches(node, spec.source) for node in candidates):
             path = plan.path
             warnings.append(
                 Diagnostic(
@@ -1814,7 +1827,6 @@ def _expand(spec: Spec, params: Mapping[str, Any] | None, max_nodes: int) -> Gra
         if produced is not None:
             outputs.append(produced)
     init = _init_plans(spec, values, expander)
-    _charge_init(init, len(expander.nodes), spec)
     order, cycle = topological_order(expander.nodes, set(inputs))
     if cycle:
         first = expander.nodes[min(n.index for n in expander.nodes if n.name in cycle)] if cycle else None

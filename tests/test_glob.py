@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -36,18 +37,57 @@ def test_more_wildcards_cost_steps_linear_in_the_pattern() -> None:
     assert eight <= 2.1 * four
 
 
-def _regex(pattern: str) -> str:
+# Wildcard families whose naive matching grows as pattern x text: with the wildcards' redundant
+# states dropped, doubling both the pattern and the text at most about doubles the steps.
+FAMILIES = [
+    lambda k: "*a" * k + "*b",
+    lambda k: "**a" * k + "**b",
+    lambda k: "*a." * k + "*b",
+    lambda k: "**.a" * k + "*b",
+    lambda k: "[ab]*" * k + "?c",
+    lambda k: "a?" * k + "*b",
+]
+
+
+@pytest.mark.parametrize("family", range(len(FAMILIES)))
+@pytest.mark.parametrize("text", [lambda n: "a" * n, lambda n: ".".join(["aaaa"] * (n // 5))])
+def test_doubling_the_pattern_and_the_text_at_most_doubles_the_steps(family: int, text: Any) -> None:
+    make = FAMILIES[family]
+    small = compile_glob(make(50), ".").steps(text(200))[1]
+    large = compile_glob(make(100), ".").steps(text(400))[1]
+    assert large <= 2.2 * max(small, 1), (small, large)
+
+
+def test_the_steps_are_those_of_the_states_carried() -> None:
+    # `*a*b` (states `*`, `a`, `*`, `b`): at the start the first `*` reaches `a` (1 step); the first
+    # `a` is read by both (2) and reaches the second `*`, which reaches `b` (2), and the second `*`
+    # drops the first `*` and `a`. Each later `a`: read by `*` and `b` (2), `b` reached again (1).
+    glob = compile_glob("*a*b", ".")
+    assert glob.steps("a") == (False, 1 + 2 + 2)
+    assert glob.steps("a" * 40) == (False, 5 + 39 * 3)
+    assert glob.steps("a" * 40 + "b") == (True, 5 + 40 * 3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text("ab.*?", max_size=9), st.text("ab.", max_size=9))
+def test_dotted_names_match_what_the_regular_expression_means(pattern: str, text: str) -> None:
+    expected = re.fullmatch(_regex(pattern, "."), text) is not None
+    assert compile_glob(pattern, ".").match(text) is expected
+
+
+def _regex(pattern: str, separator: str = "/") -> str:
     """The reference meaning of a glob without sets, as a regular expression (for short texts only)."""
     out, i = [], 0
+    part = f"[^{re.escape(separator)}]"
     while i < len(pattern):
-        if pattern.startswith("**/", i):
+        if separator == "/" and pattern.startswith("**/", i):
             out.append("(?:[^/]+/)*")
             i += 3
         elif pattern.startswith("**", i):
             out.append(".*")
             i += 2
         else:
-            out.append({"*": "[^/]*", "?": "[^/]"}.get(pattern[i], re.escape(pattern[i])))
+            out.append({"*": part + "*", "?": part}.get(pattern[i], re.escape(pattern[i])))
             i += 1
     return "".join(out)
 

@@ -134,6 +134,20 @@ def test_init_rules_naming_their_nodes_are_linear() -> None:
     assert info.graph.init and not [w for w in info.graph.warnings if w.code == "NS163"]
 
 
+def test_wildcard_init_rules_cost_steps_linear_in_pattern_and_name() -> None:
+    def charged(length: int) -> int:
+        names = [f"n{i}" + "a" * length for i in range(40)]
+        rule = "*a" * (length // 2) + "*x"  # matches none: every node is matched to its end
+        text = HEADER.replace("[N, 3, 8, 8]", "[N, 4]") + "nodes:\n"
+        text += "".join(f"  {name}: {{op: Linear, out_features: 4}}\n" for name in names)
+        text += f"init:\n  - {{nodes: ['{rule}'], weight: zeros}}\n"
+        with request() as budget:
+            netspec.loads(text)
+        return budget.spent["init rules"]
+
+    assert _ratio(charged(60), charged(120)) <= 2.2  # pattern and names twice as long
+
+
 def _init_all(graph: Any) -> None:
     name_pattern.cache_clear()  # each count compiles the patterns it matches (the cache outlives a spec)
     for node in graph.nodes:

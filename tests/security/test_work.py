@@ -10,10 +10,17 @@ import netspec
 from netspec._work import request
 
 
-def _init_rules(count: int, nodes: int) -> str:
-    body = "".join(f"  fc{i}: {{op: Linear, out_features: 4}}\n" for i in range(nodes))
-    rules = "".join("  - {nodes: ['fc*'], weight: zeros}\n" for _ in range(count))
+def _init_rules(count: int, names: list[str], pattern: str) -> str:
+    body = "".join(f"  {name}: {{op: Linear, out_features: 4}}\n" for name in names)
+    rules = "".join(f"  - {{nodes: ['{pattern}'], weight: zeros}}\n" for _ in range(count))
     return HEADER.replace("[N, 3, 8, 8]", "[N, 4]") + "nodes:\n" + body + "init:\n" + rules
+
+
+def _steps_of_fc_star_x(name: str) -> int:
+    """The matcher's steps for `fc*x` (states: `f`, `c`, `*`, `x`) against a name `fc...` without `x`:
+    `f` one step; `c` one, and the wildcard reaches `x` without reading (one more); then each
+    character two steps (the wildcard and `x`) and one for reaching `x` again."""
+    return 1 + 2 + 3 * (len(name) - 2)
 
 
 def test_every_phase_charges_the_request() -> None:
@@ -30,17 +37,35 @@ def test_every_phase_charges_the_request() -> None:
     assert budget.total == sum(budget.spent.values())
 
 
-def test_a_request_past_the_budget_names_the_phase_and_where(monkeypatch: pytest.MonkeyPatch) -> None:
-    text = _init_rules(200, 200)
+def test_init_rules_are_charged_per_step_of_the_matcher(monkeypatch: pytest.MonkeyPatch) -> None:
+    names = [f"fc{i}_" + "a" * (i % 90) for i in range(200)]  # long and short names
+    text = _init_rules(200, names, "fc*x")  # no name matches: each rule is matched against every node
     with request() as budget:
-        netspec.loads(text)
-    assert budget.spent["init rules"] == 200 * 200
-    monkeypatch.setattr("netspec._work.MAX_WORK", budget.total - 100)
+        spec = netspec.loads(text)
+    per_rule = sum(1 + _steps_of_fc_star_x(name) for name in names)  # one for the rule and node, then the steps
+    assert budget.spent["init rules"] == 200 * per_rule
+    assert len([w for w in spec.warnings if w.code == "NS163"]) == 200  # each rule matches no node
+    before = budget.total - budget.spent["init rules"]
+    monkeypatch.setattr("netspec._work.MAX_WORK", before + 149 * per_rule + per_rule // 2)
     with pytest.raises(netspec.SpecError) as caught:
         netspec.loads(text)
     (error,) = caught.value.errors
     assert error.code == "NS134" and "init rules grew past the budget" in error.message
-    assert error.line == text.splitlines().index("init:") + 1 + 200  # the last rule, the one that made it grow
+    first_rule = text.splitlines().index("init:") + 2
+    assert (error.line, error.column) == (first_rule + 149, 5)  # the 150th rule, being matched when it ran out
+
+
+def test_init_rules_are_charged_when_a_model_is_built_and_exported() -> None:
+    names = [f"fc{i}" for i in range(20)]
+    spec = netspec.loads(_init_rules(3, names, "fc*x"))
+    once = 3 * sum(1 + _steps_of_fc_star_x(n) for n in names)  # every node against every rule (none matches)
+    with request() as budget:
+        netspec.build(spec)
+    assert budget.spent["init rules"] == once
+    with request() as budget:
+        netspec.export_python(spec)
+    spent = budget.spent["init rules"]
+    assert spent % once == 0 and spent >= 2 * once  # the build, then the init lines it writes (at least)
 
 
 def test_nested_calls_share_one_budget_and_calls_in_turn_do_not(monkeypatch: pytest.MonkeyPatch) -> None:
