@@ -65,7 +65,7 @@ def test_init_rules_are_charged_when_a_model_is_built_and_exported() -> None:
     with request() as budget:
         netspec.export_python(spec)
     spent = budget.spent["init rules"]
-    assert spent % once == 0 and spent >= 2 * once  # the build, then the init lines it writes (at least)
+    assert spent % once == 0 and spent >= once  # the init lines it writes (and a build, where it makes one)
 
 
 def test_nested_calls_share_one_budget_and_calls_in_turn_do_not(monkeypatch: pytest.MonkeyPatch) -> None:
