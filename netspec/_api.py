@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import Diagnostic, Span, SpecError, format_path
 from ._graph import Graph, bind_params, expand
-from ._load import Limits, collector_paused
+from ._limits import DEFAULT_LIMITS, Limits
+from ._load import collector_paused
 from ._models import Spec
 from ._shapes import (
     ShapeInfo,
@@ -61,7 +62,7 @@ __all__ = [
 Source = str | os.PathLike[str] | Mapping[str, Any] | Spec
 Params = Mapping[str, Any]  # the spec's parameters by name
 Inputs = Mapping[str, Sequence[int]]  # input shapes by input name
-DEFAULT_MAX_PARAMS = 2**31
+DEFAULT_MAX_PARAMS = DEFAULT_LIMITS.max_params  # `build`/export's budget for a source that carries no limits
 
 
 def _caller_stacklevel() -> int:
@@ -111,6 +112,9 @@ def load(source: str | os.PathLike[str] | Mapping[str, Any], *, limits: Limits |
 
     The graph is expanded with the default parameters, so references, cycles, op arguments and
     expressions are all checked. Raises `SpecError` listing every problem; warnings are on `spec.warnings`.
+
+    `limits` (a `netspec.Limits`) bounds this load and everything later done with the spec it returns
+    (`spec.limits`): expansion, the work of each call, the memory `build` and the exports may allocate.
     """
     if isinstance(source, Spec):
         return source
@@ -121,7 +125,7 @@ def load(source: str | os.PathLike[str] | Mapping[str, Any], *, limits: Limits |
 
 @within_budget
 def loads(text: str | bytes, *, limits: Limits | None = None) -> Spec:
-    """Read and validate a spec from YAML or JSON text."""
+    """Read and validate a spec from YAML or JSON text; `limits` as for `load`."""
     doc, _ = read_source(text, limits=limits, text=True)
     with collector_paused():
         return _checked(spec_from_document(doc, None, limits=limits))
@@ -443,7 +447,7 @@ def build(
     inputs: Inputs | None = None,
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
-    max_params: int = DEFAULT_MAX_PARAMS,
+    max_params: int | None = None,
     input_shapes: Inputs | None = None,
     weights: str | os.PathLike[str] | Mapping[str, torch.Tensor] | None = None,
     strict: bool = True,
@@ -458,7 +462,8 @@ def build(
     `params` override the spec's parameters. `source` may be given by keyword too
     (`build(source="resnet18")`), as Hydra's `instantiate` passes it. `inputs` gives the input shapes the model will be
     called with: their sizes are checked against what the layers accept (default: the spec's
-    `dims`). A model with more than `max_params` parameters is refused before anything is allocated.
+    `dims`). A model with more than `max_params` parameter and buffer elements (default: the spec's
+    `limits.max_params`, 2**31 unless it was loaded with other `limits`) is refused before anything is allocated.
 
     `weights` loads a state dict after building: a `.safetensors` file, a `.pt`/`.pth` file (read
     with `torch.load(weights_only=True)`, never unpickling code) or a mapping of tensors. Loading is
@@ -499,6 +504,10 @@ def build(
     return module
 
 
+MEMORY_HINT = (
+    "lower the widths, or raise the budget: `netspec.Limits(max_params=...)` when loading, or `max_params=`"
+    " of `build`/`export_python`"
+)
 TORCH_HINT = "pip install 'netspec[torch]' (or install torch itself)"
 
 
@@ -514,9 +523,12 @@ def require_torch(what: str) -> None:
         )
 
 
-def check_memory_budget(info: ShapeInfo, max_params: int) -> None:
+def check_memory_budget(info: ShapeInfo, max_params: int | None = None) -> None:
     """Refuse, before anything is allocated, a model whose parameters and buffers (BatchNorm's
-    running statistics) hold more than `max_params` elements in all."""
+    running statistics) hold more than `max_params` elements in all (default: the spec's
+    `limits.max_params`)."""
+    if max_params is None:
+        max_params = info.graph.spec.limits.max_params
     counts = tensor_elements(info)
     total = sum(counts.values())
     if total <= max_params:
@@ -526,7 +538,7 @@ def check_memory_budget(info: ShapeInfo, max_params: int) -> None:
         [
             Diagnostic(
                 f"the model has {total:,} parameters and buffer elements, over the budget of {max_params:,} (the largest layer, `{largest}`, has {counts[largest]:,})",
-                hint="lower the widths, or pass `max_params=` to build a model this large",
+                hint=MEMORY_HINT,
                 code="NS190",
             ).located(info.graph.sources.span(info.nodes[largest].node.path))
         ],

@@ -25,7 +25,7 @@ import torch
 from torch import fx, nn
 
 from . import _modules, _runtime, _windows
-from ._api import DEFAULT_MAX_PARAMS, Inputs, Params, Source, _spec, build, check_memory_budget, prepare, validate
+from ._api import Inputs, Params, Source, _spec, build, check_memory_budget, prepare, validate
 from ._compile import INIT_FUNCTIONS, forward_graph, instantiate
 from ._dims import Sym
 from ._errors import SpecError
@@ -77,15 +77,15 @@ def export_python(
     *,
     params: Params | None = None,
     inputs: Inputs | None = None,
-    max_params: int = DEFAULT_MAX_PARAMS,
+    max_params: int | None = None,
 ) -> str:
     """The source of a standalone module equivalent to `netspec.build(source, params=params)`::
 
         code = netspec.export_python("resnet18", params={"num_classes": 10})
         Path("resnet18.py").write_text(code)  # then: from resnet18 import Resnet18; Resnet18()
 
-    Like `build`, refuses a model whose parameters and buffers pass `max_params` elements (the
-    file would allocate them), before anything is instantiated.
+    Like `build`, refuses a model whose parameters and buffers pass `max_params` elements (default:
+    the spec's `limits.max_params`; the file would allocate them), before anything is instantiated.
 
     The file imports only torch. Its class creates the same modules at the same qualified names in
     the same order (so state_dicts load with `strict=True`, and under one seed the parameters are

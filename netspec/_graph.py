@@ -29,6 +29,7 @@ from ._errors import (
 )
 from ._expr import INPUT_SHAPES, Expr, ExprBudgetError, ExprError, Template, compile_value, evaluation_budget
 from ._glob import Glob, GlobError, build_glob
+from ._limits import Limits
 from ._load import collector_paused
 from ._models import BlockDef, NodeDef, ParamDef, RepeatDef, Spec, is_name_template
 from ._names import canonical_port, is_identifier, node_name_problem, port_number_problem
@@ -39,7 +40,6 @@ from ._work import charge
 
 __all__ = [
     "INIT_ARGUMENTS",
-    "MAX_GRAPH_NODES",
     "Graph",
     "GraphNode",
     "InitPlan",
@@ -53,11 +53,24 @@ __all__ = [
     "producer",
 ]
 
-MAX_GRAPH_NODES = 100_000
 MAX_BLOCK_DEPTH = 32
 # Work units of one expansion: each node or block instance costs 1, plus 4 per argument it evaluates and
-# checks, plus 1 per 8 names in the scope it copies. Bounds the time a hostile `repeat` can cost.
+# checks, plus 1 per 8 names in the scope it copies. Bounds the time a hostile `repeat` can cost before
+# the request's budget sees it; a larger `Limits.max_graph_nodes` raises it with the nodes it allows.
 MAX_EXPANSION_WORK = 2_000_000
+EXPANSION_WORK_PER_NODE = 200
+
+
+def expansion_work_limit(max_graph_nodes: int) -> int:
+    """The expansion steps a spec may take under a node limit: `MAX_EXPANSION_WORK`, or more for a larger limit."""
+    return max(MAX_EXPANSION_WORK, EXPANSION_WORK_PER_NODE * max_graph_nodes)
+
+
+NODE_LIMIT_HINT = "lower a `repeat` count, or raise the node limit: `netspec.Limits(max_graph_nodes=...)`"
+EXPANSION_HINT = (
+    "lower the `repeat` counts or give repeated nodes fewer arguments; the limit grows with"
+    " `netspec.Limits(max_graph_nodes=...)`"
+)
 MAX_EXPRESSION_WORK = 2_000_000  # the budget the expressions of one expansion share (see `_expr`)
 
 Path = tuple[str | int, ...]
@@ -275,6 +288,11 @@ class Graph:
     def sources(self) -> SourceMap:
         return self.spec.source
 
+    @property
+    def limits(self) -> Limits:
+        """The bounds of the spec it was expanded from (its work budget applies to calls given the graph)."""
+        return self.spec.limits
+
     def node(self, name: str) -> GraphNode:
         return self._by_name[name]
 
@@ -460,6 +478,7 @@ class _Expander:
         self.names: Resolved = resolved(spec)  # every `op` and `block` written as a name, resolved once
         self.params = params
         self.max_nodes = max_nodes
+        self.max_work = expansion_work_limit(max_nodes)
         self.work = 0
         self.exhausted = False  # the expression budget ran out
         self.nodes: list[GraphNode] = []
@@ -744,24 +763,23 @@ class _Expander:
         nodes, work = len(self.nodes) + remaining * smallest[0], self.work + remaining * smallest[1]
         if nodes > self.max_nodes:
             message = (
-                f"the spec expands to more than {self.max_nodes} nodes (`repeat: {count}` here makes about {nodes:,})"
+                f"the spec expands to more than {self.max_nodes:,} nodes (`repeat: {count}` here makes about {nodes:,})"
             )
-        elif work > MAX_EXPANSION_WORK:
-            message = f"expanding the spec takes more than {MAX_EXPANSION_WORK:,} steps (`repeat: {count}` here takes about {work:,})"
+            hint = NODE_LIMIT_HINT
+        elif work > self.max_work:
+            message = f"expanding the spec takes more than {self.max_work:,} steps (`repeat: {count}` here takes about {work:,})"
+            hint = EXPANSION_HINT
         else:
             return
-        self.report(message, path + ("repeat",), hint="lower a `repeat` count, or raise the node limit", code="NS134")
+        self.report(message, path + ("repeat",), hint=hint, code="NS134")
         raise _TooLarge
 
     def charge(self, node: NodeDef, env: Mapping[str, Any], path: Path) -> None:
         """Count the work of one node or block instance; stop at the limit or when the expressions' budget is spent."""
         self.work += 1 + 4 * len(node.model_extra or {}) + len(env) // 8
-        if self.work > MAX_EXPANSION_WORK:
+        if self.work > self.max_work:
             self.report(
-                f"expanding the spec takes more than {MAX_EXPANSION_WORK:,} steps",
-                path,
-                hint="lower the `repeat` counts, or give repeated nodes fewer arguments",
-                code="NS134",
+                f"expanding the spec takes more than {self.max_work:,} steps", path, hint=EXPANSION_HINT, code="NS134"
             )
             raise _TooLarge
         if self.exhausted:
@@ -811,10 +829,7 @@ class _Expander:
             )
         if len(self.nodes) >= self.max_nodes:
             self.report(
-                f"the spec expands to more than {self.max_nodes} nodes",
-                path,
-                hint="lower a `repeat` count, or raise the node limit",
-                code="NS134",
+                f"the spec expands to more than {self.max_nodes:,} nodes", path, hint=NODE_LIMIT_HINT, code="NS134"
             )
             raise _TooLarge
         if op.kind == "tensor":
@@ -1788,11 +1803,15 @@ def _unmatched_init_warnings(plans: list[InitPlan], nodes: list[GraphNode], spec
     return warnings
 
 
-def expand(spec: Spec, params: Mapping[str, Any] | None = None, *, max_nodes: int = MAX_GRAPH_NODES) -> Graph:
-    """Expand `spec` with parameter `params` (overrides of the defaults) into a `Graph`."""
+def expand(spec: Spec, params: Mapping[str, Any] | None = None, *, max_nodes: int | None = None) -> Graph:
+    """Expand `spec` with parameter `params` (overrides of the defaults) into a `Graph`.
+
+    At most `max_nodes` nodes (default: the spec's `limits.max_graph_nodes`); past it, an `NS134`
+    at the `repeat` or the node that passes it.
+    """
     with collector_paused(), hint_budget() as hints:
         try:
-            return _expand(spec, params, max_nodes)
+            return _expand(spec, params, spec.limits.max_graph_nodes if max_nodes is None else max_nodes)
         finally:  # the request's budget sees what the hints compared, whatever the outcome
             charge("references and hints", HINT_BUDGET - hints[0])
 

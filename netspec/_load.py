@@ -21,9 +21,10 @@ from typing import Any, NoReturn, Protocol, cast
 import yaml
 
 from ._errors import Diagnostic, SourceMap, Span, SpecError, format_path
+from ._limits import DEFAULT_LIMITS, Limits
 from ._work import charge
 
-__all__ = ["LOAD_CODES", "Document", "Limits", "collector_paused", "parse_text", "read_file"]
+__all__ = ["DEFAULT_LIMITS", "LOAD_CODES", "Document", "Limits", "collector_paused", "parse_text", "read_file"]
 
 Path = tuple[str | int, ...]
 
@@ -51,18 +52,6 @@ LOAD_CODES: dict[str, str] = {
     "NS020": "the spec file cannot be read",
     "NS021": "a `.json` spec is not strict JSON (a trailing comma, a comment, single quotes, a bare word)",
 }
-
-
-@dataclasses.dataclass(frozen=True)
-class Limits:
-    """Bounds that keep hostile or broken specs cheap to reject."""
-
-    max_bytes: int = 5_000_000  # the whole text, UTF-8 encoded
-    max_depth: int = 100  # nesting of mappings and lists
-    max_nodes: int = 100_000  # keys and values, an alias counting as a full copy of its anchor
-    max_aliases: int = 1_000
-    max_scalar_chars: int = 100_000
-    max_int_digits: int = 30  # also keeps far away from Python's 4300-digit `int()` limit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,7 +103,7 @@ def collector_paused() -> Iterator[None]:
 
 
 def parse_text(
-    text: str | bytes, *, file: str | None = None, limits: Limits = Limits(), strict_json: bool = False
+    text: str | bytes, *, file: str | None = None, limits: Limits = DEFAULT_LIMITS, strict_json: bool = False
 ) -> Document:
     """Load a YAML or JSON spec from `text` (bytes must be UTF-8).
 
@@ -155,7 +144,9 @@ def parse_text(
     return Document(data=data, sources=sources, file=file)
 
 
-def read_file(path: str | os.PathLike[str], *, limits: Limits = Limits(), display_name: str | None = None) -> Document:
+def read_file(
+    path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS, display_name: str | None = None
+) -> Document:
     """Load the spec file at `path`; diagnostics name it `display_name` (default: the path itself).
 
     A file larger than `limits.max_bytes` is refused before it is read.

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from ._errors import Diagnostic, SourceMap
+from ._limits import DEFAULT_LIMITS, Limits
 from ._names import identifier_problem, identifier_schema, node_name_problem, node_name_schema, shown_name
 
 __all__ = [
@@ -379,9 +380,10 @@ class Spec(_Model):
     )
     remove: Names = Field((), description="With `extends`: names of the parent's nodes to delete.")
 
-    # Given when the spec is made (`Spec.model_validate(data, context={"sources": ..., "path": ...})`,
-    # or `with_expansion` for a copy), never written afterwards.
+    # Given when the spec is made (`Spec.model_validate(data, context={"sources": ..., "path": ...,
+    # "limits": ...})`, or `with_expansion` for a copy), never written afterwards.
     _source: SourceMap = PrivateAttr(default_factory=SourceMap)
+    _limits: Limits = PrivateAttr(default=DEFAULT_LIMITS)
     _warnings: tuple[Diagnostic, ...] = PrivateAttr(default=())
     _path: Path | None = PrivateAttr(default=None)
     _graph: Any = PrivateAttr(default=None)  # the graph at the default parameters, once expanded
@@ -416,6 +418,7 @@ class Spec(_Model):
         if isinstance(context, dict):
             self._source = context.get("sources") or SourceMap()
             self._path = context.get("path")
+            self._limits = context.get("limits") or DEFAULT_LIMITS
 
     def with_expansion(self, warnings: list[Diagnostic], graph: Any) -> Spec:
         """A copy of this spec that carries what expanding it at its defaults found; this spec is unchanged."""
@@ -441,6 +444,11 @@ class Spec(_Model):
     def warnings(self) -> list[Diagnostic]:
         """Warnings found while loading (unused parameters, unused nodes, ...)."""
         return list(self._warnings)
+
+    @property
+    def limits(self) -> Limits:
+        """The bounds every phase applies to this spec: those given to `load`/`loads`, else the defaults."""
+        return self._limits
 
     @property
     def path(self) -> Path | None:

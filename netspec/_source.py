@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from ._config import find_config
 from ._errors import Diagnostic, SourceMap, SpecError, did_you_mean
-from ._load import Document, Limits, parse_text, read_file
+from ._load import DEFAULT_LIMITS, Document, Limits, parse_text, read_file
 
 __all__ = [
     "SPEC_SUFFIXES",
@@ -145,7 +145,7 @@ def read_source(
     source: str | bytes | os.PathLike[str] | Mapping[str, Any], *, limits: Limits | None = None, text: bool = False
 ) -> tuple[Document, Path | None]:
     """Any accepted source as a `Document`, with the file it was read from (None for text and data)."""
-    limits = limits or Limits()
+    limits = limits or DEFAULT_LIMITS
     if text:
         if not isinstance(source, (str, bytes)):
             raise _not_found(f"spec text is a str or bytes, got a {type(source).__name__}")

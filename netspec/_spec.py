@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from ._errors import Diagnostic, SpecError
 from ._extends import with_extends
-from ._load import Document, Limits
+from ._load import DEFAULT_LIMITS, Document, Limits
 from ._model_errors import validation_diagnostics
 from ._models import Spec
 from ._static import static_problems
@@ -23,7 +23,7 @@ __all__ = ["spec_from_document"]
 
 def spec_from_document(doc: Document, path: Path | None = None, *, limits: Limits | None = None) -> Spec:
     """Validate a document (resolving `extends`) into a `Spec`; raises `SpecError` with every problem."""
-    limits = limits or Limits()
+    limits = limits or DEFAULT_LIMITS
     if not isinstance(doc.data, dict):
         kind = type(doc.data).__name__
         raise SpecError(
@@ -48,7 +48,7 @@ def spec_from_document(doc: Document, path: Path | None = None, *, limits: Limit
         )
     doc = with_extends(doc, path, limits)
     try:
-        spec = Spec.model_validate(doc.data, context={"sources": doc.sources, "path": path})
+        spec = Spec.model_validate(doc.data, context={"sources": doc.sources, "path": path, "limits": limits})
     except ValidationError as err:
         raise SpecError(validation_diagnostics(err, doc.sources), doc.sources) from None
     if any(p.required for p in spec.params.values()):

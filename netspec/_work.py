@@ -7,8 +7,9 @@ bytes of text), expansion (its own steps: instances, arguments, names in scope),
 (evaluation steps), references and hints (comparisons), init rules (rules x nodes matched),
 shape inference (a unit per node and input dimension), the size lattice (conditions x sizes
 searched), the input guard (the same), drawing and export (a unit per node and edge). A request
-that passes `MAX_WORK` units ends in a `SpecError` (`NS134`) that names the phase that grew and
-where, before the work is done when the phase charges ahead.
+that passes its limit (`Limits.max_work`: of the `limits=` it is given, else of the `Spec` or
+`Graph` it is called on, else the default) ends in a `SpecError` (`NS134`) that names the phase
+that grew and where, before the work is done when the phase charges ahead.
 
 Outside a request (an internal function called directly), charges are not counted.
 """
@@ -23,10 +24,13 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from ._errors import Diagnostic, SourceMap, Span, SpecError
+from ._limits import DEFAULT_LIMITS, Limits
 
-__all__ = ["MAX_WORK", "WorkBudget", "charge", "request", "within_budget"]
+__all__ = ["WORK_HINT", "WorkBudget", "charge", "request", "request_limits", "within_budget"]
 
-MAX_WORK = 50_000_000  # units of work one request may do (a 100,000-node spec through every phase uses ~5%)
+WORK_HINT = (
+    "make the spec smaller where it grew (fewer repeats, rules or nodes), or raise `netspec.Limits(max_work=...)`"
+)
 
 
 class WorkBudget:
@@ -43,12 +47,13 @@ _current: contextvars.ContextVar[WorkBudget | None] = contextvars.ContextVar("ne
 
 @contextlib.contextmanager
 def request(limit: int | None = None) -> Iterator[WorkBudget]:
-    """The budget of the current request: a new one at the outermost call, the caller's inside it."""
+    """The budget of the current request: a new one of `limit` units (default: `Limits().max_work`) at the
+    outermost call, the caller's inside it."""
     budget = _current.get()
     if budget is not None:
         yield budget
         return
-    budget = WorkBudget(MAX_WORK if limit is None else limit)
+    budget = WorkBudget(DEFAULT_LIMITS.max_work if limit is None else limit)
     token = _current.set(budget)
     try:
         yield budget
@@ -59,12 +64,25 @@ def request(limit: int | None = None) -> Iterator[WorkBudget]:
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
+def request_limits(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Limits | None:
+    """The limits a call of the public API runs under: its `limits=` keyword, else those the source
+    it is called on carries (a `Spec` or a `Graph`, given first or as `source=`); None for a path,
+    a bundled name or a mapping (the defaults apply)."""
+    given = kwargs.get("limits")
+    if isinstance(given, Limits):
+        return given
+    source = args[0] if args else kwargs.get("source")
+    carried = getattr(source, "limits", None) if source is not None and not isinstance(source, (str, dict)) else None
+    return carried if isinstance(carried, Limits) else None
+
+
 def within_budget(function: _F) -> _F:
-    """Run `function` as a request (or inside the caller's)."""
+    """Run `function` as a request (or inside the caller's), under the limits of `request_limits`."""
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with request():
+        limits = request_limits(args, kwargs)
+        with request(None if limits is None else limits.max_work):
             return function(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -90,7 +108,7 @@ def charge(
     diagnostic = Diagnostic(
         f"the request needs more than {budget.limit:,} units of work: {phase} grew past the budget ({biggest})",
         path=path,
-        hint="make the spec smaller where it grew (fewer repeats, rules or nodes), or raise netspec._work.MAX_WORK",
+        hint=WORK_HINT,
         code="NS134",
     ).located(span or Span(None, 1, 1, 1, 2))
     budget.total = budget.limit  # the error is raised once; what runs while it unwinds is not charged again

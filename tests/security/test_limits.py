@@ -53,7 +53,7 @@ EXPANSION_BOMBS = {
         "  a: {op: ReLU, repeat: 100000, " + ", ".join(f"k{j}: 1" for j in range(2000)) + "}\n"
     ),
     "costly expression repeated": spec_with_nodes(
-        '  a: {op: ReLU, repeat: 100000, inplace: "${' + " and ".join(["[0] * 9999 == [0] * 9999"] * 30) + '}"}\n'
+        '  a: {op: ReLU, repeat: 9000, inplace: "${' + " and ".join(["[0] * 9999 == [0] * 9999"] * 30) + '}"}\n'
     ),
     "recursive block": HEADER + "blocks:\n  b: {nodes: {inner: {block: b, repeat: 1000}}}\nnodes:\n  a: {block: b}\n",
 }

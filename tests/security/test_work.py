@@ -37,7 +37,7 @@ def test_every_phase_charges_the_request() -> None:
     assert budget.total == sum(budget.spent.values())
 
 
-def test_init_rules_are_charged_per_step_of_the_matcher(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_init_rules_are_charged_per_step_of_the_matcher() -> None:
     names = [f"fc{i}_" + "a" * (i % 90) for i in range(200)]  # long and short names
     text = _init_rules(200, names, "fc*x")  # no name matches: each rule is matched against every node
     with request() as budget:
@@ -46,9 +46,9 @@ def test_init_rules_are_charged_per_step_of_the_matcher(monkeypatch: pytest.Monk
     assert budget.spent["init rules"] == 200 * per_rule
     assert len([w for w in spec.warnings if w.code == "NS163"]) == 200  # each rule matches no node
     before = budget.total - budget.spent["init rules"]
-    monkeypatch.setattr("netspec._work.MAX_WORK", before + 149 * per_rule + per_rule // 2)
+    limits = netspec.Limits(max_work=before + 149 * per_rule + per_rule // 2)
     with pytest.raises(netspec.SpecError) as caught:
-        netspec.loads(text)
+        netspec.loads(text, limits=limits)
     (error,) = caught.value.errors
     assert error.code == "NS134" and "init rules grew past the budget" in error.message
     first_rule = text.splitlines().index("init:") + 2
@@ -68,7 +68,7 @@ def test_init_rules_are_charged_when_a_model_is_built_and_exported() -> None:
     assert spent % once == 0 and spent >= once  # the init lines it writes (and a build, where it makes one)
 
 
-def test_nested_calls_share_one_budget_and_calls_in_turn_do_not(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nested_calls_share_one_budget_and_calls_in_turn_do_not() -> None:
     spec = netspec.load("lenet5")
     with request() as budget:
         netspec.validate(spec)
@@ -77,27 +77,28 @@ def test_nested_calls_share_one_budget_and_calls_in_turn_do_not(monkeypatch: pyt
         netspec.validate(spec)
         netspec.validate(spec)
     assert shared.total == 2 * once
-    monkeypatch.setattr("netspec._work.MAX_WORK", once + 1)
+    with request():  # loaded inside a larger request: only the calls below run under the spec's limit
+        spec = netspec.load(spec.path, limits=netspec.Limits(max_work=once + 1))
     netspec.validate(spec)  # each call is a request of its own
     netspec.validate(spec)
 
 
-def test_the_text_is_charged_before_it_is_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("netspec._work.MAX_WORK", 10)
+def test_the_text_is_charged_before_it_is_parsed() -> None:
     with pytest.raises(netspec.SpecError) as caught:
-        netspec.loads(HEADER + "nodes:\n  a: ReLU\n" + "# padding\n" * 100)
+        netspec.loads(HEADER + "nodes:\n  a: ReLU\n" + "# padding\n" * 100, limits=netspec.Limits(max_work=10))
     assert caught.value.errors[0].code == "NS134" and "parse grew" in caught.value.errors[0].message
     assert caught.value.errors[0].line == 1
 
 
-def test_a_summary_past_the_budget_is_refused_at_the_row_that_grew(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_summary_past_the_budget_is_refused_at_the_row_that_grew() -> None:
     block = "blocks:\n  b:\n    nodes:\n      c: {op: Conv2d, out_channels: 4, kernel_size: 1}\n      r: ReLU\n"
     text = HEADER + block + "nodes:\n  rep: {block: b, repeat: 300}\n  z: ReLU\n"
     spec = netspec.loads(text)
     with request() as budget:
         table = netspec.summarize(spec)
     assert budget.spent["summary"] == table.work >= 3 * 600  # nodes added, groups summed, rows made
-    monkeypatch.setattr("netspec._work.MAX_WORK", budget.total - budget.spent["summary"] // 2)
+    with request():  # loaded inside a larger request: the summary alone runs under the spec's limit
+        spec = netspec.loads(text, limits=netspec.Limits(max_work=budget.total - budget.spent["summary"] // 2))
     with pytest.raises(netspec.SpecError) as caught:
         netspec.summarize(spec)
     (error,) = caught.value.errors

@@ -1,0 +1,193 @@
+"""One `netspec.Limits` for every bound of a request: nodes after expansion, work units, parameter and
+buffer elements; a spec loaded with limits carries them into every later phase."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+from hostile import HEADER, located_error, spec_with_nodes
+
+import netspec
+from netspec import Limits
+from netspec._graph import expand
+from netspec._work import request
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+LENET = Path(__file__).resolve().parents[2] / "specs" / "lenet5.yaml"
+
+
+def _where(err: netspec.SpecError) -> tuple[str, int | None, int | None]:
+    first = err.errors[0]
+    return first.code or "", first.line, first.column
+
+
+def _repeat(count: int) -> str:
+    return spec_with_nodes(f"  a: {{op: ReLU, repeat: {count}}}\n")
+
+
+def _chain(count: int) -> str:
+    return spec_with_nodes("".join(f"  n{i}: ReLU\n" for i in range(count)))
+
+
+# -- the value itself ------------------------------------------------------------------------------
+
+
+def test_the_defaults() -> None:
+    limits = Limits()
+    assert (limits.max_graph_nodes, limits.max_work, limits.max_params) == (10_000, 50_000_000, 2**31)
+    assert netspec.loads(_chain(2)).limits == limits
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        limits.max_work = 5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("field", [f.name for f in dataclasses.fields(Limits)])
+@pytest.mark.parametrize(("value", "error"), [(0, ValueError), (-3, ValueError), (2.5, TypeError), (True, TypeError)])
+def test_every_field_is_a_positive_int(field: str, value: object, error: type[Exception]) -> None:
+    with pytest.raises(error, match=f"Limits.{field} must be"):
+        Limits(**{field: value})  # type: ignore[arg-type]
+
+
+# -- nodes after expansion -------------------------------------------------------------------------
+
+
+def test_the_default_node_limit_refuses_a_repeat_at_its_line_and_column() -> None:
+    assert len(netspec.loads(_repeat(10_000), limits=Limits()).expanded.nodes) == 10_000
+    err = located_error(lambda: netspec.loads(_repeat(10_001)))
+    assert _where(err) == ("NS134", 5, 25)
+    assert "more than 10,000 nodes" in err.errors[0].message
+    assert "netspec.Limits(max_graph_nodes=...)" in (err.errors[0].hint or "")
+
+
+def test_a_custom_node_limit_refuses_repeats_and_plain_nodes() -> None:
+    limits = Limits(max_graph_nodes=50)
+    assert len(netspec.loads(_repeat(50), limits=limits).expanded.nodes) == 50
+    assert _where(located_error(lambda: netspec.loads(_repeat(51), limits=limits))) == ("NS134", 5, 25)
+    err = located_error(lambda: netspec.loads(_chain(51), limits=limits))
+    assert _where(err) == ("NS134", 55, 8)  # the 51st node
+    assert "more than 50 nodes" in err.errors[0].message
+    assert len(netspec.loads(_repeat(20_000), limits=Limits(max_graph_nodes=20_000)).expanded.nodes) == 20_000
+
+
+def test_an_explicit_node_limit_of_expand_still_wins() -> None:
+    spec = netspec.loads(_repeat(60), limits=Limits(max_graph_nodes=100))
+    assert _where(located_error(lambda: expand(spec, max_nodes=10))) == ("NS134", 5, 25)
+
+
+def test_the_node_limit_covers_the_merged_extends_chain(tmp_path: Path) -> None:
+    (tmp_path / "parent.yaml").write_text(_repeat(6_000))
+    child = "netspec: 1\nextends: parent.yaml\nname: child\nnodes:\n  b: {op: ReLU, repeat: 6000}\noutputs: b\n"
+    (tmp_path / "child.yaml").write_text(child)
+    (tmp_path / "small.yaml").write_text(child.replace("6000", "30"))
+    assert len(netspec.load(tmp_path / "parent.yaml").expanded.nodes) == 6_000  # each file alone fits
+    err = located_error(lambda: netspec.load(tmp_path / "child.yaml"))
+    assert _where(err) == ("NS134", 5, 25) and Path(err.errors[0].file or "").name == "child.yaml"
+    limits = Limits(max_graph_nodes=6_020)
+    err = located_error(lambda: netspec.load(tmp_path / "small.yaml", limits=limits))
+    assert _where(err) == ("NS134", 5, 25)
+    assert netspec.load(tmp_path / "small.yaml", limits=Limits(max_graph_nodes=6_030)).limits.max_graph_nodes == 6_030
+
+
+# -- the spec's limits reach every later phase -----------------------------------------------------
+
+
+def test_a_spec_keeps_its_limits_through_derived_specs_and_parameters() -> None:
+    text = HEADER + "params: {n: 10}\nnodes:\n  a: {op: ReLU, repeat: $n}\n"
+    limits = Limits(max_graph_nodes=40, max_work=1_000_000)
+    spec = netspec.loads(text, limits=limits)
+    assert spec.limits is limits and spec.expanded.limits is limits  # `with_expansion` kept them
+    assert netspec.count_params(spec, params={"n": 40}) == 0
+    err = located_error(lambda: netspec.build(spec, params={"n": 41}))
+    assert _where(err) == ("NS134", 6, 25)
+    err = located_error(lambda: netspec.validate(spec, params={"n": 41}))
+    assert "more than 40 nodes" in err.errors[0].message
+    library = netspec.loads(text.replace("{n: 10}", "{n: int}"), limits=limits)  # not expanded at load
+    assert library.limits is limits
+    assert _where(located_error(lambda: netspec.summarize(library, params={"n": 41}))) == ("NS134", 6, 25)
+
+
+def test_a_spec_s_work_limit_bounds_each_later_call() -> None:
+    text = LENET.read_text()
+    loaded = netspec.loads(text)
+    with request() as budget:
+        netspec.validate(loaded)
+    with request():  # loaded inside a larger request: the calls below run under the spec's own limit
+        spec = netspec.loads(text, limits=Limits(max_work=budget.total // 2))
+    for call in (netspec.validate, netspec.count_params, netspec.to_dot, netspec.build, netspec.export_python):
+        err = located_error(lambda call=call: call(spec))
+        assert err.errors[0].code == "NS134" and "netspec.Limits(max_work=...)" in (err.errors[0].hint or "")
+    assert netspec.validate(LENET) == []  # a path runs under the defaults
+
+
+def test_the_work_limit_of_load_itself_is_located() -> None:
+    err = located_error(lambda: netspec.loads(_repeat(500), limits=Limits(max_work=5)))
+    assert _where(err) == ("NS134", 1, 1) and "more than 5 units of work: parse grew" in err.errors[0].message
+    err = located_error(lambda: netspec.loads(_repeat(500), limits=Limits(max_work=100)))
+    assert _where(err) == ("NS134", 5, 3) and "expansion grew" in err.errors[0].message
+    err = located_error(lambda: netspec.load(LENET, limits=Limits(max_work=20)))
+    assert _where(err) == ("NS134", 1, 1) and Path(err.errors[0].file or "").name == "lenet5.yaml"
+
+
+def test_the_default_work_limit_is_a_located_ns134() -> None:
+    # 20 unrelated conditions on one dimension, each searched up to 2**20 sizes: the search is
+    # charged before it runs.
+    body = "".join(
+        f"  c{i}: {{op: Conv1d, out_channels: 1, kernel_size: {3 + i}, stride: {2 + i}}}\n" for i in range(48)
+    )
+    text = "netspec: 1\nname: t\ninputs: {x: [N, 1, L]}\ndims: {L: 100000000}\nnodes:\n" + body
+    with request(10**12) as budget:
+        try:
+            netspec.valid_sizes(netspec.loads(text))
+        except netspec.SpecError:
+            pass
+    assert budget.total > Limits().max_work  # what the search would cost
+    err = located_error(lambda: netspec.valid_sizes(netspec.loads(text)))
+    assert err.errors[0].code == "NS134" and "more than 50,000,000 units" in err.errors[0].message
+
+
+# -- parameter and buffer elements -----------------------------------------------------------------
+
+
+def test_a_spec_s_memory_budget_reaches_build_and_export() -> None:
+    spec = netspec.load(LENET, limits=Limits(max_params=1_000))
+    for call in (netspec.build, netspec.export_python):
+        err = located_error(lambda call=call: call(spec))
+        assert _where(err) == ("NS190", 22, 8) and "over the budget of 1,000" in err.errors[0].message
+        assert "netspec.Limits(max_params=...)" in (err.errors[0].hint or "")
+    assert netspec.count_params(spec) == 61_706  # counting allocates nothing: no budget
+    assert netspec.build(spec, max_params=100_000) is not None  # an explicit budget wins
+    assert "class" in netspec.export_python(spec, max_params=100_000)
+
+
+def test_the_default_memory_budget_is_the_limits_default() -> None:
+    text = (
+        "netspec: 1\nname: t\ninputs: {x: [N, 46341]}\nnodes:\n  fc: {op: Linear, out_features: 46341, bias: false}\n"
+    )
+    assert 46341**2 > Limits().max_params >= 46340**2
+    err = located_error(lambda: netspec.build(netspec.loads(text)))
+    assert _where(err) == ("NS190", 5, 7) and f"over the budget of {2**31:,}" in err.errors[0].message
+    err = located_error(lambda: netspec.export_python(netspec.loads(text)))
+    assert err.errors[0].code == "NS190"
+
+
+# -- the documentation says what the code does ----------------------------------------------------
+
+
+def _number(cell: str) -> int:
+    """`5,000,000`, `2**31` or `50,000,000 units` as an int."""
+    base, _, power = cell.strip().split()[0].replace(",", "").partition("**")
+    return int(base) ** int(power) if power else int(base)
+
+
+def test_the_limits_table_of_the_security_page_gives_the_defaults() -> None:
+    page = (DOCS / "security.md").read_text()
+    defaults = Limits()
+    for field in dataclasses.fields(Limits):
+        row = next(
+            (line for line in page.splitlines() if line.startswith("|") and f"`Limits.{field.name}`" in line), None
+        )
+        assert row is not None, f"docs/security.md has no row for Limits.{field.name}"
+        assert _number(row.split("|")[2]) == getattr(defaults, field.name), row
+    assert not re.search(r"MAX_GRAPH_NODES|_work\.MAX_WORK", page)
