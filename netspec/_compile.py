@@ -19,6 +19,7 @@ from ._dims import Sym, format_shape
 from ._errors import Diagnostic, SpecError, format_path
 from ._graph import Graph, GraphNode, InitPlan, check_init_args, init_steps, live_nodes
 from ._guard import size_rules
+from ._load import collector_paused
 from ._names import class_name
 from ._shapes import NodeInfo, ShapeInfo, node_parameters
 
@@ -183,6 +184,11 @@ class _StackTraces:
 
 def compile_graph(info: ShapeInfo, *, guard: bool = True) -> fx.GraphModule:
     """Instantiate, initialise and wire the modules of a shape-checked graph."""
+    with collector_paused():  # thousands of modules and fx nodes, all kept: scanning them is wasted
+        return _compile(info, guard)
+
+
+def _compile(info: ShapeInfo, guard: bool) -> fx.GraphModule:
     graph_def = info.graph
     root = make_modules(info)
     graph = forward_graph(info, guard=guard)

@@ -30,6 +30,7 @@ from ._compile import INIT_FUNCTIONS, forward_graph, instantiate
 from ._dims import Sym
 from ._errors import SpecError
 from ._graph import Graph, GraphNode, Instance, check_init_args, init_steps, live_nodes
+from ._load import collector_paused
 from ._models import Spec
 from ._names import class_name, is_node_name
 from ._onnx_session import DOCUMENT_KEY, PARAMS_KEY, SPEC_KEY, spec_document
@@ -92,6 +93,11 @@ def export_python(
     equal), applies the spec's init rules in `_init_weights`, and runs the compiled graph's code.
     `inputs` sets the example input shapes it records (default: the spec's `dims`).
     """
+    with collector_paused():  # many small objects, all kept until the text is written
+        return _python_source(source, params, inputs, max_params)
+
+
+def _python_source(source: Source, params: Params | None, inputs: Inputs | None, max_params: int) -> str:
     info = prepare(source, params, inputs)
     check_memory_budget(info, max_params)
     graph = info.graph

@@ -389,3 +389,76 @@ def test_a_wrong_channel_count_is_refused(resnet):
         ValueError, match=r"input `x` expects shape \[N, 3, H, W\], got \[1, 1, 64, 64\].*channels\) is 1, not 3"
     ):
         resnet(torch.randn(1, 1, 64, 64))
+
+
+# --- the cost of building ------------------------------------------------------------------------
+
+TENSORS_READ_OUT_OF_ORDER = """
+netspec: 1
+name: tensors
+inputs: {x: [N, 4]}
+nodes:
+  lin: {op: Linear, out_features: 4}
+  gain: {op: Parameter, shape: [1, 4], init: ones}
+  scale: {op: Parameter, shape: [1, 4], init: ones}
+  shift: {op: Buffer, shape: [1, 4], init: {constant: 0.5}}
+  temp: {op: Buffer, shape: [1, 4], init: zeros, persistent: false}
+  blk: {block: b}
+  a: {op: add, in: [lin, shift]}
+  m: {op: mul, in: [a, scale]}
+  g: {op: mul, in: [m, gain]}
+  t: {op: add, in: [g, temp]}
+  out: {op: add, in: [t, blk]}
+blocks:
+  b:
+    nodes:
+      bias: {op: Parameter, shape: [1, 4], init: zeros}
+      relu: {op: ReLU, in: bias}
+"""
+
+
+def test_the_built_module_holds_what_a_graph_module_made_from_its_targets_holds() -> None:
+    """The modules are handed over at once; the result is what `GraphModule(root, graph)` makes."""
+    from netspec._api import prepare
+    from netspec._compile import forward_graph, make_modules
+
+    spec = netspec.loads(TENSORS_READ_OUT_OF_ORDER)
+    torch.manual_seed(0)
+    built = netspec.build(spec)
+    torch.manual_seed(0)
+    info = prepare(spec)
+    root = make_modules(info)
+    reference = fx.GraphModule(root, forward_graph(info))
+    reference._modules = dict(root._modules)  # as `build` keeps them: in spec order
+    assert list(built.state_dict()) == list(reference.state_dict())
+    assert [name for name, _ in built.named_buffers()] == [name for name, _ in reference.named_buffers()]
+    assert all(torch.equal(a, b) for a, b in zip(built.state_dict().values(), reference.state_dict().values()))
+    assert built._non_persistent_buffers_set == reference._non_persistent_buffers_set == {"temp"}
+    assert built.code == reference.code
+    x = torch.randn(2, 4)
+    assert torch.equal(built(x), reference(x))
+
+
+def test_building_generates_the_code_once_with_the_collector_paused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    import netspec._compile as compile_module
+
+    compiled: list[int] = []
+    real_recompile = fx.GraphModule.recompile
+
+    def recompile(self: fx.GraphModule) -> object:
+        compiled.append(len(self.graph.nodes))
+        return real_recompile(self)
+
+    collector: list[bool] = []
+    real_instantiate = compile_module.instantiate
+    monkeypatch.setattr(fx.GraphModule, "recompile", recompile)
+    monkeypatch.setattr(
+        compile_module, "instantiate", lambda info: collector.append(gc.isenabled()) or real_instantiate(info)
+    )
+    monkeypatch.setattr(fx.graph_module, "_copy_attr", lambda *args: pytest.fail("a target was copied on its own"))
+    assert gc.isenabled()
+    model = netspec.build("resnet18", params={"num_classes": 10})
+    assert [n for n in compiled if n] == [len(model.graph.nodes)]  # the empty graph it starts from aside
+    assert gc.isenabled() and collector and not any(collector)
