@@ -97,7 +97,7 @@ def export_python(
         return _python_source(source, params, inputs, max_params)
 
 
-def _python_source(source: Source, params: Params | None, inputs: Inputs | None, max_params: int) -> str:
+def _python_source(source: Source, params: Params | None, inputs: Inputs | None, max_params: int | None) -> str:
     info = prepare(source, params, inputs)
     check_memory_budget(info, max_params)
     graph = info.graph
