@@ -505,8 +505,8 @@ def build(
 
 
 MEMORY_HINT = (
-    "lower the widths, or raise the budget: `netspec.Limits(max_params=...)` when loading, or `max_params=`"
-    " of `build`/`export_python`"
+    "lower the widths, or raise the budget: `netspec.Limits(max_params=...)` when loading, `max_params=`"
+    " of `build`/`export_python`, or `--max-params` on the command line"
 )
 TORCH_HINT = "pip install 'netspec[torch]' (or install torch itself)"
 

@@ -19,12 +19,13 @@ from typing import Any, NoReturn, TextIO
 from ._config import find_config
 from ._errors import Diagnostic, SourceMap, SpecError, escape_text, render_diagnostic
 from ._glob import GlobError, compile_glob
-from ._load import parse_text
+from ._load import Limits, parse_text
 from ._models import Spec
 from ._names import is_identifier
 from ._source import SPEC_SUFFIXES, list_specs, locate, read_source
 from ._spec import spec_from_document
 from ._version import __version__
+from ._work import request
 
 __all__ = ["UsageError", "github_annotation", "main"]
 
@@ -89,6 +90,14 @@ def _input_shape(text: str) -> tuple[str, tuple[int, ...]]:
             f"expected NAME=DIMS with positive sizes (e.g. `x=1,3,224,224`), got {text!r:.80}"
         )
     return name, tuple(int(p) for p in parts)
+
+
+def _positive(text: str) -> int:
+    """A limit: a positive integer, written with optional `_` or `,` separators (`10_000`, `2,000`)."""
+    digits = text.strip().replace("_", "").replace(",", "")
+    if not digits.isdigit() or int(digits) < 1 or len(digits) > 30:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r:.40}")
+    return int(digits)
 
 
 def _depth(text: str) -> int:
@@ -253,6 +262,30 @@ def _spec_options(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=DIMS",
         help="check at this input shape, e.g. x=1,3,224,224 (repeatable)",
     )
+    bounds = Limits()
+    for flag, field, what in _LIMIT_FLAGS:
+        parser.add_argument(
+            flag,
+            dest=field,
+            type=_positive,
+            default=None,
+            metavar="N",
+            help=f"{what} (default: the project configuration's `{field}`, else {getattr(bounds, field):,})",
+        )
+
+
+# The request bounds the command line sets: flag, `Limits` field (also the configuration key), meaning.
+_LIMIT_FLAGS = (
+    ("--max-graph-nodes", "max_graph_nodes", "refuse a spec that expands to more nodes"),
+    ("--max-work", "max_work", "units of work one spec may cost the command"),
+    ("--max-params", "max_params", "parameter and buffer elements a built or exported model may hold"),
+)
+
+
+def _limits(configured: Sequence[tuple[str, int]], args: argparse.Namespace) -> Limits:
+    """The limits a spec is read and checked under: the command line's, else its project's, else the defaults."""
+    given = {field: getattr(args, field) for _, field, _ in _LIMIT_FLAGS if getattr(args, field, None) is not None}
+    return Limits(**{**dict(configured), **given})
 
 
 # --- finding specs ------------------------------------------------------------------------------
@@ -263,6 +296,7 @@ class _Target:
     display: str  # how reports name it
     source: Path | str  # a file, or a bundled name
     strict: bool = False  # its project's configuration treats warnings as errors
+    limits: tuple[tuple[str, int], ...] = ()  # the `Limits` fields its project's configuration sets
 
 
 @dataclasses.dataclass
@@ -313,7 +347,9 @@ def _select(target: _Target, only_specs: bool, found: _Found) -> _Target | None:
     if only_specs and not _looks_like_spec(path):
         found.not_specs.append(target.display)
         return None
-    return dataclasses.replace(target, strict=config.strict) if config is not None and config.strict else target
+    if config is None:
+        return target
+    return dataclasses.replace(target, strict=config.strict or target.strict, limits=config.limits)
 
 
 # A spec names at least one of these at its top level; other YAML (CI workflows, pre-commit and
@@ -450,10 +486,10 @@ def _single_spec(arg: str) -> Path | str:
     return _located_target(arg).source
 
 
-def _read_spec(source: Path | str) -> Spec:
+def _read_spec(source: Path | str, limits: Limits) -> Spec:
     """The validated spec model, without expanding its graph (that happens once, with the parameters)."""
-    document, path = read_source(source)
-    return spec_from_document(document, path)
+    document, path = read_source(source, limits=limits)
+    return spec_from_document(document, path, limits=limits)
 
 
 # --- validate -----------------------------------------------------------------------------------
@@ -474,12 +510,13 @@ class _Result:
         return len(self.diagnostics) - self.errors
 
 
-def _check(target: _Target, params: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> _Result:
+def _check(target: _Target, params: dict[str, Any], shapes: dict[str, tuple[int, ...]], limits: Limits) -> _Result:
     from ._api import validate
 
     try:
-        spec = _read_spec(target.source)
-        found = validate(spec, params=params, inputs=shapes or None)
+        with request(limits.max_work):  # reading and checking one spec is one request
+            spec = _read_spec(target.source, limits)
+            found = validate(spec, params=params, inputs=shapes or None)
         sources: SourceMap | None = spec.source
     except SpecError as err:
         found, sources = err.diagnostics, err.sources
@@ -527,7 +564,7 @@ def _run_validate(args: argparse.Namespace) -> int:
         _Result(_Target(file, Path(file)), list(err.diagnostics), err.sources) for file, err in found.config_errors
     ]
     for target in found.targets:
-        result = _check(target, params, shapes)
+        result = _check(target, params, shapes, _limits(target.limits, args))
         results.append(_strict(result) if args.strict or target.strict else result)
     writer = {"text": _write_text, "json": _write_json, "github": _write_github}[args.format]
     args.found = found
@@ -647,8 +684,11 @@ def _with_spec(action: _SpecAction) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         source = _single_spec(args.spec)
         try:
-            spec = _read_spec(source)
-            return action(spec, dict(args.params), dict(args.input_shapes) or None, args)
+            config = find_config(source.parent) if isinstance(source, Path) else None
+            limits = _limits(config.limits if config is not None else (), args)
+            with request(limits.max_work):  # reading the spec and the command's work are one request
+                spec = _read_spec(source, limits)
+                return action(spec, dict(args.params), dict(args.input_shapes) or None, args)
         except SpecError as err:
             return _report_spec_error(err)
 
@@ -805,7 +845,7 @@ def _run_list(args: argparse.Namespace) -> int:
     rows = []
     for name in list_specs():
         try:
-            description = _read_spec(name).description
+            description = _read_spec(name, Limits()).description
         except SpecError:
             description = "(invalid: run `netspec validate " + name + "`)"
         rows.append((name, escape_text(" ".join(description.split()), 160)))

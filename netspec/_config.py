@@ -8,6 +8,7 @@ root = "."                      # `extends` may name any file under this folder 
 include = ["specs/**/*.yaml"]   # the files `netspec validate` checks (default: every .yaml, .yml and .json)
 exclude = ["specs/drafts/**"]   # files it skips
 strict = true                   # warnings are errors
+max_graph_nodes = 2000          # any field of `netspec.Limits`: the bounds each spec is checked under
 ```
 
 `root` is relative to the configuration file and can only be its folder or a folder below it,
@@ -29,6 +30,7 @@ from typing import Any
 
 from ._errors import Diagnostic, SourceMap, SpecError, did_you_mean
 from ._glob import Glob, GlobError, compile_glob
+from ._limits import Limits
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -38,7 +40,10 @@ else:  # pragma: no cover - Python 3.10
 __all__ = ["CONFIG_FILES", "ProjectConfig", "find_config", "glob_pattern"]
 
 CONFIG_FILES = ("netspec.toml", "pyproject.toml")
-_KEYS: dict[str, type] = {"root": str, "include": list, "exclude": list, "strict": bool}
+LIMIT_KEYS = tuple(field.name for field in dataclasses.fields(Limits))  # `max_graph_nodes = 2000`, ...
+_KEYS: dict[str, type] = {"root": str, "include": list, "exclude": list, "strict": bool} | dict.fromkeys(
+    LIMIT_KEYS, int
+)
 MAX_CONFIG_BYTES = 1_000_000
 
 
@@ -51,6 +56,7 @@ class ProjectConfig:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     strict: bool = False
+    limits: tuple[tuple[str, int], ...] = ()  # the `Limits` fields it sets, by name
 
     def selects(self, path: Path) -> bool:
         """Whether `netspec validate` checks `path` (a file under the root): included and not excluded."""
@@ -156,9 +162,11 @@ def _config(file: Path, table: Mapping[str, Any], text: str) -> ProjectConfig:
             isinstance(value, list) and not all(isinstance(v, str) and v for v in value)
         ):
             kind = {"root": "a string", "include": "a list of globs", "exclude": "a list of globs"}.get(
-                key, "a boolean"
+                key, "a positive integer" if key in LIMIT_KEYS else "a boolean"
             )
             raise error(key, f"`{key}` must be {kind}, got {value!r:.60}")
+        if key in LIMIT_KEYS and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise error(key, f"`{key}` must be a positive integer, got {value!r:.60}")
     folder = file.parent.resolve()
     root = (folder / table.get("root", ".")).resolve()
     if root != folder and folder not in root.parents:
@@ -185,6 +193,7 @@ def _config(file: Path, table: Mapping[str, Any], text: str) -> ProjectConfig:
         include=tuple(table.get("include", ())),
         exclude=tuple(table.get("exclude", ())),
         strict=bool(table.get("strict", False)),
+        limits=tuple((key, table[key]) for key in LIMIT_KEYS if key in table),
     )
 
 

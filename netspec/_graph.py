@@ -66,7 +66,10 @@ def expansion_work_limit(max_graph_nodes: int) -> int:
     return max(MAX_EXPANSION_WORK, EXPANSION_WORK_PER_NODE * max_graph_nodes)
 
 
-NODE_LIMIT_HINT = "lower a `repeat` count, or raise the node limit: `netspec.Limits(max_graph_nodes=...)`"
+NODE_LIMIT_HINT = (
+    "lower a `repeat` count, or raise the node limit: `netspec.Limits(max_graph_nodes=...)`"
+    " (`--max-graph-nodes` on the command line)"
+)
 EXPANSION_HINT = (
     "lower the `repeat` counts or give repeated nodes fewer arguments; the limit grows with"
     " `netspec.Limits(max_graph_nodes=...)`"

@@ -30,6 +30,7 @@ __all__ = ["WORK_HINT", "WorkBudget", "charge", "request", "request_limits", "wi
 
 WORK_HINT = (
     "make the spec smaller where it grew (fewer repeats, rules or nodes), or raise `netspec.Limits(max_work=...)`"
+    " (`--max-work` on the command line)"
 )
 
 

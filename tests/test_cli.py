@@ -302,3 +302,25 @@ def test_export_of_an_invalid_spec_reports_it(capsys, tmp_path):
     assert code == 1 and out == ""
     assert "error[NS144]" in err
     assert not os.path.exists(tmp_path / "x.py")
+
+
+def test_limit_flags_bound_every_command_that_reads_a_spec(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = run_main(capsys, "validate", "lenet5", "--max-graph-nodes", "5")
+    assert code == 1 and "lenet5.yaml:20:10: error[NS134]" in out and "--max-graph-nodes" in out
+    code, out, _ = run_main(capsys, "validate", "lenet5", "--max-work", "10", "--format", "json")
+    (error,) = json.loads(out)["files"][0]["diagnostics"]
+    assert (error["code"], error["line"], error["column"]) == ("NS134", 1, 1) and "parse grew" in error["message"]
+    assert run_main(capsys, "validate", "lenet5", "--max-graph-nodes", "10_000", "--max-work", "1,000,000")[0] == 0
+    code, _, err = run_main(capsys, "summary", "lenet5", "--max-graph-nodes", "3")
+    assert code == 1 and "error[NS134]" in err
+    code, _, err = run_main(capsys, "graph", "lenet5", "--max-work", "200")
+    assert code == 1 and "error[NS134]" in err and "grew past the budget" in err  # reading and drawing: one request
+    code, _, err = run_main(capsys, "export", "lenet5", "--to", "python", str(tmp_path / "m.py"), "--max-params", "100")
+    assert code == 1 and "lenet5.yaml:22:8: error[NS190]" in err and "over the budget of 100" in err
+    assert not (tmp_path / "m.py").exists()
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "x", "1.5", ""])
+def test_a_limit_flag_takes_a_positive_integer(capsys: pytest.CaptureFixture[str], value: str) -> None:
+    code, _, err = run_main(capsys, "validate", "lenet5", "--max-work", value)
+    assert code == 2 and "--max-work: expected a positive integer" in err

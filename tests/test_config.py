@@ -263,3 +263,40 @@ def test_configuration_errors_that_cannot_be_placed_say_so(
         netspec.load(root / "models" / "child.yaml")
     (found,) = err.value.diagnostics
     assert words in found.message and (found.line, found.column) == position
+
+
+def test_the_configuration_sets_the_limits_each_spec_is_checked_under(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _project(tmp_path, "[tool.netspec]\nmax_graph_nodes = 1\nmax_params = 100000\n")
+    assert find_config(root).limits == (("max_graph_nodes", 1), ("max_params", 100_000))
+    code, out = _run(capsys, "validate", str(root / "base" / "net.yaml"))
+    assert code == 1 and "net.yaml:6:7: error[NS134]" in out and "more than 1 nodes" in out
+    code, out = _run(capsys, "validate", "--max-graph-nodes", "2", str(root / "base" / "net.yaml"))
+    assert code == 0, out  # the command line wins over the configuration
+    code, out = _run(capsys, "summary", "--max-graph-nodes", "2", "--max-params", "10", str(root / "base" / "net.yaml"))
+    assert code == 0, out  # a summary allocates nothing: only `build` and the exports have a memory budget
+    out_file = tmp_path / "net.py"
+    code, out = _run(capsys, "export", str(root / "base" / "net.yaml"), "--to", "python", str(out_file))
+    assert code == 1 and "error[NS134]" in out  # the configuration applies to every command
+    code, out = _run(
+        capsys, "export", str(root / "base" / "net.yaml"), "--to", "python", str(out_file), "--max-graph-nodes", "5"
+    )
+    assert code == 0 and out_file.exists()  # 440 parameters: under the configured budget
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "true", "'10'", "1.5"])
+def test_a_limit_in_the_configuration_must_be_a_positive_integer(tmp_path: Path, value: str) -> None:
+    root = _project(tmp_path, f"[tool.netspec]\nstrict = true\nmax_work = {value}\n")
+    with pytest.raises(netspec.SpecError) as err:
+        find_config(root)
+    (found,) = err.value.diagnostics
+    assert found.code == "NS030" and "`max_work` must be a positive integer" in found.message
+    assert (found.line, found.column) == (3, 1)
+
+
+def test_a_misspelt_limit_gets_a_suggestion(tmp_path: Path) -> None:
+    root = _project(tmp_path, "[tool.netspec]\nmax_graph_node = 10\n")
+    with pytest.raises(netspec.SpecError) as err:
+        find_config(root)
+    assert "max_graph_nodes" in (err.value.diagnostics[0].hint or "")
