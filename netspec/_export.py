@@ -32,7 +32,7 @@ from ._errors import SpecError
 from ._graph import Graph, GraphNode, Instance, check_init_args, init_steps, live_nodes
 from ._load import collector_paused
 from ._models import Spec
-from ._names import class_name, is_node_name
+from ._names import MAX_NAME_CHARS, class_name, is_node_name
 from ._onnx_session import DOCUMENT_KEY, PARAMS_KEY, SPEC_KEY, spec_document
 from ._shapes import ShapeInfo, SizeLattice, valid_sizes
 from ._version import __version__
@@ -154,9 +154,15 @@ def _identifier(name: str, what: str) -> str:
 
 
 def _qualified(name: str) -> str:
-    if not all(is_node_name(part) for part in name.split(".")):
+    if not all(_is_index(part) or is_node_name(part) for part in name.split(".")):
         raise ExportError(f"node name {name!r:.60} is not a dotted name")
     return name
+
+
+def _is_index(part: str) -> bool:
+    """A repeat's index (`0` in `layer1.0`): ASCII digits, which `is_node_name` accepts; checked
+    apart because a large repeat has thousands of them."""
+    return part.isdigit() and part.isascii() and len(part) <= MAX_NAME_CHARS
 
 
 def _header(graph: Graph) -> str:

@@ -12,8 +12,10 @@ import textwrap
 import tokenize
 import warnings
 
+import hypothesis
 import pytest
 import torch
+from hypothesis import strategies as st
 
 import netspec
 from netspec._export import ExportError, MissingDependencyError, export_onnx, export_python, export_torchscript
@@ -269,3 +271,12 @@ def test_onnx_export_checks_and_runs(tmp_path):
     (result,) = session.run(None, {"x": x.numpy()})
     with torch.no_grad():
         assert torch.allclose(torch.from_numpy(result), model(x), atol=1e-5)
+
+
+@hypothesis.given(st.text(st.characters(categories=["Nd", "No"]) | st.sampled_from("0123456789x"), max_size=300))
+def test_a_repeat_index_the_exporter_takes_on_sight_is_a_node_name(part):
+    from netspec._export import _is_index
+    from netspec._names import is_node_name
+
+    if _is_index(part):
+        assert is_node_name(part)
