@@ -34,7 +34,7 @@ from ._load import collector_paused
 from ._models import Spec
 from ._names import MAX_NAME_CHARS, class_name, is_node_name
 from ._onnx_session import DOCUMENT_KEY, PARAMS_KEY, SPEC_KEY, spec_document
-from ._shapes import ShapeInfo, SizeLattice, valid_sizes
+from ._shapes import DEFAULT_BATCH, ShapeInfo, SizeLattice, valid_sizes
 from ._version import __version__
 from ._work import charge, within_budget
 
@@ -106,7 +106,7 @@ def _python_source(source: Source, params: Params | None, inputs: Inputs | None,
         sum(1 + len(node.inputs) for node in graph.nodes),
         where=lambda: (graph.sources, graph.sources.span(("nodes",)), "nodes"),
     )
-    example = prepare(graph, params, inputs, concrete=True).inputs  # the expanded graph: not expanded again
+    example = _example_shapes(info, params, inputs)
     fx_graph = forward_graph(info, traces=False)  # the code is all we need: no module is made
     code = fx_graph.python_code(root_module="self", verbose=False)
     class_name = _class_name(graph.spec.name)
@@ -125,6 +125,22 @@ def _python_source(source: Source, params: Params | None, inputs: Inputs | None,
         _class_source(class_name, info, forward, makers),
     ]
     return "\n\n\n".join(p.strip("\n") for p in parts) + "\n"
+
+
+def _example_shapes(info: ShapeInfo, params: Params | None, inputs: Inputs | None) -> Mapping[str, Sequence[Any]]:
+    """The input shapes at the spec's example sizes (`dims`, else 1; the sizes `inputs` gives first).
+
+    The sizes at which every layer's conditions hold are the sizes at which shapes infer (that is
+    what `valid_sizes` searches): those are evaluated, not inferred again. Sizes that break one are
+    inferred, for the layer's own error.
+    """
+    env = {**dict.fromkeys(info.symbols, DEFAULT_BATCH), **info.graph.spec.dims}
+    memo: dict[Any, Any] = {}
+    if all(c.severity != "error" or c.holds(env, memo) for _, c in info.constraints):
+        return {
+            name: tuple(d if isinstance(d, int) else env[str(d)] for d in shape) for name, shape in info.inputs.items()
+        }
+    return prepare(info.graph, params, inputs, concrete=True).inputs  # the expanded graph: not expanded again
 
 
 def _class_name(name: str) -> str:

@@ -280,3 +280,24 @@ def test_a_repeat_index_the_exporter_takes_on_sight_is_a_node_name(part):
 
     if _is_index(part):
         assert is_node_name(part)
+
+
+@pytest.mark.parametrize("name", netspec.list_specs())
+def test_the_example_input_shapes_are_those_shape_inference_gives(name, monkeypatch):
+    """Where every layer's conditions hold at the example sizes, they are evaluated, not inferred again."""
+    from netspec._api import prepare
+    from netspec._export import _example_shapes
+
+    info = prepare(name)
+    expected = prepare(info.graph, None, None, concrete=True).inputs
+    monkeypatch.setattr(netspec._export, "prepare", lambda *args, **kwargs: pytest.fail("inferred again"))
+    assert _example_shapes(info, None, None) == expected
+
+
+def test_example_sizes_that_break_a_layer_get_its_own_error():
+    path = os.path.join(os.path.dirname(__file__), "specs", "constructs", "valid", "shape_expressions.yaml")
+    with pytest.raises(netspec.SpecError) as err:  # `H` and `W` default to 1: a 3x3 convolution cannot run
+        export_python(path)
+    assert err.value.diagnostics[0].code == "NS200" and "output height would be -1" in str(err.value)
+    source = export_python(path, inputs={"x": (2, 3, 9, 9)})
+    assert "EXAMPLE_INPUT_SHAPES = {'x': (2, 3, 9, 9)}" in source
