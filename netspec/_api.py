@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # torch is imported by `build` only: loading and validating n
 __all__ = [
     "DEFAULT_MAX_PARAMS",
     "Inputs",
+    "Limits",
     "Params",
     "Source",
     "build",

@@ -486,7 +486,7 @@ def _single_spec(arg: str) -> Path | str:
     return _located_target(arg).source
 
 
-def _read_spec(source: Path | str, limits: Limits) -> Spec:
+def _read_spec(source: Path | str, limits: Limits | None = None) -> Spec:
     """The validated spec model, without expanding its graph (that happens once, with the parameters)."""
     document, path = read_source(source, limits=limits)
     return spec_from_document(document, path, limits=limits)
@@ -845,7 +845,7 @@ def _run_list(args: argparse.Namespace) -> int:
     rows = []
     for name in list_specs():
         try:
-            description = _read_spec(name, Limits()).description
+            description = _read_spec(name).description
         except SpecError:
             description = "(invalid: run `netspec validate " + name + "`)"
         rows.append((name, escape_text(" ".join(description.split()), 160)))

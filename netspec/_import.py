@@ -2391,11 +2391,17 @@ def _deterministic_train(module: nn.Module, examples: list[torch.Tensor]) -> tup
     return same, runs[0]
 
 
+# The spec written from the caller's own model (already in memory, and trusted) is checked without the
+# bounds meant for untrusted specs: a model of more than `Limits().max_graph_nodes` nodes still imports.
+# `netspec.loads` of the text it returns applies the caller's limits.
+_IMPORT_LIMITS = {"max_graph_nodes": 10_000_000, "max_work": 2**62, "max_params": 2**62}
+
+
 def _verify(imp: _Importer, text: str) -> None:
-    from ._api import build, loads
+    from ._api import Limits, build, loads
 
     try:
-        spec = loads(text)
+        spec = loads(text, limits=Limits(**_IMPORT_LIMITS))
         built = build(spec, weights=imp.original.state_dict(), inputs=imp.shapes)
     except Exception as err:
         raise ModuleImportError([f"the imported spec does not build: {err}", "the spec:", text]) from err
@@ -2489,11 +2495,11 @@ def _input_candidates(imp: _Importer) -> Iterable[tuple[dict[str, list[Any]], di
 
 
 def _shapes_check(text: str, shapes: Mapping[str, tuple[int, ...]]) -> bool:
-    from ._api import loads, prepare
+    from ._api import Limits, loads, prepare
     from ._errors import SpecError
 
     try:
-        spec = loads(text)
+        spec = loads(text, limits=Limits(**_IMPORT_LIMITS))
         prepare(spec)
         prepare(spec, None, shapes)
     except SpecError:
