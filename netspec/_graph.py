@@ -475,6 +475,11 @@ def _division_hint(written: Any, value: Any) -> str | None:
     return f'`/` divides to a number ({value!r}); write `//` for an integer: "{fixed}"'
 
 
+def _unknown_shape(ref: Any) -> str:
+    what = f"input `{ref}`" if isinstance(ref, str) else "its input"
+    return f"the shape of {what} is not known here: a node that reads a shape must come after its inputs"
+
+
 class _Expander:
     def __init__(self, spec: Spec, params: dict[str, Any], max_nodes: int) -> None:
         self.spec = spec
@@ -926,7 +931,9 @@ class _Expander:
         return {**env, INPUT_SHAPES: shapes}
 
     def ref_shape(self, scope: _Scope, ref: Any, path: Path) -> tuple[Any, ...] | str:
-        unknown = f"the shape of input `{ref}` is not known here: a node that reads a shape must come after its inputs"
+        """The static shape of the input `ref` (a name in `scope`, or the entry of a repeat's previous
+        instance), or why it is not known. The message names a written reference only: an entry
+        holds the instances before it, so formatting one would cost (and recurse) as deep as the repeat."""
         self._quiet += 1
         self._quiet_problem = None
         try:
@@ -934,11 +941,11 @@ class _Expander:
         except _Unresolved:
             if self._quiet_problem is not None and self._quiet_problem[0] == "NS156":
                 return self._quiet_problem[1]  # a port the node does not have
-            return unknown if isinstance(ref, str) else "the shape of its input is not known"
+            return _unknown_shape(ref) if isinstance(ref, str) else "the shape of its input is not known"
         finally:
             self._quiet -= 1
         if name is None:
-            return unknown
+            return _unknown_shape(ref)
         return self.static_shape(name)
 
     def static_shape(self, name: str) -> tuple[Any, ...] | str:

@@ -123,6 +123,23 @@ def test_references_and_hints_are_linear() -> None:
     _linear(lambda n: lambda: netspec.loads(spec(n)))
 
 
+def _channels_repeat(n: int, through_block: bool = False) -> str:
+    """A repeat whose every instance reads its input's width with `channels()`: each instance's input
+    is the previous instance, so a step that walked (or printed) the instances before it recursed."""
+    header = HEADER.replace("[N, 3, 8, 8]", "[N, 4]")
+    if through_block:
+        block = "blocks:\n  b:\n    params: {out: int}\n    nodes:\n      l: {op: Linear, out_features: $out}\n"
+        return header + block + f'nodes:\n  a: {{block: b, repeat: {n}, out: "${{channels()}}"}}\n'
+    return header + f'nodes:\n  fc: {{op: Linear, repeat: {n}, out_features: "${{channels()}}"}}\n'
+
+
+def test_channels_in_a_long_repeat_loads_in_linear_work() -> None:
+    for through_block in (False, True):
+        spec = netspec.loads(_channels_repeat(5000, through_block))  # was a RecursionError from 100-200
+        assert netspec.count_params(spec) == 5000 * (4 * 4 + 4)  # `channels()` is 4 for every instance
+        _linear(lambda n, b=through_block: lambda: netspec.loads(_channels_repeat(n, b)))
+
+
 def test_init_rules_naming_their_nodes_are_linear() -> None:
     def spec(n: int) -> str:
         rules = "".join(f"  - {{nodes: [n{i}], weight: zeros}}\n" for i in range(n))
