@@ -218,7 +218,7 @@ def with_extends(doc: Document, path: Path | None, limits: Limits, chain: tuple[
         if not err.diagnostics or err.diagnostics[0].code != "NS017":
             raise
         message = f"the `extends` chain holds more than {limits.max_nodes:,} keys and values in all"
-        hint = "merge fewer or smaller specs, or raise `Limits.max_nodes`"
+        hint = "merge fewer or smaller specs, or raise `netspec.Limits(max_nodes=...)`"
         raise SpecError(
             [Diagnostic(message, path="extends", hint=hint, code="NS017").located(span)], doc.sources
         ) from None

@@ -321,7 +321,7 @@ def _too_large(size: int, file: str | None, limits: Limits) -> Diagnostic:
         column=1,
         end_line=1,
         end_column=1,
-        hint="split the spec into smaller files, or raise `Limits.max_bytes`",
+        hint="split the spec into smaller files, or raise `netspec.Limits(max_bytes=...)`",
         code="NS002",
     )
 
@@ -694,7 +694,7 @@ class _Composer:
                 f"the spec uses more than {self.limits.max_aliases:,} aliases",
                 span,
                 path,
-                "write the values out, or raise `Limits.max_aliases`",
+                "write the values out, or raise `netspec.Limits(max_aliases=...)`",
             )
         assert event.anchor is not None  # an alias always names its anchor
         anchor = self._anchor_named(event.anchor, span, path)
@@ -878,7 +878,7 @@ class _Composer:
                 span,
                 path,
                 "each alias (`*name`) counts as a full copy of what it names; "
-                "simplify the spec, or raise `Limits.max_nodes`",
+                "simplify the spec, or raise `netspec.Limits(max_nodes=...)`",
             )
 
     def _too_deep(self, span: Span, path: Path) -> None:
@@ -887,7 +887,7 @@ class _Composer:
             f"mappings and lists are nested more than {self.limits.max_depth} levels deep",
             span,
             path,
-            "flatten the spec, or raise `Limits.max_depth`",
+            "flatten the spec, or raise `netspec.Limits(max_depth=...)`",
         )
 
     def _tag_problem(self, tag: str, span: Span, path: Path) -> None:
@@ -905,7 +905,7 @@ class _Composer:
             f"a string of {len(text):,} characters is longer than the limit of {self.limits.max_scalar_chars:,}",
             span,
             path,
-            "shorten it, or raise `Limits.max_scalar_chars`",
+            "shorten it, or raise `netspec.Limits(max_scalar_chars=...)`",
         )
 
     def _span(self, event: yaml.Event) -> Span:

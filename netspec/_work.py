@@ -20,7 +20,8 @@ import collections
 import contextlib
 import contextvars
 import functools
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from ._errors import Diagnostic, SourceMap, Span, SpecError
@@ -73,7 +74,8 @@ def request_limits(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Limits | No
     if isinstance(given, Limits):
         return given
     source = args[0] if args else kwargs.get("source")
-    carried = getattr(source, "limits", None) if source is not None and not isinstance(source, (str, dict)) else None
+    plain = source is None or isinstance(source, (str, bytes, os.PathLike, Mapping))  # no limits of their own
+    carried = None if plain else getattr(source, "limits", None)
     return carried if isinstance(carried, Limits) else None
 
 

@@ -13,7 +13,7 @@ from hostile import HEADER, located_error, spec_with_nodes
 import netspec
 from netspec import Limits
 from netspec._graph import expand
-from netspec._work import request
+from netspec._work import request, request_limits
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 LENET = Path(__file__).resolve().parents[2] / "specs" / "lenet5.yaml"
@@ -119,6 +119,18 @@ def test_a_spec_s_work_limit_bounds_each_later_call() -> None:
         err = located_error(lambda call=call: call(spec))
         assert err.errors[0].code == "NS134" and "netspec.Limits(max_work=...)" in (err.errors[0].hint or "")
     assert netspec.validate(LENET) == []  # a path runs under the defaults
+
+
+def test_the_limits_a_call_runs_under() -> None:
+    mine, other = Limits(max_work=123), Limits(max_work=456)
+    with request():
+        spec = netspec.loads(_chain(3), limits=mine)
+    assert request_limits((spec,), {}) is mine and request_limits((), {"source": spec}) is mine
+    assert request_limits((spec.expanded,), {}) is mine  # a graph carries its spec's
+    assert request_limits((spec,), {"limits": other}) is other  # an explicit `limits=` wins
+    assert request_limits(("lenet5",), {}) is None and request_limits((LENET,), {}) is None
+    assert request_limits(({"limits": other},), {}) is None  # a mapping is spec data, not a carrier
+    assert request_limits((), {}) is None
 
 
 def test_the_work_limit_of_load_itself_is_located() -> None:
