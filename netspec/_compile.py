@@ -18,7 +18,7 @@ from . import _runtime
 from ._dims import Sym, format_shape
 from ._errors import Diagnostic, SpecError, format_path
 from ._graph import Graph, GraphNode, InitPlan, check_init_args, init_steps, live_nodes
-from ._guard import size_rules
+from ._guard import condition_rules, index_rules, size_rules
 from ._load import collector_paused
 from ._names import class_name
 from ._shapes import NodeInfo, ShapeInfo, node_parameters
@@ -250,12 +250,14 @@ def forward_graph(info: ShapeInfo, *, guard: bool = True, traces: bool = True) -
     graph._graph_namespace.create_name("self", None)  # a node named `self` must not shadow the module
     stack_trace = _StackTraces(graph_def)
     values: dict[str, fx.Node] = {}
+    conditions = condition_rules(info) if guard else {}
     for name in info.inputs:
         placeholder = graph.placeholder(name)
         declared = graph_def.inputs[name]
         if guard:
             channels = declared[1] if len(declared) > 1 and isinstance(declared[1], int) else 0
             sizes = [d if isinstance(d, int) else 0 for d in declared]
+            rules, known = conditions.get(name, ([], []))
             placeholder = graph.call_function(
                 _runtime.check_input,
                 (
@@ -267,6 +269,9 @@ def forward_graph(info: ShapeInfo, *, guard: bool = True, traces: bool = True) -
                     sizes,
                     _input_kind(info, name),
                     [(*rule[:5], list(rule[5]), rule[6]) for rule in size_rules(info, name)] or None,
+                    rules or None,
+                    [graph.call_method("size", (values[source], axis)) for source, axis in known] or None,
+                    index_rules(info, name) or None,
                 ),
             )
             if traces:

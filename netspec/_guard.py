@@ -1,33 +1,84 @@
-"""The sizes the runtime input guard checks: for each symbolic input dimension, the sizes the network
-runs at, as a rule `check_input` applies in a few integer operations.
+"""What the runtime input guard checks, as plain literals `check_input` applies in a few integer
+operations: for each symbolic input dimension, the sizes the network runs at; the shape conditions
+over two or more symbols; and the index range of the embeddings an input feeds.
 
-A dimension's rule comes from the shape conditions that involve that dimension alone (an equality
-that ties two dimensions, such as `H == W`, is refused at validation, `NS207`). Over the sizes searched
-(`_shapes.SIZE_SEARCH_LIMIT`, or twice the spec's example size), the sizes that run are `first`,
-then those whose offset from `first` modulo `period` is marked in `residues` (a string of `0` and
-`1`, read by index); sizes past the search are taken to follow the same period, as `valid_sizes`
+A dimension's rule (`size_rules`) comes from the shape conditions that involve that dimension alone
+(an equality that ties two dimensions, such as `H == W`, is refused at validation, `NS207`). Over the
+sizes searched (`_shapes.SIZE_SEARCH_LIMIT`, or twice the spec's example size), the sizes that run are
+`first`, then those whose offset from `first` modulo `period` is marked in `residues` (a string of `0`
+and `1`, read by index); sizes past the search are taken to follow the same period, as `valid_sizes`
 takes them. For each refused residue, and below `first`, the rule names the first layer (in
 execution order) that refuses it, so the guard's message names it. A dimension with no period in the
 search checks `first` only; one with more conditions than `MAX_GUARD_WORK` allows is not checked
 (its layers still refuse a bad size, in torch's words).
+
+A condition over two or more symbols (`condition_rules`: `H*W-4 >= 1` before an unpadded `Conv1d`
+over a flattened map, `4*((H*W)//4) == H*W` for an `Unflatten` by 4) has no lattice of its own: it
+is evaluated on the actual sizes, each side a short program of integer operations over the input
+sizes. Conditions are checked once each (equal conditions once; of `positive` conditions that differ
+only in their constant, the tightest), at most `MAX_GUARD_CONDITIONS` per model and
+`MAX_CONDITION_PROGRAM` operations each; the rest are left to their layers. A refused size names the
+first layer, in execution order, whose condition fails.
+
+An input that reaches an `Embedding` (or a registered `EmbeddingBag`) directly, or through ops that
+only move its values (`INDEX_KEEPING_OPS`), gets the embeddings' `num_embeddings` (`index_rules`): the
+guard reads its smallest and largest value (one `torch.aminmax`) and names the first embedding that
+cannot look one up.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ._dims import SizeVector, Sym, tightest
+from ._args import OpDef
+from ._dims import SizeVector, Sym, _Floor, tightest
+from ._graph import live_nodes
+from ._ops import builtin_ops
 from ._shapes import SIZE_SEARCH_LIMIT, ShapeInfo, _period
 from ._work import charge
 
-__all__ = ["MAX_GUARD_WORK", "MAX_NAMED_PERIOD", "SizeRule", "size_rules"]
+__all__ = [
+    "INDEX_KEEPING_OPS",
+    "MAX_CONDITION_PROGRAM",
+    "MAX_GUARD_CONDITIONS",
+    "MAX_GUARD_WORK",
+    "MAX_NAMED_PERIOD",
+    "ConditionRule",
+    "IndexRule",
+    "SizeRule",
+    "condition_rules",
+    "index_rules",
+    "size_rules",
+]
 
 MAX_GUARD_WORK = 4_000_000  # conditions x sizes evaluated for the guard of one model, at most
 MAX_NAMED_PERIOD = 4096  # past this period, the rule names no layer per residue (the message names none)
+MAX_GUARD_CONDITIONS = 64  # conditions over two or more symbols checked at forward, per model
+MAX_CONDITION_PROGRAM = 256  # integer operations of one condition (both sides); longer ones are left to the layers
+_MAX_FLOOR_NESTING = 32  # floors inside floors in one size; deeper ones are left to the layers
 
 # axis, symbol, first, period (0: none), residues ("1" runs), layer per residue ("" runs), layer below
 # `first`. Plain ints, identifiers, digits and node names: the generated code holds them as literals.
 SizeRule = tuple[int, str, int, int, str, tuple[str, ...], str]
+
+# kind (0 `a >= 1`, 1 `a == b`, 2 `a >= b`, 3 `a` even), program of `a`, program of `b`, then for each
+# layer that puts the condition (execution order; a `positive` chain differs only in its constant):
+# what it adds to `a`, its position in execution order, its name, the condition in words; then the
+# symbols and where their sizes are (the message shows them). A program is postfix over ints: `0 c`
+# pushes c (`0 0` stands for an unused side), `1 i` the i-th size (the input's dimensions, then `known`), `2` adds, `3` multiplies,
+# `4 d` floor-divides by d.
+ConditionRule = tuple[int, list[int], list[int], list[int], list[int], list[str], list[str], list[str], list[int]]
+
+# the embedding (first in execution order first) and its `num_embeddings`
+IndexRule = tuple[str, int]
+
+# Ops whose output holds exactly the values of their one input (moved, not changed or dropped): an index
+# that reaches an embedding through them is the input's own value.
+INDEX_KEEPING_OPS = frozenset(
+    {"Flatten", "Unflatten", "Identity", "reshape", "view", "permute", "transpose", "squeeze", "unsqueeze", "roll"}
+)
+_EMBEDDINGS = ("Embedding", "EmbeddingBag")  # torch's classes: indices in [0, num_embeddings)
+_KINDS = {"positive": 0, "equal": 1, "at_least": 2, "even": 3}
 
 
 def size_rules(info: ShapeInfo, name: str) -> list[SizeRule]:
@@ -84,3 +135,156 @@ def _rule(axis: int, symbol: str, constraints: list[tuple[str, Any]], limit: int
 def _refuser(masks: list[tuple[str, list[bool]]], size: int) -> str:
     """The first layer whose condition fails at `size`."""
     return next((node for node, mask in masks if not mask[size - 1]), "")
+
+
+def condition_rules(info: ShapeInfo) -> dict[str, tuple[list[ConditionRule], list[tuple[str, int]]]]:
+    """For each input, the conditions over two or more symbols its guard checks, and the sizes of
+    other inputs they read (input, axis), in the order `check_input` receives them as `known`.
+
+    A condition goes to the last input (in input order) that first declares one of its symbols; a
+    symbol it declares is read from it, the others from the first input that declares them."""
+    first_input: dict[str, tuple[int, str, int]] = {}
+    for position, (name, declared) in enumerate(info.graph.inputs.items()):
+        for axis, dim in enumerate(declared):
+            if isinstance(dim, str):
+                first_input.setdefault(dim, (position, name, axis))
+    order = {node.name: i for i, node in enumerate(info.graph.order)}
+    groups: dict[Any, list[tuple[int, str, Any]]] = {}
+    for node, constraint in info.constraints:
+        if constraint.severity != "error" or constraint.kind not in _KINDS:
+            continue
+        symbols = {v for d in constraint.dims if isinstance(d, Sym) for v in d.variables}
+        if len(symbols) < 2 or not symbols <= first_input.keys():
+            continue
+        groups.setdefault(_group_key(constraint), []).append((order.get(node.name, len(order)), node.name, constraint))
+    charge("the input guard", sum(len(members) for members in groups.values()))
+    result: dict[str, tuple[list[ConditionRule], list[tuple[str, int]]]] = {}
+    made = 0
+    for members in sorted(groups.values(), key=lambda m: min(p for p, _, _ in m)):
+        if made == MAX_GUARD_CONDITIONS:
+            break  # the rest are left to their layers
+        members.sort(key=lambda m: m[0])
+        tight = min((c for _, _, c in members), key=_constant_of)
+        names = sorted({v for d in tight.dims if isinstance(d, Sym) for v in d.variables})
+        owner = max(first_input[s][0] for s in names)
+        name = list(info.graph.inputs)[owner]
+        declared = info.graph.inputs[name]
+        rules, known = result.setdefault(name, ([], []))
+        slots: dict[str, int] = {}
+        for symbol in names:
+            if symbol in declared:
+                slots[symbol] = declared.index(symbol)
+            else:
+                ref = first_input[symbol][1:]
+                if ref not in known:
+                    known.append(ref)
+                slots[symbol] = len(declared) + known.index(ref)
+        programs = [_program(d, slots) for d in tight.dims] + [[]] * (2 - len(tight.dims))
+        if any(p is None for p in programs) or sum(len(p or ()) for p in programs) > MAX_CONDITION_PROGRAM:
+            continue
+        kept = _first_refusers(members, tight)
+        charge("the input guard", sum(len(p or ()) for p in programs) + len(kept))
+        rules.append(
+            (
+                _KINDS[tight.kind],
+                programs[0] or [0, 0],
+                programs[1] or [0, 0],  # never an empty list: TorchScript would type it a list of tensors
+                [_constant_of(c) - _constant_of(tight) for _, _, c in kept],
+                [position for position, _, _ in kept],
+                [layer for _, layer, _ in kept],
+                [c.text for _, _, c in kept],
+                names,
+                [slots[s] for s in names],
+            )
+        )
+        made += 1
+    return {name: entry for name, entry in result.items() if entry[0]}
+
+
+def _group_key(constraint: Any) -> Any:
+    """Conditions that one check covers: equal ones, and `positive` ones that differ only in their constant."""
+    dim = constraint.dims[0] if constraint.dims else None
+    if constraint.kind == "positive" and isinstance(dim, Sym):
+        return ("positive", tuple(t for t in dim._terms if t[0] != ()))
+    return constraint.condition
+
+
+def _constant_of(constraint: Any) -> int:
+    """The constant term of a `positive` condition's size (0 for other kinds: one check each)."""
+    dim = constraint.dims[0]
+    if constraint.kind != "positive" or not isinstance(dim, Sym):
+        return 0
+    return dict(dim._terms).get((), 0)
+
+
+def _first_refusers(members: list[tuple[int, str, Any]], tight: Any) -> list[tuple[int, str, Any]]:
+    """The layers that can be the first to refuse a size: in execution order, each with a smaller constant
+    than every layer before it (a later layer with a larger one fails only where an earlier one does)."""
+    kept: list[tuple[int, str, Any]] = []
+    for member in members:
+        if not kept or _constant_of(member[2]) < _constant_of(kept[-1][2]):
+            kept.append(member)
+    return kept
+
+
+def _program(dim: Any, slots: dict[str, int]) -> list[int] | None:
+    """`dim` as a postfix program over the sizes (see `ConditionRule`); None when floors nest too deep."""
+    out: list[int] = []
+    # (what, nesting): a Sym to expand, or an int opcode list to emit as it stands
+    todo: list[tuple[Any, int]] = [(dim, 0)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, list):
+            out.extend(item)
+        elif isinstance(item, int):
+            out.extend([0, item])
+        elif isinstance(item, str):
+            out.extend([1, slots[item]])
+        elif isinstance(item, _Floor):
+            if depth >= _MAX_FLOOR_NESTING:
+                return None
+            todo.append(([4, item.divisor], depth))
+            todo.append((item.numerator, depth + 1))
+        else:  # a Sym: each term is its coefficient times its atoms, the terms added up
+            pieces: list[tuple[Any, int]] = []
+            for k, (monomial, coeff) in enumerate(item._terms):
+                parts: list[tuple[Any, int]] = [(coeff, depth)] if coeff != 1 or not monomial else []
+                for atom in monomial:
+                    parts.append((atom, depth))
+                    if len(parts) > 1:
+                        parts.append(([3], depth))
+                pieces += parts
+                if k > 0:
+                    pieces.append(([2], depth))
+            todo.extend(reversed(pieces))
+        if len(out) > MAX_CONDITION_PROGRAM:
+            return None
+    return out
+
+
+def index_rules(info: ShapeInfo, name: str) -> list[IndexRule]:
+    """The embeddings that input `name`'s values reach, directly or through `INDEX_KEEPING_OPS`, in
+    execution order, with their `num_embeddings`."""
+    computed = live_nodes(info.graph, kept=False)
+    reached = {name}
+    rules: list[IndexRule] = []
+    for node in info.graph.order:  # a producer runs before its consumers
+        if node.name not in computed or not node.inputs or node.inputs[0] not in reached:
+            continue
+        if _is_embedding(node.op) and node.name in info.nodes:
+            count = info.nodes[node.name].args.get("num_embeddings")
+            if isinstance(count, int) and not isinstance(count, bool):
+                rules.append((node.name, count))
+        elif node.op.name in INDEX_KEEPING_OPS and len(node.inputs) == 1 and builtin_ops().get(node.op.name) is node.op:
+            reached.add(node.name)
+    charge("the input guard", len(info.graph.order))
+    return rules
+
+
+def _is_embedding(op: OpDef) -> bool:
+    """Whether the op is torch's `Embedding` or `EmbeddingBag` (built in, or registered with that class)."""
+    target = op.target
+    if isinstance(target, str):
+        return target in {f"torch.nn.{name}" for name in _EMBEDDINGS}
+    module = getattr(target, "__module__", "") or ""
+    return getattr(target, "__name__", None) in _EMBEDDINGS and module.startswith("torch.nn")

@@ -157,6 +157,10 @@ def check_input(
     sizes: list[int] | None = None,
     floating: int = -1,
     lattice: list[tuple[int, str, int, int, str, list[str], str]] | None = None,
+    conditions: list[tuple[int, list[int], list[int], list[int], list[int], list[str], list[str], list[str], list[int]]]
+    | None = None,
+    known: list[int] | None = None,
+    indices: list[tuple[str, int]] | None = None,
 ) -> Tensor:
     """Return `x` when it has `rank` dimensions, (for `channels > 0`) `channels` in dimension 1,
     every fixed size of `sizes` (0: any size), values of the kind the network takes
@@ -167,6 +171,12 @@ def check_input(
     when it is at least `first` and `residues[(size - first) % period]` is "1". The checks are a few
     integer operations per dimension; under `torch.compile` and `torch.export` the lattice is left to
     the layers (a size guard there would tie the traced graph to a residue).
+
+    `conditions` are the shape conditions over two or more symbols (`_guard.condition_rules`), each
+    side a postfix program over the sizes: `x`'s dimensions, then `known` (sizes of other inputs).
+    `indices` are the embeddings `x`'s values reach, with their `num_embeddings`: `x` must hold int64
+    or int32 values in [0, num_embeddings), read with one `torch.aminmax` (on CUDA, it waits for the
+    values). Both are left to the layers under `torch.compile`, `torch.export` and tracing.
 
     Otherwise raise a ValueError naming the input, the expected shape (`expected`, e.g.
     "[N, 3, H, W]") and the likely fix (for a size off the lattice: the layer that refuses it and
@@ -188,6 +198,13 @@ def check_input(
                 raise ValueError(
                     _lattice_error(x, name, expected, axis, symbol, first, period, residues, layers, below)
                 )
+    if conditions is not None and not _traced():
+        dims: list[int] = list(x.shape)
+        if known is not None:
+            dims += known
+        for rule in conditions:  # the tightest of each: what `offsets` adds to it is 0
+            if not _condition_holds(rule[0], _evaluate(rule[1], dims), _evaluate(rule[2], dims), 0):
+                raise ValueError(_condition_error(x, name, expected, dims, conditions))
     if floating == 1 and not x.is_floating_point():
         raise ValueError(
             "input `" + name + "` expects floating-point values, got " + str(x.dtype) + "; convert it with x.float()"
@@ -196,7 +213,101 @@ def check_input(
         raise ValueError(
             "input `" + name + "` expects integer indices, got " + str(x.dtype) + "; convert it with x.long()"
         )
+    if indices is not None and not _traced():
+        _check_indices(x, name, indices)
     return x
+
+
+def _traced() -> bool:
+    """Whether the call is compiled, exported or traced: the value checks are then left to the layers."""
+    # torch.jit.is_tracing has no type hints (TorchScript reads only a bare ignore at the end of a line)
+    return torch.compiler.is_compiling() or torch.jit.is_tracing()  # type: ignore
+
+
+def _evaluate(program: list[int], dims: list[int]) -> int:
+    """A size computed by a postfix program (`_guard.ConditionRule`): `0 c` pushes c, `1 i` dims[i],
+    `2` adds, `3` multiplies, `4 d` floor-divides by d. An empty program is 0."""
+    stack: list[int] = []
+    i = 0
+    while i < len(program):
+        op = program[i]
+        if op == 0:
+            stack.append(program[i + 1])
+            i += 2
+        elif op == 1:
+            stack.append(dims[program[i + 1]])
+            i += 2
+        elif op == 4:
+            stack.append(stack.pop() // program[i + 1])
+            i += 2
+        else:
+            right = stack.pop()
+            left = stack.pop()
+            stack.append(left + right if op == 2 else left * right)
+            i += 1
+    return stack[-1] if len(stack) > 0 else 0
+
+
+def _condition_holds(kind: int, a: int, b: int, offset: int) -> bool:
+    if kind == 0:
+        return a + offset >= 1
+    if kind == 1:
+        return a == b
+    if kind == 2:
+        return a >= b
+    return a % 2 == 0
+
+
+def _condition_error(
+    x: Tensor,
+    name: str,
+    expected: str,
+    dims: list[int],
+    conditions: list[
+        tuple[int, list[int], list[int], list[int], list[int], list[str], list[str], list[str], list[int]]
+    ],
+) -> str:
+    """The message for sizes that a condition refuses: the first layer (in execution order) that refuses them."""
+    best = -1
+    message = ""
+    for kind, first_side, second_side, offsets, orders, layers, texts, symbols, slots in conditions:
+        a = _evaluate(first_side, dims)
+        b = _evaluate(second_side, dims)
+        for k in range(len(layers)):
+            if not _condition_holds(kind, a, b, offsets[k]) and (best < 0 or orders[k] < best):
+                best = orders[k]
+                shown: list[str] = []
+                for j in range(len(symbols)):
+                    shown.append("`" + symbols[j] + "` = " + str(dims[slots[j]]))
+                got = str(a + offsets[k]) if kind == 0 or kind == 3 else str(a) + " and " + str(b)
+                message = "`" + layers[k] + "` cannot take " + ", ".join(shown) + ": " + texts[k] + " (got " + got + ")"
+    return (
+        "input `" + name + "` expects shape " + expected + ", got " + str(list(x.shape)) + "; " + message
+        + "; choose sizes that meet it"
+    )  # fmt: skip
+
+
+def _check_indices(x: Tensor, name: str, indices: list[tuple[str, int]]) -> None:
+    """Refuse values an embedding cannot look up: not int64/int32, below 0, or from its `num_embeddings` on."""
+    layer = indices[0][0]
+    if x.dtype != torch.int64 and x.dtype != torch.int32:
+        raise ValueError(
+            "input `" + name + "` feeds the embedding `" + layer + "`, which takes int64 or int32 indices, got "
+            + str(x.dtype) + "; convert it with x.long()"
+        )  # fmt: skip
+    if x.numel() == 0:
+        return
+    low, high = torch.aminmax(x)
+    lowest = int(low)
+    highest = int(high)
+    for layer, count in indices:
+        value = lowest if lowest < 0 else highest
+        if value < 0 or value >= count:
+            raise ValueError(
+                "input `" + name + "` holds the index " + str(value) + ", which the embedding `" + layer
+                + "` (num_embeddings=" + str(count) + ") cannot look up: indices must be in [0, "
+                + str(count) + ")"
+            )  # fmt: skip
 
 
 def _lattice_error(

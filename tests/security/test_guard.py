@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ import netspec
 from netspec import _runtime
 from netspec._api import prepare
 from netspec._compile import compile_graph
-from netspec._guard import size_rules
+from netspec._guard import condition_rules, index_rules, size_rules
 
 EVEN = """netspec: 1
 name: even
@@ -133,3 +134,228 @@ def test_a_guard_past_its_work_budget_leaves_the_sizes_to_the_layers(monkeypatch
     assert len(size_rules(info, "x")) == 2
     monkeypatch.setattr("netspec._guard.MAX_GUARD_WORK", 2048)  # fewer than one dimension's conditions x sizes
     assert size_rules(info, "x") == []
+
+
+# --- conditions over two or more symbols -----------------------------------------------------------
+
+GUARD_SPECS = Path(__file__).parent.parent / "specs" / "guard"
+
+
+def _refusal(model: torch.nn.Module, *inputs: torch.Tensor) -> BaseException | None:
+    try:
+        model(*inputs)
+    except Exception as err:  # what refused the inputs, if anything
+        return err
+    return None
+
+
+def test_conditions_over_two_symbols_refuse_exactly_the_sizes_torch_refuses() -> None:
+    spec = netspec.load(GUARD_SPECS / "token_groups.yaml")
+    guarded, bare = netspec.build(spec), _unguarded(spec)
+    bare.load_state_dict(guarded.state_dict())
+    refused = 0
+    for height in range(1, 13):
+        for width in range(1, 13):
+            x = torch.rand(1, 3, height, width)
+            ours, theirs = _refusal(guarded, x), _refusal(bare, x)
+            assert (ours is None) == (theirs is None), (height, width, ours, theirs)
+            if ours is not None:
+                refused += 1
+                assert isinstance(ours, ValueError) and str(ours).startswith("input `x` expects shape [N, 3, H, W]")
+                assert f"`H` = {height}, `W` = {width}" in str(ours)
+            else:
+                assert torch.equal(guarded(x), bare(x))
+    assert 0 < refused < 144  # both conditions refuse some sizes, most run
+
+
+def test_a_size_two_conditions_refuse_names_the_first_layer_that_refuses_it() -> None:
+    model = netspec.build(netspec.load(GUARD_SPECS / "token_groups.yaml"))
+    # 4x4 -> 2x2 map, 4 tokens: the padded `mix` runs, the unpadded `temporal` makes 0 of them
+    with pytest.raises(ValueError, match=re.escape("`temporal` cannot take `H` = 4, `W` = 4: `Conv1d` output length")):
+        model(torch.rand(1, 3, 4, 4))
+    # 10x10 -> 5x5 map, 25 tokens, 21 after `temporal`: not a multiple of 4 for `groups`
+    with pytest.raises(ValueError, match=re.escape("`groups` cannot take `H` = 10, `W` = 10")) as caught:
+        model(torch.rand(1, 3, 10, 10))
+    assert "(got 20 and 21)" in str(caught.value)
+    # 1x1 -> 1 token: `mix` (padded) still runs, `temporal` is the first that cannot
+    with pytest.raises(ValueError, match=re.escape("`temporal` cannot take `H` = 1, `W` = 1")):
+        model(torch.rand(1, 3, 1, 1))
+    assert model(torch.rand(2, 3, 16, 18)).shape == (2, 8, 4, 17)  # 8x9 = 72 tokens, 68 after `temporal`
+
+
+def test_a_condition_over_symbols_of_two_inputs_is_checked_with_the_later_input() -> None:
+    model = netspec.build(netspec.load(GUARD_SPECS / "two_inputs.yaml"))
+    assert model(torch.rand(1, 4, 1, 1), torch.rand(1, 4, 6)).shape == (1, 4, 1)  # 1 + 6 = 7: one output
+    with pytest.raises(ValueError) as caught:
+        model(torch.rand(1, 4, 1, 2), torch.rand(1, 4, 4))
+    assert str(caught.value).startswith("input `y` expects shape [N, 4, L], got [1, 4, 4]; `conv` cannot take")
+    assert "`H` = 1, `L` = 4, `W` = 2" in str(caught.value) and "(got 0)" in str(caught.value)
+    with pytest.raises(RuntimeError):  # torch refuses it too, in its own words
+        _unguarded(netspec.load(GUARD_SPECS / "two_inputs.yaml"))(torch.rand(1, 4, 1, 2), torch.rand(1, 4, 4))
+
+
+def test_the_condition_check_reads_sizes_and_computes_nothing_on_tensors() -> None:
+    model = netspec.build(netspec.load(GUARD_SPECS / "token_groups.yaml"))
+    (call,) = [n for n in model.graph.nodes if n.target is _runtime.check_input]
+    args, x = list(call.args), torch.rand(1, 3, 16, 16)
+    with _Count() as count:
+        _runtime.check_input(x, *args[1:])
+    assert set(count.calls) <= {"dim", "__get__", "size", "is_floating_point", "__getitem__"}, count.calls
+    assert len(args[8]) == 2  # two conditions: the tightest of the two convolutions', and the unflatten's
+    assert [rule[5] for rule in args[8]] == [["mix", "temporal"], ["groups"]]
+
+
+def test_conditions_past_the_limit_are_left_to_the_layers(monkeypatch: pytest.MonkeyPatch) -> None:
+    info = prepare(netspec.load(GUARD_SPECS / "token_groups.yaml"), None, None)
+    assert [len(rules) for rules, _ in condition_rules(info).values()] == [2]
+    monkeypatch.setattr("netspec._guard.MAX_GUARD_CONDITIONS", 1)
+    ((rules, known),) = condition_rules(info).values()
+    assert [rule[5] for rule in rules] == [["mix", "temporal"]] and known == []
+    monkeypatch.setattr("netspec._guard.MAX_CONDITION_PROGRAM", 4)  # longer than that: not checked
+    assert condition_rules(info) == {}
+    model = compile_graph(info)
+    with pytest.raises(RuntimeError):  # the unflatten refuses 6x6 itself
+        model(torch.rand(1, 3, 6, 6))
+
+
+def test_guarded_conditions_survive_every_export(tmp_path: Path) -> None:
+    spec = netspec.load(GUARD_SPECS / "token_groups.yaml")
+    path = tmp_path / "token_groups.py"
+    path.write_text(netspec.export_python(spec))
+    namespace: dict[str, Any] = {}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)  # the file netspec wrote, not spec text
+    exported = next(v for k, v in namespace.items() if isinstance(v, type) and issubclass(v, torch.nn.Module))()
+    assert exported(torch.rand(1, 3, 16, 16)).shape == (1, 8, 4, 15)
+    with pytest.raises(ValueError, match=re.escape("`groups` cannot take `H` = 6, `W` = 6")):
+        exported(torch.rand(1, 3, 6, 6))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        netspec.export_torchscript(spec, tmp_path / "m.pt")
+        scripted = torch.jit.load(str(tmp_path / "m.pt"))
+    assert scripted(torch.rand(1, 3, 16, 16)).shape == (1, 8, 4, 15)
+    with pytest.raises(Exception, match=re.escape("`groups` cannot take `H` = 6, `W` = 6")):
+        scripted(torch.rand(1, 3, 6, 6))
+    program = netspec.export_pt2(spec, dynamic=False)
+    assert program.module()(torch.rand(1, 3, 16, 16)).shape == (1, 8, 4, 15)
+    pytest.importorskip("onnxscript")
+    ort = pytest.importorskip("onnxruntime")
+    netspec.export_onnx(spec, tmp_path / "m.onnx", dynamic=False)
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    (output,) = session.run(None, {session.get_inputs()[0].name: torch.rand(1, 3, 16, 16).numpy()})
+    assert output.shape == (1, 8, 4, 15)
+
+
+# --- embedding indices ----------------------------------------------------------------------------
+
+
+def test_indices_an_embedding_cannot_look_up_are_refused_with_the_layer_and_its_size() -> None:
+    model = netspec.build(netspec.load(GUARD_SPECS / "segments.yaml"))
+    tokens, segments = torch.randint(0, 1000, (2, 12)), torch.randint(0, 2, (2, 12))
+    assert model(tokens, segments).shape == (2, 12, 4)
+    assert model(tokens.int(), segments.int()).shape == (2, 12, 4)  # int32 indices are indices too
+    assert model(torch.zeros(2, 12, dtype=torch.long), segments).shape == (2, 12, 4)  # padding_idx 0 is an index
+    high = segments.clone()
+    high[1, 5] = 2
+    with pytest.raises(ValueError) as caught:
+        model(tokens, high)
+    assert str(caught.value) == (
+        "input `segments` holds the index 2, which the embedding `segment_embed` (num_embeddings=2) cannot look up:"
+        " indices must be in [0, 2)"
+    )
+    low = tokens.clone()
+    low[0, 0] = -1
+    with pytest.raises(ValueError, match=re.escape("input `tokens` holds the index -1, which the embedding")):
+        model(low, segments)
+    with pytest.raises(ValueError, match=re.escape("num_embeddings=1000) cannot look up")):
+        model(torch.full((2, 12), 1000), segments)
+    bare = _unguarded(netspec.load(GUARD_SPECS / "segments.yaml"))
+    for bad in ((tokens, high), (low, segments)):
+        with pytest.raises(IndexError):  # torch refuses them too, from inside its kernel
+            bare(*bad)
+
+
+def test_indices_of_a_dtype_an_embedding_refuses_are_refused() -> None:
+    model = netspec.build(netspec.load(GUARD_SPECS / "segments.yaml"))
+    segments = torch.zeros(2, 12, dtype=torch.long)
+    with pytest.raises(ValueError, match=re.escape("input `tokens` expects integer indices, got torch.float32")):
+        model(torch.zeros(2, 12), segments)
+    with pytest.raises(ValueError, match=re.escape("which takes int64 or int32 indices, got torch.int16")):
+        model(torch.zeros(2, 12, dtype=torch.int16), segments)
+
+
+def test_indices_are_followed_through_ops_that_only_move_them() -> None:
+    text = """netspec: 1
+name: ids
+inputs: {ids: [N, H, W]}
+dims: {H: 3, W: 4}
+nodes:
+  flat: {op: Flatten, start_dim: 1}
+  t: {op: transpose, dim0: 0, dim1: 1}
+  embed: {op: Embedding, num_embeddings: 10, embedding_dim: 2}
+  small: {op: Embedding, num_embeddings: 5, embedding_dim: 2, in: ids}
+outputs: [embed, small]
+"""
+    spec = netspec.loads(text)
+    assert index_rules(prepare(spec, None, None), "ids") == [("embed", 10), ("small", 5)]
+    model = netspec.build(spec)
+    big, small = model(torch.randint(0, 5, (2, 3, 4)))
+    assert big.shape == (12, 2, 2) and small.shape == (2, 3, 4, 2)
+    with pytest.raises(ValueError, match=re.escape("holds the index 7, which the embedding `small`")):
+        model(torch.full((2, 3, 4), 7))  # `embed` takes 7 (10 rows), `small` does not (5)
+    with pytest.raises(ValueError, match=re.escape("holds the index 10, which the embedding `embed`")):
+        model(torch.full((2, 3, 4), 10))  # the first in execution order that cannot
+
+
+def test_the_index_check_is_one_reduction() -> None:
+    model = netspec.build(netspec.load(GUARD_SPECS / "segments.yaml"))
+    calls = [n for n in model.graph.nodes if n.target is _runtime.check_input]
+    tokens = torch.randint(0, 1000, (2, 12))
+    with _Count() as count:
+        _runtime.check_input(tokens, *calls[0].args[1:])
+    assert count.calls.count("aminmax") == 1
+    reads = {"dim", "__get__", "size", "is_floating_point", "is_complex", "__getitem__", "numel", "__int__"}
+    assert set(count.calls) - {"aminmax"} <= reads  # the two values read back, nothing else computed
+
+
+def test_guarded_indices_survive_every_export(tmp_path: Path) -> None:
+    spec = netspec.load(GUARD_SPECS / "segments.yaml")
+    tokens, segments = torch.randint(0, 1000, (2, 12)), torch.randint(0, 2, (2, 12))
+    namespace: dict[str, Any] = {}
+    exec(compile(netspec.export_python(spec), "segments.py", "exec"), namespace)  # the file netspec wrote
+    exported = next(v for k, v in namespace.items() if isinstance(v, type) and issubclass(v, torch.nn.Module))()
+    assert exported(tokens, segments).shape == (2, 12, 4)
+    with pytest.raises(ValueError, match=re.escape("the embedding `segment_embed` (num_embeddings=2)")):
+        exported(tokens, segments + 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        netspec.export_torchscript(spec, tmp_path / "m.pt")
+        scripted = torch.jit.load(str(tmp_path / "m.pt"))
+    assert scripted(tokens, segments).shape == (2, 12, 4)
+    with pytest.raises(Exception, match=re.escape("the embedding `segment_embed` (num_embeddings=2)")):
+        scripted(tokens, segments + 1)
+    program = netspec.export_pt2(spec)  # example indices within every table; the check is left to the layers
+    assert program.module()(tokens, segments).shape == (2, 12, 4)
+    pytest.importorskip("onnxscript")
+    ort = pytest.importorskip("onnxruntime")
+    netspec.export_onnx(spec, tmp_path / "m.onnx")
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    names = [i.name for i in session.get_inputs()]
+    (output,) = session.run(None, dict(zip(names, (tokens.numpy(), segments.numpy()))))
+    assert output.shape == (2, 12, 4)
+
+
+def test_a_crop_to_a_second_input_refuses_a_reference_larger_than_what_it_crops() -> None:
+    text = """netspec: 1
+name: crop_to
+inputs: {x: [N, 2, H, W], ref: [N, 2, K, J]}
+dims: {H: 8, W: 8, K: 4, J: 4}
+nodes:
+  c: {op: crop, in: [x, ref]}
+  join: {op: concat, in: [c, ref]}
+"""
+    model = netspec.build(netspec.loads(text))
+    assert model(torch.rand(1, 2, 8, 8), torch.rand(1, 2, 4, 6)).shape == (1, 4, 4, 6)
+    with pytest.raises(ValueError) as caught:
+        model(torch.rand(1, 2, 4, 8), torch.rand(1, 2, 8, 4))
+    assert "`c` cannot take `H` = 4, `K` = 8: the `crop` input in dimension 2 (it cannot grow)" in str(caught.value)
+    assert "(got 4 and 8)" in str(caught.value)
