@@ -504,7 +504,7 @@ class SizeLattices(Mapping[str, SizeLattice]):
         charge(
             "the size lattice",
             len(self._unique[name]) * len(sizes),
-            where=lambda: (self._info.graph.sources, None, f"dims.{name}"),
+            where=lambda: _symbol_place(self._info.graph, name),
         )
         env = {**self._example, name: sizes}
         memo: dict[Any, Any] = {}  # floor atoms shared by conditions (`L//16` in several) are evaluated once
@@ -644,3 +644,16 @@ def activation_elements(shape: Shape) -> int | None:
     if len(sizes) != len(shape):
         return None
     return math.prod(sizes)
+
+
+def _symbol_place(graph: Graph, name: str) -> tuple[SourceMap, Span | None, str]:
+    """Where input dimension `name` is written: its example size in `dims`, else the first input that
+    declares it (for a diagnostic about the search over its sizes)."""
+    sources = graph.sources
+    if name in graph.spec.dims:
+        return sources, sources.span(("dims", name)), f"dims.{name}"
+    for input_name, shape in graph.spec.inputs.items():
+        for index, dim in enumerate(shape):
+            if dim == name:
+                return sources, sources.span(("inputs", input_name, index)), f"inputs.{input_name}[{index}]"
+    return sources, sources.span(("inputs",)), "inputs"
