@@ -15,6 +15,7 @@ from ._errors import Diagnostic, SourceMap, SpecError, did_you_mean
 from ._load import Document, Limits
 from ._models import PARAM_TYPES, nodes_mapping
 from ._source import extends_problem, extends_root, read_extended, resolve_extends
+from ._work import charge
 
 __all__ = ["MAX_EXTENDS_DEPTH", "PLACEMENT_KEYS", "merge_data", "with_extends"]
 
@@ -46,7 +47,7 @@ def _is_patch(node: Any) -> bool:
     return isinstance(node, dict) and "op" not in node and "block" not in node
 
 
-def _merge_nodes(parent: Any, child: dict[str, Any], removed: list[Any]) -> dict[str, Any]:
+def _merge_nodes(parent: Any, child: dict[str, Any], removed: set[str]) -> dict[str, Any]:
     """The parent's nodes without the removed ones, then the child's: a node with a parent node's name
     replaces it in place (or, with neither `op` nor `block`, changes only the keys it gives); a node
     with `before: name` / `after: name` goes there; any other new node is appended."""
@@ -83,8 +84,8 @@ def merge_data(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
     """Child over parent: params and blocks by name, nodes replaced, changed, inserted or appended, `remove` applied."""
     merged = copy.deepcopy(parent)
     merged.pop("remove", None)
-    removed = child.get("remove") or []
-    removed = removed if isinstance(removed, list) else []
+    listed = child.get("remove")
+    removed = {name for name in listed if isinstance(name, str)} if isinstance(listed, list) else set()
     for key, value in child.items():
         if key in ("extends", "remove"):
             continue
@@ -109,11 +110,10 @@ def _check_child_nodes(child: dict[str, Any], parent: dict[str, Any], ref: str, 
     if not isinstance(nodes, dict):
         return
     parent_nodes = nodes_mapping(parent.get("nodes"))
-    names = [
-        k
-        for k in (parent_nodes if isinstance(parent_nodes, dict) else {})
-        if k not in (child["remove"] if isinstance(child.get("remove"), list) else [])
-    ]
+    listed = child.get("remove")
+    removed = {name for name in listed if isinstance(name, str)} if isinstance(listed, list) else set()
+    names = [k for k in (parent_nodes if isinstance(parent_nodes, dict) else {}) if k not in removed]
+    known = set(names)  # membership; `names` keeps the order, for the last node and the hints
     problems = []
     appended = []
     for name, node in nodes.items():
@@ -129,7 +129,7 @@ def _check_child_nodes(child: dict[str, Any], parent: dict[str, Any], ref: str, 
             continue
         if placement:
             anchor = node[placement[0]]
-            if anchor not in names:
+            if not isinstance(anchor, str) or anchor not in known:
                 problems.append(
                     Diagnostic(
                         f"`{placement[0]}`: `{anchor}` is not a node of `{ref}`",
@@ -140,9 +140,9 @@ def _check_child_nodes(child: dict[str, Any], parent: dict[str, Any], ref: str, 
                 )
         change = {k: v for k, v in node.items() if k not in PLACEMENT_KEYS} if isinstance(node, dict) else node
         patch = _is_patch(change)
-        if not placement and not patch and name not in names:
+        if not placement and not patch and name not in known:
             appended.append(name)  # a new node; a change of a missing node is reported once, below
-        if patch and name not in names:
+        if patch and name not in known:
             hint = did_you_mean(name, names, listing=12) or "a new node needs `op` or `block`"
             problems.append(
                 Diagnostic(
@@ -167,20 +167,34 @@ def _check_child_nodes(child: dict[str, Any], parent: dict[str, Any], ref: str, 
 
 
 def _check_removed(removed: Any, parent_nodes: Any, ref: str, sources: SourceMap) -> None:
-    """Every name in `remove` must be a node of the parent."""
+    """Every name in `remove` must be a node of the parent, listed once."""
     if not isinstance(removed, list):
         return
     names = list(nodes_mapping(parent_nodes) or {}) if isinstance(parent_nodes, (dict, list)) else []
-    problems = [
-        Diagnostic(
-            f"`remove`: `{name}` is not a node of `{ref}`",
-            path=f"remove[{i}]",
-            hint=did_you_mean(str(name), names, listing=12),
-            code="NS106",
-        ).located(sources.span(("remove", i)))
-        for i, name in enumerate(removed)
-        if name not in names
-    ]
+    known = set(names)
+    first: dict[str, int] = {}
+    problems = []
+    for i, name in enumerate(removed):
+        if isinstance(name, str) and name in first:
+            problems.append(
+                Diagnostic(
+                    f"`remove`: `{name}` is listed twice (first at `remove[{first[name]}]`)",
+                    path=f"remove[{i}]",
+                    hint="delete this entry",
+                    code="NS106",
+                ).located(sources.span(("remove", i)))
+            )
+        elif isinstance(name, str) and name in known:
+            first[name] = i
+        else:
+            problems.append(
+                Diagnostic(
+                    f"`remove`: `{name}` is not a node of `{ref}`",
+                    path=f"remove[{i}]",
+                    hint=did_you_mean(str(name), names, listing=12),
+                    code="NS106",
+                ).located(sources.span(("remove", i)))
+            )
     if problems:
         raise SpecError(problems, sources)
 
@@ -224,6 +238,7 @@ def with_extends(doc: Document, path: Path | None, limits: Limits, chain: tuple[
         ) from None
     if not isinstance(parent_doc.data, dict):
         return doc
+    charge("extends", _merge_size(data, parent_doc.data), where=lambda: (doc.sources, span, "extends"))
     _check_removed(data.get("remove"), parent_doc.data.get("nodes"), ref, doc.sources)
     _check_child_nodes(data, parent_doc.data, ref, doc.sources)
     sources = SourceMap()
@@ -231,6 +246,15 @@ def with_extends(doc: Document, path: Path | None, limits: Limits, chain: tuple[
     sources.merge(parent_doc.sources)
     _override_default_spans(data.get("params"), doc.sources, sources)
     return Document(merge_data(parent_doc.data, data), sources, doc.file)
+
+
+def _merge_size(child: dict[str, Any], parent: dict[str, Any]) -> int:
+    """The units a merge is charged: a unit per node of either side and per `remove` entry, each of
+    which the checks and the merge look up a constant number of times."""
+    size = 0
+    for value in (child.get("nodes"), parent.get("nodes"), child.get("remove")):
+        size += len(value) if isinstance(value, (dict, list)) else 0
+    return size
 
 
 def _override_default_spans(params: Any, child: SourceMap, merged: SourceMap) -> None:

@@ -61,6 +61,9 @@ EXPECTED: dict[str, list[Want]] = {
     "bad_remove.yaml": [
         Want("NS106", 4, 10, "remove[0]", "`maxpol` is not a node of `resnet18`", "did you mean `maxpool`?")
     ],
+    "remove_twice.yaml": [
+        Want("NS106", 4, 23, "remove[2]", "`maxpool` is listed twice (first at `remove[0]`)", "delete this entry")
+    ],
     "remove_without_extends.yaml": [Want("NS106", 7, 1, "remove", "`remove` needs `extends`")],
     "bad_param_value.yaml": [
         Want("NS121", 4, 31, "params.width", "must be >= 1, got 0"),

@@ -5,15 +5,19 @@ from __future__ import annotations
 import functools
 import random
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hostile import HEADER
 from work import growth
 
 import netspec
+from netspec import Limits, SpecError
 from netspec._api import prepare
-from netspec._errors import did_you_mean, hint_budget
+from netspec._errors import SourceMap, did_you_mean, hint_budget
 from netspec._expr import _compile_long
+from netspec._extends import _check_child_nodes, _check_removed, merge_data
 from netspec._graph import expand, init_steps, name_pattern
 from netspec._load import parse_text
 from netspec._shapes import SizeLattices, _period, infer
@@ -138,6 +142,58 @@ def test_channels_in_a_long_repeat_loads_in_linear_work() -> None:
         spec = netspec.loads(_channels_repeat(5000, through_block))  # was a RecursionError from 100-200
         assert netspec.count_params(spec) == 5000 * (4 * 4 + 4)  # `channels()` is 4 for every instance
         _linear(lambda n, b=through_block: lambda: netspec.loads(_channels_repeat(n, b)))
+
+
+def _removing_child(folder: Path, n: int) -> Path:
+    """A child that removes all but the last of its parent's `n` nodes and places a node among them."""
+    parent = folder / f"parent{n}.yaml"
+    parent.write_text(HEADER + "nodes:\n" + "".join(f"  p{k}: ReLU\n" for k in range(n)))
+    child = folder / f"child{n}.yaml"
+    removed = ", ".join(f"p{k}" for k in range(n - 1))
+    child.write_text(
+        f"extends: {parent.name}\nname: c\nremove: [{removed}]\nnodes:\n  a: {{op: ReLU, before: p{n - 1}}}\n"
+    )
+    return child
+
+
+def test_extends_with_remove_is_linear_and_charged(tmp_path: Path) -> None:
+    _linear(lambda n: functools.partial(netspec.load, _removing_child(tmp_path, n)), small=1000)
+    with request() as budget:
+        spec = netspec.load(_removing_child(tmp_path, 500))
+    assert list(spec.nodes) == ["a", "p499"]
+    assert budget.spent["extends"] == 500 + 499 + 1  # the parent's nodes, `remove`, the child's nodes
+    with pytest.raises(SpecError) as info:
+        netspec.load(_removing_child(tmp_path, 500), limits=Limits(max_work=budget.spent["parse"] + 999))
+    (error,) = info.value.diagnostics
+    assert (error.code, error.line, error.column, error.path) == ("NS134", 1, 10, "extends")
+    assert "extends grew past the budget" in error.message
+
+
+class _Name(str):
+    """A node name whose comparisons and hashes are Python calls, so that `tests/work.py` counts them:
+    a name looked up in a list costs a comparison per entry, in a set about one."""
+
+    def __eq__(self, other: object) -> bool:
+        return str.__eq__(self, other)
+
+    def __hash__(self) -> int:
+        return str.__hash__(self)
+
+
+def test_the_extends_merge_looks_each_name_up_once() -> None:
+    def merge(n: int) -> Callable[[], Any]:
+        names = [_Name(f"p{k}") for k in range(n)]
+        parent = {"nodes": dict.fromkeys(names, "ReLU")}
+        child = {"remove": names[:-1], "nodes": {_Name("a"): {"op": "ReLU", "before": names[-1]}}}
+
+        def run() -> None:
+            _check_removed(child["remove"], parent["nodes"], "parent", SourceMap())
+            _check_child_nodes(child, parent, "parent", SourceMap())
+            assert list(merge_data(parent, child)["nodes"]) == ["a", names[-1]]
+
+        return run
+
+    _linear(merge, small=400)
 
 
 def test_init_rules_naming_their_nodes_are_linear() -> None:
