@@ -201,3 +201,15 @@ def test_the_limits_table_of_the_security_page_gives_the_defaults() -> None:
         assert row is not None, f"docs/security.md has no row for Limits.{field.name}"
         assert _number(row.split("|")[2]) == getattr(defaults, field.name), row
     assert not re.search(r"MAX_GRAPH_NODES|_work\.MAX_WORK", page)
+
+
+def test_the_other_pages_quote_the_same_defaults() -> None:
+    defaults = Limits()
+    errors = (DOCS / "errors.md").read_text()
+    assert f"`Limits.max_graph_nodes` nodes ({defaults.max_graph_nodes:,} by default" in errors
+    assert f"`Limits.max_work`, {defaults.max_work:,} units" in errors
+    cli = (DOCS / "cli.md").read_text()
+    for flag, field in (("--max-graph-nodes", "max_graph_nodes"), ("--max-work", "max_work")):
+        row = next(line for line in cli.splitlines() if line.startswith(f"| `{flag} N`"))
+        assert f"default {getattr(defaults, field):,})" in row, row
+    assert "default 2**31)" in next(line for line in cli.splitlines() if line.startswith("| `--max-params N`"))
