@@ -7,9 +7,12 @@ exponential time on a hostile pattern). The set keeps only the states that can s
 difference: once a wildcard's state is reached, the states before it are dropped when what lies
 between could not have read a separator (or the wildcard is `**`), since the wildcard can read
 anything they would have read. So a set holds at most one wildcard per part of the pattern and the
-characters after it, and `*a*a*a...*b` against `aaaa...` costs a few steps per character; only a
-long run of characters after one wildcard (`*aaaaab` against `aaaa...`) keeps more states (at most
-`len(pattern) + 2` per character, `steps` counts them).
+characters after it, and `*a*a*a...*b` against `aaaa...` costs a few steps per character. Of a run
+of plain characters right after a wildcard (`*aaaaab`), only the furthest state the text reached is
+carried, moved as the Knuth-Morris-Pratt search moves it, so such a run costs a few steps per
+character too. What still carries many states is a run that mixes characters with `?` or sets
+after one wildcard (`*a?a?a?b` against `aaaa...`): at most `len(pattern) + 2` per character, and
+`steps` counts them.
 
 Wildcards, over texts whose parts are divided by `separator` (`/` for paths, `.` for module names):
 `*` any characters within one part, `**` any characters across parts (`**/` any number of whole
@@ -52,16 +55,68 @@ class Glob:
         """The match, and the number of steps it took: one per state carried over a character, and one
         per state reached without reading one (at most `2 * (len(states) + 2)` per character)."""
         current, count = self._closure({0})
+        runs = self._runs
         for char in text:
             following: set[int] = set()
             for state in current:
+                run = runs.get(state)
+                if run is None:
+                    count += 1
+                    following.update(self._step(state, char))
+                    continue
+                # In a run of characters after a wildcard, `state` is the furthest of the run's states
+                # the text reached; the others are the run's borders, which `failure` walks (KMP).
+                start, literal, failure = run
+                matched = state - start
                 count += 1
-                following.update(self._step(state, char))
+                while matched > 0 and literal[matched] != char:
+                    matched = failure[matched]
+                    count += 1
+                if literal[matched] == char:
+                    matched += 1
+                if matched == len(literal):
+                    following.add(start + matched)  # the whole run read: the state after it
+                    matched = failure[matched]
+                if matched > 0:
+                    following.add(start + matched)
             if not following:
                 return False, count
             current, reached = self._closure(following)
             count += reached
         return len(self.states) in current or self._rest in current, count
+
+    @functools.cached_property
+    def _runs(self) -> dict[int, tuple[int, str, tuple[int, ...]]]:
+        """The states of each run of two or more characters (not the separator) right after a wildcard,
+        with the run's first state, its text and its failure function: `failure[k]` is the length of
+        the longest proper border of the run's first `k` characters.
+
+        While the wildcard before a run is carried, the run's states that the text reached are exactly
+        the furthest one and its borders, so only the furthest is carried (`_closure` drops the others)
+        and a character moves it as the Knuth-Morris-Pratt search does: a few steps per character,
+        amortised, instead of one per state of the run."""
+        runs: dict[int, tuple[int, str, tuple[int, ...]]] = {}
+        index = 0
+        while index < len(self.states):
+            kind = self.states[index][0]
+            index += 1
+            if kind not in (_STAR, _DOUBLE_STAR):
+                continue
+            end = index
+            while end < len(self.states) and self.states[end][0] == _CHAR and self.states[end][1] != self.separator:
+                end += 1
+            if end - index < 2:
+                continue
+            literal = "".join(cast("str", self.states[k][1]) for k in range(index, end))
+            failure = [0, 0]
+            for k in range(1, len(literal)):
+                border = failure[k]
+                while border > 0 and literal[border] != literal[k]:
+                    border = failure[border]
+                failure.append(border + 1 if literal[border] == literal[k] else 0)
+            for k in range(index, end):
+                runs[k] = (index, literal, tuple(failure))
+        return runs
 
     @functools.cached_property
     def _covers(self) -> tuple[int, ...]:
@@ -101,6 +156,8 @@ class Glob:
                     states.add(following)
                     todo.append(following)
         covers, end = self._covers, len(self.states)
+        if self._runs:
+            states = self._furthest_in_runs(states)
         if len(states) == 1 or not any(s < end and covers[s] < s for s in states):
             return states, reached
         kept: set[int] = set()
@@ -111,6 +168,17 @@ class Glob:
                 if state < end:
                     low = min(low, covers[state]) if covers[state] < state else low
         return kept, reached
+
+    def _furthest_in_runs(self, states: set[int]) -> set[int]:
+        """`states` with only the furthest state of each run (the others are its borders, see `_runs`)."""
+        furthest: dict[int, int] = {}
+        for state in states:
+            run = self._runs.get(state)
+            if run is not None and state > furthest.get(run[0], -1):
+                furthest[run[0]] = state
+        if not furthest:
+            return states
+        return {s for s in states if s not in self._runs or furthest[self._runs[s][0]] == s}
 
     def _step(self, state: int, char: str) -> tuple[int, ...]:
         end = len(self.states)
