@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from hostile import HEADER, located_error, spec_with_nodes
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import netspec
 from netspec import Limits
@@ -69,6 +71,32 @@ def test_a_custom_node_limit_refuses_repeats_and_plain_nodes() -> None:
     assert _where(err) == ("NS134", 55, 8)  # the 51st node
     assert "more than 50 nodes" in err.errors[0].message
     assert len(netspec.loads(_repeat(20_000), limits=Limits(max_graph_nodes=20_000)).expanded.nodes) == 20_000
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    repeat=st.integers(1, 60),
+    block=st.integers(1, 4),
+    plain=st.integers(0, 5),
+    limit=st.integers(1, 250),
+)
+def test_a_spec_is_refused_exactly_when_its_expanded_nodes_pass_the_limit(
+    repeat: int, block: int, plain: int, limit: int
+) -> None:
+    body = "".join(f"      n{i}: ReLU\n" for i in range(block))
+    text = (
+        HEADER
+        + f"blocks:\n  b:\n    nodes:\n{body}"
+        + "nodes:\n"
+        + "".join(f"  p{i}: ReLU\n" for i in range(plain))
+        + f"  r: {{block: b, repeat: {repeat}}}\n"
+    )
+    nodes = plain + repeat * block
+    if nodes <= limit:
+        assert len(netspec.loads(text, limits=Limits(max_graph_nodes=limit)).expanded.nodes) == nodes
+    else:
+        err = located_error(lambda: netspec.loads(text, limits=Limits(max_graph_nodes=limit)))
+        assert err.errors[0].code == "NS134" and f"more than {limit:,} nodes" in err.errors[0].message
 
 
 def test_an_explicit_node_limit_of_expand_still_wins() -> None:
