@@ -8,7 +8,7 @@ qualified names, initialised by the spec's init rules, and called directly by ge
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from typing import Any
 
 import torch
@@ -191,7 +191,8 @@ def compile_graph(info: ShapeInfo, *, guard: bool = True) -> fx.GraphModule:
 def _compile(info: ShapeInfo, guard: bool) -> fx.GraphModule:
     graph_def = info.graph
     root = make_modules(info)
-    graph = forward_graph(info, guard=guard)
+    computed = live_nodes(graph_def, kept=False)
+    graph = forward_graph(info, guard=guard, computed=computed)
     graph.lint()
     # An empty graph first: GraphModule copies every target of the graph it is given, one attribute at
     # a time, which is most of the cost of a large network; the modules are moved over at once.
@@ -204,7 +205,7 @@ def _compile(info: ShapeInfo, guard: bool) -> fx.GraphModule:
         "params": dict(graph_def.params),
         "inputs": {k: _expected_shape(v) for k, v in graph_def.inputs.items()},
         "dims": dict(graph_def.spec.dims),  # the spec's example sizes: what `optimize` packs weights for
-        "instances": instance_record(graph_def, live_nodes(graph_def, kept=False)),  # `fully_shard_blocks`
+        "instances": instance_record(graph_def, computed),  # what `fully_shard_blocks` groups by
     }
     return module
 
@@ -242,9 +243,12 @@ def make_modules(info: ShapeInfo) -> nn.Module:
     return root
 
 
-def forward_graph(info: ShapeInfo, *, guard: bool = True, traces: bool = True) -> fx.Graph:
+def forward_graph(
+    info: ShapeInfo, *, guard: bool = True, traces: bool = True, computed: Set[str] | None = None
+) -> fx.Graph:
     """The fx graph of `forward`: it needs no module (`export_python` generates code from it alone).
-    `traces` gives each node the stack trace of its spec line and its static shape in `meta`."""
+    `traces` gives each node the stack trace of its spec line and its static shape in `meta`;
+    `computed` is `live_nodes(graph, kept=False)` where the caller has it."""
     graph_def = info.graph
     graph = fx.Graph()
     graph._graph_namespace.create_name("self", None)  # a node named `self` must not shadow the module
@@ -290,7 +294,8 @@ def forward_graph(info: ShapeInfo, *, guard: bool = True, traces: bool = True) -
             size_nodes[symbol] = graph.call_method("size", (values[source], axis))
         return size_nodes[symbol]
 
-    computed = live_nodes(graph_def, kept=False)
+    if computed is None:
+        computed = live_nodes(graph_def, kept=False)
     for node in graph_def.order:
         if node.name not in computed:
             continue

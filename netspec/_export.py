@@ -8,6 +8,7 @@ again here before use, and everything else is rendered from Python values, never
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import io
 import json
@@ -18,7 +19,7 @@ import re
 import tokenize
 import types
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from typing import Any, TypeGuard
 
 import torch
@@ -114,7 +115,8 @@ def _python_source(source: Source, params: Params | None, inputs: Inputs | None,
     computed = [n.op.resolve() for n in graph.nodes if n.op.kind == "tensor" and "init" not in n.op.args]
     helpers, renames, makers = _runtime_helpers(fx_graph, code, computed)
     forward = _forward_source(code, renames)
-    classes = _own_module_sources(info)
+    live = live_nodes(graph)  # what is made
+    classes = _own_module_sources(info, live)
     imports = _HEADER_IMPORTS[:2] + (("from typing import Literal", "") if classes else ()) + _HEADER_IMPORTS[2:]
     parts = [
         _header(graph),
@@ -123,7 +125,7 @@ def _python_source(source: Source, params: Params | None, inputs: Inputs | None,
         *helpers,
         *classes,
         _ADD_MODULE_SOURCE,
-        _class_source(class_name, info, forward, makers),
+        _class_source(class_name, info, forward, makers, live),
     ]
     return "\n\n\n".join(p.strip("\n") for p in parts) + "\n"
 
@@ -244,9 +246,8 @@ def _add_tensor(root: nn.Module, qualified: str, tensor: torch.Tensor, persisten
 '''
 
 
-def _class_source(class_name: str, info: ShapeInfo, forward: str, makers: Mapping[str, str]) -> str:
+def _class_source(class_name: str, info: ShapeInfo, forward: str, makers: Mapping[str, str], live: Set[str]) -> str:
     graph = info.graph
-    live = live_nodes(graph)
     nodes = [n for n in graph.nodes if n.name in live and n.op.kind == "module"]
     made = [n for n in graph.nodes if n.name in live and n.op.kind in ("module", "tensor")]
     lines = [
@@ -302,9 +303,8 @@ def _instance_kind(graph: Graph, instance: Instance) -> str:
     return "".join(counts) + what
 
 
-def _own_module_sources(info: ShapeInfo) -> list[str]:
+def _own_module_sources(info: ShapeInfo, live: Set[str]) -> list[str]:
     """The sources of netspec's own layer classes that the network uses, in a stable order."""
-    live = live_nodes(info.graph)
     used = {n.op.resolve().__name__ for n in info.graph.nodes if n.name in live and _is_own_module(n.op.resolve())}
     if not used:
         return []
@@ -315,16 +315,25 @@ def _is_own_module(target: Any) -> bool:
     return _OWN_MODULES.get(getattr(target, "__name__", "")) is target
 
 
-def _construction(node: GraphNode, args: Mapping[str, Any]) -> str:
-    target = node.op.resolve()
+@functools.lru_cache(maxsize=256)
+def _module_class(target: Any) -> str | None:
+    """How a standalone file names a module class (`nn.Conv2d`; `StochasticDepth`, netspec's own,
+    copied into it), or None for a class it cannot create."""
     class_name = getattr(target, "__name__", "")
     own = _is_own_module(target)
     if getattr(nn, class_name, None) is not target and not own:
+        return None
+    return f"{'' if own else 'nn.'}{_identifier(class_name, 'module class')}"
+
+
+def _construction(node: GraphNode, args: Mapping[str, Any]) -> str:
+    module_class = _module_class(node.op.resolve())
+    if module_class is None:
         raise ExportError(
             f"node `{node.name}` uses `{node.op.name}`, which is not a `torch.nn` module: a standalone file cannot create it"
         )
     kwargs = ", ".join(f"{_identifier(k, 'argument name')}={_literal(v)}" for k, v in args.items())
-    call = f"{'' if own else 'nn.'}{_identifier(class_name, 'module class')}({kwargs})"
+    call = f"{module_class}({kwargs})"
     name = _qualified(node.name)
     if "." not in name and name.isidentifier() and not keyword.iskeyword(name):
         return f"self.{name} = {call}"
