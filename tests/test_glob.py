@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from work import calls
 
 import netspec
 from netspec._cli import main
@@ -37,8 +38,9 @@ def test_more_wildcards_cost_steps_linear_in_the_pattern() -> None:
     assert eight <= 2.1 * four
 
 
-# Wildcard families whose naive matching grows as pattern x text: with the wildcards' redundant
-# states dropped, doubling both the pattern and the text at most about doubles the steps.
+# Wildcard families whose naive matching grows as pattern x text (or backtracks): the matcher moves
+# every state at once with a few integer operations per character, so its calls (`tests/work.py`,
+# the real work) grow with the text only, and its units are `step_units()` per character read.
 FAMILIES = [
     lambda k: "*a" * k + "*b",
     lambda k: "**a" * k + "**b",
@@ -46,29 +48,72 @@ FAMILIES = [
     lambda k: "**.a" * k + "*b",
     lambda k: "[ab]*" * k + "?c",
     lambda k: "a?" * k + "*b",
-    lambda k: "*" + "a" * k + "b",  # a run of characters after a wildcard: carried as its furthest state
+    lambda k: "*" + "a" * (4 * k) + "b",  # a long literal after one wildcard: a state per character before
+    lambda k: "**" + "a" * (4 * k) + "b",
     lambda k: "**" + "ab" * k + "c",
     lambda k: "*" + "a" * k + "*" + "a" * k + "b",
+    lambda k: "*" + "a?" * k + "b",  # characters mixed with `?` after a wildcard
 ]
 
 
 @pytest.mark.parametrize("family", range(len(FAMILIES)))
 @pytest.mark.parametrize("text", [lambda n: "a" * n, lambda n: ".".join(["aaaa"] * (n // 5))])
-def test_doubling_the_pattern_and_the_text_at_most_doubles_the_steps(family: int, text: Any) -> None:
+def test_the_work_grows_with_the_text_not_the_pattern(family: int, text: Any) -> None:
     make = FAMILIES[family]
-    small = compile_glob(make(50), ".").steps(text(200))[1]
-    large = compile_glob(make(100), ".").steps(text(400))[1]
-    assert large <= 2.2 * max(small, 1), (small, large)
+
+    def work(k: int, n: int) -> int:
+        glob = compile_glob(make(k), ".")
+        glob.steps("ab.")  # its masks are made once per pattern, before counting
+        return calls(lambda: glob.steps(text(n)))[0]
+
+    if text(8) == "a" * 8:  # no family's states all die on it: every character is read
+        assert work(200, 400) <= 1.1 * work(50, 400)  # a pattern four times as long: about the same work
+    assert work(100, 800) <= 2.2 * work(100, 400)
+    glob = compile_glob(make(100), ".")
+    assert glob.step_units() == 16 + len(glob.states) // 32
+    matched, units = glob.steps(text(400))
+    assert not matched and units <= glob.step_units() * len(text(400)) + len(glob.states)
 
 
-def test_the_steps_are_those_of_the_states_carried() -> None:
-    # `*a*b` (states `*`, `a`, `*`, `b`): at the start the first `*` reaches `a` (1 step); the first
-    # `a` is read by both (2) and reaches the second `*`, which reaches `b` (2), and the second `*`
-    # drops the first `*` and `a`. Each later `a`: read by `*` and `b` (2), `b` reached again (1).
-    glob = compile_glob("*a*b", ".")
-    assert glob.steps("a") == (False, 1 + 2 + 2)
-    assert glob.steps("a" * 40) == (False, 5 + 39 * 3)
-    assert glob.steps("a" * 40 + "b") == (True, 5 + 40 * 3)
+def test_the_units_are_per_character_read() -> None:
+    glob = compile_glob("*a*b", ".")  # 4 states: 16 units a character
+    assert glob.step_units() == 16
+    assert glob.steps("a") == (False, 16)
+    assert glob.steps("a" * 40) == (False, 16 * 40)
+    assert glob.steps("a" * 40 + "b") == (True, 16 * 41)
+    assert compile_glob("ab*", ".").steps("b" + "a" * 99) == (False, 16)  # nothing left after `b`: stops
+    long = compile_glob("*" + "a" * 1000 + "b", ".")
+    assert long.step_units() == 16 + 1002 // 32
+    sets = compile_glob("[ab][!c]*", ".")  # a character met for the first time is tried against each set
+    assert sets.steps("ab") == (True, 2 * 16 + 2 * 2)
+    assert sets.steps("ba") == (True, 2 * 16)  # both known now
+
+
+TOKENS = {"a": "a", "b": "b", ".": "\\.", "*": "[^.]*", "**": ".*", "?": "[^.]", "[ab]": "[ab]", "[!a]": "[^a.]"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(sorted(TOKENS)), max_size=7), st.text("abc.", max_size=9))
+def test_sets_and_wildcards_match_what_the_regular_expression_means(tokens: list[str], text: str) -> None:
+    pattern = "".join(tokens)
+    expected = re.fullmatch(_regex_of_tokens(pattern), text) is not None
+    assert compile_glob(pattern, ".").match(text) is expected
+
+
+def _regex_of_tokens(pattern: str) -> str:
+    out, i = [], 0
+    while i < len(pattern):
+        token = next(t for t in ("**", "[ab]", "[!a]", pattern[i]) if pattern.startswith(t, i))
+        out.append(TOKENS[token])
+        i += len(token)
+    return "".join(out)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text("ab/*?", max_size=8), st.text("ab/", max_size=8))
+def test_a_folder_glob_covers_what_is_under_it(pattern: str, text: str) -> None:
+    expected = re.fullmatch(_regex(pattern) + "(?:/.*)?", text) is not None
+    assert compile_glob(pattern, "/", prefix=True).match(text) is expected
 
 
 @settings(max_examples=300, deadline=None)

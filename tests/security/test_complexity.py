@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from hostile import HEADER
-from work import growth
+from work import calls, growth
 
 import netspec
 from netspec import Limits, SpecError
@@ -219,6 +219,35 @@ def test_wildcard_init_rules_cost_steps_linear_in_pattern_and_name() -> None:
         return budget.spent["init rules"]
 
     assert _ratio(charged(60), charged(120)) <= 2.2  # pattern and names twice as long
+
+
+def _long_literal_rule(count: int, rule: str = "${'*' + 'a' * 250 + 'b'}") -> str:
+    """Node names of 201 to 203 characters and a rule that is one wildcard and a 251-character literal:
+    a matcher that kept a state per literal character took 250 steps per character of every name."""
+    header = HEADER.replace("[N, 3, 8, 8]", "[N, 4]")
+    return (
+        header
+        + f'nodes:\n  "${{\'a\' * 200}}${{i}}": {{op: ReLU, repeat: {count}}}\ninit:\n  - {{nodes: ["{rule}"], weight: ones}}\n'
+    )
+
+
+def test_a_wildcard_and_a_long_literal_cost_a_few_calls_per_character() -> None:
+    text = _long_literal_rule(300)
+    with request() as budget:
+        spec = netspec.loads(text)  # no node matches: each name is read to its end
+    characters = sum(len(f"{'a' * 200}{i}") for i in range(300))
+    per_character = 16 + 252 // 32  # the pattern's 252 states
+    assert budget.spent["init rules"] == 300 * 16 + characters * per_character
+    assert [w.code for w in spec.warnings] == ["NS163"]
+    netspec.loads(text)  # the pattern compiled (and its masks made) before counting
+    without_rule = calls(lambda: netspec.loads(_long_literal_rule(300, "none")))[0]
+    assert calls(lambda: netspec.loads(text))[0] - without_rule <= 3 * characters
+    # At the work limit: refused at the rule, after matching no more than the limit allows.
+    with pytest.raises(SpecError) as info:
+        netspec.loads(text, limits=Limits(max_work=budget.total // 2))
+    (error,) = info.value.diagnostics
+    assert (error.code, error.line, error.column) == ("NS134", 7, 5)
+    assert "init rules grew past the budget" in error.message
 
 
 def _init_all(graph: Any) -> None:

@@ -16,11 +16,14 @@ def _init_rules(count: int, names: list[str], pattern: str) -> str:
     return HEADER.replace("[N, 3, 8, 8]", "[N, 4]") + "nodes:\n" + body + "init:\n" + rules
 
 
+RULE_AND_NODE = 16  # a rule considered for a node
+
+
 def _steps_of_fc_star_x(name: str) -> int:
-    """The matcher's steps for `fc*x` (states: `f`, `c`, `*`, `x`) against a name `fc...` without `x`:
-    `f` one step; `c` one, and the wildcard reaches `x` without reading (one more); then each
-    character two steps (the wildcard and `x`) and one for reaching `x` again."""
-    return 1 + 2 + 3 * (len(name) - 2)
+    """The matcher's units for `fc*x` (4 states: 16 units per character, one more per 32 states)
+    against a name `fc...` without `x`: the wildcard keeps a state alive to the end, so every
+    character is read."""
+    return 16 * len(name)
 
 
 def test_every_phase_charges_the_request() -> None:
@@ -42,7 +45,7 @@ def test_init_rules_are_charged_per_step_of_the_matcher() -> None:
     text = _init_rules(200, names, "fc*x")  # no name matches: each rule is matched against every node
     with request() as budget:
         spec = netspec.loads(text)
-    per_rule = sum(1 + _steps_of_fc_star_x(name) for name in names)  # one for the rule and node, then the steps
+    per_rule = sum(RULE_AND_NODE + _steps_of_fc_star_x(name) for name in names)
     assert budget.spent["init rules"] == 200 * per_rule
     assert len([w for w in spec.warnings if w.code == "NS163"]) == 200  # each rule matches no node
     before = budget.total - budget.spent["init rules"]
@@ -58,7 +61,9 @@ def test_init_rules_are_charged_per_step_of_the_matcher() -> None:
 def test_init_rules_are_charged_when_a_model_is_built_and_exported() -> None:
     names = [f"fc{i}" for i in range(20)]
     spec = netspec.loads(_init_rules(3, names, "fc*x"))
-    once = 3 * sum(1 + _steps_of_fc_star_x(n) for n in names)  # every node against every rule (none matches)
+    once = 3 * sum(
+        RULE_AND_NODE + _steps_of_fc_star_x(n) for n in names
+    )  # every node against every rule (none matches)
     with request() as budget:
         netspec.build(spec)
     assert budget.spent["init rules"] == once
