@@ -342,7 +342,7 @@ def is_concrete(d: Dim) -> TypeGuard[int]:
 
 def format_shape(shape: Iterable[Dim | str]) -> str:
     """`(N, 64, 56, 56)` -> `"[N, 64, 56, 56]"`."""
-    return "[" + ", ".join(str(d) for d in shape) + "]"
+    return "[" + ", ".join(map(str, shape)) + "]"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -290,6 +290,8 @@ _MERMAID_CLASSES = {
 
 def mermaid_text(text: str) -> str:
     """`text` escaped for a double-quoted Mermaid label; a newline becomes a line break."""
+    if _MERMAID_SAFE.issuperset(text):  # most labels: nothing to escape
+        return text
     return "<br/>".join("".join(c if c in _MERMAID_SAFE else f"#{ord(c)};" for c in line) for line in text.split("\n"))
 
 
@@ -353,6 +355,8 @@ _DOT_EDGES = {"plain": "", "residual": ', style=dashed, color="#3060c0"', "conca
 
 def dot_text(text: str) -> str:
     """`text` escaped for a double-quoted DOT string; a newline becomes a centred line break."""
+    if text.isprintable() and "\\" not in text and '"' not in text:  # most labels: nothing to escape
+        return text
     out = []
     for c in text:
         if c in '\\"':

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from generated_specs import nested_repeat
+from hypothesis import given
+from hypothesis import strategies as st
 
 import netspec
 from netspec import _draw
@@ -237,6 +239,17 @@ def test_mermaid_text_escapes_everything_but_plain_characters() -> None:
 
 def test_dot_text_escapes_quotes_backslashes_and_newlines() -> None:
     assert _draw.dot_text('a"b\\N\nc\x00') == 'a\\"b\\\\N\\nc'
+
+
+@given(st.text(st.sampled_from(sorted(_draw._MERMAID_SAFE) + ['"', "\\", "\n", "<", "#", "\x00", "\u202e", "é"])))
+def test_labels_with_nothing_to_escape_are_taken_as_they_are(text: str) -> None:
+    """The escapes' fast path for plain labels gives what escaping each character gives."""
+    mermaid = "<br/>".join(
+        "".join(c if c in _draw._MERMAID_SAFE else f"#{ord(c)};" for c in line) for line in text.split("\n")
+    )
+    dot = "".join("\\" + c if c in '\\"' else "\\n" if c == "\n" else c if c.isprintable() else "" for c in text)
+    assert _draw.mermaid_text(text) == mermaid
+    assert _draw.dot_text(text) == dot
 
 
 # ------------------------------------------------------------------ images
