@@ -261,7 +261,7 @@ def forward_graph(
         if guard:
             channels = declared[1] if len(declared) > 1 and isinstance(declared[1], int) else 0
             sizes = [d if isinstance(d, int) else 0 for d in declared]
-            rules, known = conditions.get(name, ([], []))
+            program, rules, known = conditions.get(name, ([], [], []))
             placeholder = graph.call_function(
                 _runtime.check_input,
                 (
@@ -273,6 +273,7 @@ def forward_graph(
                     sizes,
                     _input_kind(info, name),
                     [(*rule[:5], list(rule[5]), rule[6]) for rule in size_rules(info, name)] or None,
+                    program or None,
                     rules or None,
                     [graph.call_method("size", (values[source], axis)) for source, axis in known] or None,
                     index_rules(info, name) or None,

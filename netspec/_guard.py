@@ -14,8 +14,8 @@ search checks `first` only; one with more conditions than `MAX_GUARD_WORK` allow
 
 A condition over two or more symbols (`condition_rules`: `H*W-4 >= 1` before an unpadded `Conv1d`
 over a flattened map, `4*((H*W)//4) == H*W` for an `Unflatten` by 4) has no lattice of its own: it
-is evaluated on the actual sizes, each side a short program of integer operations over the input
-sizes. Conditions are checked once each (equal conditions once; of `positive` conditions that differ
+is evaluated on the actual sizes, from a short program of integer operations over the input sizes
+that computes each size the input's conditions read once. Conditions are checked once each (equal conditions once; of `positive` conditions that differ
 only in their constant, the tightest), at most `MAX_GUARD_CONDITIONS` per model and
 `MAX_CONDITION_PROGRAM` operations each; the rest are left to their layers. A refused size names the
 first layer, in execution order, whose condition fails.
@@ -54,20 +54,23 @@ __all__ = [
 MAX_GUARD_WORK = 4_000_000  # conditions x sizes evaluated for the guard of one model, at most
 MAX_NAMED_PERIOD = 4096  # past this period, the rule names no layer per residue (the message names none)
 MAX_GUARD_CONDITIONS = 64  # conditions over two or more symbols checked at forward, per model
-MAX_CONDITION_PROGRAM = 256  # integer operations of one condition (both sides); longer ones are left to the layers
+MAX_CONDITION_PROGRAM = 256  # new integer operations of one condition (both sides); longer ones are left to the layers
 _MAX_FLOOR_NESTING = 32  # floors inside floors in one size; deeper ones are left to the layers
 
 # axis, symbol, first, period (0: none), residues ("1" runs), layer per residue ("" runs), layer below
 # `first`. Plain ints, identifiers, digits and node names: the generated code holds them as literals.
 SizeRule = tuple[int, str, int, int, str, tuple[str, ...], str]
 
-# kind (0 `a >= 1`, 1 `a == b`, 2 `a >= b`, 3 `a` even), program of `a`, program of `b`, then for each
-# layer that puts the condition (execution order; a `positive` chain differs only in its constant):
-# what it adds to `a`, its position in execution order, its name, the condition in words; then the
-# symbols and where their sizes are (the message shows them). A program is postfix over ints: `0 c`
-# pushes c (`0 0` stands for an unused side), `1 i` the i-th size (the input's dimensions, then `known`), `2` adds, `3` multiplies,
-# `4 d` floor-divides by d.
-ConditionRule = tuple[int, list[int], list[int], list[int], list[int], list[str], list[str], list[str], list[int]]
+# kind (0 `a >= 1`, 1 `a == b`, 2 `a >= b`, 3 `a` even), the registers of `a` and `b` (see `Program`),
+# then for each layer that puts the condition (execution order; a `positive` chain differs only in its
+# constant): what it adds to `a`, its position in execution order, its name, the condition in words;
+# then the symbols and where their sizes are (the message shows them).
+ConditionRule = tuple[int, int, int, list[int], list[int], list[str], list[str], list[str], list[int]]
+
+# The sizes an input's conditions read, computed once each: triples (op, a, b), the k-th filling
+# register k: `0 c _` the constant c, `1 i _` the i-th size (the input's dimensions, then `known`),
+# `2 r s` r + s, `3 r s` r * s, `4 r d` r // d (registers r, s; a divisor d).
+Program = list[int]
 
 # the embedding (first in execution order first) and its `num_embeddings`
 IndexRule = tuple[str, int]
@@ -137,9 +140,10 @@ def _refuser(masks: list[tuple[str, list[bool]]], size: int) -> str:
     return next((node for node, mask in masks if not mask[size - 1]), "")
 
 
-def condition_rules(info: ShapeInfo) -> dict[str, tuple[list[ConditionRule], list[tuple[str, int]]]]:
-    """For each input, the conditions over two or more symbols its guard checks, and the sizes of
-    other inputs they read (input, axis), in the order `check_input` receives them as `known`.
+def condition_rules(info: ShapeInfo) -> dict[str, tuple[Program, list[ConditionRule], list[tuple[str, int]]]]:
+    """For each input, the conditions over two or more symbols its guard checks: the program of the
+    sizes they read, the conditions, and the sizes of other inputs they read (input, axis), in the
+    order `check_input` receives them as `known`.
 
     A condition goes to the last input (in input order) that first declares one of its symbols; a
     symbol it declares is read from it, the others from the first input that declares them."""
@@ -158,7 +162,9 @@ def condition_rules(info: ShapeInfo) -> dict[str, tuple[list[ConditionRule], lis
             continue
         groups.setdefault(_group_key(constraint), []).append((order.get(node.name, len(order)), node.name, constraint))
     charge("the input guard", sum(len(members) for members in groups.values()))
-    result: dict[str, tuple[list[ConditionRule], list[tuple[str, int]]]] = {}
+    inputs = list(info.graph.inputs)
+    programs: dict[str, _Registers] = {}
+    result: dict[str, tuple[Program, list[ConditionRule], list[tuple[str, int]]]] = {}
     made = 0
     for members in sorted(groups.values(), key=lambda m: min(p for p, _, _ in m)):
         if made == MAX_GUARD_CONDITIONS:
@@ -166,29 +172,20 @@ def condition_rules(info: ShapeInfo) -> dict[str, tuple[list[ConditionRule], lis
         members.sort(key=lambda m: m[0])
         tight = min((c for _, _, c in members), key=_constant_of)
         names = sorted({v for d in tight.dims if isinstance(d, Sym) for v in d.variables})
-        owner = max(first_input[s][0] for s in names)
-        name = list(info.graph.inputs)[owner]
-        declared = info.graph.inputs[name]
-        rules, known = result.setdefault(name, ([], []))
-        slots: dict[str, int] = {}
-        for symbol in names:
-            if symbol in declared:
-                slots[symbol] = declared.index(symbol)
-            else:
-                ref = first_input[symbol][1:]
-                if ref not in known:
-                    known.append(ref)
-                slots[symbol] = len(declared) + known.index(ref)
-        programs = [_program(d, slots) for d in tight.dims] + [[]] * (2 - len(tight.dims))
-        if any(p is None for p in programs) or sum(len(p or ()) for p in programs) > MAX_CONDITION_PROGRAM:
-            continue
+        name = inputs[max(first_input[s][0] for s in names)]
+        registers = programs.setdefault(name, _Registers(info.graph.inputs[name]))
+        slots = {symbol: registers.slot(symbol, first_input[symbol][1:]) for symbol in names}
+        sides = registers.sides(tight.dims, slots)
+        if sides is None:
+            continue  # too long or too deeply nested: left to its layers
         kept = _first_refusers(members, tight)
-        charge("the input guard", sum(len(p or ()) for p in programs) + len(kept))
+        charge("the input guard", len(registers.code) // 3 + len(kept))
+        rules = result.setdefault(name, (registers.code, [], registers.known))[1]
         rules.append(
             (
                 _KINDS[tight.kind],
-                programs[0] or [0, 0],
-                programs[1] or [0, 0],  # never an empty list: TorchScript would type it a list of tensors
+                sides[0],
+                sides[1],
                 [_constant_of(c) - _constant_of(tight) for _, _, c in kept],
                 [position for position, _, _ in kept],
                 [layer for _, layer, _ in kept],
@@ -198,7 +195,76 @@ def condition_rules(info: ShapeInfo) -> dict[str, tuple[list[ConditionRule], lis
             )
         )
         made += 1
-    return {name: entry for name, entry in result.items() if entry[0]}
+    return result
+
+
+class _Registers:
+    """The program of one input's conditions (`Program`): each distinct size computed once."""
+
+    def __init__(self, declared: tuple[int | str, ...]) -> None:
+        self.declared = declared
+        self.code: Program = []
+        self.known: list[tuple[str, int]] = []  # sizes of other inputs, after the input's own
+        self._index: dict[tuple[int, int, int], int] = {}
+
+    def slot(self, symbol: str, elsewhere: tuple[str, int]) -> int:
+        """Where the size of `symbol` is: the input's own dimension, else a size read from another input."""
+        if symbol in self.declared:
+            return self.declared.index(symbol)
+        if elsewhere not in self.known:
+            self.known.append(elsewhere)
+        return len(self.declared) + self.known.index(elsewhere)
+
+    def sides(self, dims: tuple[Any, ...], slots: dict[str, int]) -> tuple[int, int] | None:
+        """The registers of a condition's sizes (the second 0 when it has one), or None (nothing added)
+        when they need more than `MAX_CONDITION_PROGRAM` new registers or floors nest too deeply."""
+        before, added = len(self.code), list[tuple[int, int, int]]()
+        try:
+            found = [self._of(d, slots, 0, added) for d in dims]
+        except _TooLong:
+            del self.code[before:]
+            for key in added:
+                del self._index[key]
+            return None
+        return found[0], found[1] if len(found) > 1 else 0
+
+    def _emit(self, op: int, a: int, b: int, added: list[tuple[int, int, int]]) -> int:
+        key = (op, a, b)
+        found = self._index.get(key)
+        if found is None:
+            if len(added) == MAX_CONDITION_PROGRAM:
+                raise _TooLong
+            found = self._index[key] = len(self.code) // 3
+            self.code += [op, a, b]
+            added.append(key)
+        return found
+
+    def _of(self, dim: Any, slots: dict[str, int], depth: int, added: list[tuple[int, int, int]]) -> int:
+        if isinstance(dim, int):
+            return self._emit(0, dim, 0, added)
+        if isinstance(dim, str):
+            return self._emit(1, slots[dim], 0, added)
+        if isinstance(dim, _Floor):
+            if depth == _MAX_FLOOR_NESTING:
+                raise _TooLong
+            return self._emit(4, self._of(dim.numerator, slots, depth + 1, added), dim.divisor, added)
+        total: int | None = None  # a Sym: each term is its coefficient times its atoms, the terms added up
+        for monomial, coeff in dim._terms:
+            value: int | None = None
+            for atom in monomial:
+                factor = self._of(atom, slots, depth, added)
+                value = factor if value is None else self._emit(3, value, factor, added)
+            if value is None:
+                value = self._emit(0, coeff, 0, added)
+            elif coeff != 1:
+                value = self._emit(3, value, self._emit(0, coeff, 0, added), added)
+            total = value if total is None else self._emit(2, total, value, added)
+        assert total is not None  # a Sym has a term
+        return total
+
+
+class _TooLong(Exception):
+    """A condition's sizes need more registers (or floors in floors) than the guard takes."""
 
 
 def _group_key(constraint: Any) -> Any:
@@ -225,41 +291,6 @@ def _first_refusers(members: list[tuple[int, str, Any]], tight: Any) -> list[tup
         if not kept or _constant_of(member[2]) < _constant_of(kept[-1][2]):
             kept.append(member)
     return kept
-
-
-def _program(dim: Any, slots: dict[str, int]) -> list[int] | None:
-    """`dim` as a postfix program over the sizes (see `ConditionRule`); None when floors nest too deep."""
-    out: list[int] = []
-    # (what, nesting): a Sym to expand, or an int opcode list to emit as it stands
-    todo: list[tuple[Any, int]] = [(dim, 0)]
-    while todo:
-        item, depth = todo.pop()
-        if isinstance(item, list):
-            out.extend(item)
-        elif isinstance(item, int):
-            out.extend([0, item])
-        elif isinstance(item, str):
-            out.extend([1, slots[item]])
-        elif isinstance(item, _Floor):
-            if depth >= _MAX_FLOOR_NESTING:
-                return None
-            todo.append(([4, item.divisor], depth))
-            todo.append((item.numerator, depth + 1))
-        else:  # a Sym: each term is its coefficient times its atoms, the terms added up
-            pieces: list[tuple[Any, int]] = []
-            for k, (monomial, coeff) in enumerate(item._terms):
-                parts: list[tuple[Any, int]] = [(coeff, depth)] if coeff != 1 or not monomial else []
-                for atom in monomial:
-                    parts.append((atom, depth))
-                    if len(parts) > 1:
-                        parts.append(([3], depth))
-                pieces += parts
-                if k > 0:
-                    pieces.append(([2], depth))
-            todo.extend(reversed(pieces))
-        if len(out) > MAX_CONDITION_PROGRAM:
-            return None
-    return out
 
 
 def index_rules(info: ShapeInfo, name: str) -> list[IndexRule]:

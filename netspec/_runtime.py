@@ -157,7 +157,8 @@ def check_input(
     sizes: list[int] | None = None,
     floating: int = -1,
     lattice: list[tuple[int, str, int, int, str, list[str], str]] | None = None,
-    conditions: list[tuple[int, list[int], list[int], list[int], list[int], list[str], list[str], list[str], list[int]]]
+    program: list[int] | None = None,
+    conditions: list[tuple[int, int, int, list[int], list[int], list[str], list[str], list[str], list[int]]]
     | None = None,
     known: list[int] | None = None,
     indices: list[tuple[str, int]] | None = None,
@@ -173,7 +174,8 @@ def check_input(
     the layers (a size guard there would tie the traced graph to a residue).
 
     `conditions` are the shape conditions over two or more symbols (`_guard.condition_rules`), each
-    side a postfix program over the sizes: `x`'s dimensions, then `known` (sizes of other inputs).
+    side a register of `program`, which computes sizes from `x`'s dimensions, then `known` (sizes of
+    other inputs).
     `indices` are the embeddings `x`'s values reach, with their `num_embeddings`: `x` must hold int64
     or int32 values in [0, num_embeddings), read with one `torch.aminmax` (on CUDA, it waits for the
     values). Both are left to the layers under `torch.compile`, `torch.export` and tracing.
@@ -198,13 +200,14 @@ def check_input(
                 raise ValueError(
                     _lattice_error(x, name, expected, axis, symbol, first, period, residues, layers, below)
                 )
-    if conditions is not None and not _traced():
+    if program is not None and conditions is not None and not _traced():
         dims: list[int] = list(x.shape)
         if known is not None:
             dims += known
+        values = _registers(program, dims)
         for rule in conditions:  # the tightest of each: what `offsets` adds to it is 0
-            if not _condition_holds(rule[0], _evaluate(rule[1], dims), _evaluate(rule[2], dims), 0):
-                raise ValueError(_condition_error(x, name, expected, dims, conditions))
+            if not _condition_holds(rule[0], values[rule[1]], values[rule[2]], 0):
+                raise ValueError(_condition_error(x, name, expected, dims, values, conditions))
     if floating == 1 and not x.is_floating_point():
         raise ValueError(
             "input `" + name + "` expects floating-point values, got " + str(x.dtype) + "; convert it with x.float()"
@@ -224,28 +227,23 @@ def _traced() -> bool:
     return torch.compiler.is_compiling() or torch.jit.is_tracing()  # type: ignore
 
 
-def _evaluate(program: list[int], dims: list[int]) -> int:
-    """A size computed by a postfix program (`_guard.ConditionRule`): `0 c` pushes c, `1 i` dims[i],
-    `2` adds, `3` multiplies, `4 d` floor-divides by d. An empty program is 0."""
-    stack: list[int] = []
-    i = 0
-    while i < len(program):
+def _registers(program: list[int], dims: list[int]) -> list[int]:
+    """The sizes a program computes (`_guard.Program`): per triple (op, a, b), one register."""
+    values: list[int] = []
+    for i in range(0, len(program), 3):
         op = program[i]
+        a = program[i + 1]
         if op == 0:
-            stack.append(program[i + 1])
-            i += 2
+            values.append(a)
         elif op == 1:
-            stack.append(dims[program[i + 1]])
-            i += 2
-        elif op == 4:
-            stack.append(stack.pop() // program[i + 1])
-            i += 2
+            values.append(dims[a])
+        elif op == 2:
+            values.append(values[a] + values[program[i + 2]])
+        elif op == 3:
+            values.append(values[a] * values[program[i + 2]])
         else:
-            right = stack.pop()
-            left = stack.pop()
-            stack.append(left + right if op == 2 else left * right)
-            i += 1
-    return stack[-1] if len(stack) > 0 else 0
+            values.append(values[a] // program[i + 2])
+    return values
 
 
 def _condition_holds(kind: int, a: int, b: int, offset: int) -> bool:
@@ -263,16 +261,15 @@ def _condition_error(
     name: str,
     expected: str,
     dims: list[int],
-    conditions: list[
-        tuple[int, list[int], list[int], list[int], list[int], list[str], list[str], list[str], list[int]]
-    ],
+    values: list[int],
+    conditions: list[tuple[int, int, int, list[int], list[int], list[str], list[str], list[str], list[int]]],
 ) -> str:
     """The message for sizes that a condition refuses: the first layer (in execution order) that refuses them."""
     best = -1
     message = ""
     for kind, first_side, second_side, offsets, orders, layers, texts, symbols, slots in conditions:
-        a = _evaluate(first_side, dims)
-        b = _evaluate(second_side, dims)
+        a = values[first_side]
+        b = values[second_side]
         for k in range(len(layers)):
             if not _condition_holds(kind, a, b, offsets[k]) and (best < 0 or orders[k] < best):
                 best = orders[k]

@@ -201,17 +201,20 @@ def test_the_condition_check_reads_sizes_and_computes_nothing_on_tensors() -> No
     with _Count() as count:
         _runtime.check_input(x, *args[1:])
     assert set(count.calls) <= {"dim", "__get__", "size", "is_floating_point", "__getitem__"}, count.calls
-    assert len(args[8]) == 2  # two conditions: the tightest of the two convolutions', and the unflatten's
-    assert [rule[5] for rule in args[8]] == [["mix", "temporal"], ["groups"]]
+    program, conditions = args[8], args[9]
+    assert len(conditions) == 2  # two conditions: the tightest of the two convolutions', and the unflatten's
+    assert [rule[5] for rule in conditions] == [["mix", "temporal"], ["groups"]]
+    # The map's token count, ((H+1)//2)*((W+1)//2), is computed once for both: 14 registers in all.
+    assert len(program) == 3 * 14
 
 
 def test_conditions_past_the_limit_are_left_to_the_layers(monkeypatch: pytest.MonkeyPatch) -> None:
     info = prepare(netspec.load(GUARD_SPECS / "token_groups.yaml"), None, None)
-    assert [len(rules) for rules, _ in condition_rules(info).values()] == [2]
+    assert [len(rules) for _, rules, _ in condition_rules(info).values()] == [2]
     monkeypatch.setattr("netspec._guard.MAX_GUARD_CONDITIONS", 1)
-    ((rules, known),) = condition_rules(info).values()
+    ((_, rules, known),) = condition_rules(info).values()
     assert [rule[5] for rule in rules] == [["mix", "temporal"]] and known == []
-    monkeypatch.setattr("netspec._guard.MAX_CONDITION_PROGRAM", 4)  # longer than that: not checked
+    monkeypatch.setattr("netspec._guard.MAX_CONDITION_PROGRAM", 4)  # more new operations than that: not checked
     assert condition_rules(info) == {}
     model = compile_graph(info)
     with pytest.raises(RuntimeError):  # the unflatten refuses 6x6 itself
