@@ -79,7 +79,7 @@ def _make_tensor(info: NodeInfo, sources: Any) -> torch.Tensor:
     with torch.no_grad():
         try:
             INIT_FUNCTIONS[name](tensor, **kwargs)
-        except (ValueError, RuntimeError) as err:
+        except (ValueError, RuntimeError, OverflowError) as err:
             message = (
                 f"init function `{name}` cannot initialise `{info.node.name}` of shape {list(tensor.shape)}: {err}"
             )
@@ -115,7 +115,7 @@ def _initialise(
 ) -> None:
     try:
         INIT_FUNCTIONS[name](tensor, **kwargs)
-    except (ValueError, RuntimeError) as err:  # e.g. a fan-based init of a 1-D tensor
+    except (ValueError, RuntimeError, OverflowError) as err:  # e.g. a fan-based init of a 1-D tensor
         path = plan.path + (param,)
         message = f"init function `{name}` cannot initialise `{node.name}.{param}` of shape {list(tensor.shape)}: {err}"
         raise SpecError(

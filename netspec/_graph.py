@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import heapq
 import itertools
+import math
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
@@ -1693,7 +1694,45 @@ def check_init_args(name: str, args: Mapping[str, Any]) -> tuple[dict[str, Any],
             kwargs["val" if key == "value" else key] = value
     if name == "constant" and "val" not in kwargs and not problems:
         problems.append(("", "init function `constant` needs a value, e.g. `{constant: 1}`", None))
+    if not problems:
+        problems = _init_value_problems(name, kwargs, "value" if "value" in args else "val")
     return kwargs, problems
+
+
+FLOAT32_MAX = 3.4028234663852886e38  # the largest float32: initial values past it are `inf`
+
+
+def _init_value_problems(name: str, kwargs: Mapping[str, Any], val_key: str) -> list[tuple[str, str, str | None]]:
+    """Values torch's init functions refuse (with torch's words), or that make the values not finite."""
+    found: list[tuple[str, str, str | None]] = []
+    number = {k: float(v) for k, v in kwargs.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+    def large(key: str, value: float, what: str) -> None:
+        if not abs(value) <= FLOAT32_MAX:
+            found.append((key, f"`{key}` of `{name}` makes {what} larger than float32 holds (about 3.4e38)", None))
+
+    if name.startswith("kaiming") and kwargs.get("nonlinearity", "leaky_relu") == "leaky_relu":
+        a = number.get("a", 0.0)
+        try:
+            math.sqrt(2.0 / (1 + a**2))
+        except OverflowError:  # torch's `calculate_gain` squares `a`
+            found.append(("a", f"`a` of `{name}` is too large: its gain sqrt(2 / (1 + a**2)) overflows", None))
+    if name in ("normal", "trunc_normal") and number.get("std", 1.0) < 0:
+        found.append(("std", f'`std` of `{name}` must not be negative; torch: "normal expects std >= 0.0"', None))
+    if name in ("uniform", "trunc_normal") and number.get("a", -2.0) > number.get("b", 2.0):
+        message = f'`a` of `{name}` must not be above `b`; torch: "uniform_ expects to return a [from, to) range"'
+        found.append(("a", message, "swap `a` and `b`"))
+    if name in ("uniform", "trunc_normal"):
+        for key in ("a", "b"):
+            large(key, number.get(key, 0.0), "the values")
+    if name == "normal":
+        mean, std = abs(number.get("mean", 0.0)), number.get("std", 1.0)
+        large("mean" if mean > 8 * std else "std", mean + 8 * std, "the values")
+    if name == "constant":
+        large(val_key, number.get("val", 0.0), "the value")
+    if name in ("xavier_normal", "xavier_uniform", "orthogonal"):
+        large("gain", 8 * number.get("gain", 1.0), "the values")
+    return found
 
 
 def _fan_problem(rule_ops: Any, param: str, name: str) -> str | None:

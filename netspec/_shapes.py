@@ -285,7 +285,93 @@ def infer(
             )
     if any(d.is_error for d in diagnostics):
         raise SpecError(diagnostics + graph.warnings, sources)
+    diagnostics.extend(_out_of_place(graph, infos))
     return ShapeInfo(graph, inputs, infos, constraints, diagnostics)
+
+
+# Views that map elements one to one (not `expand`): an in-place op may write through them to a tensor
+# that only they read.
+_ONE_TO_ONE_VIEWS = frozenset(
+    {"Flatten", "Unflatten", "reshape", "view", "unsqueeze", "squeeze", "permute", "transpose", "index", "slice"}
+)
+
+# Ops whose output is a new tensor that nothing else holds and that their backward does not read, so an
+# in-place op may overwrite it (checked against torch, forward and backward, by tests/test_inplace.py).
+# Not here: views and aliases (`transpose`, `Flatten`, `Identity`, `Dropout` in eval, the pieces of
+# `split`), ops whose backward reads their output (`ReLU`, `Sigmoid`, `Tanh`, `exp`, `Softmax`), and
+# ops not checked.
+_FRESH_OUTPUT = frozenset(
+    {
+        *(f"{kind}{n}d" for kind in ("Conv", "ConvTranspose", "BatchNorm", "InstanceNorm") for n in (1, 2, 3)),
+        *(f"{kind}Pool{n}d" for kind in ("Max", "Avg", "AdaptiveMax", "AdaptiveAvg") for n in (1, 2, 3)),
+        "Linear", "GroupNorm", "LayerNorm", "PReLU", "Upsample", "ZeroPad2d", "PixelShuffle",
+        "add", "mul", "concat", "matmul", "linear", "pad", "interpolate", "mean", "normalize", "clamp",
+        "GELU", "SiLU", "ELU", "CELU", "SELU", "LeakyReLU", "ReLU6", "Hardtanh", "Hardswish", "Hardsigmoid",
+        "Mish", "Softplus",
+    }
+)  # fmt: skip
+
+
+def _out_of_place(graph: Graph, infos: dict[str, NodeInfo]) -> list[Diagnostic]:
+    """Run out of place (`inplace` made false in the node's arguments) every in-place op that could
+    change what the spec means: one whose input is a network input (the caller's tensor), is read by
+    another node or is an output, or is made by an op whose output is a view, an alias or read by its
+    backward (see `_FRESH_OUTPUT`). A warning (NS213) at `inplace` for each."""
+    readers: dict[str, list[str]] = {}
+    for node in graph.nodes:
+        for ref in dict.fromkeys(node.inputs):
+            readers.setdefault(ref.partition(":")[0], []).append(node.name)
+    for ref in graph.outputs:
+        readers.setdefault(ref.partition(":")[0], []).append("")
+    found = []
+    for name, info in infos.items():
+        if info.args.get("inplace") is not True or not info.node.inputs:
+            continue
+        node = info.node
+        why = _why_not_in_place(graph, infos, readers, name, node.inputs[0])
+        if why is None:
+            continue
+        info.args = {**info.args, "inplace": False}
+        at = node.path + ("inplace",)
+        found.append(
+            Diagnostic(
+                f"`{name}` runs out of place: {why}",
+                path=format_path(at),
+                hint="drop `inplace: true` (the result is the same, in place or not, where netspec keeps it)",
+                code="NS213",
+                severity="warning",
+            ).located(graph.sources.span(at) or graph.sources.span(node.path))
+        )
+    return found
+
+
+def _why_not_in_place(
+    graph: Graph, infos: dict[str, NodeInfo], readers: dict[str, list[str]], name: str, ref: str
+) -> str | None:
+    """Why node `name` may not overwrite its input `ref` (None: it may). The walk goes up through views
+    that only one node reads, so each node is walked for one in-place op at most (linear in all)."""
+    reader = name
+    while True:
+        base, _, port = ref.partition(":")
+        others = [r for r in readers.get(base, [])[:2] if r != reader]  # each reader is listed once
+        producer = infos.get(base)
+        if base in graph.inputs:
+            return f"its input `{ref}` is an input of the network: in place, it would overwrite the caller's tensor"
+        if producer is None or port:
+            return f"its input `{ref}` is one of the outputs of `{base}`, views that torch does not let it modify"
+        if others:
+            other = f"read by `{others[0]}`" if others[0] else "an output of the network"
+            return f"`{ref}`, which it overwrites, is also {other}, which would see the overwritten values"
+        op = producer.node.op.name
+        if op in _ONE_TO_ONE_VIEWS and producer.node.inputs:
+            reader, ref = base, producer.node.inputs[0]
+            continue
+        if op not in _FRESH_OUTPUT or producer.args.get("inplace") is True:
+            return (
+                f"`{ref}`, which it overwrites, is made by `{op}`, whose output may be a view of its input "
+                "or be read again by its backward pass"
+            )
+        return None
 
 
 def _node_place(sources: SourceMap, node: GraphNode) -> tuple[SourceMap, Span | None, str]:

@@ -69,3 +69,58 @@ def test_init_tables_agree_with_the_language_and_with_torch():
     for name, allowed in INIT_ARGUMENTS.items():
         taken = set(inspect.signature(INIT_FUNCTIONS[name]).parameters)
         assert allowed - {"value"} <= taken, name
+
+
+# A value torch refuses (or whose values would not be finite), the column `validate` points at, and the
+# torch call it stands for: torch refuses it, or (`inf`) takes it and writes values that are not finite.
+BAD_VALUES = {
+    "kaiming_uniform a": ("{kaiming_uniform: {a: 1.0e200}}", 49, "kaiming_uniform_", {"a": 1e200}, "refused"),
+    "kaiming_normal a": ("{kaiming_normal: {nonlinearity: leaky_relu, a: 1.0e155}}", 74, "kaiming_normal_", {"a": 1e155}, "refused"),
+    "negative std": ("{normal: {std: -1.0}}", 42, "normal_", {"std": -1.0}, "refused"),
+    "trunc_normal std": ("{trunc_normal: {std: -1.0, a: -3, b: 3}}", 48, "normal_", {"std": -1.0}, "refused"),
+    "uniform a > b": ("{uniform: {a: 1, b: -1}}", 41, "uniform_", {"a": 1, "b": -1}, "refused"),
+    "trunc_normal a > b": ("{trunc_normal: {a: 2, b: -2}}", 46, "trunc_normal_", {"a": 2, "b": -2}, "refused"),
+    "huge std": ("{normal: {std: 1.0e308}}", 42, "normal_", {"std": 1e308}, "inf"),
+    "huge mean": ("{normal: {mean: -1.0e39}}", 43, "normal_", {"mean": -1e39}, "inf"),
+    "huge constant": ("{constant: 1.0e39}", 38, "constant_", {"val": 1e39}, "refused"),
+    "huge uniform bound": ("{uniform: {a: -1.0e39, b: 0}}", 41, "uniform_", {"a": -1e39, "b": 0}, "refused"),
+    "huge gain": ("{xavier_normal: {gain: 1.0e39}}", 50, "xavier_normal_", {"gain": 1e39}, "inf"),
+}  # fmt: skip
+_RULE = "name: t\ninputs: {{x: [N, 5]}}\nnodes:\n  l: {{op: Linear, out_features: 4}}\ninit:\n  - {{ops: Linear, weight: {}}}\n"
+
+
+@pytest.mark.parametrize("case", sorted(BAD_VALUES))
+def test_init_values_torch_refuses_are_refused_at_validation(case: str) -> None:
+    rule, column, function, kwargs, torch_does = BAD_VALUES[case]
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.loads(_RULE.format(rule))
+    (found,) = info.value.diagnostics
+    assert (found.code, found.line, found.column) == ("NS180", 6, column), str(info.value)
+    tensor = torch.empty(4, 5)
+    if torch_does == "inf":
+        getattr(torch.nn.init, function)(tensor, **kwargs)
+        assert not torch.isfinite(tensor).all()
+    else:
+        with pytest.raises((RuntimeError, OverflowError, ValueError)):
+            getattr(torch.nn.init, function)(tensor, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "rule", ["{kaiming_uniform: {a: 1.0e200, nonlinearity: relu}}", "{normal: {std: 0.0}}", "{uniform: {a: 1, b: 1}}"]
+)
+def test_init_values_within_range_build(rule: str) -> None:
+    model = netspec.build(netspec.loads(_RULE.format(rule)))
+    assert torch.isfinite(model.l.weight).all()
+
+
+def test_an_overflow_in_torch_init_at_build_is_a_located_spec_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from netspec import _compile
+
+    def overflow(tensor: torch.Tensor, **kwargs: object) -> None:
+        raise OverflowError(34, "Numerical result out of range")
+
+    spec = netspec.loads(_RULE.format("{kaiming_uniform: {a: 0.5}}"))
+    monkeypatch.setitem(_compile.INIT_FUNCTIONS, "kaiming_uniform", overflow)
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.build(spec)
+    assert (info.value.diagnostics[0].code, info.value.diagnostics[0].line) == ("NS180", 6)
