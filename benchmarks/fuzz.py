@@ -1,6 +1,6 @@
 """Run the spec mutation fuzzer and print its figures.
 
-    python benchmarks/fuzz.py --cases 10000 [--seed 0] [--case-seconds 5] [--save failures/]
+    python benchmarks/fuzz.py --cases 10000 [--seed 0] [--case-seconds 5] [--save failures/] [--cpu]
     python benchmarks/fuzz.py --grammar --cases 10000 [--seed 0] [--case-seconds 2] [--cpu]
 
 Each case runs every entry point (tests/fuzz/entry_points.py), each call under the deadline; a case
@@ -16,6 +16,7 @@ import collections
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "fuzz"))
 
@@ -29,20 +30,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--case-seconds", type=float, default=CASE_SECONDS, help="deadline of one case")
     parser.add_argument("--save", type=Path, help="write each failing case to this folder")
     parser.add_argument("--grammar", action="store_true", help="the grammar-aware fuzzer, on every entry point")
-    parser.add_argument("--cpu", action="store_true", help="grammar: the deadline counts CPU time (shared machines)")
+    parser.add_argument("--cpu", action="store_true", help="the deadline counts CPU time (shared machines)")
     args = parser.parse_args(argv)
     if args.grammar:
         return _grammar(args)
 
-    report = run_fuzz(args.cases, seed=args.seed, case_seconds=args.case_seconds)
+    report = run_fuzz(args.cases, seed=args.seed, case_seconds=args.case_seconds, cpu=args.cpu)
     print(f"seed files:       {len(seed_files())}")
     print(f"cases:            {report.cases:,} (seed {args.seed})")
     print(f"accepted:         {report.accepted:,}")
     print(f"refused (located): {report.refused:,}")
     print(f"failures:         {len(report.failures):,}")
-    print(
-        f"time:             {report.seconds:.1f} s ({report.cases / max(report.seconds, 1e-9):,.0f} cases/s, slowest case {report.slowest * 1000:.0f} ms)"
-    )
+    _figures(report)
     kinds = collections.Counter((f.kind, f.detail.strip().splitlines()[-1][:120]) for f in report.failures)
     for (kind, last), count in kinds.most_common():
         print(f"  {count:5} x {kind}: {last}")
@@ -52,6 +51,14 @@ def main(argv: list[str] | None = None) -> int:
             (args.save / f"case-{failure.case}.yaml").write_text(failure.text, encoding="utf-8")
             (args.save / f"case-{failure.case}.json").write_text(json.dumps(vars(failure), indent=1), encoding="utf-8")
     return 1 if report.failures else 0
+
+
+def _figures(report: Any) -> None:
+    print(f"time:              {report.seconds:.1f} s ({report.cases / max(report.seconds, 1e-9):,.0f} cases/s)")
+    print(f"slowest call:      {report.slowest * 1000:.0f} ms ({report.slowest_call}; the deadline is per call)")
+    print(f"slowest case:      {report.slowest_case * 1000:.0f} ms (all its calls together)")
+    print(f"memory of a case:  {report.peak_case_mb:.0f} MB at most above the process before it")
+    print(f"process peak:      {report.peak_rss_mb:.0f} MB resident (torch included)")
 
 
 def _grammar(args: argparse.Namespace) -> int:
@@ -64,11 +71,7 @@ def _grammar(args: argparse.Namespace) -> int:
     print(f"accepted:          {report.accepted:,}")
     print(f"refused (located): {report.refused:,}")
     print(f"failures:          {len(report.failures):,}")
-    print(f"time:              {report.seconds:.1f} s")
-    print(f"slowest call:      {report.slowest * 1000:.0f} ms ({report.slowest_call}; the deadline is per call)")
-    print(f"slowest case:      {report.slowest_case * 1000:.0f} ms (all its calls together)")
-    print(f"memory of a case:  {report.peak_case_mb:.0f} MB at most above the process before it")
-    print(f"process peak:      {report.peak_rss_mb:.0f} MB resident (torch included)")
+    _figures(report)
     kinds = collections.Counter(what.strip().splitlines()[-1][:120] for _, what, _ in report.failures)
     for last, count in kinds.most_common():
         print(f"  {count:5} x {last}")

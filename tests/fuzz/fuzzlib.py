@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from entry_points import Deadline, OverMemory, run_entry_points
+from entry_points import CaseFigures, Deadline, OverMemory, run_entry_points, warm_up
 
 import netspec
 from netspec._load import parse_text
@@ -152,12 +152,17 @@ class FuzzReport:
     refused: int = 0
     failures: list[Failure] = dataclasses.field(default_factory=list)
     seconds: float = 0.0
-    slowest: float = 0.0
+    slowest: float = 0.0  # the slowest single call (one entry point)
+    slowest_call: str = ""
+    slowest_case: float = 0.0  # the slowest case, all its calls together
+    peak_case_mb: float = 0.0  # the most memory one case took above the process before it
+    peak_rss_mb: float = 0.0
 
 
-def run_case(text: str | bytes, seconds: float = CASE_SECONDS) -> str:
-    """Every entry point on `text` (`entry_points.py`), each call within `seconds`: the outcome."""
-    return run_entry_points(text, seconds).outcome
+def run_case(text: str | bytes, seconds: float = CASE_SECONDS, *, cpu: bool = False) -> str:
+    """Every entry point on `text` (`entry_points.py`), each call within `seconds` (wall-clock, or
+    CPU time with `cpu`): the outcome."""
+    return run_entry_points(text, seconds, cpu=cpu).outcome
 
 
 def _cases(cases: int, seed: int) -> Iterator[tuple[str, int, str | bytes]]:
@@ -179,29 +184,34 @@ def _cases(cases: int, seed: int) -> Iterator[tuple[str, int, str | bytes]]:
             yield name, case, mutate_text(text, rng)
 
 
-def run_fuzz(cases: int, seed: int = 0, case_seconds: float = CASE_SECONDS) -> FuzzReport:
-    """Run `cases` mutated specs from `seed_files()`; deterministic for a given `seed`."""
+def run_fuzz(cases: int, seed: int = 0, case_seconds: float = CASE_SECONDS, *, cpu: bool = False) -> FuzzReport:
+    """Run `cases` mutated specs from `seed_files()`; deterministic for a given `seed`; `cpu`: the
+    deadline counts CPU time, not wall time."""
+    warm_up()
     report = FuzzReport()
     start = time.perf_counter()
     for name, case, text in _cases(cases, seed):
-        began = time.perf_counter()
         try:
-            outcome = run_case(text, case_seconds)
+            figures = run_entry_points(text, case_seconds, cpu=cpu)
         except Deadline as err:
             report.failures.append(Failure(name, case, "hang", str(err), _shown(text)))
-            outcome = "failed"
+            figures = CaseFigures(outcome="failed")
         except OverMemory as err:
             report.failures.append(Failure(name, case, "memory", str(err), _shown(text)))
-            outcome = "failed"
+            figures = CaseFigures(outcome="failed")
         except Exception as exc:  # the invariant is broken: record it with its traceback
             report.failures.append(
                 Failure(name, case, type(exc).__name__, traceback.format_exc(limit=-6), _shown(text))
             )
-            outcome = "failed"
-        report.slowest = max(report.slowest, time.perf_counter() - began)
+            figures = CaseFigures(outcome="failed")
+        if figures.slowest_seconds > report.slowest:
+            report.slowest, report.slowest_call = figures.slowest_seconds, figures.slowest_call
+        report.slowest_case = max(report.slowest_case, figures.total_seconds)
+        report.peak_case_mb = max(report.peak_case_mb, figures.peak_mb)
+        report.peak_rss_mb = max(report.peak_rss_mb, figures.process_peak_mb)
         report.cases += 1
-        report.accepted += outcome == "accepted"
-        report.refused += outcome == "refused"
+        report.accepted += figures.outcome == "accepted"
+        report.refused += figures.outcome == "refused"
     report.seconds = time.perf_counter() - start
     return report
 

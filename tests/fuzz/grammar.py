@@ -15,9 +15,7 @@ import time
 import traceback
 from typing import Any
 
-from entry_points import CaseFigures, Deadline, OverMemory, run_entry_points
-
-import netspec
+from entry_points import CaseFigures, Deadline, OverMemory, run_entry_points, warm_up
 
 CASE_SECONDS = 2.0  # for each call
 
@@ -161,11 +159,7 @@ def run_grammar_fuzz(
     cases: int, seed: int = 0, case_seconds: float = CASE_SECONDS, *, cpu: bool = False
 ) -> GrammarReport:
     """`cases` generated specs, deterministic for `seed`; `cpu`: the deadline counts CPU time, not wall time."""
-    # Import what build and export import on first use before any deadline is armed: an alarm in the
-    # middle of importing torch would leave it half-registered for every later case.
-    import torch  # noqa: F401
-
-    netspec.export_python("lenet5")
+    warm_up()
     rng = random.Random(seed)
     report = GrammarReport()
     start = time.perf_counter()
