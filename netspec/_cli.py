@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import re
+import stat
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any, NoReturn, TextIO
 from ._config import find_config
 from ._errors import Diagnostic, SourceMap, SpecError, escape_text, render_diagnostic
 from ._glob import GlobError, compile_glob
-from ._load import Limits, parse_text
+from ._load import Limits, open_regular, parse_text
 from ._models import Spec
 from ._names import is_identifier
 from ._source import SPEC_SUFFIXES, list_specs, locate, read_source
@@ -306,11 +307,12 @@ class _Found:
     targets: list[_Target] = dataclasses.field(default_factory=list)
     not_specs: list[str] = dataclasses.field(default_factory=list)
     excluded: list[str] = dataclasses.field(default_factory=list)
+    not_regular: list[str] = dataclasses.field(default_factory=list)  # named pipes, sockets, devices
     config_errors: list[tuple[str, SpecError]] = dataclasses.field(default_factory=list)
 
     @property
     def skipped(self) -> int:
-        return len(self.not_specs) + len(self.excluded)
+        return len(self.not_specs) + len(self.excluded) + len(self.not_regular)
 
 
 def _expand_paths(paths: Sequence[str], *, specs_only: bool = False) -> _Found:
@@ -334,6 +336,9 @@ def _expand_paths(paths: Sequence[str], *, specs_only: bool = False) -> _Found:
 def _select(target: _Target, only_specs: bool, found: _Found) -> _Target | None:
     """The target with its project's settings, or None when they (or its content) leave it out."""
     path = Path(target.source)
+    if not _is_regular(path):  # found by a walk or a glob: reading a named pipe would wait forever
+        found.not_regular.append(target.display)
+        return None
     try:
         config = find_config(path.parent)
     except SpecError as err:
@@ -361,10 +366,17 @@ _FLOW_SPEC_KEY = re.compile(rf"[\"']{_SPEC_KEYS}[\"'][ \t\r\n]*:|[{{,][ \t\r\n]*
 _SNIFF_BYTES = 1 << 20
 
 
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return True  # checking it reports why it cannot be read
+
+
 def _looks_like_spec(path: Path) -> bool:
     """Whether a file found in a folder is a netspec spec, from its top-level keys (read, never run)."""
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             head = handle.read(_SNIFF_BYTES).decode("utf-8", "replace")
     except OSError:
         return True  # checking it reports why it cannot be read
@@ -589,6 +601,9 @@ def _count_line(results: list[_Result], found: _Found | None = None) -> str:
             reasons.append(f"{len(found.not_specs)} not {'a spec' if len(found.not_specs) == 1 else 'specs'}")
         if found.excluded:
             reasons.append(f"{len(found.excluded)} excluded by the project configuration")
+        if found.not_regular:
+            many = len(found.not_regular) > 1
+            reasons.append(f"{len(found.not_regular)} not {'regular files' if many else 'a regular file'}")
         line += f" (skipped {found.skipped}: {', '.join(reasons)})"
     return line
 
@@ -620,6 +635,7 @@ def _write_json(results: list[_Result], args: argparse.Namespace, out: TextIO) -
         "skipped": {
             "not_specs": list(getattr(args, "found", _Found()).not_specs),
             "excluded": list(getattr(args, "found", _Found()).excluded),
+            "not_regular": list(getattr(args, "found", _Found()).not_regular),
         },
         "counts": {
             "files": len(results),

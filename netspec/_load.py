@@ -15,8 +15,9 @@ import json
 import math
 import os
 import re
+import stat
 from collections.abc import Callable, Generator, Iterable, Iterator
-from typing import Any, NoReturn, Protocol, cast
+from typing import Any, BinaryIO, NoReturn, Protocol, cast
 
 import yaml
 
@@ -24,7 +25,17 @@ from ._errors import Diagnostic, SourceMap, Span, SpecError, format_path
 from ._limits import DEFAULT_LIMITS, Limits
 from ._work import charge
 
-__all__ = ["DEFAULT_LIMITS", "LOAD_CODES", "Document", "Limits", "collector_paused", "parse_text", "read_file"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "LOAD_CODES",
+    "Document",
+    "Limits",
+    "collector_paused",
+    "file_kind",
+    "open_regular",
+    "parse_text",
+    "read_file",
+]
 
 Path = tuple[str | int, ...]
 
@@ -153,7 +164,7 @@ def read_file(
     """
     name = display_name if display_name is not None else os.fsdecode(path)
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             size = os.fstat(handle.fileno()).st_size
             if size > limits.max_bytes:
                 raise SpecError([_too_large(size, name, limits)])
@@ -165,12 +176,36 @@ def read_file(
                 Diagnostic(
                     message=f"cannot read `{name}`: {reason}",
                     file=name,
-                    hint="check the path and the file's permissions",
+                    hint="a spec is a regular file: give its path"
+                    if error.errno == 0
+                    else "check the path and the file's permissions",
                     code="NS020",
                 )
             ]
         ) from None
     return parse_text(raw, file=name, limits=limits, strict_json=os.fsdecode(path).lower().endswith(".json"))
+
+
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+    """`path` opened for reading in binary, if it is a regular file (symbolic links followed); an
+    `OSError` whose `strerror` says what it is otherwise. It is opened without blocking, so a named
+    pipe is refused at once instead of waiting for a writer forever."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(0, f"not a regular file ({file_kind(mode)})")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def file_kind(mode: int) -> str:
+    """What a file of `mode` is, in words, for a message about a file that is not a regular one."""
+    kinds = [(stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket")]
+    kinds += [(stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")]
+    return next((name for test, name in kinds if test(mode)), "not a file of data")
 
 
 # ---------------------------------------------------------------- strict JSON

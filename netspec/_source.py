@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from ._config import find_config
 from ._errors import Diagnostic, SourceMap, SpecError, did_you_mean
-from ._load import DEFAULT_LIMITS, Document, Limits, parse_text, read_file
+from ._load import DEFAULT_LIMITS, Document, Limits, file_kind, parse_text, read_file
 
 __all__ = [
     "SPEC_SUFFIXES",
@@ -129,6 +129,9 @@ def locate(source: str | os.PathLike[str] | Mapping[str, Any], *, text: bool = F
         raise _not_found(f"`{name}` is a folder, not a spec file", hint)
     if resolved is not None:
         return Located("file", resolved, _display_name(path))
+    if exists:  # a named pipe, a socket, a device: reading it could wait forever or never end
+        kind = _kind_of(path)
+        raise _not_found(f"`{name}` is not a regular file ({kind})", "a spec is a regular file: give its path")
     if isinstance(source, str) and _looks_like_text(name):
         raise _not_found(
             "expected a path or a bundled spec name, got spec text",
@@ -180,6 +183,13 @@ def _os_reason(err: Exception) -> str:
     if isinstance(err, OSError) and err.errno is not None:
         return os.strerror(err.errno).lower()
     return "the system cannot read it"
+
+
+def _kind_of(path: Path) -> str:
+    try:
+        return file_kind(path.stat().st_mode)
+    except OSError as err:
+        return _os_reason(err)
 
 
 def _probe(path: Path) -> tuple[Path | None, bool, str | None]:
@@ -237,6 +247,8 @@ def extends_problem(ref: str, base: Path | None, root: Path | None) -> tuple[str
     where = "this spec's folder" if boundary == here else f"the project root `{boundary}`"
     if not _inside(target, boundary):
         return f"cannot extend `{ref}`: it is outside {where}", hint
+    if target.exists():
+        return f"cannot extend `{ref}`: it is not a regular file ({_kind_of(target)})", "name a spec file"
     return f"cannot extend `{ref}`: no such file in {where}", hint
 
 

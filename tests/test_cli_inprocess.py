@@ -4,6 +4,8 @@ the paths that are hard to reach from outside, and coverage of the command's own
 from __future__ import annotations
 
 import io
+import json
+import os
 import sys
 import types
 from pathlib import Path
@@ -101,3 +103,72 @@ def test_python_dash_m_netspec(capsys, monkeypatch):
         runpy.run_module("netspec", run_name="__main__")
     assert caught.value.code == 0
     assert "resnet18" in capsys.readouterr().out
+
+
+@pytest.fixture
+def alarm():
+    """Fail a test that would wait forever (opening a named pipe blocks until a writer comes) after 20 s."""
+    signal = pytest.importorskip("signal")
+    if not hasattr(signal, "SIGALRM"):
+        pytest.skip("needs SIGALRM")
+
+    def expired(signum, frame):
+        raise TimeoutError("the command waited on a file that is not a regular file")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def _tree_with_a_pipe_and_a_socket(tmp_path: Path) -> Path:
+    import socket
+
+    if not hasattr(os, "mkfifo") or not hasattr(socket, "AF_UNIX"):
+        pytest.skip("needs named pipes and Unix sockets")
+    tree = tmp_path / "specs"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "ok.yaml").write_text("name: t\ninputs: {x: [N, 4]}\nnodes:\n  l: {op: Linear, out_features: 2}\n")
+    os.mkfifo(tree / "evil.yaml")
+    (tree / "sub" / "link.yml").symlink_to(tree / "evil.yaml")
+    server = socket.socket(socket.AF_UNIX)
+    here = os.getcwd()
+    os.chdir(tree)  # a socket's path must be short
+    try:
+        server.bind("sock.json")
+    finally:
+        os.chdir(here)
+        server.close()
+    return tree
+
+
+def test_a_walk_skips_named_pipes_and_sockets(tmp_path, capsys, monkeypatch, alarm):
+    tree = _tree_with_a_pipe_and_a_socket(tmp_path)
+    monkeypatch.chdir(tree)
+    code, out, _ = _run(capsys, "validate", ".")
+    assert code == 0 and out.strip() == "0 errors, 0 warnings in 1 file (skipped 3: 3 not regular files)"
+    code, out, _ = _run(capsys, "validate", "**/*.y*ml")  # a glob too
+    assert code == 0 and "(skipped 2: 2 not regular files)" in out
+    code, out, _ = _run(capsys, "validate", "--format", "json", ".")
+    assert json.loads(out)["skipped"]["not_regular"] == ["evil.yaml", "sock.json", os.path.join("sub", "link.yml")]
+
+
+def test_a_named_pipe_named_or_extended_is_refused_at_once(tmp_path, capsys, monkeypatch, alarm):
+    tree = _tree_with_a_pipe_and_a_socket(tmp_path)
+    monkeypatch.chdir(tree)
+    code, _, err = _run(capsys, "validate", "evil.yaml")
+    assert code == 2 and "`evil.yaml` is not a regular file (a named pipe)" in err
+    (tree / "child.yaml").write_text("extends: evil.yaml\nname: c\n")
+    code, out, _ = _run(capsys, "validate", "--format", "json", "child.yaml")
+    (diagnostic,) = json.loads(out)["files"][0]["diagnostics"]
+    assert (diagnostic["code"], diagnostic["line"], diagnostic["column"]) == ("NS104", 1, 10)
+    assert diagnostic["message"] == "cannot extend `evil.yaml`: it is not a regular file (a named pipe)"
+    with pytest.raises(netspec.SpecError) as info:  # a file that turns into a pipe after it was found
+        netspec._load.read_file(tree / "evil.yaml")
+    assert "not a regular file (a named pipe)" in info.value.diagnostics[0].message
+    assert _cli._looks_like_spec(tree / "evil.yaml")  # at once, not waiting: checking it says why it is refused
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.load(tree / "evil.yaml")
+    (problem,) = info.value.diagnostics
+    assert problem.code == "NS101" and problem.message == f"`{tree / 'evil.yaml'}` is not a regular file (a named pipe)"
