@@ -258,13 +258,15 @@ def _class_source(class_name: str, info: ShapeInfo, forward: str, makers: Mappin
         "        super().__init__()",
     ]
     announced: set[str] = set()
+    calls: dict[str, str] = {}
     for node in made:  # spec order: the order of the random stream
         lines += ["        # " + title for title in _instance_titles(graph, node.name, announced)]
         if node.op.kind == "tensor":
             lines += ["        " + line for line in _tensor_lines(node, info.nodes[node.name].args, makers)]
         else:
-            lines.append("        " + _construction(node, info.nodes[node.name].args))
-    init = _init_lines(nodes, info)
+            calls[node.name] = _module_call(node, info.nodes[node.name].args)
+            lines.append("        " + _construction(node, calls[node.name]))
+    init = _init_lines(nodes, info, calls)
     if init:
         lines += [
             "        self._init_weights()",
@@ -326,14 +328,18 @@ def _module_class(target: Any) -> str | None:
     return f"{'' if own else 'nn.'}{_identifier(class_name, 'module class')}"
 
 
-def _construction(node: GraphNode, args: Mapping[str, Any]) -> str:
+def _module_call(node: GraphNode, args: Mapping[str, Any]) -> str:
+    """The expression that makes a node's module: `nn.Conv2d(in_channels=3, ...)`."""
     module_class = _module_class(node.op.resolve())
     if module_class is None:
         raise ExportError(
             f"node `{node.name}` uses `{node.op.name}`, which is not a `torch.nn` module: a standalone file cannot create it"
         )
     kwargs = ", ".join(f"{_identifier(k, 'argument name')}={_literal(v)}" for k, v in args.items())
-    call = f"{module_class}({kwargs})"
+    return f"{module_class}({kwargs})"
+
+
+def _construction(node: GraphNode, call: str) -> str:
     name = _qualified(node.name)
     if "." not in name and name.isidentifier() and not keyword.iskeyword(name):
         return f"self.{name} = {call}"
@@ -367,8 +373,9 @@ def _tensor_lines(node: GraphNode, args: Mapping[str, Any], makers: Mapping[str,
     return [register, "with torch.no_grad():", f"    nn.init.{_identifier(fn, 'init function')}(_tensor{extra})"]
 
 
-def _init_lines(nodes: list[GraphNode], info: ShapeInfo) -> list[str]:
-    """The spec's init rules resolved statically, in the order `build` applies them."""
+def _init_lines(nodes: list[GraphNode], info: ShapeInfo, calls: Mapping[str, str]) -> list[str]:
+    """The spec's init rules resolved statically, in the order `build` applies them (`calls`: the
+    expression that makes each node's module)."""
     lines = []
     tensors = _TensorAttributes(info)
     for node in nodes:
@@ -379,7 +386,7 @@ def _init_lines(nodes: list[GraphNode], info: ShapeInfo) -> list[str]:
         )
         for param, choice, kwargs, _ in init_steps(node, info.graph.init, info.graph.sources):
             fn_name = INIT_FUNCTIONS[choice].__name__
-            if param in tensors(node):
+            if param in tensors(node, calls[node.name]):
                 extra = "".join(f", {_identifier(k, 'init argument')}={_literal(v)}" for k, v in kwargs.items())
                 lines.append(f"nn.init.{_identifier(fn_name, 'init function')}({owner}.{param}{extra})")
     return lines
@@ -387,15 +394,14 @@ def _init_lines(nodes: list[GraphNode], info: ShapeInfo) -> list[str]:
 
 class _TensorAttributes:
     """The names of a node's module's tensor attributes (`weight`, and `bias` unless `bias=False`),
-    from one instance made on the meta device per op and arguments: modules made alike have the same."""
+    from one instance made on the meta device per expression that makes it (`nn.Conv2d(...)`):
+    modules made alike have the same."""
 
     def __init__(self, info: ShapeInfo) -> None:
         self.info = info
-        self.found: dict[tuple[str, str], frozenset[str]] = {}
+        self.found: dict[str, frozenset[str]] = {}
 
-    def __call__(self, node: GraphNode) -> frozenset[str]:
-        args = self.info.nodes[node.name].args
-        key = (node.op.name, repr(sorted(args.items())))
+    def __call__(self, node: GraphNode, key: str) -> frozenset[str]:
         if key not in self.found:
             with torch.device("meta"):  # allocates nothing
                 module = instantiate(self.info.nodes[node.name])
