@@ -4,9 +4,11 @@ A request is one call of the public API (`load`, `validate`, `build`, `summarize
 `export_python`, ...; the calls it makes itself share its budget). Each phase charges units of
 work before or as it does the work, in proportion to what the spec made it do: parse (a unit per 8
 bytes of text), expansion (its own steps: instances, arguments, names in scope), expressions
-(evaluation steps), references and hints (comparisons), init rules (rules x nodes matched),
-shape inference (a unit per node and input dimension), the size lattice (conditions x sizes
-searched), the input guard (the same), drawing and export (a unit per node and edge). A request
+(evaluation steps), references and hints (comparisons), init rules (each rule and node matched,
+and the glob matcher's work, `Glob.steps`), shape inference (a unit per node and input dimension),
+the size lattice (conditions x sizes searched), the input guard (the same, and its conditions over
+several symbols), summary (the table's steps: nodes placed, instance sums, rows), drawing and
+export (a unit per node and edge). A request
 that passes its limit (`Limits.max_work`: of the `limits=` it is given, else of the `Spec` or
 `Graph` it is called on, else the default) ends in a `SpecError` (`NS134`) that names the phase
 that grew and where, before the work is done when the phase charges ahead.

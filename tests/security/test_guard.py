@@ -192,6 +192,11 @@ def test_a_condition_over_symbols_of_two_inputs_is_checked_with_the_later_input(
     assert "`H` = 1, `L` = 4, `W` = 2" in str(caught.value) and "(got 0)" in str(caught.value)
     with pytest.raises(RuntimeError):  # torch refuses it too, in its own words
         _unguarded(netspec.load(GUARD_SPECS / "two_inputs.yaml"))(torch.rand(1, 4, 1, 2), torch.rand(1, 4, 4))
+    namespace: dict[str, Any] = {}
+    exec(compile(netspec.export_python(GUARD_SPECS / "two_inputs.yaml"), "two_inputs.py", "exec"), namespace)
+    exported = next(v for k, v in namespace.items() if isinstance(v, type) and issubclass(v, torch.nn.Module))()
+    with pytest.raises(ValueError, match=re.escape("`conv` cannot take `H` = 1, `L` = 4, `W` = 2")):
+        exported(torch.rand(1, 4, 1, 2), torch.rand(1, 4, 4))  # the exported file reads `x`'s sizes too
 
 
 def test_the_condition_check_reads_sizes_and_computes_nothing_on_tensors() -> None:
