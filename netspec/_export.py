@@ -465,12 +465,26 @@ def _runtime_helpers(
     extra = {fn.__name__ for fn in also if _is_runtime_function(fn, functions)}
     needed = _closure(set(called.values()) | extra, functions)
     new_names = _helper_names(needed, {node.name for node in graph.nodes} | _RESERVED)
-    order = sorted(
-        needed,
-        key=lambda name: (inspect.getsourcefile(functions[name]) or "", inspect.getsourcelines(functions[name])[1]),
-    )
-    sources = [_rename_tokens(inspect.getsource(functions[name]), new_names, calls_only=True) for name in order]
+    order = sorted(needed, key=lambda name: _helper_position(functions[name]))
+    renames = tuple(sorted(new_names.items()))
+    sources = [_helper_source(functions[name], renames) for name in order]
     return sources, {fx_name: new_names[name] for fx_name, name in called.items()}, {n: new_names[n] for n in extra}
+
+
+# A helper's source, where it is and what it calls never change in a process: read and tokenized once.
+@functools.lru_cache(maxsize=256)
+def _helper_position(fn: types.FunctionType) -> tuple[str, int]:
+    return inspect.getsourcefile(fn) or "", inspect.getsourcelines(fn)[1]
+
+
+@functools.lru_cache(maxsize=256)
+def _helper_source(fn: types.FunctionType, renames: tuple[tuple[str, str], ...]) -> str:
+    return _rename_tokens(inspect.getsource(fn), dict(renames), calls_only=True)
+
+
+@functools.lru_cache(maxsize=256)
+def _helper_calls(fn: types.FunctionType) -> frozenset[str]:
+    return frozenset(_called_names(inspect.getsource(fn)))
 
 
 def _helper_names(names: Iterable[str], taken: set[str]) -> dict[str, str]:
@@ -496,7 +510,7 @@ def _closure(names: set[str], functions: Mapping[str, Any]) -> set[str]:
         found.add(name)
         fn = functions[name]
         _check_runtime_globals(fn, functions)
-        pending.extend(n for n in _called_names(inspect.getsource(fn)) if n in functions)
+        pending.extend(n for n in _helper_calls(fn) if n in functions)
     return found
 
 
