@@ -7,6 +7,7 @@ Exit codes: 0 success (every spec valid), 1 a spec has errors (or warnings under
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -48,18 +49,39 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = _parser()
+    args: argparse.Namespace | None = None
     try:
         args = parser.parse_args(argv)
         status: int = args.run(args)
+        sys.stdout.flush()  # output still buffered fails here, where it is reported, not at exit
         return status
     except UsageError as err:
         print(f"netspec: error: {escape_text(str(err), 500)}", file=sys.stderr)
         return EXIT_USAGE
-    except BrokenPipeError:  # `netspec list | head`
-        sys.stderr.close()
-        return EXIT_OK
+    except BrokenPipeError:  # the reader went away (`netspec list | head`): no traceback, no message
+        _discard_output()
+        # A command with a verdict keeps it (`validate` that found errors is 1 whoever reads it);
+        # one without (`list`, `schema`, `summary`) did what was asked of it as far as it was read.
+        verdict: int = getattr(args, "verdict", EXIT_OK)
+        return verdict
+    except OSError as err:  # standard output full or failing (`> /dev/full`, a disk full, an I/O error)
+        _discard_output()
+        with contextlib.suppress(OSError):
+            print(f"netspec: error: cannot write the output: {err.strerror or err}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+
+
+def _discard_output() -> None:
+    """Point standard output at the null device: what is still buffered in it cannot fail again (and
+    print a traceback) when the interpreter flushes it on exit."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError):  # no file descriptor (a stream in memory): nothing is flushed at exit
+        pass
 
 
 # --- argument types -----------------------------------------------------------------------------
@@ -580,8 +602,9 @@ def _run_validate(args: argparse.Namespace) -> int:
         results.append(_strict(result) if args.strict or target.strict else result)
     writer = {"text": _write_text, "json": _write_json, "github": _write_github}[args.format]
     args.found = found
+    args.verdict = EXIT_INVALID if any(r.errors for r in results) else EXIT_OK  # kept if the output's reader goes
     writer(results, args, sys.stdout)
-    return EXIT_INVALID if any(r.errors for r in results) else EXIT_OK
+    return int(args.verdict)
 
 
 def _shown(result: _Result, quiet: bool) -> list[Diagnostic]:

@@ -324,3 +324,32 @@ def test_limit_flags_bound_every_command_that_reads_a_spec(capsys: pytest.Captur
 def test_a_limit_flag_takes_a_positive_integer(capsys: pytest.CaptureFixture[str], value: str) -> None:
     code, _, err = run_main(capsys, "validate", "lenet5", "--max-work", value)
     assert code == 2 and "--max-work: expected a positive integer" in err
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_standard_output_is_exit_2_without_a_traceback() -> None:
+    with open("/dev/full", "w") as full:
+        for args in (("validate", "invalid_stride.yaml"), ("list",)):
+            done = subprocess.run(
+                [sys.executable, "-m", "netspec", *args],
+                check=False,
+                cwd=FIXTURES,
+                stdout=full,
+                stderr=subprocess.PIPE,
+                timeout=120,
+            )
+            assert done.returncode == 2
+            assert done.stderr.decode() == "netspec: error: cannot write the output: No space left on device\n"
+
+
+def test_a_closed_pipe_keeps_the_verdict() -> None:
+    for args, verdict in ((("validate", "invalid_stride.yaml"), 1), (("list",), 0)):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "netspec", *args], cwd=FIXTURES, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        assert process.stdout is not None
+        process.stdout.close()  # the reader is gone before anything is written
+        assert process.stderr is not None
+        with process.stderr:
+            assert process.wait(timeout=120) == verdict
+            assert process.stderr.read() == b""

@@ -52,6 +52,51 @@ def test_internal_errors_are_one_report_per_file(capsys, monkeypatch):
     assert "NS000" in out and "internal error while checking: RuntimeError: boom" in out
 
 
+class _FailingOutput(io.StringIO):
+    """A standard output whose reader went away (`BrokenPipeError`) or whose device is full, from the
+    first write on or once `room` characters are written."""
+
+    def __init__(self, error: OSError, room: int = 0) -> None:
+        super().__init__()
+        self.error, self.room = error, room
+
+    def write(self, text: str) -> int:
+        if self.tell() + len(text) > self.room:
+            raise self.error
+        return super().write(text)
+
+
+@pytest.mark.parametrize("room", [0, 200], ids=["at-once", "midway"])
+def test_a_broken_pipe_keeps_the_verdict_of_validate(room, monkeypatch):
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    for args, verdict in (
+        (["validate", str(FIXTURES / "invalid_stride.yaml"), str(FIXTURES / "valid_small.yaml")], 1),
+        (["validate", "--format", "json", str(FIXTURES / "invalid_stride.yaml")], 1),
+        (["validate", "lenet5", "resnet18"], 0),
+        (["list"], 0),
+        (["schema"], 0),
+    ):
+        monkeypatch.setattr(sys, "stdout", _FailingOutput(BrokenPipeError(32, "Broken pipe"), room))
+        assert main(args) == verdict, args
+        assert sys.stderr.getvalue() == ""  # no traceback, no message
+
+
+def test_a_full_output_is_one_line_and_status_2(monkeypatch):
+    for args in (
+        ["validate", str(FIXTURES / "invalid_stride.yaml")],
+        ["validate", "--format", "github", "lenet5"],
+        ["summary", "lenet5"],
+        ["graph", "lenet5"],
+        ["schema"],
+        ["list"],
+    ):
+        stderr = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", stderr)
+        monkeypatch.setattr(sys, "stdout", _FailingOutput(OSError(28, "No space left on device"), 20))
+        assert main(args) == 2, args
+        assert stderr.getvalue() == "netspec: error: cannot write the output: No space left on device\n"
+
+
 @pytest.mark.parametrize(
     ("error", "status"), [(BrokenPipeError(), 0), (KeyboardInterrupt(), 130)], ids=["broken-pipe", "interrupt"]
 )
