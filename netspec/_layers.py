@@ -114,18 +114,16 @@ def _conv_shape(spatial: int) -> ShapeRule:
             if padding == "same" and any(s != 1 for s in stride):
                 raise ShapeError(f"`{op}` with `padding: same` needs stride 1, got {_render(args['stride'])}")
             if padding == "same":
+                for size, k, d, name in zip(sizes, kernel, dilation, _AXIS_NAMES[spatial]):
+                    total = d * (k - 1)  # torch pads total // 2 before and the rest after
+                    _check_mode_padding(op, args["padding_mode"], size, total - total // 2, name, check, " (same)")
                 return sizes
             padding = 0
         padding = _per_axis(op, "padding", padding, spatial)
         out = []
         for size, k, s, p, d, name in zip(sizes, kernel, stride, padding, dilation, _AXIS_NAMES[spatial]):
             span = d * (k - 1) + 1
-            if args["padding_mode"] in ("reflect", "circular") and p:
-                check.at_least(
-                    size,
-                    p + (args["padding_mode"] == "reflect"),
-                    f"`{op}` input {name} with {args['padding_mode']} padding {p}",
-                )
+            _check_mode_padding(op, args["padding_mode"], size, p, name, check)
             size_out = (size + 2 * p - span) // s + 1
             check.positive(size_out, f"`{op}` output {name}", hint=_too_small_hint(size, span, p))
             check.exact_window(size, span, s, p, f"`{op}` {name}")
@@ -133,6 +131,25 @@ def _conv_shape(spatial: int) -> ShapeRule:
         return tuple(out)
 
     return _conv_family_shape(op, spatial, output_sizes)
+
+
+# torch's words when a reflect or circular padding does not fit the input
+_MODE_PADDING_WORDS = {
+    "reflect": "Padding size should be less than the corresponding input dimension",
+    "circular": "Padding value causes wrapping around more than once",
+}
+
+
+def _check_mode_padding(op: str, mode: str, size: Dim, side: int, name: str, check: ShapeCheck, how: str = "") -> None:
+    """A reflect padding of `side` needs more input than that on the axis; a circular one as much."""
+    if mode not in _MODE_PADDING_WORDS or not side:
+        return
+    check.at_least(
+        size,
+        side + (mode == "reflect"),
+        f"`{op}` input {name} with {mode} padding {side}{how}",
+        hint=f'torch: "{_MODE_PADDING_WORDS[mode]}"; give a larger input, or use `padding_mode: zeros`',
+    )
 
 
 def _too_small_hint(size: Dim, span: int, padding: int) -> str:

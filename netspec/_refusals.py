@@ -285,7 +285,7 @@ class SpatialElements:
 
     spatial: int
 
-    def check(self, inputs: list[Shape], output: Shape | Ports, check: ShapeCheck) -> bool:
+    def check(self, inputs: list[Shape], output: Shape | Ports, check: ShapeCheck, args: Mapping[str, Any]) -> bool:
         sizes = inputs[0][-self.spatial :] if len(inputs[0]) > self.spatial else ()
         if len(sizes) == 1 and not is_concrete(sizes[0]):
             check.at_least(sizes[0], 2, "the `InstanceNorm1d` input length (more than 1 element)")
@@ -297,7 +297,7 @@ class SpatialElements:
 class ValuesPerChannel:
     """Every dimension but the channels' (dimension 1) is concrete and they hold one element in all."""
 
-    def check(self, inputs: list[Shape], output: Shape | Ports, check: ShapeCheck) -> bool:
+    def check(self, inputs: list[Shape], output: Shape | Ports, check: ShapeCheck, args: Mapping[str, Any]) -> bool:
         shape = inputs[0]
         others = shape[:1] + shape[2:]
         return len(shape) >= 2 and _at_most_one(others)
@@ -309,7 +309,7 @@ class OutputSizesPositive:
 
     what: str
 
-    def check(self, inputs: list[Shape], output: Shape | Ports, check: ShapeCheck) -> bool:
+    def check(self, inputs: list[Shape], output: Shape | Ports, check: ShapeCheck, args: Mapping[str, Any]) -> bool:
         shape = output.shapes[0] if isinstance(output, Ports) else output
         for axis, size in enumerate(shape[2:], start=2):
             if is_concrete(size):
@@ -320,12 +320,35 @@ class OutputSizesPositive:
         return False
 
 
+@dataclasses.dataclass(frozen=True)
+class SmallerThanKernel:
+    """One of the last `spatial` input sizes is smaller than `kernel_size` on its axis, whatever the
+    padding (symbolic sizes become conditions)."""
+
+    spatial: int
+    what: str
+
+    def check(self, inputs: list[Shape], output: Shape | Ports, check: ShapeCheck, args: Mapping[str, Any]) -> bool:
+        sizes = inputs[0][-self.spatial :] if len(inputs[0]) > self.spatial else ()
+        kernel = args.get("kernel_size")
+        kernels = list(kernel) if isinstance(kernel, (list, tuple)) else [kernel] * self.spatial
+        for axis, (size, k) in enumerate(zip(sizes, kernels)):
+            if not _is_int(k):
+                continue
+            if is_concrete(size):
+                if int(size) < k:
+                    return True
+            else:
+                check.at_least(size, k, f"the `{self.what}` input size in spatial dimension {axis + 1} (its kernel)")
+        return False
+
+
 def _at_most_one(sizes: Shape) -> bool:
     """The sizes are all concrete and hold at most one element."""
     return all(isinstance(s, int) for s in sizes) and math.prod(s for s in sizes if isinstance(s, int)) <= 1
 
 
-ShapeCondition = SpatialElements | ValuesPerChannel | OutputSizesPositive
+ShapeCondition = SpatialElements | ValuesPerChannel | OutputSizesPositive | SmallerThanKernel
 
 
 # -- rows -------------------------------------------------------------------------------------------
@@ -491,6 +514,7 @@ SHAPE_REFUSALS: tuple[ShapeRefusal, ...] = (
     ),
     ShapeRefusal(("BatchNorm1d", "BatchNorm2d", "BatchNorm3d"), ValuesPerChannel(), "sees one value per channel (a batch of one, with no other dimension): its variance is undefined in training", "Expected more than 1 value per channel when training", {"num_features": 4}, (1, 4), training_only=True),
     ShapeRefusal(("Upsample",), OutputSizesPositive("Upsample"), "scales a size to 0", "Input and output sizes should be greater than 0", {"scale_factor": 0.01}, _IMAGE),
+    ShapeRefusal(("AvgPool3d",), SmallerThanKernel(3, "AvgPool3d"), "has an input smaller than its kernel (torch checks the input before padding it)", "smaller than kernel size", {"kernel_size": 2, "padding": 1}, (2, 1, 1, 4, 4)),
 )
 # fmt: on
 
@@ -561,7 +585,7 @@ def _shape_rule(name: str, rows: tuple[ShapeRefusal, ...], own: ShapeRule) -> Sh
     def rule(inputs: list[Shape], args: dict[str, Any], check: ShapeCheck) -> Shape | Ports:
         output = own(inputs, args, check)
         for row in rows:
-            if not row.when.check(inputs, output, check):
+            if not row.when.check(inputs, output, check, args):
                 continue
             if row.training_only:
                 check.warnings.append(
