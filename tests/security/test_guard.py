@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch.overrides import TorchFunctionMode
 
 import netspec
@@ -367,3 +369,39 @@ nodes:
         model(torch.rand(1, 2, 4, 8), torch.rand(1, 2, 8, 4))
     assert "`c` cannot take `H` = 4, `K` = 8: the `crop` input in dimension 2 (it cannot grow)" in str(caught.value)
     assert "(got 4 and 8)" in str(caught.value)
+
+
+_SEQUENCE_OPS = st.sampled_from(
+    [
+        "{op: Conv1d, out_channels: 4, kernel_size: %(k)d, stride: %(s)d, padding: %(p)d}",
+        "{op: MaxPool1d, kernel_size: %(k)d, stride: %(s)d}",
+        "{op: AvgPool1d, kernel_size: %(k)d}",
+        "{op: Unflatten, dim: 2, unflattened_size: [%(s)d, -1]}\n  f%(i)d: {op: Flatten, start_dim: 2}",
+    ]
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(1, 3),
+    st.integers(1, 2),
+    st.lists(st.tuples(_SEQUENCE_OPS, st.integers(1, 4), st.integers(1, 3), st.integers(0, 1)), min_size=1, max_size=3),
+)
+def test_the_guard_refuses_what_torch_refuses_over_a_flattened_map(kernel: int, stride: int, layers: Any) -> None:
+    body = f"  stem: {{op: Conv2d, out_channels: 4, kernel_size: {kernel}, stride: {stride}}}\n"
+    body += "  tokens: {op: Flatten, start_dim: 2}\n"
+    for i, (op, k, s, p) in enumerate(layers):
+        body += f"  l{i}: " + op % {"k": k, "s": s, "p": min(p, k // 2), "i": i} + "\n"
+    text = "netspec: 1\nname: flat\ninputs: {x: [N, 2, H, W]}\nnodes:\n" + body
+    try:
+        spec = netspec.loads(text.replace("nodes:", "dims: {H: 24, W: 24}\nnodes:"))
+        guarded = netspec.build(spec)
+    except netspec.SpecError:
+        return  # refused at the example size: nothing to run
+    bare = _unguarded(spec)
+    bare.load_state_dict(guarded.state_dict())
+    for height, width in [(h, w) for h in range(1, 13, 2) for w in (1, 2, 3, 5, 8)]:
+        x = torch.rand(1, 2, height, width)
+        ours, theirs = _refusal(guarded, x), _refusal(bare, x)
+        assert (ours is None) == (theirs is None), (text, height, width, ours, theirs)
+        assert ours is None or isinstance(ours, ValueError), ours
