@@ -252,6 +252,10 @@ class SpecError(Exception):
         return (type(self), (self.diagnostics, self.sources))
 
 
+_SHOWN_LINE = 300  # characters of a source line shown under a diagnostic
+_LEAD = 40  # of them, before the column, when the column is past the first 260
+
+
 def render_diagnostic(diag: Diagnostic, sources: SourceMap | None = None, *, color: bool = False) -> str:
     """Render as a compiler does: `file:line:col: error[NS101]: message`, the source line, a caret, the hint."""
     bold, red, yellow, blue, reset = ("\x1b[1m", "\x1b[31m", "\x1b[33m", "\x1b[34m", "\x1b[0m") if color else ("",) * 5
@@ -265,9 +269,13 @@ def render_diagnostic(diag: Diagnostic, sources: SourceMap | None = None, *, col
         lines.append(f"  {blue}-->{reset} at `{escape_text(diag.path)}`")
     source = sources.line_text(diag.file, diag.line) if sources and diag.line else None
     if source is not None:
-        shown = escape_text(source[:1000].expandtabs(1), 300)
-        gutter = str(diag.line)
         start = max((diag.column or 1) - 1, 0)
+        # A column far into a long line: show the part of the line around it (the caret line would
+        # otherwise be as long as the column, for every diagnostic on that line).
+        offset = start - _LEAD if start > _SHOWN_LINE - _LEAD else 0
+        shown = ("..." if offset else "") + escape_text(source[offset : offset + 1000].expandtabs(1), _SHOWN_LINE)
+        start += 3 - offset if offset else 0
+        gutter = str(diag.line)
         width = 1
         if diag.end_line == diag.line and diag.end_column and diag.end_column > (diag.column or 1):
             width = diag.end_column - (diag.column or 1)

@@ -81,3 +81,16 @@ def test_file_names_are_escaped_in_the_text_format(name: str) -> None:
     head = shown.splitlines()[0]
     assert head.isprintable() and "\x1b" not in head and "\r" not in head
     head.encode("utf-8")  # a strict UTF-8 stdout takes it
+
+
+def test_a_column_far_into_a_long_line_is_shown_around_it() -> None:
+    nodes = ", ".join(f"a{i}: ReLU" for i in range(2000))
+    text = f"name: t\ninputs: {{x: [N, 4]}}\nnodes: {{{nodes}, z: {{op: Nope}}}}\n"
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.loads(text)
+    (error,) = info.value.diagnostics
+    assert (error.code, error.line, error.column) == ("NS141", 3, text.splitlines()[2].index("Nope") + 1)
+    lines = str(info.value).splitlines()
+    assert max(len(line) for line in lines) <= 400  # the caret line was as long as the column
+    shown, caret = lines[3], lines[4]
+    assert shown.startswith("3 | ...") and shown[caret.index("^") : caret.index("^") + 4] == "Nope"
