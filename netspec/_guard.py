@@ -78,7 +78,19 @@ IndexRule = tuple[str, int]
 # Ops whose output holds exactly the values of their one input (moved, not changed or dropped): an index
 # that reaches an embedding through them is the input's own value.
 INDEX_KEEPING_OPS = frozenset(
-    {"Flatten", "Unflatten", "Identity", "reshape", "view", "permute", "transpose", "squeeze", "unsqueeze", "roll"}
+    {
+        "Flatten",
+        "Unflatten",
+        "Identity",
+        "reshape",
+        "view",
+        "permute",
+        "transpose",
+        "squeeze",
+        "unsqueeze",
+        "roll",
+        "expand",
+    }
 )
 _EMBEDDINGS = ("Embedding", "EmbeddingBag")  # torch's classes: indices in [0, num_embeddings)
 _KINDS = {"positive": 0, "equal": 1, "at_least": 2, "even": 3}

@@ -405,3 +405,19 @@ def test_the_guard_refuses_what_torch_refuses_over_a_flattened_map(kernel: int, 
         ours, theirs = _refusal(guarded, x), _refusal(bare, x)
         assert (ours is None) == (theirs is None), (text, height, width, ours, theirs)
         assert ours is None or isinstance(ours, ValueError), ours
+
+
+def test_indices_that_only_some_values_reach_an_embedding_through_are_left_to_it() -> None:
+    text = """netspec: 1
+name: sliced
+inputs: {ids: [N, L]}
+dims: {L: 8}
+nodes:
+  head: {op: slice, dim: 1, start: 0, end: 4}
+  embed: {op: Embedding, num_embeddings: 10, embedding_dim: 2}
+"""
+    spec = netspec.loads(text)
+    assert index_rules(prepare(spec, None, None), "ids") == []  # a value past the slice never reaches it
+    ids = torch.randint(0, 10, (2, 8))
+    ids[:, 6] = 99
+    assert netspec.build(spec)(ids).shape == (2, 4, 2)  # torch runs it too: 99 is sliced off
