@@ -87,6 +87,9 @@ class Glob:
         return _Masks.of(self)
 
 
+_REMEMBERED = 512  # characters whose masks a pattern with sets remembers
+
+
 @dataclasses.dataclass
 class _Masks:
     """The automaton as bit masks over its states (bit `i`: state `i`; then the end of the pattern and,
@@ -152,12 +155,17 @@ class _Masks:
         )
 
     def advance_of(self, char: str) -> tuple[int, int]:
-        """The states that read `char` (not the separator) and move on, remembered; and the sets tried."""
+        """The states that read `char` (not the separator) and move on, and the sets tried for it.
+        Remembered for at most `_REMEMBERED` characters (names can hold many distinct ones); without
+        sets, a character that is not the pattern's needs nothing remembered."""
         mask = self.chars.get(char, 0) | self.any_in_part
+        if not self.sets:
+            return mask, 0
         for bit, (negate, ranges) in self.sets:
             if any(low <= char <= high for low, high in ranges) != negate:
                 mask |= bit
-        self.advance[char] = mask
+        if len(self.advance) < _REMEMBERED:
+            self.advance[char] = mask
         return mask, len(self.sets)
 
     def closure(self, current: int) -> int:

@@ -87,6 +87,12 @@ def test_the_units_are_per_character_read() -> None:
     sets = compile_glob("[ab][!c]*", ".")  # a character met for the first time is tried against each set
     assert sets.steps("ab") == (True, 2 * 16 + 2 * 2)
     assert sets.steps("ba") == (True, 2 * 16)  # both known now
+    many = "".join(chr(0x4E00 + i) for i in range(1000))  # more distinct characters than it remembers
+    assert sets.steps("a" + many) == (True, 1001 * 16 + 2 * 1000)
+    assert sets.steps("a" + many[-1]) == (True, 2 * 16 + 2)  # past the first 512: tried again
+    assert len(sets._masks.advance) == 512
+    plain = compile_glob("*a", ".")  # no sets: the characters it does not name cost nothing more
+    assert plain.steps(many + "a") == (True, 1001 * 16) and len(plain._masks.advance) == 1
 
 
 TOKENS = {"a": "a", "b": "b", ".": "\\.", "*": "[^.]*", "**": ".*", "?": "[^.]", "[ab]": "[ab]", "[!a]": "[^a.]"}
