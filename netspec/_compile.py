@@ -18,7 +18,7 @@ from . import _runtime
 from ._dims import Sym, format_shape
 from ._errors import Diagnostic, SpecError, format_path
 from ._graph import Graph, GraphNode, InitPlan, check_init_args, init_steps, live_nodes
-from ._guard import condition_rules, index_rules, size_rules
+from ._guard import condition_rules, index_rules_by_input, size_rules
 from ._load import collector_paused
 from ._names import class_name
 from ._shapes import NodeInfo, ShapeInfo, node_parameters
@@ -164,6 +164,10 @@ def _port_value(graph: fx.Graph, info: NodeInfo, value: fx.Node, port: int) -> f
     return value
 
 
+# Characters of a spec line a stack trace quotes: every node's trace holds its own copy.
+_MAX_TRACE_CODE = 160
+
+
 class _StackTraces:
     """Python-style one-frame stack traces pointing at spec lines, which `print_readable` summarises."""
 
@@ -178,7 +182,12 @@ class _StackTraces:
         if span.file not in self.lines:
             self.lines[span.file] = self.sources.texts.get(span.file, "").splitlines()
         lines = self.lines[span.file]
-        code = lines[span.line - 1].strip() if 0 < span.line <= len(lines) else ""
+        line = lines[span.line - 1] if 0 < span.line <= len(lines) else ""
+        if len(line) > _MAX_TRACE_CODE:  # a spec written on one line (JSON): the node's part of it only
+            start = max(span.column - 1, 0)
+            code = line[start : start + _MAX_TRACE_CODE].strip() + " ..."
+        else:
+            code = line.strip()
         return f'  File "{span.file}", line {span.line}, in {name}\n    {code}\n'
 
 
@@ -255,6 +264,8 @@ def forward_graph(
     stack_trace = _StackTraces(graph_def)
     values: dict[str, fx.Node] = {}
     conditions = condition_rules(info) if guard else {}
+    indices = index_rules_by_input(info) if guard else {}
+    kinds = _input_kinds(info) if guard else {}
     for name in info.inputs:
         placeholder = graph.placeholder(name)
         declared = graph_def.inputs[name]
@@ -271,12 +282,12 @@ def forward_graph(
                     channels,
                     _expected_shape(declared),
                     sizes,
-                    _input_kind(info, name),
+                    kinds[name],
                     [(*rule[:5], list(rule[5]), rule[6]) for rule in size_rules(info, name)] or None,
                     program or None,
                     rules or None,
                     [graph.call_method("size", (values[source], axis)) for source, axis in known] or None,
-                    index_rules(info, name) or None,
+                    indices.get(name) or None,
                 ),
             )
             if traces:
@@ -360,20 +371,23 @@ def instance_record(graph_def: Graph, called: set[str]) -> dict[str, list[Any]]:
     return {"instances": instances, "modules": modules}
 
 
-def _input_kind(info: ShapeInfo, name: str) -> int:
-    """What input `name` must hold, as `check_input` reads it: 0 integer indices (it feeds an
+def _input_kinds(info: ShapeInfo) -> dict[str, int]:
+    """What each input must hold, as `check_input` reads it: 0 integer indices (it feeds an
     embedding), 1 floating point (it feeds a layer with parameters), -1 either (only ops that take
-    both read it)."""
-    kinds = set()
+    both read it). One pass over the nodes, whatever the number of inputs."""
+    kinds: dict[str, set[int]] = {name: set() for name in info.inputs}
     for node_info in info.nodes.values():
         node = node_info.node
-        if name not in node.inputs or node.op.kind != "module":
+        if node.op.kind != "module":
             continue
-        if node.op.name.startswith("Embedding"):
-            kinds.add(0)
-        elif node_parameters(node_info) > 0:
-            kinds.add(1)
-    return kinds.pop() if len(kinds) == 1 else -1
+        read = [name for name in dict.fromkeys(node.inputs) if name in kinds]
+        if not read:
+            continue
+        kind = 0 if node.op.name.startswith("Embedding") else 1 if node_parameters(node_info) > 0 else None
+        if kind is not None:
+            for name in read:
+                kinds[name].add(kind)
+    return {name: found.pop() if len(found) == 1 else -1 for name, found in kinds.items()}
 
 
 def _mark_runtime_calls(graph: fx.Graph) -> None:

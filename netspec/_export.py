@@ -31,7 +31,7 @@ from ._compile import INIT_FUNCTIONS, forward_graph, instantiate
 from ._dims import Sym
 from ._errors import SpecError
 from ._graph import Graph, GraphNode, Instance, check_init_args, init_steps, live_nodes
-from ._guard import index_rules
+from ._guard import index_rules_by_input
 from ._load import collector_paused
 from ._models import Spec
 from ._names import MAX_NAME_CHARS, class_name, is_node_name
@@ -729,12 +729,13 @@ def _traced(
         sizes[symbol] = size
         used.add(size)
     tensors = []
+    indices = index_rules_by_input(info)
     for name, shape in info.graph.inputs.items():
         example = [
             sizes[d] if isinstance(d, str) and d in sizes else int(c)  # type: ignore[arg-type]
             for d, c in zip(shape, concrete.inputs[name])
         ]
-        lookups = index_rules(info, name)  # indices of embeddings: integers every one of them can look up
+        lookups = indices.get(name)  # indices of embeddings: integers every one of them can look up
         tensors.append(
             torch.randint(0, min(count for _, count in lookups), example) if lookups else torch.randn(example)
         )

@@ -48,6 +48,7 @@ __all__ = [
     "SizeRule",
     "condition_rules",
     "index_rules",
+    "index_rules_by_input",
     "size_rules",
 ]
 
@@ -308,18 +309,25 @@ def _first_refusers(members: list[tuple[int, str, Any]], tight: Any) -> list[tup
 def index_rules(info: ShapeInfo, name: str) -> list[IndexRule]:
     """The embeddings that input `name`'s values reach, directly or through `INDEX_KEEPING_OPS`, in
     execution order, with their `num_embeddings`."""
+    return index_rules_by_input(info).get(name, [])
+
+
+def index_rules_by_input(info: ShapeInfo) -> dict[str, list[IndexRule]]:
+    """`index_rules` of every input, in one pass over the graph: an op that keeps indices has one
+    input, so the values a node holds come from one input at most (its `root`)."""
     computed = live_nodes(info.graph, kept=False)
-    reached = {name}
-    rules: list[IndexRule] = []
+    root: dict[str, str] = {name: name for name in info.graph.inputs}
+    rules: dict[str, list[IndexRule]] = {}
     for node in info.graph.order:  # a producer runs before its consumers
-        if node.name not in computed or not node.inputs or node.inputs[0] not in reached:
+        if node.name not in computed or not node.inputs or node.inputs[0] not in root:
             continue
+        source = root[node.inputs[0]]
         if _is_embedding(node.op) and node.name in info.nodes:
             count = info.nodes[node.name].args.get("num_embeddings")
             if isinstance(count, int) and not isinstance(count, bool):
-                rules.append((node.name, count))
+                rules.setdefault(source, []).append((node.name, count))
         elif node.op.name in INDEX_KEEPING_OPS and len(node.inputs) == 1 and builtin_ops().get(node.op.name) is node.op:
-            reached.add(node.name)
+            root[node.name] = source
     charge("the input guard", len(info.graph.order))
     return rules
 

@@ -462,3 +462,22 @@ def test_building_generates_the_code_once_with_the_collector_paused(monkeypatch:
     model = netspec.build("resnet18", params={"num_classes": 10})
     assert [n for n in compiled if n] == [len(model.graph.nodes)]  # the empty graph it starts from aside
     assert gc.isenabled() and collector and not any(collector)
+
+
+def test_a_spec_on_one_line_gives_each_node_a_short_stack_trace() -> None:
+    """A stack trace quotes the node's part of a long line, not the line: a spec written as one line
+    of JSON would otherwise put a copy of itself in every node's trace (2 GB for 8,000 nodes)."""
+    import json
+
+    nodes = {f"r{i}": {"op": "ReLU", "in": "x"} for i in range(300)}
+    nodes["out"] = {"op": "concat", "in": list(nodes), "dim": 1}
+    spec = netspec.loads(json.dumps({"netspec": 1, "name": "wide", "inputs": {"x": ["N", 4]}, "nodes": nodes}))
+    model = netspec.build(spec)
+    traces = [n.stack_trace for n in model.graph.nodes if n.stack_trace]
+    assert len(traces) > 300 and max(len(t) for t in traces) < 300
+    relu = next(n for n in model.graph.nodes if n.target == "r7")
+    assert (
+        relu.stack_trace is not None
+        and '{"op": "ReLU", "in": "x"}, "r8"' in relu.stack_trace
+        and relu.stack_trace.endswith(" ...\n")
+    )

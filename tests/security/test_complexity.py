@@ -316,3 +316,19 @@ def test_build_is_linear_and_export_costs_less_per_node_than_build() -> None:
 
     _linear(lambda n: functools.partial(netspec.build, netspec.loads(_chain(n))))
     assert per_node(netspec.export_python) <= 0.8 * per_node(netspec.build)
+
+
+def test_build_and_export_are_linear_in_the_number_of_inputs() -> None:
+    """The input guard's rules (what each input must hold, the embeddings its values reach) come
+    from one pass over the graph, not one per input."""
+    netspec.build("lenet5")  # imports done before counting
+    netspec.export_python("lenet5")
+
+    def spec(n: int) -> str:
+        inputs = "".join(f"  x{i}: [N, 4]\n" for i in range(n))
+        nodes = "".join(f"  r{i}: {{op: ReLU, in: x{i}}}\n" for i in range(n))
+        joined = ", ".join(f"r{i}" for i in range(n))
+        return f"netspec: 1\nname: t\ninputs:\n{inputs}nodes:\n{nodes}  out: {{op: concat, in: [{joined}], dim: 1}}\n"
+
+    _linear(lambda n: functools.partial(netspec.build, netspec.loads(spec(n))))
+    _linear(lambda n: functools.partial(netspec.export_python, netspec.loads(spec(n))))
