@@ -55,11 +55,17 @@ __all__ = [
 ]
 
 MAX_BLOCK_DEPTH = 32
-# Work units of one expansion: each node or block instance costs 1, plus 4 per argument it evaluates and
-# checks, plus 1 per 8 names in the scope it copies. Bounds the time a hostile `repeat` can cost before
-# the request's budget sees it; a larger `Limits.max_graph_nodes` raises it with the nodes it allows.
-MAX_EXPANSION_WORK = 2_000_000
-EXPANSION_WORK_PER_NODE = 200
+# Work units of one expansion, each about a microsecond of CPU: a node instance costs `NODE_UNITS`, a
+# block instance `BLOCK_UNITS` (its scope, its instance record and its nodes' lookups), a node that
+# `when` disables `DISABLED_UNITS`, plus 4 per argument evaluated and checked and 1 per 8 names in the
+# scope copied. Bounds the time a hostile `repeat` can cost (a repeat of blocks whose nodes are all
+# disabled makes no node, so the node limit does not see it) before the request's budget sees it; a
+# larger `Limits.max_graph_nodes` raises it with the nodes it allows.
+MAX_EXPANSION_WORK = 1_000_000
+EXPANSION_WORK_PER_NODE = 100
+NODE_UNITS = 8
+BLOCK_UNITS = 20
+DISABLED_UNITS = 2
 
 
 def expansion_work_limit(max_graph_nodes: int) -> int:
@@ -613,6 +619,7 @@ class _Expander:
                 self.report(f"`when` must be true or false, got {enabled!r:.40}", path + ("when",), code="NS133")
                 raise _Skip
             if not enabled:
+                self.add_work(DISABLED_UNITS, path)
                 if scope.numbering is not None and node.slot == "keep":
                     scope.numbering.next += 1
                 return _DisabledEntry(refs, scope, path)
@@ -791,7 +798,11 @@ class _Expander:
 
     def charge(self, node: NodeDef, env: Mapping[str, Any], path: Path) -> None:
         """Count the work of one node or block instance; stop at the limit or when the expressions' budget is spent."""
-        self.work += 1 + 4 * len(node.model_extra or {}) + len(env) // 8
+        base = NODE_UNITS if node.block is None else BLOCK_UNITS
+        self.add_work(base + 4 * len(node.model_extra or {}) + len(env) // 8, path)
+
+    def add_work(self, units: int, path: Path) -> None:
+        self.work += units
         if self.work > self.max_work:
             self.report(
                 f"expanding the spec takes more than {self.max_work:,} steps", path, hint=EXPANSION_HINT, code="NS134"

@@ -43,6 +43,7 @@ LOCATED = {
     "name_module_attribute.yaml": ("NS114", 6, 3), "name_number_input.yaml": ("NS114", 5, 3),
     "name_reserved_param.yaml": ("NS114", 3, 10), "name_trailing_newline.yaml": ("NS114", 3, 10),
     "recursion_disabled_chain.yaml": ("NS151", 5, 35), "recursion_disabled_repeat.yaml": ("NS151", 7, 40),
+    "expansion_disabled_blocks.yaml": ("NS134", 11, 32),
 }  # fmt: skip
 EXPECTED.update({name: code for name, (code, _, _) in LOCATED.items()})
 # Terminal control: ESC, BEL, backspace, carriage return and the C1 range; only `\n` separates lines.
