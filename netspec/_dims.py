@@ -36,6 +36,7 @@ __all__ = [
     "magnitude",
     "sym",
     "tightest",
+    "view_strides",
 ]
 
 
@@ -368,6 +369,36 @@ def contiguous_strides(shape: Sequence[Dim]) -> tuple[Dim, ...]:
         strides.append(step)
         step = step * size
     return tuple(reversed(strides))
+
+
+def view_strides(shape: Shape, strides: tuple[Dim, ...], new: Shape) -> tuple[Dim, ...] | None:
+    """The strides of `new` as a view of a tensor of `shape` and `strides`, or None where torch's `view`
+    refuses it: each run of new dimensions must cover a run of old ones that is contiguous in memory.
+
+    The rule of torch's `computeStride`, over symbolic sizes: a symbolic size is taken to be more than 1,
+    and sizes are compared as expressions.
+    """
+    if not shape:
+        return contiguous_strides(new)
+    out: list[Dim] = [0] * len(new)
+    view_d = len(new) - 1
+    base: Dim = strides[-1]
+    tensor_numel: Dim = 1
+    view_numel: Dim = 1
+    for tensor_d in range(len(shape) - 1, -1, -1):
+        tensor_numel = tensor_numel * shape[tensor_d]
+        if tensor_d == 0 or (shape[tensor_d - 1] != 1 and strides[tensor_d - 1] != tensor_numel * base):
+            # Sizes only grow as they multiply: "!=" stops where torch's "<" does, or never matches.
+            while view_d >= 0 and (view_numel != tensor_numel or new[view_d] == 1):
+                out[view_d] = view_numel * base
+                view_numel = view_numel * new[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return None
+            if tensor_d > 0:
+                base = strides[tensor_d - 1]
+                tensor_numel, view_numel = 1, 1
+    return tuple(out) if view_d == -1 else None
 
 
 @dataclasses.dataclass(frozen=True)

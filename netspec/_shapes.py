@@ -28,10 +28,11 @@ from ._dims import (
     magnitude,
     sym,
     tightest,
+    view_strides,
 )
 from ._errors import Diagnostic, SourceMap, Span, SpecError, format_path
 from ._graph import Graph, GraphNode, live_nodes
-from ._ops import complete_args
+from ._ops import OpDef, complete_args
 from ._work import charge
 
 __all__ = [
@@ -214,10 +215,11 @@ def infer(
                 for name in node.op.symbolic:
                     args[name] = _sized(node.op.name, name, args[name], symbols)
                 output = node.op.shape(in_shapes, args, check)
+            given = [known.get(i, unknown) for i in node.inputs]
             values = (
-                node.op.values([known.get(i, unknown) for i in node.inputs], args, in_shapes, output)
+                node.op.values(given, args, in_shapes, output)
                 if node.op.values is not None
-                else unknown
+                else _layout_values(node.op, given, args, in_shapes, output)
             )
         except ShapeError as err:
             where = ", ".join(f"`{i}` {format_shape(s)}" for i, s in zip(node.inputs, in_shapes))
@@ -372,6 +374,100 @@ def _why_not_in_place(
                 "or be read again by its backward pass"
             )
         return None
+
+
+# -- layout in memory (what `view` needs) -----------------------------------------------------------
+# For the ops that do not say it themselves (`OpDef.values`): which keep their input's layout, which
+# view it, and which make a new tensor. Checked against torch by tests/security/test_torch_agrees.py.
+
+# Elementwise ops that return their input itself in eval mode (or in place): the very same layout.
+_ALIASES = frozenset({"Identity", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "StochasticDepth"})
+# Elementwise ops that compute a new tensor: torch lays it out as its input (a permuted, dense input gives
+# a permuted output), and a tensor with gaps (a crop) in its dimensions' order, without the gaps.
+_ELEMENTWISE = frozenset(
+    {
+        "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh",
+        "Hardswish", "Hardsigmoid", "Hardtanh", "Softplus", "PReLU", "scale", "clamp", "exp", "normalize",
+    }
+)  # fmt: skip
+_BROADCAST = frozenset({"add", "mul"})
+_NARROWS = frozenset({"crop"})  # views of a window of the input: its strides
+_SPLITS_DIM = frozenset({"Unflatten"})  # a view of the input, one dimension split
+_RESHAPES = frozenset({"Flatten"})  # `torch.flatten`: a view where torch can make one, else a copy
+# Ops whose outputs have layouts of their own (batch-first outputs are transposed views): not known.
+_OWN_LAYOUT = frozenset({"LSTM", "GRU", "MultiheadAttention", "ScaledDotProductAttention", "LayerNorm2d"})
+
+
+def _layout_values(op: OpDef, values: list[Values], args: dict[str, Any], shapes: list[Shape], output: Any) -> Values:
+    """What is known of the output's layout, for an op that does not say it: new ops of the catalog make
+    a contiguous tensor of contiguous inputs; nothing is known of a registered op's output."""
+    from ._ops import builtin_ops  # the catalog, read once it is made
+
+    builtin = builtin_ops().get(op.name)
+    if isinstance(output, Ports) or op.name in _OWN_LAYOUT or builtin is None or builtin is not op:
+        return Values()
+    strides = [v.strides for v in values]
+    known = all(s is not None for s in strides) and len(strides) == len(shapes)
+    out: tuple[Dim, ...] | None = None
+    if not values or not known:
+        out = contiguous_strides(output) if not values and op.kind != "module" else None
+    elif op.name in _ALIASES or (op.name in _ELEMENTWISE and args.get("inplace") is True):
+        out = strides[0]
+    elif op.name in _ELEMENTWISE:
+        out = _elementwise_strides(shapes[0], strides[0])  # type: ignore[arg-type]
+    elif op.name in _BROADCAST:
+        same = all(tuple(s) == tuple(output) for s in shapes) and all(s == strides[0] for s in strides)
+        if all(s == contiguous_strides(shape) for s, shape in zip(strides, shapes)):
+            out = contiguous_strides(output)
+        elif same:
+            out = _elementwise_strides(shapes[0], strides[0])  # type: ignore[arg-type]
+    elif op.name in _NARROWS:
+        out = strides[0]
+    elif op.name in _SPLITS_DIM:  # one dimension split in several: always a view
+        axis = int(args["dim"]) % len(shapes[0])
+        count = len(output) - len(shapes[0]) + 1
+        inner: list[Dim] = [strides[0][axis]]  # type: ignore[index]
+        for size in reversed(output[axis + 1 : axis + count]):
+            inner.insert(0, inner[0] * size)
+        out = strides[0][:axis] + tuple(inner) + strides[0][axis + 1 :]  # type: ignore[index]
+    elif op.name in _RESHAPES:
+        out = view_strides(shapes[0], strides[0], output) or contiguous_strides(output)  # type: ignore[arg-type]
+    elif all(s == contiguous_strides(shape) for s, shape in zip(strides, shapes)) or not any(
+        _channels_last(shape, s) for s, shape in zip(strides, shapes) if s is not None
+    ):
+        out = contiguous_strides(output)  # a layer copies a strided input to a contiguous one first
+    return dataclasses.replace(values[0], strides=out) if values else Values(strides=out)
+
+
+def _channels_last(shape: Shape, strides: tuple[Dim, ...]) -> bool:
+    """A batch of maps whose channels may be innermost in memory: torch's layers keep such a layout
+    (`channels_last`), so their output is not known to be contiguous."""
+    return len(shape) in (3, 4, 5) and shape[1] != 1 and strides[1] == 1  # 1-d pools run as 2-d ones
+
+
+def _elementwise_strides(shape: Shape, strides: tuple[Dim, ...]) -> tuple[Dim, ...] | None:
+    """The layout torch gives the result of an elementwise op on a tensor of `shape` and `strides`: the
+    same where the input is dense (contiguous, or a permutation of a contiguous tensor), contiguous where
+    its dimensions are in memory order (a crop of a contiguous tensor); otherwise not known."""
+    if _dense(shape, strides):
+        return strides
+    kept = [stride for size, stride in zip(shape, strides) if size != 1]
+    if all(isinstance(stride, int) and stride > 0 for stride in kept) and kept == sorted(kept, reverse=True):  # type: ignore[type-var]
+        return contiguous_strides(shape)
+    return None
+
+
+def _dense(shape: Shape, strides: tuple[Dim, ...]) -> bool:
+    """The dimensions of size other than 1 are a permutation of a contiguous tensor's: no gap, no overlap."""
+    left = [(size, stride) for size, stride in zip(shape, strides) if size != 1]
+    expected: Dim = 1
+    while left:  # the innermost dimension has stride 1, the next the product of the sizes inside it
+        found = next((i for i, (_, stride) in enumerate(left) if stride == expected), None)
+        if found is None:
+            return False
+        size, _ = left.pop(found)
+        expected = expected * size
+    return True
 
 
 def _node_place(sources: SourceMap, node: GraphNode) -> tuple[SourceMap, Span | None, str]:

@@ -30,6 +30,7 @@ from ._dims import (
     contiguous_strides,
     format_shape,
     is_concrete,
+    view_strides,
 )
 from ._errors import did_you_mean
 from ._rules import _contiguous_values, _elements, _no_macs, _no_params, _normalize_axis, _numel
@@ -441,8 +442,10 @@ def _parameter_count(args: dict[str, Any]) -> int:
 
 
 def _same_values(values: list[Values], args: dict[str, Any], shapes: list[Shape], output: Any) -> Values:
-    """Ops that copy elements keep their dtype and their range of values; the layout is not known."""
-    return dataclasses.replace(values[0], strides=None)
+    """Ops that copy elements keep their dtype and their range of values; a contiguous input gives a
+    contiguous output, the layout of another is not known."""
+    contiguous = values[0].strides == contiguous_strides(shapes[0])
+    return dataclasses.replace(values[0], strides=contiguous_strides(output) if contiguous else None)
 
 
 _StrideRule = Callable[[Shape, tuple[Dim, ...], dict[str, Any], Any], "tuple[Dim, ...] | None"]
@@ -503,36 +506,6 @@ def _kept_strides(shape: Shape, strides: tuple[Dim, ...], args: dict[str, Any], 
     return strides  # the pieces of `split` and `chunk` are narrowed views
 
 
-def view_strides(shape: Shape, strides: tuple[Dim, ...], new: Shape) -> tuple[Dim, ...] | None:
-    """The strides of `new` as a view of a tensor of `shape` and `strides`, or None where torch's `view`
-    refuses it: each run of new dimensions must cover a run of old ones that is contiguous in memory.
-
-    The rule of torch's `computeStride`, over symbolic sizes: a symbolic size is taken to be more than 1,
-    and sizes are compared as expressions.
-    """
-    if not shape:
-        return contiguous_strides(new)
-    out: list[Dim] = [0] * len(new)
-    view_d = len(new) - 1
-    base: Dim = strides[-1]
-    tensor_numel: Dim = 1
-    view_numel: Dim = 1
-    for tensor_d in range(len(shape) - 1, -1, -1):
-        tensor_numel = tensor_numel * shape[tensor_d]
-        if tensor_d == 0 or (shape[tensor_d - 1] != 1 and strides[tensor_d - 1] != tensor_numel * base):
-            # Sizes only grow as they multiply: "!=" stops where torch's "<" does, or never matches.
-            while view_d >= 0 and (view_numel != tensor_numel or new[view_d] == 1):
-                out[view_d] = view_numel * base
-                view_numel = view_numel * new[view_d]
-                view_d -= 1
-            if view_numel != tensor_numel:
-                return None
-            if tensor_d > 0:
-                base = strides[tensor_d - 1]
-                tensor_numel, view_numel = 1, 1
-    return tuple(out) if view_d == -1 else None
-
-
 def _reshape_values(op: str) -> Any:
     def values(values: list[Values], args: dict[str, Any], shapes: list[Shape], output: Any) -> Values:
         known = values[0]
@@ -540,8 +513,16 @@ def _reshape_values(op: str) -> Any:
         if strides is None and known.strides is not None and op == "view":
             raise ShapeError(
                 f"`view` cannot give {format_shape(shapes[0])} the shape {format_shape(output)}: its elements are not "
-                "laid out in memory in that order (after a `transpose`, `permute`, `expand` or a strided `slice`); "
-                'torch: "view size is not compatible with input tensor\'s size and stride"',
+                "laid out in memory in that order (after a `transpose`, `permute`, `expand`, a `crop`, a piece of "
+                '`split` or a strided `slice`, and the ops that keep that layout); torch: "view size is not '
+                "compatible with input tensor's size and stride\"",
+                "use `reshape`, which copies where a view cannot be made",
+            )
+        if known.strides is None and op == "view":
+            raise ShapeError(
+                f"`view` of {format_shape(shapes[0])}: how the input is laid out in memory is not known here (after "
+                "an op with a layout of its own, such as a batch-first `LSTM`, or a registered op), so the view "
+                'may fail in torch ("view size is not compatible with input tensor\'s size and stride")',
                 "use `reshape`, which copies where a view cannot be made",
             )
         if strides is None and op == "reshape":
@@ -663,9 +644,10 @@ def tensor_ops() -> list[OpDef]:
             shape=_reshape_shape("view"),
             symbolic=("shape",),
             validate=_sizes_problems("view", "shape"),
-            doc="`reshape` without a copy, as `Tensor.view`: the input's layout must allow it, which validation "
-            "checks where the layout is known (after `transpose`, `permute`, `expand` or a strided `slice` of an "
-            "input, torch refuses most views; write `reshape` there).",
+            doc="`reshape` without a copy, as `Tensor.view`: the input's layout in memory must allow it. Validation "
+            "follows the layout through every op and refuses a view torch would refuse (after `transpose`, "
+            "`permute`, `expand`, `crop`, a piece of `split`, a strided `slice`, and the elementwise ops that keep "
+            "such a layout), or one of a layout it does not know; write `reshape` there.",
         ),
         function(
             name="expand",

@@ -4,6 +4,7 @@ forward fails. Grids of small cases, each validated by netspec and run by torch 
 from __future__ import annotations
 
 import itertools
+import json
 import warnings
 from collections.abc import Callable
 
@@ -103,6 +104,20 @@ def test_pools_on_inputs_smaller_than_their_kernel_agree_with_torch() -> None:
             "name: t\ninputs: {x: [N, 1, 1, 4, 4]}\nnodes:\n  pool: {op: AvgPool3d, kernel_size: 2, padding: 1}\n",
             (4, 9),
         ),
+        (
+            "name: t\ninputs: {x: [N, 4, 6, 6]}\nnodes:\n  p: {op: crop, size: [4, 4]}\n  v: {op: view, shape: [N, -1]}\n",
+            (5, 6),
+        ),
+        (
+            "name: t\ninputs: {x: [N, 4, 6]}\nnodes:\n  s: {op: split, split_size_or_sections: 3, dim: 2}\n"
+            "  p: {op: Identity, in: 's:0'}\n  v: {op: view, shape: [-1]}\n",
+            (6, 6),
+        ),
+        (
+            "name: t\ninputs: {x: [N, 4, 6]}\nnodes:\n  t: {op: transpose, dim0: 1, dim1: 2}\n  p: ReLU\n"
+            "  v: {op: view, shape: [N, 24]}\n",
+            (6, 6),
+        ),
     ],
 )
 def test_shape_refusals_point_at_the_node(text: str, where: tuple[int, int]) -> None:
@@ -120,3 +135,82 @@ def test_symbolic_sizes_below_a_same_padding_are_off_the_lattice() -> None:
     assert 3 not in lattice["H"] and 4 in lattice["H"]
     text = "name: t\ninputs: {x: [N, 1, D, H, W]}\nnodes:\n  pool: {op: AvgPool3d, kernel_size: 3, padding: 1}\n"
     assert 2 not in netspec.valid_sizes(netspec.loads(text))["D"]
+
+
+# Edge and tensor ops on one input, as `{op: ...}` nodes (the module ops come from test_ops.MODULE_CASES).
+EDGE_CASES = [
+    ("{op: crop, size: [2, 3]}", (2, 3, 4, 5)),
+    ("{op: scale, by: 2.0}", (2, 3, 4)),
+    ("{op: clamp, min: 0.0}", (2, 3, 4)),
+    ("{op: exp}", (2, 3, 4)),
+    ("{op: pad, pad: [1, 1]}", (2, 3, 4)),
+    ("{op: interpolate, scale_factor: [2.0]}", (2, 3, 4)),
+    ("{op: mean, dim: 1}", (2, 3, 4)),
+    ("{op: sum, dim: -1, keepdim: true}", (2, 3, 4)),
+    ("{op: normalize, dim: 1}", (2, 3, 4)),
+    ("{op: add, in: [pre, pre]}", (2, 3, 4)),
+    ("{op: mul, in: [pre, pre]}", (2, 3, 4)),
+    ("{op: concat, in: [pre, pre], dim: 1}", (2, 3, 4)),
+    ("{op: roll, shifts: 1, dims: 1}", (2, 3, 4)),
+    ("{op: slice, dim: 1, start: 1}", (2, 3, 4)),
+    ("{op: slice, dim: -1, step: 2}", (2, 3, 4)),
+    ("{op: index, dim: 1, index: 0}", (2, 3, 4)),
+    ("{op: unsqueeze, dim: 1}", (2, 3, 4)),
+    ("{op: permute, dims: [0, 2, 1]}", (2, 3, 4)),
+    ("{op: reshape, shape: [N, -1]}", (2, 3, 4)),
+    ("{op: Unflatten, dim: 1, unflattened_size: [1, 3]}", (2, 3, 4)),
+    ("{op: matmul, in: [pre, pre]}", (2, 4, 4)),
+]
+
+
+def _view_cases() -> list[tuple[str, tuple[int, ...]]]:
+    from test_ops import MODULE_CASES  # every built-in layer of one input, with several argument sets
+
+    cases = [
+        ("{op: " + name + "".join(f", {k}: {json.dumps(v)}" for k, v in args.items()) + "}", shape)
+        for name, args, shape in MODULE_CASES
+    ]
+    return cases + EDGE_CASES
+
+
+@pytest.mark.parametrize("before", ["", "{op: transpose, dim0: -1, dim1: -2}", "{op: crop, size: [2]}"])
+def test_view_after_each_op_is_refused_where_torch_refuses_it(before: str) -> None:
+    """`x -> [before] -> op -> view`: validate's verdict on the view against `Tensor.view` of the op's real
+    output. On a contiguous input they agree exactly; after a transpose or a crop, netspec may not know
+    the layout a layer gives (torch keeps a channels-last one) and then refuses the view, saying so."""
+    wrong, checked = [], 0
+    for node, shape in _view_cases():
+        if before.startswith("{op: crop") and len(shape) < 3:
+            continue
+        sizes = list(shape)
+        declared = ["N", *sizes[1:]] if len(sizes) > 1 else sizes
+        pre = f"  pre: {before}\n" if before else "  pre: Identity\n"
+        prefix = f"name: t\ninputs: {{x: {declared}}}\nnodes:\n{pre}  p: {node}\n".replace(
+            "in: [pre, pre]", "in: [pre, pre]"
+        )
+        if "crop" in before:
+            sizes[-1] += 2
+            prefix = prefix.replace(f"x: {declared}", f"x: {declared[:-1] + [sizes[-1]]}")
+        try:
+            model = netspec.build(netspec.loads(prefix))
+        except netspec.SpecError:
+            continue  # the op does not take this input
+        model.eval()
+        try:
+            with torch.no_grad():
+                out = model(torch.randn(*sizes))
+        except ValueError:
+            continue  # the input guard: the symbolic batch cannot be this size here
+        checked += 1
+        for view in ("[-1]", "[N, -1]" if out.dim() > 1 else "[-1]"):
+            torch_fails = _torch_fails(lambda o=out, v=view, n=sizes[0]: o.view(-1) if v == "[-1]" else o.view(n, -1))
+            refused = _refused(prefix + f"  v: {{op: view, shape: {view}, in: p}}\n")
+            if refused is not None and "memory" not in refused.message:
+                continue  # refused for another reason (a symbolic batch that does not divide the size)
+            if refused is not None and not torch_fails and before and "not known" in refused.message:
+                continue  # a layout netspec does not know: refused, with `reshape` as the fix
+            if (refused is not None) != torch_fails:
+                verdict = f"netspec {'refuses' if refused else 'accepts'}, torch {'fails' if torch_fails else 'runs'}"
+                wrong.append(f"{before or 'x'} -> {node} -> view {view} on {sizes}: {verdict}")
+    assert checked > 30
+    assert not wrong, "\n".join(wrong)
