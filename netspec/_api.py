@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ._errors import Diagnostic, Span, SpecError, format_path
 from ._graph import Graph, bind_params, expand
 from ._limits import DEFAULT_LIMITS, Limits
-from ._load import collector_paused
+from ._load import collector_paused, parse_text
 from ._models import Spec
 from ._shapes import (
     ShapeInfo,
@@ -116,9 +116,13 @@ def load(source: str | os.PathLike[str] | Mapping[str, Any], *, limits: Limits |
 
     `limits` (a `netspec.Limits`) bounds this load and everything later done with the spec it returns
     (`spec.limits`): expansion, the work of each call, the memory `build` and the exports may allocate.
+    A `Spec` comes back as it is, unless `limits` differ from its own: then it is read again under
+    them (its own text through every loader bound, its `extends` chain, expansion, this call's work
+    budget; a spec made from a mapping, which no loader bound reads, is expanded again), and what
+    passes one of them is a `SpecError` as for a first load.
     """
     if isinstance(source, Spec):
-        return source
+        return source if limits is None or limits == source.limits else _under_limits(source, limits)
     doc, path = read_source(source, limits=limits)
     with collector_paused():
         return _checked(spec_from_document(doc, path, limits=limits))
@@ -130,6 +134,19 @@ def loads(text: str | bytes, *, limits: Limits | None = None) -> Spec:
     doc, _ = read_source(text, limits=limits, text=True)
     with collector_paused():
         return _checked(spec_from_document(doc, None, limits=limits))
+
+
+def _under_limits(spec: Spec, limits: Limits) -> Spec:
+    """`spec` loaded again under `limits` (see `load`)."""
+    texts = spec.source.texts
+    if not texts:
+        with collector_paused():
+            return _checked(spec.with_limits(limits))
+    file, text = next(iter(texts.items()))  # its own text comes first, then those of its `extends` chain
+    strict = spec.path is not None and spec.path.suffix.lower() == ".json"
+    doc = parse_text(text, file=file, limits=limits, strict_json=strict)
+    with collector_paused():
+        return _checked(spec_from_document(doc, spec.path, limits=limits))
 
 
 def _checked(spec: Spec) -> Spec:

@@ -24,7 +24,7 @@ from ._dims import Shape, format_shape
 from ._errors import did_you_mean
 from ._graph import GraphNode, producer
 from ._shapes import ShapeInfo
-from ._work import charge, within_budget
+from ._work import DRAWING_UNITS_PER_ITEM, charge, within_budget
 
 __all__ = [
     "DOT_TIMEOUT_S",
@@ -442,12 +442,13 @@ def render_image(info: ShapeInfo, fmt: str, *, depth: int | None = None) -> byte
 # --- the public functions: a source in, a drawing out ----------------------------------------------
 
 
-def _charged(info: ShapeInfo) -> ShapeInfo:
-    """Charge the request's work budget for drawing `info`: a unit per node and edge."""
+def _charged(info: ShapeInfo, format: str) -> ShapeInfo:
+    """Charge the request's work budget for drawing `info` in `format` (`mermaid` or `dot`): its
+    `DRAWING_UNITS_PER_ITEM` per node and edge."""
     graph = info.graph
     charge(
         "drawing",
-        sum(1 + len(node.inputs) for node in graph.nodes),
+        DRAWING_UNITS_PER_ITEM[format] * sum(1 + len(node.inputs) for node in graph.nodes),
         where=lambda: (graph.sources, graph.sources.span(("nodes",)), "nodes"),
     )
     return info
@@ -464,7 +465,7 @@ def to_mermaid(
     Shapes stay symbolic (`N`, `H`) unless `inputs` fixes them; `depth` folds block instances nested
     deeper than it into one box. Raises `SpecError` when the spec is invalid.
     """
-    return render_mermaid(_charged(prepare(source, params, inputs)), depth=depth)
+    return render_mermaid(_charged(prepare(source, params, inputs), "mermaid"), depth=depth)
 
 
 @within_budget
@@ -475,7 +476,7 @@ def to_dot(
 
     Path("resnet18.dot").write_text(netspec.to_dot("resnet18", depth=1))
     """
-    return render_dot(_charged(prepare(source, params, inputs)), depth=depth)
+    return render_dot(_charged(prepare(source, params, inputs), "dot"), depth=depth)
 
 
 @within_budget
@@ -494,4 +495,4 @@ def to_image(
 
     Raises `RuntimeError` when `dot` is not installed or fails, `ValueError` for an unknown format.
     """
-    return render_image(_charged(prepare(source, params, inputs)), format, depth=depth)
+    return render_image(_charged(prepare(source, params, inputs), "dot"), format, depth=depth)

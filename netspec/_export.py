@@ -38,7 +38,7 @@ from ._names import MAX_NAME_CHARS, class_name, is_node_name
 from ._onnx_session import DOCUMENT_KEY, PARAMS_KEY, SPEC_KEY, spec_document
 from ._shapes import DEFAULT_BATCH, ShapeInfo, SizeLattice, valid_sizes
 from ._version import __version__
-from ._work import charge, within_budget
+from ._work import EXPORT_UNITS_PER_ITEM, charge, within_budget
 
 __all__ = ["ExportError", "MissingDependencyError", "export_onnx", "export_pt2", "export_python", "export_torchscript"]
 
@@ -105,7 +105,7 @@ def _python_source(source: Source, params: Params | None, inputs: Inputs | None,
     graph = info.graph
     charge(
         "export",
-        sum(1 + len(node.inputs) for node in graph.nodes),
+        EXPORT_UNITS_PER_ITEM * sum(1 + len(node.inputs) for node in graph.nodes),
         where=lambda: (graph.sources, graph.sources.span(("nodes",)), "nodes"),
     )
     example = _example_shapes(info, params, inputs)

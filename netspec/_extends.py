@@ -15,7 +15,7 @@ from ._errors import Diagnostic, SourceMap, SpecError, did_you_mean
 from ._load import Document, Limits
 from ._models import PARAM_TYPES, nodes_mapping
 from ._source import extends_problem, extends_root, read_extended, resolve_extends
-from ._work import charge
+from ._work import EXTENDS_UNITS_PER_NODE, charge
 
 __all__ = ["MAX_EXTENDS_DEPTH", "PLACEMENT_KEYS", "merge_data", "with_extends"]
 
@@ -238,7 +238,11 @@ def with_extends(doc: Document, path: Path | None, limits: Limits, chain: tuple[
         ) from None
     if not isinstance(parent_doc.data, dict):
         return doc
-    charge("extends", _merge_size(data, parent_doc.data), where=lambda: (doc.sources, span, "extends"))
+    charge(
+        "extends",
+        EXTENDS_UNITS_PER_NODE * _merge_size(data, parent_doc.data),
+        where=lambda: (doc.sources, span, "extends"),
+    )
     _check_removed(data.get("remove"), parent_doc.data.get("nodes"), ref, doc.sources)
     _check_child_nodes(data, parent_doc.data, ref, doc.sources)
     sources = SourceMap()

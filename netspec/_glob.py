@@ -78,8 +78,8 @@ class Glob:
     def step_units(self) -> int:
         """The units one character costs: a few operations on integers a bit per state wide, about
         0.2 us for a short pattern and 0.5 us for one of `MAX_GLOB_LENGTH` (1,000 states): 16 units,
-        and one more per 32 states, so that a unit costs at most about 15 ns here, no more than in
-        the other phases (the work budget's 50,000,000 units are well under a second of matching)."""
+        and one more per 32 states, so that one of these steps costs at most about 15 ns here (the
+        work budget charges `_work.INIT_STEPS_PER_UNIT` of them as one of its units)."""
         return 16 + len(self.states) // 32
 
     @functools.cached_property

@@ -37,7 +37,14 @@ from ._names import canonical_port, is_identifier, node_name_problem, port_numbe
 from ._ops import OpDef, catalog, check_args, complete_args
 from ._resolve import Resolved, resolved, source_span
 from ._static import REPEAT_INDEX, static_problems
-from ._work import charge
+from ._work import (
+    EXPANSION_UNITS_PER_STEP,
+    EXPRESSION_UNITS_PER_STEP,
+    HINT_UNITS_PER_COMPARISON,
+    INIT_STEPS_PER_UNIT,
+    charge,
+    per_unit,
+)
 
 __all__ = [
     "INIT_ARGUMENTS",
@@ -81,7 +88,9 @@ EXPANSION_HINT = (
     "lower the `repeat` counts or give repeated nodes fewer arguments; the limit grows with"
     " `netspec.Limits(max_graph_nodes=...)`"
 )
-MAX_EXPRESSION_WORK = 2_000_000  # the budget the expressions of one expansion share (see `_expr`)
+# The budget the expressions of one expansion share (see `_expr`): about 0.8 s of evaluation, charged to
+# the request as `EXPRESSION_UNITS_PER_STEP` units a step, half the default `Limits.max_work`.
+MAX_EXPRESSION_WORK = 1_000_000
 
 Path = tuple[str | int, ...]
 
@@ -134,7 +143,9 @@ class InitPlan:
                     steps += taken
                 if matched:
                     break
-        charge("init rules", steps, where=functools.partial(_rule_place, sources, self.path))
+        charge(
+            "init rules", per_unit(steps, INIT_STEPS_PER_UNIT), where=functools.partial(_rule_place, sources, self.path)
+        )
         return matched
 
 
@@ -1880,7 +1891,7 @@ def expand(spec: Spec, params: Mapping[str, Any] | None = None, *, max_nodes: in
         try:
             return _expand(spec, params, spec.limits.max_graph_nodes if max_nodes is None else max_nodes)
         finally:  # the request's budget sees what the hints compared, whatever the outcome
-            charge("references and hints", HINT_BUDGET - hints[0])
+            charge("references and hints", HINT_UNITS_PER_COMPARISON * (HINT_BUDGET - hints[0]))
 
 
 def _expand(spec: Spec, params: Mapping[str, Any] | None, max_nodes: int) -> Graph:
@@ -1893,8 +1904,16 @@ def _expand(spec: Spec, params: Mapping[str, Any] | None, max_nodes: int) -> Gra
             top = expander.expand_top()
     except _TooLarge:
         raise SpecError(expander.diagnostics, spec.source) from None
-    charge("expansion", expander.work, where=lambda: (spec.source, spec.source.span(("nodes",)), "nodes"))
-    charge("expressions", expressions.spent(), where=lambda: (spec.source, spec.source.span(("nodes",)), "nodes"))
+    charge(
+        "expansion",
+        EXPANSION_UNITS_PER_STEP * expander.work,
+        where=lambda: (spec.source, spec.source.span(("nodes",)), "nodes"),
+    )
+    charge(
+        "expressions",
+        EXPRESSION_UNITS_PER_STEP * expressions.spent(),
+        where=lambda: (spec.source, spec.source.span(("nodes",)), "nodes"),
+    )
     expander.connect()
     outputs = []
     for ref, path in _output_refs(spec, values, expander):

@@ -35,7 +35,7 @@ from ._dims import SizeVector, Sym, _Floor, tightest
 from ._graph import live_nodes
 from ._ops import builtin_ops
 from ._shapes import SIZE_SEARCH_LIMIT, ShapeInfo, _period
-from ._work import charge
+from ._work import GUARD_EVALUATIONS_PER_UNIT, charge, per_unit
 
 __all__ = [
     "INDEX_KEEPING_OPS",
@@ -120,7 +120,7 @@ def size_rules(info: ShapeInfo, name: str) -> list[SizeRule]:
         budget -= len(unique) * limit
         if budget < 0:
             continue
-        charge("the input guard", len(unique) * limit)
+        charge("the input guard", per_unit(len(unique) * limit, GUARD_EVALUATIONS_PER_UNIT))
         rule = _rule(axis, dim, unique, limit)
         if rule is not None:
             rules.append(rule)

@@ -34,7 +34,8 @@ class Limits:
       merged result of an `extends` chain), refused with `NS134` where a `repeat` or a node passes it;
     - `max_work`: the units of work one request (one call of the public API) may spend over every
       phase (parse, expansion, expressions, hints, init rules, shapes, the size lattice, summary,
-      drawing, export), refused with `NS134` naming the phase that grew;
+      drawing, export), refused with `NS134` naming the phase that grew; a unit is about 0.5 us of
+      CPU in every phase (`netspec._work`), so the default is about 2 s;
     - `max_params`: parameter and buffer elements that `build` and the exports may allocate,
       refused with `NS190` before anything is allocated (an explicit `max_params=` argument wins).
     """
@@ -46,7 +47,7 @@ class Limits:
     max_scalar_chars: int = 100_000
     max_int_digits: int = 30  # also keeps far away from Python's 4300-digit `int()` limit
     max_graph_nodes: int = 10_000
-    max_work: int = 50_000_000
+    max_work: int = 4_000_000
     max_params: int = 2**31
 
     def __post_init__(self) -> None:

@@ -23,7 +23,7 @@ import yaml
 
 from ._errors import Diagnostic, SourceMap, Span, SpecError, format_path
 from ._limits import DEFAULT_LIMITS, Limits
-from ._work import charge
+from ._work import PARSE_BYTES_PER_UNIT, PARSE_UNITS_PER_VALUE, charge, per_unit
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -125,12 +125,14 @@ def parse_text(
     sources = SourceMap()
     decoded = _decode(text, file, limits, sources)
     sources.texts[file] = decoded
-    charge("parse", len(decoded) // 8, where=lambda: (sources, Span(file, 1, 1, 1, 2), ""))
+    charge("parse", per_unit(len(decoded), PARSE_BYTES_PER_UNIT), where=lambda: (sources, Span(file, 1, 1, 1, 2), ""))
     _check_characters(decoded, file, sources)
     json_problem = _check_strict_json(decoded, file, sources) if strict_json else None
     loader = _EVENT_LOADER
     prepared, end_fixes = _prepare_for_parser(decoded)
-    composer = _Composer(file=file, limits=limits, json_like=_looks_like_json(decoded), end_fixes=end_fixes)
+    composer = _Composer(
+        file=file, limits=limits, json_like=_looks_like_json(decoded), end_fixes=end_fixes, sources=sources
+    )
     data = None
     # `yaml.parse` is a generator function: closing it disposes of the loader.
     events = cast(Generator[yaml.Event, None, None], yaml.parse(prepared, Loader=loader))
@@ -594,9 +596,16 @@ class _Composer:
     """Builds plain data from YAML events with an explicit stack, checking limits as events arrive."""
 
     def __init__(
-        self, *, file: str | None, limits: Limits, json_like: bool, end_fixes: dict[tuple[int, int], int]
+        self,
+        *,
+        file: str | None,
+        limits: Limits,
+        json_like: bool,
+        end_fixes: dict[tuple[int, int], int],
+        sources: SourceMap | None = None,
     ) -> None:
         self.file = file
+        self.sources = sources
         self.limits = limits
         self.json_like = json_like
         self.end_fixes = end_fixes
@@ -915,6 +924,8 @@ class _Composer:
                 "each alias (`*name`) counts as a full copy of what it names; "
                 "simplify the spec, or raise `netspec.Limits(max_nodes=...)`",
             )
+        # Charged before the value is composed (an alias: before its copy is made).
+        charge("parse", nodes * PARSE_UNITS_PER_VALUE, where=lambda: (self.sources, span, format_path(path)))
 
     def _too_deep(self, span: Span, path: Path) -> None:
         self._fail(

@@ -430,6 +430,18 @@ class Spec(_Model):
         }
         return made
 
+    def with_limits(self, limits: Limits) -> Spec:
+        """A copy of this spec that carries `limits` and nothing derived (not expanded); this spec is unchanged."""
+        made = self.model_copy()
+        made.__pydantic_private__ = {
+            **(self.__pydantic_private__ or {}),
+            "_limits": limits,
+            "_warnings": (),
+            "_graph": None,
+            "_resolved": None,
+        }
+        return made
+
     @property
     def expanded(self) -> Any:
         """The graph at the default parameters, if it was expanded when the spec was loaded."""

@@ -33,7 +33,14 @@ from ._dims import (
 from ._errors import Diagnostic, SourceMap, Span, SpecError, format_path
 from ._graph import Graph, GraphNode, live_nodes
 from ._ops import OpDef, complete_args
-from ._work import charge
+from ._work import (
+    LATTICE_EVALUATIONS_PER_UNIT,
+    LATTICE_LIST_EVALUATION,
+    LATTICE_SIZE_EVALUATIONS,
+    SHAPE_UNITS_PER_DIM,
+    charge,
+    per_unit,
+)
 
 __all__ = [
     "MAX_DIM",
@@ -202,7 +209,9 @@ def infer(
             continue  # an input failed; its error is reported
         in_shapes = [shapes[i] for i in node.inputs]
         charge(
-            "shape inference", 1 + sum(len(s) for s in in_shapes), where=functools.partial(_node_place, sources, node)
+            "shape inference",
+            SHAPE_UNITS_PER_DIM * (1 + sum(len(s) for s in in_shapes)),
+            where=functools.partial(_node_place, sources, node),
         )
         read = read_shapes.get(node.name)
         try:
@@ -242,7 +251,7 @@ def infer(
         if isinstance(output, Ports):  # every output is a shape to keep and check: charged as input dimensions are
             charge(
                 "shape inference",
-                sum(1 + len(s) for s in output.shapes),
+                SHAPE_UNITS_PER_DIM * sum(1 + len(s) for s in output.shapes),
                 where=functools.partial(_node_place, sources, node),
             )
         dims = [d for port in output.shapes for d in port] if isinstance(output, Ports) else list(output)
@@ -685,7 +694,7 @@ class SizeLattices(Mapping[str, SizeLattice]):
         """Which of `sizes` run (no error condition fails) and which meet every condition."""
         charge(
             "the size lattice",
-            len(self._unique[name]) * len(sizes),
+            lattice_units(len(self._unique[name]), sizes),
             where=lambda: _symbol_place(self._info.graph, name),
         )
         env = {**self._example, name: sizes}
@@ -702,6 +711,13 @@ class SizeLattices(Mapping[str, SizeLattice]):
                 runs = mask if runs is True else mask & runs
             exact = mask if exact is True else mask & exact
         return runs, exact
+
+
+def lattice_units(conditions: int, sizes: Any) -> int:
+    """The units of evaluating `conditions` over the vector `sizes` and listing the sizes that pass
+    (rates in `_work`: numpy's vectors evaluate faster than `SizeVector`'s lists)."""
+    per_evaluation = LATTICE_LIST_EVALUATION if isinstance(sizes, SizeVector) else 1
+    return per_unit(len(sizes) * (conditions * per_evaluation + LATTICE_SIZE_EVALUATIONS), LATTICE_EVALUATIONS_PER_UNIT)
 
 
 def _sizes_upto(count: int) -> Any:
@@ -725,11 +741,13 @@ def _chosen(sizes: list[int], mask: Any) -> list[int]:
 def first_impossible(info: ShapeInfo, symbol: str, limit: int) -> tuple[GraphNode, Constraint] | None:
     """The first node, in execution order, after which no size of `symbol` up to `limit` runs."""
     example = {**dict.fromkeys(info.symbols, DEFAULT_BATCH), **info.graph.spec.dims}
-    env = {**example, symbol: _sizes_upto(limit)}
+    sizes = _sizes_upto(limit)
+    env = {**example, symbol: sizes}
     runs: Any = True
     for node, constraint in info.constraints:
         if constraint.severity != "error" or symbol not in _constraint_symbols(constraint):
             continue
+        charge("the size lattice", lattice_units(1, sizes), where=lambda: _symbol_place(info.graph, symbol))
         try:
             runs = constraint.holds(env) & runs
         except OverflowError:

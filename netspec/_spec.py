@@ -8,6 +8,7 @@ parameters (which is not expanded when loaded), runs the checks that need no val
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -17,6 +18,7 @@ from ._load import DEFAULT_LIMITS, Document, Limits
 from ._model_errors import validation_diagnostics
 from ._models import Spec
 from ._static import static_problems
+from ._work import PARSE_UNITS_PER_NODE, charge
 
 __all__ = ["spec_from_document"]
 
@@ -47,6 +49,12 @@ def spec_from_document(doc: Document, path: Path | None = None, *, limits: Limit
             doc.sources,
         )
     doc = with_extends(doc, path, limits)
+    sources = doc.sources
+    charge(
+        "parse",
+        PARSE_UNITS_PER_NODE * _written_nodes(doc.data),
+        where=lambda: (sources, sources.span(("nodes",)), "nodes"),
+    )
     try:
         spec = Spec.model_validate(doc.data, context={"sources": doc.sources, "path": path, "limits": limits})
     except ValidationError as err:
@@ -57,3 +65,16 @@ def spec_from_document(doc: Document, path: Path | None = None, *, limits: Limit
         if errors:
             raise SpecError(errors, doc.sources)
     return spec
+
+
+def _written_nodes(data: dict[str, Any]) -> int:
+    """The nodes the spec writes out, at the top and in its blocks (each is validated and checked)."""
+    count = _length(data.get("nodes"))
+    blocks = data.get("blocks")
+    if isinstance(blocks, dict):
+        count += sum(_length(block.get("nodes")) for block in blocks.values() if isinstance(block, dict))
+    return count
+
+
+def _length(value: Any) -> int:
+    return len(value) if isinstance(value, (dict, list)) else 0

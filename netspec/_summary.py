@@ -17,7 +17,7 @@ from ._dims import Shape, format_shape
 from ._errors import Diagnostic, Path, SourceMap, Span, escape_text, format_path
 from ._graph import Graph, Instance, live_nodes
 from ._shapes import NodeInfo, ShapeInfo, activation_elements, node_macs, node_parameters
-from ._work import charge, within_budget
+from ._work import SUMMARY_UNITS_PER_STEP, charge, within_budget
 
 __all__ = ["BYTES_PER_ELEMENT", "Summary", "SummaryRow", "SummaryTotals", "summarize"]
 
@@ -178,7 +178,7 @@ class _Tree:
         """Spend `units` of the request's budget on the summary, at `path` (a node or an instance)."""
         self.work += units
         sources = self.graph.sources
-        charge("summary", units, where=lambda: _place(sources, path))
+        charge("summary", SUMMARY_UNITS_PER_STEP * units, where=lambda: _place(sources, path))
 
     def add(self, info: NodeInfo) -> None:
         missing: list[Instance] = []  # innermost first

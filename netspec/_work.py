@@ -2,13 +2,13 @@
 
 A request is one call of the public API (`load`, `validate`, `build`, `summarize`, `to_dot`,
 `export_python`, ...; the calls it makes itself share its budget). Each phase charges units of
-work before or as it does the work, in proportion to what the spec made it do: parse (a unit per 8
-bytes of text), expansion (its own steps: instances, arguments, names in scope), expressions
-(evaluation steps), references and hints (comparisons), init rules (each rule and node matched,
-and the glob matcher's work, `Glob.steps`), shape inference (a unit per node and input dimension),
-the size lattice (conditions x sizes searched), the input guard (the same, and its conditions over
-several symbols), summary (the table's steps: nodes placed, instance sums, rows), drawing and
-export (a unit per node and edge). A request
+work before or as it does the work, in proportion to what the spec made it do: parse (bytes of
+text, keys and values), expansion (instances, arguments, names in scope), expressions (evaluation
+steps), references and hints (comparisons), init rules (each rule and node matched, and the glob matcher's work), shape inference (nodes
+and input dimensions), the size lattice (conditions x sizes searched, sizes listed), the input guard
+(the same, and its conditions over several symbols), summary (the table's steps), drawing and export (nodes and edges). Each turns its steps
+into units at a rate measured on its CPU cost (below), so that a unit is about the same time in
+every phase: about 0.5 us, and the default `Limits.max_work` about 2 s of CPU. A request
 that passes its limit (`Limits.max_work`: of the `limits=` it is given, else of the `Spec` or
 `Graph` it is called on, else the default) ends in a `SpecError` (`NS134`) that names the phase
 that grew and where, before the work is done when the phase charges ahead.
@@ -29,7 +29,39 @@ from typing import Any, TypeVar
 from ._errors import Diagnostic, SourceMap, Span, SpecError
 from ._limits import DEFAULT_LIMITS, Limits
 
-__all__ = ["WORK_HINT", "WorkBudget", "charge", "request", "request_limits", "within_budget"]
+__all__ = ["WORK_HINT", "WorkBudget", "charge", "per_unit", "request", "request_limits", "within_budget"]
+
+# --- what a unit stands for ------------------------------------------------------------------------
+# A unit is about 0.5 us of CPU (a 2-core machine under load, measured by benchmarks/bench_work.py with
+# a spec that makes each phase dominate): each phase turns the steps it counts into units at the rate
+# below, so that `Limits.max_work` bounds a request's time whatever phase a spec makes grow. The rates
+# are rounded so that no phase costs more than about 0.5 us a unit; a cheaper one is charged a little
+# more than it costs.
+PARSE_BYTES_PER_UNIT = 32  # reading text (comments, long strings): about 0.01 us a byte
+PARSE_UNITS_PER_VALUE = 12  # composing a YAML key or value, and checking it in the spec: 4 to 6 us
+PARSE_UNITS_PER_NODE = 24  # a node the spec writes out, validated and its names checked: about 12 us more
+EXTENDS_UNITS_PER_NODE = 8  # merging a node (or `remove` entry) of an `extends` chain: about 3 us
+EXPANSION_UNITS_PER_STEP = 3  # an expansion step (`_graph.NODE_UNITS` a node instance, ...): 1 to 1.5 us
+EXPRESSION_UNITS_PER_STEP = 2  # an evaluation step of an expression (`_expr`): about 0.8 us
+HINT_UNITS_PER_COMPARISON = 6  # a name compared for a did-you-mean hint: about 2.8 us
+INIT_STEPS_PER_UNIT = 20  # the init-rule matcher counts steps of about 22 ns (`Glob.steps`, `RULE_UNITS`)
+SHAPE_UNITS_PER_DIM = 6  # shape inference, per node and per dimension of its inputs: 2.6 us (Conv2d)
+# The size lattice evaluates each condition over a vector of sizes: with numpy (searches from
+# `NUMPY_SEARCH_FROM` sizes) about 25 ns a condition and size, with lists 5 times that; and per size
+# searched it lists and filters the sizes in Python, about 0.3 us, as much as 12 numpy evaluations.
+LATTICE_EVALUATIONS_PER_UNIT = 20
+LATTICE_LIST_EVALUATION = 5
+LATTICE_SIZE_EVALUATIONS = 12
+GUARD_EVALUATIONS_PER_UNIT = 2  # the input guard's search, a condition at a size (lists): about 0.22 us
+SUMMARY_UNITS_PER_STEP = 12  # a step of the summary's table (`Summary.work`): about 5.5 us
+DRAWING_UNITS_PER_ITEM = {"mermaid": 48, "dot": 12}  # a node or an edge drawn: 21 us (Mermaid), 5.4 us (DOT)
+EXPORT_UNITS_PER_ITEM = 36  # a node or an edge of the Python source written: about 15 us
+
+
+def per_unit(steps: int, steps_per_unit: int) -> int:
+    """The units `steps` cost at `steps_per_unit` steps a unit, rounded up (a step is never free)."""
+    return -(-steps // steps_per_unit)
+
 
 WORK_HINT = (
     "make the spec smaller where it grew (fewer repeats, rules or nodes), or raise `netspec.Limits(max_work=...)`"

@@ -18,10 +18,17 @@ from netspec._api import prepare
 from netspec._errors import SourceMap, did_you_mean, hint_budget
 from netspec._expr import _compile_long
 from netspec._extends import _check_child_nodes, _check_removed, merge_data
-from netspec._graph import expand, init_steps, name_pattern
+from netspec._graph import RULE_UNITS, expand, init_steps, name_pattern
 from netspec._load import parse_text
 from netspec._shapes import SizeLattices, _period, infer
-from netspec._work import request
+from netspec._work import (
+    EXTENDS_UNITS_PER_NODE,
+    INIT_STEPS_PER_UNIT,
+    PARSE_UNITS_PER_NODE,
+    SUMMARY_UNITS_PER_STEP,
+    per_unit,
+    request,
+)
 
 
 def _ratio(small: int, large: int) -> float:
@@ -161,9 +168,12 @@ def test_extends_with_remove_is_linear_and_charged(tmp_path: Path) -> None:
     with request() as budget:
         spec = netspec.load(_removing_child(tmp_path, 500))
     assert list(spec.nodes) == ["a", "p499"]
-    assert budget.spent["extends"] == 500 + 499 + 1  # the parent's nodes, `remove`, the child's nodes
+    merged = 500 + 499 + 1  # the parent's nodes, `remove`, the child's nodes
+    assert budget.spent["extends"] == EXTENDS_UNITS_PER_NODE * merged
+    read = budget.spent["parse"] - PARSE_UNITS_PER_NODE * len(spec.nodes)  # the texts, before the merged nodes
+    short = read + EXTENDS_UNITS_PER_NODE * merged - 1
     with pytest.raises(SpecError) as info:
-        netspec.load(_removing_child(tmp_path, 500), limits=Limits(max_work=budget.spent["parse"] + 999))
+        netspec.load(_removing_child(tmp_path, 500), limits=Limits(max_work=short))
     (error,) = info.value.diagnostics
     assert (error.code, error.line, error.column, error.path) == ("NS134", 1, 10, "extends")
     assert "extends grew past the budget" in error.message
@@ -235,16 +245,18 @@ def test_a_wildcard_and_a_long_literal_cost_a_few_calls_per_character() -> None:
     text = _long_literal_rule(300)
     with request() as budget:
         spec = netspec.loads(text)  # no node matches: each name is read to its end
-    characters = sum(len(f"{'a' * 200}{i}") for i in range(300))
+    names = [f"{'a' * 200}{i}" for i in range(300)]
+    characters = sum(map(len, names))
     per_character = 16 + 252 // 32  # the pattern's 252 states
-    assert budget.spent["init rules"] == 300 * 16 + characters * per_character
+    steps = [RULE_UNITS + len(name) * per_character for name in names]
+    assert budget.spent["init rules"] == sum(per_unit(s, INIT_STEPS_PER_UNIT) for s in steps)
     assert [w.code for w in spec.warnings] == ["NS163"]
     netspec.loads(text)  # the pattern compiled (and its masks made) before counting
     without_rule = calls(lambda: netspec.loads(_long_literal_rule(300, "none")))[0]
     assert calls(lambda: netspec.loads(text))[0] - without_rule <= 3 * characters
     # At the work limit: refused at the rule, after matching no more than the limit allows.
     with pytest.raises(SpecError) as info:
-        netspec.loads(text, limits=Limits(max_work=budget.total // 2))
+        netspec.loads(text, limits=Limits(max_work=budget.total - budget.spent["init rules"] // 2))
     (error,) = info.value.diagnostics
     assert (error.code, error.line, error.column) == ("NS134", 7, 5)
     assert "init rules grew past the budget" in error.message
@@ -282,7 +294,7 @@ def test_summary_is_linear() -> None:
         spec = netspec.loads(_repeated_blocks(n))
         with request() as budget:
             table = netspec.summarize(spec)
-        assert budget.spent["summary"] == table.work > 0  # every step of the table is charged
+        assert budget.spent["summary"] == SUMMARY_UNITS_PER_STEP * table.work > 0  # every step of the table is charged
         return budget.spent["summary"]
 
     assert _ratio(charged(150), charged(300)) <= 2.1

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import netspec
 from netspec import Limits
 from netspec._graph import expand
+from netspec._shapes import MAX_SIZE_SEARCH, lattice_units
 from netspec._work import request, request_limits
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -39,7 +40,7 @@ def _chain(count: int) -> str:
 
 def test_the_defaults() -> None:
     limits = Limits()
-    assert (limits.max_graph_nodes, limits.max_work, limits.max_params) == (10_000, 50_000_000, 2**31)
+    assert (limits.max_graph_nodes, limits.max_work, limits.max_params) == (10_000, 4_000_000, 2**31)
     assert netspec.loads(_chain(2)).limits == limits
     with pytest.raises(dataclasses.FrozenInstanceError):
         limits.max_work = 5  # type: ignore[misc]
@@ -161,25 +162,65 @@ def test_the_limits_a_call_runs_under() -> None:
     assert request_limits((), {}) is None
 
 
+def test_loading_a_spec_again_under_other_limits_checks_it_under_them(tmp_path: Path) -> None:
+    spec = netspec.load(LENET)
+    assert netspec.load(spec) is spec and netspec.load(spec, limits=Limits()) is spec  # its own limits
+    roomy = Limits(max_work=10**9)
+    again = netspec.load(spec, limits=roomy)
+    assert again.limits is roomy and again == spec and again.path == spec.path and spec.limits == Limits()
+    assert again.expanded is not None and [w.code for w in again.warnings] == [w.code for w in spec.warnings]
+    # Every bound of the new limits is applied: the loader's on its text, the node limit, the work budget.
+    err = located_error(lambda: netspec.load(spec, limits=Limits(max_bytes=100)))
+    assert err.errors[0].code == "NS002" and Path(err.errors[0].file or "").name == "lenet5.yaml"
+    err = located_error(lambda: netspec.load(spec, limits=Limits(max_graph_nodes=3)))
+    assert err.errors[0].code == "NS134" and "more than 3 nodes" in err.errors[0].message
+    err = located_error(lambda: netspec.load(spec, limits=Limits(max_work=20)))
+    assert _where(err) == ("NS134", 1, 1) and "parse grew" in err.errors[0].message
+    # A spec read from text, a .json file, and one made from a mapping (no text: expanded again).
+    text = netspec.loads(_repeat(50))
+    assert netspec.load(text, limits=Limits(max_graph_nodes=50)).limits.max_graph_nodes == 50
+    assert _where(located_error(lambda: netspec.load(text, limits=Limits(max_graph_nodes=49))))[0] == "NS134"
+    json_file = tmp_path / "t.json"
+    json_file.write_text('{"name": "t", "inputs": {"x": ["N", 4]}, "nodes": {"a": {"op": "ReLU", "repeat": 5}}}')
+    from_json = netspec.load(json_file)
+    assert netspec.load(from_json, limits=roomy) == from_json
+    data = netspec.load({"name": "t", "inputs": {"x": ["N", 4]}, "nodes": {"a": {"op": "ReLU", "repeat": 50}}})
+    with pytest.raises(netspec.SpecError) as caught:  # data has no lines: the path says where
+        netspec.load(data, limits=Limits(max_graph_nodes=10))
+    (error,) = caught.value.errors
+    assert (error.code, error.path) == ("NS134", "nodes.a.repeat") and "more than 10 nodes" in error.message
+    with request() as budget:
+        netspec.summarize(data)
+    tight = Limits(max_graph_nodes=50, max_work=budget.total - 1)
+    small = netspec.load(data, limits=tight)  # loading costs less than a summary: expansion only
+    assert small.limits is tight and len(small.expanded.nodes) == 50
+    with pytest.raises(netspec.SpecError, match=f"more than {tight.max_work:,} units"):
+        netspec.summarize(small)  # later calls run under the new limits
+
+
 def test_the_work_limit_of_load_itself_is_located() -> None:
     err = located_error(lambda: netspec.loads(_repeat(500), limits=Limits(max_work=5)))
     assert _where(err) == ("NS134", 1, 1) and "more than 5 units of work: parse grew" in err.errors[0].message
-    err = located_error(lambda: netspec.loads(_repeat(500), limits=Limits(max_work=100)))
+    with request() as budget:
+        netspec.loads(_repeat(500))
+    past_parse = Limits(max_work=budget.spent["parse"] + 1)  # the text and its values read, then expansion
+    err = located_error(lambda: netspec.loads(_repeat(500), limits=past_parse))
     assert _where(err) == ("NS134", 5, 3) and "expansion grew" in err.errors[0].message
     err = located_error(lambda: netspec.load(LENET, limits=Limits(max_work=20)))
     assert _where(err) == ("NS134", 1, 1) and Path(err.errors[0].file or "").name == "lenet5.yaml"
 
 
 def test_the_default_work_limit_is_a_located_ns134() -> None:
-    # 48 unrelated conditions on one dimension, each searched up to 2**21 sizes: about 100,000,000
-    # units, charged before the search runs, at the dimension's example size.
+    # 96 unrelated conditions on one dimension, each searched up to 2**20 sizes: over 5,000,000 units
+    # (`_shapes.lattice_units`), charged before the search runs, at the dimension's example size.
     body = "".join(
-        f"  c{i}: {{op: Conv1d, out_channels: 1, kernel_size: {3 + i}, stride: {2 + i}}}\n" for i in range(48)
+        f"  c{i}: {{op: Conv1d, out_channels: 1, kernel_size: {3 + i}, stride: {2 + i}}}\n" for i in range(96)
     )
+    assert lattice_units(96, range(MAX_SIZE_SEARCH)) > Limits().max_work
     text = "netspec: 1\nname: t\ninputs: {x: [N, 1, L]}\ndims: {L: 100000000}\nnodes:\n" + body
     err = located_error(lambda: netspec.valid_sizes(netspec.loads(text)))
     assert _where(err) == ("NS134", 4, 11) and err.errors[0].path == "dims.L"
-    assert "more than 50,000,000 units of work: the size lattice grew" in err.errors[0].message
+    assert f"more than {Limits().max_work:,} units of work: the size lattice grew" in err.errors[0].message
     without_dims = text.replace("dims: {L: 100000000}\n", "")
     err = located_error(lambda: netspec.valid_sizes(netspec.loads(without_dims, limits=Limits(max_work=100_000))))
     assert _where(err) == ("NS134", 3, 20) and err.errors[0].path == "inputs.x[2]"  # where `L` is declared
