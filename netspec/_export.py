@@ -737,7 +737,7 @@ def _traced(
         ]
         lookups = indices.get(name)  # indices of embeddings: integers every one of them can look up
         tensors.append(
-            torch.randint(0, min(count for _, count in lookups), example) if lookups else torch.randn(example)
+            torch.randint(0, min(count for _, count, _ in lookups), example) if lookups else torch.randn(example)
         )
     outputs = [o.replace(".", "_") for o in info.graph.outputs]
     declared_shapes = {k: tuple(v) for k, v in info.graph.inputs.items()}

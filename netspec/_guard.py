@@ -21,8 +21,9 @@ only in their constant, the tightest), at most `MAX_GUARD_CONDITIONS` per model 
 first layer, in execution order, whose condition fails.
 
 An input that reaches an `Embedding` (or a registered `EmbeddingBag`) directly, or through ops that
-only move its values (`INDEX_KEEPING_OPS`), gets the embeddings' `num_embeddings` (`index_rules`): the
-guard reads its smallest and largest value (one `torch.aminmax`) and names the first embedding that
+only move its values (`INDEX_KEEPING_OPS`), gets the embeddings' `num_embeddings` (`index_rules`), and
+one that is the index of an `index_select` gets the size it picks from (when that size is fixed): the
+guard reads its smallest and largest value (one `torch.aminmax`) and names the first layer that
 cannot look one up.
 """
 
@@ -74,7 +75,7 @@ ConditionRule = tuple[int, int, int, list[int], list[int], list[str], list[str],
 Program = list[int]
 
 # the embedding (first in execution order first) and its `num_embeddings`
-IndexRule = tuple[str, int]
+IndexRule = tuple[str, int, str]  # the layer, the entries it looks up, its kind (`embedding`, `index_select`)
 
 # Ops whose output holds exactly the values of their one input (moved, not changed or dropped): an index
 # that reaches an embedding through them is the input's own value.
@@ -319,17 +320,40 @@ def index_rules_by_input(info: ShapeInfo) -> dict[str, list[IndexRule]]:
     root: dict[str, str] = {name: name for name in info.graph.inputs}
     rules: dict[str, list[IndexRule]] = {}
     for node in info.graph.order:  # a producer runs before its consumers
-        if node.name not in computed or not node.inputs or node.inputs[0] not in root:
+        if node.name not in computed or not node.inputs:
+            continue
+        if _is_index_select(node.op) and len(node.inputs) == 2 and node.inputs[1] in root:
+            entries = _index_select_entries(info, node.name)
+            if entries is not None:
+                rules.setdefault(root[node.inputs[1]], []).append((node.name, entries, "index_select"))
+        if node.inputs[0] not in root:
             continue
         source = root[node.inputs[0]]
         if _is_embedding(node.op) and node.name in info.nodes:
             count = info.nodes[node.name].args.get("num_embeddings")
             if isinstance(count, int) and not isinstance(count, bool):
-                rules.setdefault(source, []).append((node.name, count))
+                rules.setdefault(source, []).append((node.name, count, "embedding"))
         elif node.op.name in INDEX_KEEPING_OPS and len(node.inputs) == 1 and builtin_ops().get(node.op.name) is node.op:
             root[node.name] = source
     charge("the input guard", len(info.graph.order))
     return rules
+
+
+def _is_index_select(op: OpDef) -> bool:
+    return op.name == "index_select" and builtin_ops().get("index_select") is op
+
+
+def _index_select_entries(info: ShapeInfo, name: str) -> int | None:
+    """The entries `index_select` picks from (its input's size along `dim`), when that size is fixed."""
+    node = info.nodes.get(name)
+    if node is None or not node.inputs or not node.inputs[0]:
+        return None
+    shape = node.inputs[0]
+    dim = node.args.get("dim", 0)
+    if not isinstance(dim, int) or not -len(shape) <= dim < len(shape):
+        return None
+    size = shape[dim]
+    return size if isinstance(size, int) and not isinstance(size, bool) else None
 
 
 def _is_embedding(op: OpDef) -> bool:

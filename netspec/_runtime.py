@@ -161,7 +161,7 @@ def check_input(
     conditions: list[tuple[int, int, int, list[int], list[int], list[str], list[str], list[str], list[int]]]
     | None = None,
     known: list[int] | None = None,
-    indices: list[tuple[str, int]] | None = None,
+    indices: list[tuple[str, int, str]] | None = None,
 ) -> Tensor:
     """Return `x` when it has `rank` dimensions, (for `channels > 0`) `channels` in dimension 1,
     every fixed size of `sizes` (0: any size), values of the kind the network takes
@@ -176,9 +176,9 @@ def check_input(
     `conditions` are the shape conditions over two or more symbols (`_guard.condition_rules`), each
     side a register of `program`, which computes sizes from `x`'s dimensions, then `known` (sizes of
     other inputs).
-    `indices` are the embeddings `x`'s values reach, with their `num_embeddings`: `x` must hold int64
-    or int32 values in [0, num_embeddings), read with one `torch.aminmax` (on CUDA, it waits for the
-    values). Both are left to the layers under `torch.compile`, `torch.export` and tracing.
+    `indices` are the layers that look `x`'s values up (`embedding`s, `index_select`s), with the
+    entries each has: `x` must hold int64 or int32 values in [0, entries), read with one
+    `torch.aminmax` (on CUDA, it waits for the values). Both are left to the layers under `torch.compile`, `torch.export` and tracing.
 
     Otherwise raise a ValueError naming the input, the expected shape (`expected`, e.g.
     "[N, 3, H, W]") and the likely fix (for a size off the lattice: the layer that refuses it and
@@ -284,12 +284,12 @@ def _condition_error(
     )  # fmt: skip
 
 
-def _check_indices(x: Tensor, name: str, indices: list[tuple[str, int]]) -> None:
-    """Refuse values an embedding cannot look up: not int64/int32, below 0, or from its `num_embeddings` on."""
-    layer = indices[0][0]
+def _check_indices(x: Tensor, name: str, indices: list[tuple[str, int, str]]) -> None:
+    """Refuse values a layer cannot look up: not int64/int32, below 0, or from its number of entries on."""
+    layer, _, kind = indices[0]
     if x.dtype != torch.int64 and x.dtype != torch.int32:
         raise ValueError(
-            "input `" + name + "` feeds the embedding `" + layer + "`, which takes int64 or int32 indices, got "
+            "input `" + name + "` feeds the " + kind + " `" + layer + "`, which takes int64 or int32 indices, got "
             + str(x.dtype) + "; convert it with x.long()"
         )  # fmt: skip
     if x.numel() == 0:
@@ -297,13 +297,13 @@ def _check_indices(x: Tensor, name: str, indices: list[tuple[str, int]]) -> None
     low, high = torch.aminmax(x)
     lowest = int(low)
     highest = int(high)
-    for layer, count in indices:
+    for layer, count, kind in indices:
         value = lowest if lowest < 0 else highest
         if value < 0 or value >= count:
+            size = "num_embeddings=" + str(count) if kind == "embedding" else str(count) + " entries"
             raise ValueError(
-                "input `" + name + "` holds the index " + str(value) + ", which the embedding `" + layer
-                + "` (num_embeddings=" + str(count) + ") cannot look up: indices must be in [0, "
-                + str(count) + ")"
+                "input `" + name + "` holds the index " + str(value) + ", which the " + kind + " `" + layer
+                + "` (" + size + ") cannot look up: indices must be in [0, " + str(count) + ")"
             )  # fmt: skip
 
 

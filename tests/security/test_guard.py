@@ -306,7 +306,7 @@ nodes:
 outputs: [embed, small]
 """
     spec = netspec.loads(text)
-    assert index_rules(prepare(spec, None, None), "ids") == [("embed", 10), ("small", 5)]
+    assert index_rules(prepare(spec, None, None), "ids") == [("embed", 10, "embedding"), ("small", 5, "embedding")]
     model = netspec.build(spec)
     big, small = model(torch.randint(0, 5, (2, 3, 4)))
     assert big.shape == (12, 2, 2) and small.shape == (2, 3, 4, 2)
@@ -314,6 +314,54 @@ outputs: [embed, small]
         model(torch.full((2, 3, 4), 7))  # `embed` takes 7 (10 rows), `small` does not (5)
     with pytest.raises(ValueError, match=re.escape("holds the index 10, which the embedding `embed`")):
         model(torch.full((2, 3, 4), 10))  # the first in execution order that cannot
+
+
+_LOOKUP = """netspec: 1
+name: lookup
+inputs: {x: [N, 5], i: [N]}
+nodes:
+  table: {op: Parameter, shape: [10, 5]}
+  rows: {op: index_select, in: [table, i], dim: 0}
+  both: {op: add, in: [rows, x]}
+"""
+
+
+def test_indices_an_index_select_cannot_pick_are_refused(tmp_path: Path) -> None:
+    spec = netspec.loads(_LOOKUP)
+    assert index_rules(prepare(spec, None, None), "i") == [("rows", 10, "index_select")]
+    model = netspec.build(spec)
+    namespace: dict[str, Any] = {}
+    exec(compile(netspec.export_python(spec), "lookup.py", "exec"), namespace)  # the file netspec wrote
+    exported = next(v for k, v in namespace.items() if isinstance(v, type) and issubclass(v, torch.nn.Module))()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        netspec.export_torchscript(spec, tmp_path / "m.pt")
+        scripted = torch.jit.load(str(tmp_path / "m.pt"))
+    x = torch.randn(3, 5)
+    for runner in (model, exported, scripted):
+        assert runner(x, torch.tensor([0, 9, 4])).shape == (3, 5)
+        assert runner(x, torch.tensor([0, 9, 4], dtype=torch.int32)).shape == (3, 5)
+        with pytest.raises(Exception, match=re.escape("input `i` feeds the index_select `rows`, which takes int64")):
+            runner(x, torch.tensor([0.0, 1.0, 2.0]))
+        with pytest.raises(
+            Exception, match=re.escape("holds the index 10, which the index_select `rows` (10 entries)")
+        ):
+            runner(x, torch.tensor([0, 10, 1]))
+        with pytest.raises(Exception, match=re.escape("holds the index -1, which the index_select `rows`")):
+            runner(x, torch.tensor([0, -1, 1]))
+    bare = _unguarded(spec)
+    for bad in (torch.tensor([0.0, 1.0, 2.0]), torch.tensor([0, 10, 1]), torch.tensor([0, -1, 1])):
+        with pytest.raises((IndexError, RuntimeError)):  # torch refuses them too, from inside its kernel
+            bare(x, bad)
+
+
+def test_an_index_select_over_a_symbolic_size_is_left_to_the_layer() -> None:
+    spec = netspec.loads(
+        _LOOKUP.replace("inputs: {x: [N, 5], i: [N]}", "inputs: {x: [N, 5], t: [M, 5], i: [N]}")
+        .replace("  table: {op: Parameter, shape: [10, 5]}\n", "")
+        .replace("in: [table, i]", "in: [t, i]")
+    )
+    assert index_rules(prepare(spec, None, None), "i") == []
 
 
 def test_the_index_check_is_one_reduction() -> None:
