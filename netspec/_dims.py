@@ -359,6 +359,8 @@ class Values:
     # The strides of the tensor's layout in memory, where the ops up to it keep it known (an input is
     # contiguous; `transpose`, `permute`, `expand`, `slice` move its strides): what `view` needs.
     strides: tuple[Dim, ...] | None = None
+    # The learned tensor (`Parameter`, `Buffer`) a dtype other than the default float32 comes from.
+    origin: str | None = None
 
 
 def contiguous_strides(shape: Sequence[Dim]) -> tuple[Dim, ...]:

@@ -230,6 +230,7 @@ def infer(
                 if node.op.values is not None
                 else _layout_values(node.op, given, args, in_shapes, output)
             )
+            values = _dtype_values(node, args, given, in_shapes, values)
         except ShapeError as err:
             where = ", ".join(f"`{i}` {format_shape(s)}" for i, s in zip(node.inputs, in_shapes))
             at = (*node.path, err.arg) if err.arg is not None and err.arg in node.args else node.path
@@ -452,6 +453,86 @@ def _channels_last(shape: Shape, strides: tuple[Dim, ...]) -> bool:
     """A batch of maps whose channels may be innermost in memory: torch's layers keep such a layout
     (`channels_last`), so their output is not known to be contiguous."""
     return len(shape) in (3, 4, 5) and shape[1] != 1 and strides[1] == 1  # 1-d pools run as 2-d ones
+
+
+# -- dtypes --------------------------------------------------------------------------------------------
+# A network input holds what the caller passes: float32, the dtype of every layer's weights (None here).
+# `Parameter`/`Buffer` may be float64, float16 or bfloat16; what their values reach is checked here.
+_PROMOTES = frozenset({"add", "mul", "concat"})  # torch's type promotion
+_SAME_DTYPE = {
+    "matmul": "expected m1 and m2 to have the same dtype",
+    "linear": "expected m1 and m2 to have the same dtype",
+}
+_FLOAT_RANK = {"float16": 1, "bfloat16": 1, "float32": 2, "float64": 3}
+# Layers with weights compute in float32; norm layers also take float16/bfloat16 (not float64) on CPU.
+_NORMS = ("BatchNorm", "GroupNorm", "LayerNorm", "InstanceNorm")
+_LAYER_WORDS = {
+    "Conv": "Input type (double) and bias type (float) should be the same",
+    "ConvTranspose": "expected scalar type Double but found Float",
+    "Linear": "mat1 and mat2 must have the same dtype",
+    "PReLU": "prelu: Type promoting not supported",
+    **dict.fromkeys(_NORMS, "mixed dtype (CPU): all inputs must share same datatype"),
+}
+
+
+def _promoted(values: list[Values], shapes: list[Shape]) -> Values:
+    """torch's promotion of floating dtypes (a 0-dimensional tensor does not promote a dimensioned one);
+    an input's unknown dtype counts as float32, and float32 is written None."""
+    dimensioned = [v for v, shape in zip(values, shapes) if shape] or values
+    best: Values | None = None
+    for v in dimensioned:
+        dtype = v.dtype if v.dtype in _FLOAT_RANK else "float32"
+        if best is None:
+            best = v if v.dtype in _FLOAT_RANK else Values()
+        elif _FLOAT_RANK[dtype] > _FLOAT_RANK[best.dtype or "float32"]:
+            best = v
+        elif dtype != (best.dtype or "float32") and _FLOAT_RANK[dtype] == _FLOAT_RANK[best.dtype or "float32"]:
+            best = Values()  # float16 with bfloat16: float32
+    return best or Values()
+
+
+def _dtype_values(
+    node: GraphNode, args: dict[str, Any], given: list[Values], shapes: list[Shape], values: Values
+) -> Values:
+    """The output's dtype (and where a non-float32 one comes from); refuses inputs whose dtypes the op
+    cannot take, at the node, with torch's words."""
+    op = node.op
+    if op.kind == "tensor":
+        return dataclasses.replace(values, origin=node.name) if values.dtype not in (None, "float32") else values
+    floats = [v for v in given if v.dtype in _FLOAT_RANK]
+    if op.name in _PROMOTES and floats:
+        found = _promoted(given, shapes)
+        return dataclasses.replace(values, dtype=found.dtype, origin=found.origin)
+    if op.name in _SAME_DTYPE and floats:
+        kinds = {v.dtype or "float32" for v in given}
+        if len(kinds) > 1:
+            odd = next(v for v in given if v.dtype not in (None, "float32"))
+            raise ShapeError(
+                f"`{op.name}` multiplies tensors of different dtypes: "
+                + ", ".join(f"`{i}` {v.dtype or 'float32'}" for i, v in zip(node.inputs, given))
+                + (f" (the {odd.dtype} comes from `{odd.origin}`)" if odd.origin else "")
+                + f'; torch: "{_SAME_DTYPE[op.name]}"',
+                f"give `{odd.origin}` `dtype: float32`" if odd.origin else None,
+            )
+        return dataclasses.replace(values, dtype=floats[0].dtype, origin=floats[0].origin)
+    if op.kind != "module" or not given:
+        return values
+    first = given[0]
+    weighted = (op.param_count is not None and op.param_count(args) > 0) or (
+        op.buffer_count is not None and op.buffer_count(args) > 0
+    )
+    if not weighted or op.name.startswith("Embedding") or first.dtype in (None, "float32"):
+        return dataclasses.replace(values, dtype=first.dtype, origin=first.origin) if not weighted else values
+    norm = op.name.startswith(_NORMS)
+    if norm and first.dtype != "float64":
+        return dataclasses.replace(values, dtype=first.dtype, origin=first.origin)
+    family = next((k for k in sorted(_LAYER_WORDS, key=len, reverse=True) if op.name.startswith(k)), None)
+    said = f'; torch: "{_LAYER_WORDS[family]}"' if family else ""
+    raise ShapeError(
+        f"`{op.name}` computes in float32, the dtype of its weights, and its input `{node.inputs[0]}` is "
+        f"{first.dtype}{f' (from `{first.origin}`)' if first.origin else ''}{said}",
+        f"give `{first.origin}` `dtype: float32`" if first.origin else None,
+    )
 
 
 def _elementwise_strides(shape: Shape, strides: tuple[Dim, ...]) -> tuple[Dim, ...] | None:

@@ -214,3 +214,61 @@ def test_view_after_each_op_is_refused_where_torch_refuses_it(before: str) -> No
                 wrong.append(f"{before or 'x'} -> {node} -> view {view} on {sizes}: {verdict}")
     assert checked > 30
     assert not wrong, "\n".join(wrong)
+
+
+_DTYPES = {"float64": torch.float64, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+@pytest.mark.parametrize("dtype", sorted(_DTYPES))
+def test_a_learned_tensor_of_another_dtype_reaching_each_layer_agrees_with_torch(dtype: str) -> None:
+    """`x + p` with `p` a `Parameter` of `dtype` (torch promotes: float64 wins, float16 and bfloat16 give
+    float32), then each layer: netspec refuses where the layer, run by torch on the promoted tensor, fails."""
+    from test_ops import MODULE_CASES
+
+    promoted = torch.promote_types(torch.float32, _DTYPES[dtype])
+    wrong, seen = [], set()
+    for name, args, shape in MODULE_CASES:
+        if name in seen or name == "AvgPool3d":  # AvgPool3d has no float16 kernel on CPU (it has on CUDA)
+            continue
+        seen.add(name)
+        node = "{op: " + name + "".join(f", {k}: {json.dumps(v)}" for k, v in args.items()) + "}"
+        alone = f"name: t\ninputs: {{x: {list(shape)}}}\nnodes:\n  n: {node}\n"
+        model = netspec.build(netspec.loads(alone)).eval()
+        fails = _torch_fails(lambda m=model, s=shape: m(torch.randn(s).to(promoted)))
+        text = (
+            f"name: t\ninputs: {{x: {list(shape)}}}\nnodes:\n"
+            f"  p: {{op: Parameter, shape: {[1] * len(shape)}, dtype: {dtype}, init: ones}}\n"
+            f"  a: {{op: add, in: [x, p]}}\n  n: {node}\n"
+        )
+        refused = _refused(text)
+        if (refused is not None) != fails:
+            wrong.append(f"{name}: netspec {'refuses' if refused else 'accepts'}, torch {'fails' if fails else 'runs'}")
+        elif refused is not None:
+            assert (refused.line, refused.column, refused.path) == (6, 6, "nodes.n"), refused
+    assert len(seen) > 50
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("dtype", sorted(_DTYPES))
+@pytest.mark.parametrize("op", ["matmul", "linear", "add", "mul", "concat"])
+def test_two_input_ops_of_mixed_dtypes_agree_with_torch(op: str, dtype: str) -> None:
+    shape = {"add": [1, 4], "mul": [1, 4], "concat": [2, 4]}.get(op, [4, 4])
+    text = (
+        f"name: t\ninputs: {{x: [2, 4]}}\nnodes:\n  w: {{op: Parameter, shape: {shape}, dtype: {dtype}, init: ones}}\n"
+        f"  n: {{op: {op}, in: [x, w]}}\n  l: {{op: Linear, out_features: 3}}\n"
+    )
+    functions = {
+        "matmul": torch.matmul,
+        "linear": torch.nn.functional.linear,
+        "add": torch.add,
+        "mul": torch.mul,
+        "concat": lambda a, b: torch.cat([a, b]),
+    }
+    layer = torch.nn.Linear(4, 3)
+    fails = _torch_fails(lambda: layer(functions[op](torch.randn(2, 4), torch.ones(*shape, dtype=_DTYPES[dtype]))))
+    refused = _refused(text)
+    assert (refused is not None) == fails, refused
+    if refused is not None:
+        node = "n" if op in ("matmul", "linear") else "l"
+        assert refused.path == f"nodes.{node}" and refused.line == (5 if node == "n" else 6), refused
+        assert "torch:" in refused.message
