@@ -521,8 +521,10 @@ def _dtype_values(
     weighted = (op.param_count is not None and op.param_count(args) > 0) or (
         op.buffer_count is not None and op.buffer_count(args) > 0
     )
-    if not weighted or op.name.startswith("Embedding") or first.dtype in (None, "float32"):
-        return dataclasses.replace(values, dtype=first.dtype, origin=first.origin) if not weighted else values
+    if not weighted:
+        return dataclasses.replace(values, dtype=first.dtype, origin=first.origin)
+    if op.name.startswith("Embedding") or first.dtype in (None, "float32"):
+        return dataclasses.replace(values, dtype=None, origin=None)  # the dtype of its weights
     norm = op.name.startswith(_NORMS)
     if norm and first.dtype != "float64":
         return dataclasses.replace(values, dtype=first.dtype, origin=first.origin)

@@ -272,3 +272,14 @@ def test_two_input_ops_of_mixed_dtypes_agree_with_torch(op: str, dtype: str) -> 
         node = "n" if op in ("matmul", "linear") else "l"
         assert refused.path == f"nodes.{node}" and refused.line == (5 if node == "n" else 6), refused
         assert "torch:" in refused.message
+
+
+def test_layers_give_their_weights_dtype() -> None:
+    """An `Embedding` of an integer index, and a norm layer of a float16 tensor promoted back: what
+    follows takes float32, as in torch."""
+    text = (
+        "name: t\ninputs: {x: [N, 4]}\nnodes:\n  idx: {op: RelativePositionIndex, window_size: [2, 2]}\n"
+        "  e: {op: Embedding, num_embeddings: 9, embedding_dim: 4, in: idx}\n  l: {op: Linear, out_features: 3}\n"
+    )
+    assert _refused(text) is None
+    assert netspec.build(netspec.loads(text))(torch.randn(2, 4)).dtype == torch.float32
