@@ -11,8 +11,16 @@ from hostile import HEADER
 import netspec
 from netspec import Limits
 from netspec._api import prepare
+from netspec._dims import SizeVector
 from netspec._graph import NODE_UNITS, RULE_UNITS
-from netspec._shapes import MAX_SIZE_SEARCH, NUMPY_SEARCH_FROM, SizeLattices
+from netspec._shapes import (
+    MAX_SIZE_SEARCH,
+    NUMPY_SEARCH_FROM,
+    SizeLattices,
+    _constraint_symbols,
+    first_impossible,
+    lattice_units,
+)
 from netspec._work import (
     DRAWING_UNITS_PER_ITEM,
     EXPANSION_UNITS_PER_STEP,
@@ -223,3 +231,22 @@ def test_each_phase_charges_its_rate() -> None:
         with request() as budget:
             call(spec)
         assert budget.spent[phase] == rate, (call, phase)
+
+
+def test_the_search_for_the_layer_that_rules_every_size_out_is_charged() -> None:
+    text = (
+        "netspec: 1\nname: t\ninputs: {x: [N, 4, H, W]}\nnodes:\n"
+        "  a: {op: Conv2d, out_channels: 4, kernel_size: 3, stride: 2}\n  b: {op: add, in: [a, x]}\n"
+    )
+    spec = netspec.loads(text)
+    with pytest.raises(netspec.SpecError) as caught:
+        netspec.validate(spec)
+    assert {d.code for d in caught.value.errors} == {"NS202"}  # no size of H (nor W) runs
+    info = prepare(spec, None, None)
+    searched = [c for _, c in info.constraints if c.severity == "error" and "H" in _constraint_symbols(c)]
+    with request() as budget:
+        node, culprit = first_impossible(info, "H", 2048) or (None, None)
+    assert node is not None and node.name == "b"
+    # The conditions on H, one by one, up to the one after which no size runs: each over 2,048 sizes.
+    evaluated = next(i for i, c in enumerate(searched) if c is culprit) + 1
+    assert budget.spent["the size lattice"] == evaluated * lattice_units(1, SizeVector(range(2048))) > 0
