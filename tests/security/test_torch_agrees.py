@@ -283,3 +283,16 @@ def test_layers_give_their_weights_dtype() -> None:
     )
     assert _refused(text) is None
     assert netspec.build(netspec.loads(text))(torch.randn(2, 4)).dtype == torch.float32
+
+
+def test_norm_layers_take_half_precision_and_half_types_promote_to_float32() -> None:
+    half = "name: t\ninputs: {x: [N, 4]}\nnodes:\n  p: {op: Parameter, shape: [2, 4], dtype: float16}\n  n: LayerNorm\n"
+    assert _refused(half) is None  # torch's CPU layer_norm takes float16 with float32 weights
+    assert not _torch_fails(lambda: torch.nn.LayerNorm(4)(torch.ones(2, 4, dtype=torch.float16)))
+    assert _refused(half + "  l: {op: Linear, out_features: 2}\n") is not None  # the float16 goes on
+    mixed = (
+        "name: t\ninputs: {x: [N, 4]}\nnodes:\n  a: {op: Parameter, shape: [2, 4], dtype: float16}\n"
+        "  b: {op: Parameter, shape: [2, 4], dtype: bfloat16}\n  s: {op: add, in: [a, b]}\n  l: {op: Linear, out_features: 2}\n"
+    )
+    assert torch.promote_types(torch.float16, torch.bfloat16) == torch.float32
+    assert _refused(mixed) is None
