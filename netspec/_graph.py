@@ -927,7 +927,10 @@ class _Expander:
         if name not in INIT_ARGUMENTS:
             return  # reported by the op's own checks
         given = fn_args if isinstance(fn_args, dict) else {"value": fn_args}
-        _, problems = check_init_args(name, given)
+        dtype = args.get("dtype", "float32")
+        _, problems = check_init_args(
+            name, given, DTYPE_MAX.get(dtype, FLOAT32_MAX) if isinstance(dtype, str) else FLOAT32_MAX
+        )
         for key, message, hint in problems:
             self.report(
                 message,
@@ -1694,8 +1697,11 @@ FAN_BASED = frozenset({"kaiming_normal", "kaiming_uniform", "xavier_normal", "xa
 ONE_D_WEIGHTS = ("BatchNorm", "GroupNorm", "LayerNorm", "InstanceNorm", "PReLU")
 
 
-def check_init_args(name: str, args: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str, str | None]]]:
-    """The keyword arguments for init function `name`, and problems as (argument, message, hint)."""
+def check_init_args(
+    name: str, args: Mapping[str, Any], largest: float | None = None
+) -> tuple[dict[str, Any], list[tuple[str, str, str | None]]]:
+    """The keyword arguments for init function `name`, and problems as (argument, message, hint);
+    `largest` is the largest value the tensor's dtype holds (float32's by default)."""
     allowed = INIT_ARGUMENTS[name]
     kwargs: dict[str, Any] = {}
     problems: list[tuple[str, str, str | None]] = []
@@ -1717,21 +1723,33 @@ def check_init_args(name: str, args: Mapping[str, Any]) -> tuple[dict[str, Any],
     if name == "constant" and "val" not in kwargs and not problems:
         problems.append(("", "init function `constant` needs a value, e.g. `{constant: 1}`", None))
     if not problems:
-        problems = _init_value_problems(name, kwargs, "value" if "value" in args else "val")
+        problems = _init_value_problems(name, kwargs, "value" if "value" in args else "val", largest or FLOAT32_MAX)
     return kwargs, problems
 
 
 FLOAT32_MAX = 3.4028234663852886e38  # the largest float32: initial values past it are `inf`
+# The largest value of each dtype a learned tensor may have.
+DTYPE_MAX = {
+    "float32": FLOAT32_MAX,
+    "float64": 1.7976931348623157e308,
+    "float16": 65504.0,
+    "bfloat16": 3.3895313892515355e38,
+}
+_DTYPE_OF_MAX = {v: k for k, v in DTYPE_MAX.items()}
 
 
-def _init_value_problems(name: str, kwargs: Mapping[str, Any], val_key: str) -> list[tuple[str, str, str | None]]:
-    """Values torch's init functions refuse (with torch's words), or that make the values not finite."""
+def _init_value_problems(
+    name: str, kwargs: Mapping[str, Any], val_key: str, largest: float
+) -> list[tuple[str, str, str | None]]:
+    """Values torch's init functions refuse (with torch's words), or that make the values not finite
+    in a tensor whose largest value is `largest`."""
     found: list[tuple[str, str, str | None]] = []
     number = {k: float(v) for k, v in kwargs.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
     def large(key: str, value: float, what: str) -> None:
-        if not abs(value) <= FLOAT32_MAX:
-            found.append((key, f"`{key}` of `{name}` makes {what} larger than float32 holds (about 3.4e38)", None))
+        if not abs(value) <= largest:
+            dtype = _DTYPE_OF_MAX.get(largest, "the tensor's dtype")
+            found.append((key, f"`{key}` of `{name}` makes {what} larger than {dtype} holds ({largest:.4g})", None))
 
     if name.startswith("kaiming") and kwargs.get("nonlinearity", "leaky_relu") == "leaky_relu":
         a = number.get("a", 0.0)

@@ -124,3 +124,21 @@ def test_an_overflow_in_torch_init_at_build_is_a_located_spec_error(monkeypatch:
     with pytest.raises(netspec.SpecError) as info:
         netspec.build(spec)
     assert (info.value.diagnostics[0].code, info.value.diagnostics[0].line) == ("NS180", 6)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "std", "refused"), [("float16", 1.0e5, True), ("float16", 1.0e3, False), ("float32", 1.0e5, False)]
+)
+def test_a_learned_tensor_init_is_checked_against_its_dtype(dtype: str, std: float, refused: bool) -> None:
+    text = f"name: t\ninputs: {{x: [N, 4]}}\nnodes:\n  p: {{op: Parameter, shape: [1, 4], dtype: {dtype}, init: {{normal: {{std: {std}}}}}}}\n"
+    if refused:
+        with pytest.raises(netspec.SpecError) as info:
+            netspec.loads(text)
+        (found,) = info.value.diagnostics
+        assert (found.code, found.line, found.path) == ("NS180", 4, "nodes.p.init.normal.std"), found
+        tensor = torch.empty(64, 4, dtype=torch.float16)
+        torch.nn.init.normal_(tensor, std=std)
+        assert not torch.isfinite(tensor).all()  # what torch would have made
+    else:
+        model = netspec.build(netspec.loads(text))
+        assert torch.isfinite(model.p).all()
