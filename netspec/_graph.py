@@ -88,9 +88,9 @@ EXPANSION_HINT = (
     "lower the `repeat` counts or give repeated nodes fewer arguments; the limit grows with"
     " `netspec.Limits(max_graph_nodes=...)`"
 )
-# The budget the expressions of one expansion share (see `_expr`): about 0.8 s of evaluation, charged to
-# the request as `EXPRESSION_UNITS_PER_STEP` units a step, half the default `Limits.max_work`.
-MAX_EXPRESSION_WORK = 1_000_000
+# The budget the expressions of one expansion share (see `_expr`): at most about 1.5 s of evaluation,
+# charged to the request as `EXPRESSION_UNITS_PER_STEP` units a step, half the default `Limits.max_work`.
+MAX_EXPRESSION_WORK = 2_000_000
 
 Path = tuple[str | int, ...]
 

@@ -42,7 +42,10 @@ PARSE_UNITS_PER_VALUE = 12  # composing a YAML key or value, and checking it in 
 PARSE_UNITS_PER_NODE = 24  # a node the spec writes out, validated and its names checked: about 12 us more
 EXTENDS_UNITS_PER_NODE = 8  # merging a node (or `remove` entry) of an `extends` chain: about 3 us
 EXPANSION_UNITS_PER_STEP = 3  # an expansion step (`_graph.NODE_UNITS` a node instance, ...): 1 to 1.5 us
-EXPRESSION_UNITS_PER_STEP = 2  # an evaluation step of an expression (`_expr`): about 0.8 us
+# An expression step (`_expr`) is an operation evaluated, about 0.8 us, or an item or character of a
+# value it makes or compares, about 0.1 us (texts and lists are made in C): a unit each, so an
+# expansion's expressions, at most `_graph.MAX_EXPRESSION_WORK` steps, cost at most about 1.5 s.
+EXPRESSION_UNITS_PER_STEP = 1
 HINT_UNITS_PER_COMPARISON = 6  # a name compared for a did-you-mean hint: about 2.8 us
 INIT_STEPS_PER_UNIT = 20  # the init-rule matcher counts steps of about 22 ns (`Glob.steps`, `RULE_UNITS`)
 SHAPE_UNITS_PER_DIM = 6  # shape inference, per node and per dimension of its inputs: 2.6 us (Conv2d)
