@@ -88,7 +88,9 @@ def _node(rng: random.Random, earlier: list[str], blocks: list[str]) -> Any:
         refs = [rng.choice(earlier + ["nowhere", "x:0", "b.0"]) for _ in range(count)]
         node["in"] = refs if len(refs) > 1 or rng.random() < 0.5 else refs[0]
     if rng.random() < 0.15:
-        node["repeat"] = _value(rng, [0, 1, 2, 3, "${depth}", 100_000, "${depth * 1000000}", 4_999, 9_999, "${depth * 3333}"])
+        node["repeat"] = _value(
+            rng, [0, 1, 2, 3, "${depth}", 100_000, "${depth * 1000000}", 4_999, 9_999, "${depth * 3333}"]
+        )
     if rng.random() < 0.15:
         node["when"] = _value(rng, [True, False, "${depth > 1}", "${i == 0}", "yes"])
     return node
