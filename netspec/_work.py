@@ -48,7 +48,7 @@ EXPANSION_UNITS_PER_STEP = 3  # an expansion step (`_graph.NODE_UNITS` a node in
 EXPRESSION_UNITS_PER_STEP = 1
 HINT_UNITS_PER_COMPARISON = 6  # a name compared for a did-you-mean hint: about 2.8 us
 INIT_STEPS_PER_UNIT = 20  # the init-rule matcher counts steps of about 22 ns (`Glob.steps`, `RULE_UNITS`)
-SHAPE_UNITS_PER_DIM = 6  # shape inference, per node and per dimension of its inputs: 2.6 us (Conv2d)
+SHAPE_UNITS_PER_DIM = 12  # shape inference (layouts and dtypes too), per node and input dimension: 5 us (Conv2d)
 # The size lattice evaluates each condition over a vector of sizes: with numpy (searches from
 # `NUMPY_SEARCH_FROM` sizes) about 25 ns a condition and size, with lists 5 times that; and per size
 # searched it lists and filters the sizes in Python, about 0.3 us, as much as 12 numpy evaluations.
