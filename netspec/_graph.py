@@ -1070,7 +1070,7 @@ class _Expander:
             return tuple(output)
         except ShapeError as err:
             return f"`{name}`: {err.message}"
-        except (TypeError, ValueError):  # arguments already reported as wrong
+        except (TypeError, ValueError, ArithmeticError):  # arguments already reported as wrong (`groups: 0`)
             return f"the shape of `{name}` is not known"
 
     def render_ref(self, ref: Any, env: Mapping[str, Any], path: Path) -> Any:

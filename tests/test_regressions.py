@@ -94,3 +94,20 @@ nodes:
     errors = _error(lambda: netspec.validate(netspec.loads(text))).errors
     assert [(d.code, d.line, d.column) for d in errors] == [("NS202", 7, 6), ("NS202", 7, 6)]
     assert errors[0].message.startswith("`b`: no size of input dimension `H` up to 2048 works here")
+
+
+def test_a_computed_groups_of_zero_read_by_channels_is_reported_at_its_argument() -> None:
+    # `groups: 0` made the shape read by `channels()` divide by zero during expansion (found by the
+    # mutation fuzzer on a mutated RegNet).
+    text = """
+netspec: 1
+name: zero-groups
+params: {group_width: 64}
+inputs: {x: [N, 8, 4, 4]}
+nodes:
+  conv: {op: Conv2d, out_channels: 8, kernel_size: 1, groups: "${channels() // group_width}"}
+  fc: {op: Conv2d, out_channels: "${channels()}", kernel_size: 1}
+"""
+    errors = _error(lambda: netspec.loads(text)).errors
+    assert (errors[0].code, errors[0].line, errors[0].column) == ("NS147", 7, 63)
+    assert "`groups` of `Conv2d` must be at least 1, got 0" in errors[0].message
