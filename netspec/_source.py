@@ -252,6 +252,15 @@ def extends_problem(ref: str, base: Path | None, root: Path | None) -> tuple[str
     return f"cannot extend `{ref}`: no such file in {where}", hint
 
 
+def _extended_display(target: Path) -> str:
+    """The name reports use for a file `extends:` reached: `<bundled>/NAME` for a bundled spec, so that no
+    report shows where netspec is installed; else its path relative to the working folder."""
+    root, _, _ = _probe(_specs_root())
+    if root is not None and target.parent == root:
+        return f"<bundled>/{target.name}"
+    return _display_name(target)
+
+
 def read_extended(target: Path, limits: Limits) -> Document:
     """Read the file an `extends:` reference resolved to."""
-    return read_file(target, limits=limits, display_name=_display_name(target))
+    return read_file(target, limits=limits, display_name=_extended_display(target))

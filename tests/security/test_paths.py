@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -165,3 +166,25 @@ def test_a_glob_does_not_follow_symlinks_that_loop_or_leave_the_tree(tmp_path, c
     found = sorted(t.source.name for t, _ in _expand_one(f"{tree}/**/*.yaml"))
     assert found == ["net.yaml"]
     assert sorted(t.source.name for t, _ in _expand_one(str(tree))) == ["net.yaml"]
+
+
+def test_errors_in_an_inherited_bundled_spec_never_show_the_install_path(tmp_path, monkeypatch, capsys) -> None:
+    """An error inside the bundled part of a spec that extends one names `<bundled>/NAME` everywhere."""
+    from netspec._cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.yaml").write_text("extends: resnet18\nparams: {num_classes: 3}\n")
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.load("mine.yaml", limits=netspec.Limits(max_work=1000))
+    diagnostic = info.value.diagnostics[0]
+    assert (diagnostic.code, diagnostic.file) == ("NS134", "<bundled>/resnet18.yaml")
+    assert (diagnostic.line, diagnostic.column) == (21, 38)
+    install = str(Path(netspec.__file__).parent.parent)
+    outputs = [str(info.value)]
+    for fmt in ("text", "json", "github"):
+        assert main(["validate", "mine.yaml", "--max-work", "1000", "--format", fmt]) == 1
+        outputs.append(capsys.readouterr().out)
+    assert "<bundled>/resnet18.yaml:21:38" in outputs[1]
+    assert json.loads(outputs[2])["files"][0]["diagnostics"][0]["file"] == "<bundled>/resnet18.yaml"
+    for text in outputs:
+        assert install not in text and "site-packages" not in text and "specs/resnet18" not in text
