@@ -51,6 +51,7 @@ __all__ = [
     "infer_shapes",
     "load",
     "loads",
+    "memory_budget_finding",
     "merge_inputs",
     "merge_params",
     "missing_dims",
@@ -306,10 +307,16 @@ def validate(
         warnings = list(info.graph.warnings) + list(info.warnings)
         sizes = {**spec.dims, **_given_sizes(info.graph, input_shapes)}
         found = _size_findings(info, sizes)
+        budget = memory_budget_finding(info)  # as `build` refuses it: a service validates before it builds
+        if budget is not None:
+            found.append(budget)
         if any(d.is_error for d in found):
             raise SpecError(found + warnings, spec.source)
     if input_shapes:
         concrete = prepare(spec, params, input_shapes)
+        budget = memory_budget_finding(concrete)  # a layer sized by the input (a Linear after a Flatten)
+        if budget is not None:
+            raise SpecError([budget, *warnings, *found], spec.source)
         covered = {d.path for d in found}
         if info is None:
             warnings = list(concrete.graph.warnings)
@@ -545,20 +552,24 @@ def check_memory_budget(info: ShapeInfo, max_params: int | None = None) -> None:
     """Refuse, before anything is allocated, a model whose parameters and buffers (BatchNorm's
     running statistics) hold more than `max_params` elements in all (default: the spec's
     `limits.max_params`)."""
+    finding = memory_budget_finding(info, max_params)
+    if finding is not None:
+        raise SpecError([finding], info.graph.sources)
+
+
+def memory_budget_finding(info: ShapeInfo, max_params: int | None = None) -> Diagnostic | None:
+    """The NS190 error `build` would raise for `info` (parameters and buffers over `max_params`,
+    default the spec's `limits.max_params`), located at the largest layer; None within the budget.
+    Counted from the arguments alone, so `validate` and `summarize` report it as `build` does."""
     if max_params is None:
         max_params = info.graph.spec.limits.max_params
     counts = tensor_elements(info)
     total = sum(counts.values())
     if total <= max_params:
-        return
+        return None
     largest = max(counts, key=counts.__getitem__)
-    raise SpecError(
-        [
-            Diagnostic(
-                f"the model has {total:,} parameters and buffer elements, over the budget of {max_params:,} (the largest layer, `{largest}`, has {counts[largest]:,})",
-                hint=MEMORY_HINT,
-                code="NS190",
-            ).located(info.graph.sources.span(info.nodes[largest].node.path))
-        ],
-        info.graph.sources,
-    )
+    return Diagnostic(
+        f"the model has {total:,} parameters and buffer elements, over the budget of {max_params:,} (the largest layer, `{largest}`, has {counts[largest]:,})",
+        hint=MEMORY_HINT,
+        code="NS190",
+    ).located(info.graph.sources.span(info.nodes[largest].node.path))

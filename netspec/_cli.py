@@ -769,9 +769,10 @@ def _graph(
     spec: Spec, params: dict[str, Any], shapes: dict[str, tuple[int, ...]] | None, args: argparse.Namespace
 ) -> int:
     from . import _draw
-    from ._api import prepare
+    from ._api import check_memory_budget, prepare
 
     info = prepare(spec, params, shapes)
+    check_memory_budget(info)  # `--max-params` bounds every command that reads a spec, as `build`
     if args.format == "mermaid":
         data: str | bytes = _draw.render_mermaid(info, depth=args.depth)
     elif args.format == "dot":

@@ -37,7 +37,8 @@ class Limits:
       drawing, export), refused with `NS134` naming the phase that grew; a unit is about 0.5 us of
       CPU in every phase (`netspec._work`), so the default is about 2 s;
     - `max_params`: parameter and buffer elements that `build` and the exports may allocate,
-      refused with `NS190` before anything is allocated (an explicit `max_params=` argument wins).
+      refused with `NS190` before anything is allocated (an explicit `max_params=` argument wins);
+      `validate` and `summarize` report the same `NS190`, counted without allocating.
     """
 
     max_bytes: int = 5_000_000

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from ._api import Inputs, Params, Source, example_shapes, graph_of, merge_inputs, prepare
+from ._api import Inputs, Params, Source, check_memory_budget, example_shapes, graph_of, merge_inputs, prepare
 from ._dims import Shape, format_shape
 from ._errors import Diagnostic, Path, SourceMap, Span, escape_text, format_path
 from ._graph import Graph, Instance, live_nodes
@@ -126,6 +126,7 @@ def summarize(
     graph = graph_of(source, params)  # expanded once, for the example sizes and the table
     examples, warnings = example_shapes(graph, None, inputs)
     info = prepare(graph, None, examples or inputs, concrete=True)
+    check_memory_budget(info)  # the model `build` would refuse (NS190) is refused here too
     live = live_nodes(info.graph)
     nodes = [info.nodes[n.name] for n in info.graph.order if n.name in live and n.name in info.nodes]
     tree = _Tree(info.graph)

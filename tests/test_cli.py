@@ -320,6 +320,15 @@ def test_limit_flags_bound_every_command_that_reads_a_spec(capsys: pytest.Captur
     assert not (tmp_path / "m.py").exists()
 
 
+def test_max_params_bounds_validate_summary_and_graph(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "validate", "lenet5", "--max-params", "100")
+    assert code == 1 and "lenet5.yaml:22:8: error[NS190]" in out and "over the budget of 100" in out
+    for command in ("summary", "graph"):
+        code, out, err = run_main(capsys, command, "lenet5", "--max-params", "100")
+        assert code == 1 and out == "" and "lenet5.yaml:22:8: error[NS190]" in err
+    assert run_main(capsys, "validate", "lenet5", "--max-params", "100000")[0] == 0
+
+
 @pytest.mark.parametrize("value", ["0", "-1", "x", "1.5", ""])
 def test_a_limit_flag_takes_a_positive_integer(capsys: pytest.CaptureFixture[str], value: str) -> None:
     code, _, err = run_main(capsys, "validate", "lenet5", "--max-work", value)

@@ -66,3 +66,28 @@ def test_count_params_counts_only_what_build_builds() -> None:
     spec = netspec.loads(text.replace("out_features: 100}", "out_features: 100, keep: true}"))
     built = sum(p.numel() for p in netspec.build(spec).parameters())
     assert netspec.count_params(spec) == built == 520  # a kept node is built, and counted
+
+
+BIG_LINEARS = (
+    "netspec: 1\nname: t\ninputs: {x: [N, 10000]}\nnodes:\n"
+    "  fc: {op: Linear, out_features: 10000}\n  fc2: {op: Linear, out_features: 10000}\n"
+)
+
+
+def test_validate_and_summarize_refuse_what_build_refuses() -> None:
+    spec = netspec.loads(BIG_LINEARS, limits=netspec.Limits(max_params=1000))
+    built = located_error(lambda: netspec.build(spec))
+    checked = located_error(lambda: netspec.validate(spec))
+    summarized = located_error(lambda: netspec.summarize(spec))
+    for err in (built, checked, summarized):
+        assert [(d.code, d.line, d.column) for d in err.errors] == [("NS190", 5, 7)]
+        assert "200,020,000" in str(err)
+    assert netspec.validate(netspec.loads(BIG_LINEARS)) == []  # within the default budget
+
+
+def test_validate_counts_layers_sized_by_the_given_inputs() -> None:
+    text = "netspec: 1\nname: t\ninputs: {x: [N, F]}\nnodes:\n  fc: {op: Linear, out_features: 1000}\n"
+    spec = netspec.loads(text, limits=netspec.Limits(max_params=100_000))
+    assert netspec.validate(spec, inputs={"x": (1, 10)}) == []
+    err = located_error(lambda: netspec.validate(spec, inputs={"x": (1, 1000)}))
+    assert [(d.code, d.line) for d in err.errors] == [("NS190", 5)]
