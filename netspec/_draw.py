@@ -353,14 +353,24 @@ _DOT_BOXES = {
 _DOT_EDGES = {"plain": "", "residual": ', style=dashed, color="#3060c0"', "concat": ', penwidth=2.5, color="#c06000"'}
 
 
+_DOT_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
 def dot_text(text: str) -> str:
-    """`text` escaped for a double-quoted DOT string; a newline becomes a centred line break."""
-    if text.isprintable() and "\\" not in text and '"' not in text:  # most labels: nothing to escape
+    """`text` escaped for a double-quoted DOT string; a newline becomes a centred line break.
+
+    Graphviz reads HTML entities in every label, so `&`, `<` and `>` are written as entities: a name
+    holding `&lt;` is drawn as written, and the DOT text holds no `<` or `>` from a spec, so it can be
+    put into a web page as it is (escape `"` too where it goes into an HTML attribute).
+    """
+    if text.isprintable() and not any(c in text for c in '\\"&<>'):  # most labels: nothing to escape
         return text
     out = []
     for c in text:
         if c in '\\"':
             out.append("\\" + c)
+        elif c in _DOT_ENTITIES:
+            out.append(_DOT_ENTITIES[c])
         elif c == "\n":
             out.append("\\n")
         elif c.isprintable():

@@ -226,7 +226,7 @@ def test_hostile_names_cannot_break_out(old: str) -> None:
     assert "evil" in mermaid and "<script>" not in mermaid and "#1;" not in mermaid
     dot = _draw.render_dot(info)
     _assert_dot_well_formed(dot)
-    assert '\\"] --> evil[\\"<script>#1;\\n}' in dot
+    assert '\\"] --&gt; evil[\\"&lt;script&gt;#1;\\n}' in dot and "<script>" not in dot
 
 
 def test_mermaid_text_escapes_everything_but_plain_characters() -> None:
@@ -241,13 +241,50 @@ def test_dot_text_escapes_quotes_backslashes_and_newlines() -> None:
     assert _draw.dot_text('a"b\\N\nc\x00') == 'a\\"b\\\\N\\nc'
 
 
-@given(st.text(st.sampled_from(sorted(_draw._MERMAID_SAFE) + ['"', "\\", "\n", "<", "#", "\x00", "\u202e", "é"])))
+def test_dot_text_writes_html_characters_as_the_entities_graphviz_reads() -> None:
+    assert _draw.dot_text("<svg/onload=alert(1)>") == "&lt;svg/onload=alert(1)&gt;"
+    assert _draw.dot_text("a&lt;b") == "a&amp;lt;b"
+
+
+HOSTILE_NAMES = ["<svg/onload=alert(1)>", "<img_src=x_onerror=alert(1)>", "a&lt;b", "q<b>", "a]b", "a{b}|c"]
+
+
+def _hostile_spec() -> netspec.Spec:
+    nodes = "".join(f"  '{name}': ReLU\n" for name in HOSTILE_NAMES)
+    return netspec.loads(f"netspec: 1\nname: draw\ninputs:\n  x: [N, 8]\nnodes:\n{nodes}")
+
+
+def test_dot_and_mermaid_hold_no_html_from_spec_names() -> None:
+    """No name reaches DOT or Mermaid text as markup: both can go into a web page as they are."""
+    spec = _hostile_spec()
+    for text in (netspec.to_dot(spec), netspec.to_mermaid(spec)):
+        assert "<svg" not in text and "<img" not in text and "q<b>" not in text
+    dot = netspec.to_dot(spec)
+    assert 'label="&lt;svg/onload=alert(1)&gt;\\nReLU\\n[N, 8]"' in dot
+    assert 'label="q&lt;b&gt;\\nReLU\\n[N, 8]"' in dot
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
+def test_svg_draws_hostile_names_as_written_and_escaped_once() -> None:
+    svg = netspec.to_image(_hostile_spec(), "svg").decode()
+    assert "<svg/onload" not in svg and "<img" not in svg
+    assert "&lt;svg/onload=alert(1)&gt;" in svg
+    assert "a&amp;lt;b" in svg  # drawn as `a&lt;b`, the name as written
+
+
+@given(
+    st.text(st.sampled_from(sorted(_draw._MERMAID_SAFE) + ['"', "\\", "\n", "<", ">", "&", "#", "\x00", "\u202e", "é"]))
+)
 def test_labels_with_nothing_to_escape_are_taken_as_they_are(text: str) -> None:
     """The escapes' fast path for plain labels gives what escaping each character gives."""
     mermaid = "<br/>".join(
         "".join(c if c in _draw._MERMAID_SAFE else f"#{ord(c)};" for c in line) for line in text.split("\n")
     )
-    dot = "".join("\\" + c if c in '\\"' else "\\n" if c == "\n" else c if c.isprintable() else "" for c in text)
+    entities = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+    dot = "".join(
+        "\\" + c if c in '\\"' else entities.get(c) or ("\\n" if c == "\n" else c if c.isprintable() else "")
+        for c in text
+    )
     assert _draw.mermaid_text(text) == mermaid
     assert _draw.dot_text(text) == dot
 
