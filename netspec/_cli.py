@@ -421,8 +421,8 @@ def _expand_one(arg: str) -> Iterator[tuple[_Target, bool]]:
             raise UsageError(f"`{arg}` is not a glob: it {err}") from None
         if not matches:
             raise UsageError(f"no file matches `{arg}`")
-        for match in matches:
-            yield from _expand_one(match) if os.path.isdir(match) else [(_file_target(match), False)]
+        for match in matches:  # a glob finds files as a folder does: those that are not specs are skipped
+            yield from _expand_one(match) if os.path.isdir(match) else [(_file_target(match), True)]
     elif os.path.isdir(arg):
         found = sorted(_specs_in(arg))
         if not found:
@@ -573,18 +573,20 @@ def _strict(result: _Result) -> _Result:
 
 
 def _configured_paths() -> tuple[list[str], SpecError | None]:
-    """With no PATH: the `include` globs of the configuration of the working folder's project."""
+    """With no PATH: the `include` globs of the configuration of the working folder's project, or
+    with no `include` its whole root (every .yaml, .yml and .json, as a folder is searched)."""
     try:
         config = find_config(Path.cwd())
     except SpecError as err:
         return [], err
-    if config is None or not config.include:
-        where = f"`{config.file.name}` has no `include`" if config is not None else "no project configuration here"
+    if config is None:
         raise UsageError(
-            f"validate: give a PATH (a spec, folder or glob), or list the specs to check with "
-            f"`include = [...]` under `[tool.netspec]` ({where})"
+            "validate: give a PATH (a spec, folder or glob), or run it in a project (a `[tool.netspec]` table in "
+            "pyproject.toml, or a netspec.toml) to check its specs"
         )
     base = os.path.relpath(config.root)
+    if not config.include:
+        return [base], None
     return [g if base == "." else os.path.join(base, g) for g in config.include], None
 
 

@@ -128,6 +128,20 @@ def test_validate_a_folder_skips_yaml_that_is_not_a_spec(tmp_path: Path, capsys:
     ]
 
 
+def test_globs_and_include_skip_files_that_are_not_specs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _project(tmp_path, '[tool.netspec]\ninclude = ["**/*.yaml"]\n')
+    (root / "models" / "compose.yaml").write_text("services: {web: {image: nginx}}\n")
+    monkeypatch.chdir(root)
+    for argv in (("validate", "**/*.yaml"), ("validate",)):
+        code, out = _run(capsys, *argv)
+        assert (code, out) == (0, "0 errors, 0 warnings in 2 files (skipped 1: 1 not a spec)\n")
+    code, out = _run(capsys, "validate", "--format", "github", "models/*.yaml")
+    assert code == 0 and "compose.yaml" not in out
+    assert _run(capsys, "validate", "models/compose.yaml")[0] == 1  # named: checked
+
+
 def test_named_files_are_checked_unless_specs_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     other = tmp_path / "workflow.yaml"
     other.write_text("on: push\njobs: {}\n")
@@ -230,13 +244,17 @@ def test_validate_without_a_path_checks_the_configured_include(
     assert _run(capsys, "validate")[0] == 0
 
 
-def test_validate_without_a_path_or_include_is_a_usage_error(
+def test_validate_without_a_path_or_include_checks_the_whole_project(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = _project(tmp_path, "[tool.netspec]\nstrict = true\n")
-    monkeypatch.chdir(root)
+    root = _project(tmp_path, '[tool.netspec]\nroot = "."\n')
+    (root / "compose.yaml").write_text("services: {web: {image: nginx}}\n")
+    monkeypatch.chdir(root / "models")  # the project is found from the working folder up
     code, out = _run(capsys, "validate")
-    assert code == 2 and "`pyproject.toml` has no `include`" in out
+    assert (code, out) == (0, "0 errors, 0 warnings in 2 files (skipped 1: 1 not a spec)\n")
+    monkeypatch.chdir(tmp_path)
+    code, out = _run(capsys, "validate")
+    assert code == 2 and "give a PATH" in out
     broken = _project(tmp_path / "broken", "[tool.netspec]\ninclude = [1]\n")
     monkeypatch.chdir(broken)
     code, out = _run(capsys, "validate")
@@ -275,7 +293,9 @@ def test_the_configuration_sets_the_limits_each_spec_is_checked_under(
     code, out = _run(capsys, "validate", "--max-graph-nodes", "2", str(root / "base" / "net.yaml"))
     assert code == 0, out  # the command line wins over the configuration
     code, out = _run(capsys, "summary", "--max-graph-nodes", "2", "--max-params", "10", str(root / "base" / "net.yaml"))
-    assert code == 0, out  # a summary allocates nothing: only `build` and the exports have a memory budget
+    assert code == 1 and "net.yaml:5:9: error[NS190]" in out  # a summary refuses what `build` refuses
+    code, out = _run(capsys, "summary", "--max-graph-nodes", "2", str(root / "base" / "net.yaml"))
+    assert code == 0, out  # under the configured 100,000
     out_file = tmp_path / "net.py"
     code, out = _run(capsys, "export", str(root / "base" / "net.yaml"), "--to", "python", str(out_file))
     assert code == 1 and "error[NS134]" in out  # the configuration applies to every command
