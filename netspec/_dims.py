@@ -364,7 +364,17 @@ class Values:
 
 
 def contiguous_strides(shape: Sequence[Dim]) -> tuple[Dim, ...]:
-    """The strides of a contiguous (row-major) tensor of `shape`."""
+    """The strides of a contiguous (row-major) tensor of `shape`.
+
+    Every tensor whose layout is followed asks for these, and a network has few distinct shapes: each
+    is computed once (its symbolic products are the costly part), and the same tuple comes back, so that
+    comparing a tensor's strides with them is mostly comparing each stride with itself.
+    """
+    return _contiguous_strides(tuple(shape))
+
+
+@functools.lru_cache(maxsize=4096)
+def _contiguous_strides(shape: tuple[Dim, ...]) -> tuple[Dim, ...]:
     strides: list[Dim] = []
     step: Dim = 1
     for size in reversed(shape):

@@ -274,3 +274,54 @@ def test_a_size_keeps_its_magnitude(terms: list[tuple[int, int, int, int]]) -> N
     assert magnitude(dim) == _bound(dim) == magnitude(dim)
     if not isinstance(dim, int):
         assert dim._bound == _bound(dim)  # kept: asked again, it is read, not computed
+
+
+def _chain(depth: int) -> netspec.Spec:
+    """A network of `depth` same-shape blocks over symbolic sizes: few distinct shapes, many nodes."""
+    text = f"""
+netspec: 1
+name: chain
+inputs:
+  x: [N, 8, H, W]
+nodes:
+  stem: {{op: Conv2d, out_channels: 16, kernel_size: 3, padding: 1}}
+  block:
+    repeat: {depth}
+    op: Conv2d
+    out_channels: 16
+    kernel_size: 3
+    padding: 1
+  act: ReLU
+  pooled: {{op: MaxPool2d, kernel_size: 2}}
+  turned: {{op: transpose, dim0: 2, dim1: 3}}
+  seen: {{op: view, shape: [-1]}}
+"""
+    return netspec.loads(text)
+
+
+def test_layout_tracking_multiplies_sizes_per_distinct_shape_not_per_node(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Following the layout in memory costs a symbolic product per stride of each distinct shape, computed
+    once, not one per node: a chain 50 times as deep makes no more products of sizes."""
+    from netspec._dims import Sym, _contiguous_strides
+
+    products = 0
+    multiply = Sym.__mul__
+
+    def counted(self: Sym, other: Any) -> Any:
+        nonlocal products
+        products += 1
+        return multiply(self, other)
+
+    monkeypatch.setattr(Sym, "__mul__", counted)
+    monkeypatch.setattr(Sym, "__rmul__", counted)
+    counts = []
+    for depth in (2, 100):
+        spec = _chain(depth)
+        _contiguous_strides.cache_clear()
+        products = 0
+        with pytest.raises(netspec.SpecError) as refused:  # the layout is still followed to the end
+            netspec.validate(spec)
+        assert [d.code for d in refused.value.diagnostics] == ["NS200"]
+        assert "not laid out in memory in that order" in refused.value.diagnostics[0].message
+        counts.append(products)
+    assert counts[0] == counts[1], counts
