@@ -501,7 +501,7 @@ _SKIPPED_FOLDERS = frozenset({"node_modules", "__pycache__", "venv", "site-packa
 
 
 def _file_target(path: str) -> _Target:
-    return _Target(os.path.normpath(path), Path(path))
+    return _Target(escape_text(os.path.normpath(path), 1000), Path(path))
 
 
 def _located_target(arg: str) -> _Target:
@@ -597,7 +597,8 @@ def _run_validate(args: argparse.Namespace) -> int:
         found.config_errors.append((config_error.diagnostics[0].file or "", config_error))
     params, shapes = dict(args.params), dict(args.input_shapes)
     results = [
-        _Result(_Target(file, Path(file)), list(err.diagnostics), err.sources) for file, err in found.config_errors
+        _Result(_Target(escape_text(file, 1000), Path(file)), list(err.diagnostics), err.sources)
+        for file, err in found.config_errors
     ]
     for target in found.targets:
         result = _check(target, params, shapes, _limits(target.limits, args))

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, NoReturn, Protocol, cast
 
 import yaml
 
-from ._errors import Diagnostic, SourceMap, Span, SpecError, format_path
+from ._errors import Diagnostic, SourceMap, Span, SpecError, escape_text, format_path
 from ._limits import DEFAULT_LIMITS, Limits
 from ._work import PARSE_BYTES_PER_UNIT, PARSE_UNITS_PER_VALUE, charge, per_unit
 
@@ -164,7 +164,8 @@ def read_file(
 
     A file larger than `limits.max_bytes` is refused before it is read.
     """
-    name = display_name if display_name is not None else os.fsdecode(path)
+    # A file name is the user's text too: escaped like spec text, the same in every report.
+    name = escape_text(display_name if display_name is not None else os.fsdecode(path), 1000)
     try:
         with open_regular(path) as handle:
             size = os.fstat(handle.fileno()).st_size

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ._config import find_config
-from ._errors import Diagnostic, SourceMap, SpecError, did_you_mean
+from ._errors import Diagnostic, SourceMap, SpecError, did_you_mean, escape_text
 from ._load import DEFAULT_LIMITS, Document, Limits, file_kind, parse_text, read_file
 
 __all__ = [
@@ -80,10 +80,11 @@ def bundled_path(name: str) -> Path | None:
 
 
 def _display_name(path: Path) -> str:
+    """How reports name a file: its path relative to the working folder, escaped like spec text."""
     try:
-        return os.path.relpath(path)
+        return escape_text(os.path.relpath(path), 1000)
     except ValueError:  # another drive on Windows
-        return str(path)
+        return escape_text(str(path), 1000)
 
 
 def _looks_like_path(text: str) -> bool:
@@ -94,8 +95,13 @@ def _looks_like_text(text: str) -> bool:
     return "\n" in text or text.lstrip().startswith(("{", "["))
 
 
-def _not_found(message: str, hint: str | None = None) -> SpecError:
-    return SpecError([Diagnostic(message, hint=hint, code="NS101")])
+def _not_found(message: str, hint: str | None = None, name: str | None = None) -> SpecError:
+    """An NS101; one about a name is placed at the start of the file it names (line 1, column 1)."""
+    shown = escape_text(name, 1000) if name is not None else None
+    diagnostic = Diagnostic(message, hint=hint, code="NS101", file=shown)
+    if shown is not None:
+        diagnostic = dataclasses.replace(diagnostic, line=1, column=1, end_line=1, end_column=1)
+    return SpecError([diagnostic])
 
 
 def locate(source: str | os.PathLike[str] | Mapping[str, Any], *, text: bool = False) -> Located:
@@ -114,33 +120,33 @@ def locate(source: str | os.PathLike[str] | Mapping[str, Any], *, text: bool = F
     if isinstance(name, bytes):  # an os.PathLike[bytes]
         name = os.fsdecode(name)
     path = Path(name)
+    shown = escape_text(name, 1000)
     try:
         exists, is_dir, is_file = path.exists(), path.is_dir(), path.is_file()
         resolved = path.resolve() if is_file else None
     except (OSError, ValueError, RuntimeError) as err:
-        shown = name if len(name) <= 80 else name[:77] + "..."
-        raise _not_found(f"cannot read `{shown}`: {_os_reason(err)}") from None
+        raise _not_found(f"cannot read `{escape_text(name, 80)}`: {_os_reason(err)}", name=name) from None
     if isinstance(source, str) and not _looks_like_path(name) and not _looks_like_text(name):
         bundled = bundled_path(name) if not exists else None
         if bundled is not None:
             return Located("bundled", bundled, f"<bundled>/{bundled.name}")
     if is_dir:
         hint = "name a .yaml, .yml or .json file in it (`netspec validate` takes folders)"
-        raise _not_found(f"`{name}` is a folder, not a spec file", hint)
+        raise _not_found(f"`{shown}` is a folder, not a spec file", hint, name)
     if resolved is not None:
         return Located("file", resolved, _display_name(path))
     if exists:  # a named pipe, a socket, a device: reading it could wait forever or never end
         kind = _kind_of(path)
-        raise _not_found(f"`{name}` is not a regular file ({kind})", "a spec is a regular file: give its path")
+        raise _not_found(f"`{shown}` is not a regular file ({kind})", "a spec is a regular file: give its path", name)
     if isinstance(source, str) and _looks_like_text(name):
         raise _not_found(
             "expected a path or a bundled spec name, got spec text",
             "this looks like spec text: read it with `netspec.loads(text)`",
         )
     if _looks_like_path(name) or not isinstance(source, str):
-        raise _not_found(f"no such spec file: `{name}`")
+        raise _not_found(f"no such spec file: `{shown}`", name=name)
     raise _not_found(
-        f"`{name}` is neither a spec file nor a bundled spec", did_you_mean(name, list_specs(), listing=12)
+        f"`{shown}` is neither a spec file nor a bundled spec", did_you_mean(name, list_specs(), listing=12), name
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ._errors import Diagnostic, SpecError
+from ._errors import Diagnostic, Span, SpecError
 from ._extends import with_extends
 from ._load import DEFAULT_LIMITS, Document, Limits
 from ._model_errors import validation_diagnostics
@@ -21,6 +21,11 @@ from ._static import static_problems
 from ._work import PARSE_UNITS_PER_NODE, charge
 
 __all__ = ["spec_from_document"]
+
+
+def _start_of(file: str | None) -> Span | None:
+    """Line 1, column 1 of `file`: where a problem of the whole source is placed when nothing is written."""
+    return Span(file, 1, 1, 1, 1) if file is not None else None
 
 
 def spec_from_document(doc: Document, path: Path | None = None, *, limits: Limits | None = None) -> Spec:
@@ -34,7 +39,7 @@ def spec_from_document(doc: Document, path: Path | None = None, *, limits: Limit
                     f"a spec is a mapping of fields, got a {kind}",
                     hint="start with `name:`, `inputs:` and `nodes:`",
                     code="NS102",
-                ).located(doc.sources.span(()))
+                ).located(doc.sources.span(()) or _start_of(doc.file))
             ],
             doc.sources,
         )

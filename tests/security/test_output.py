@@ -94,3 +94,53 @@ def test_a_column_far_into_a_long_line_is_shown_around_it() -> None:
     assert max(len(line) for line in lines) <= 400  # the caret line was as long as the column
     shown, caret = lines[3], lines[4]
     assert shown.startswith("3 | ...") and shown[caret.index("^") : caret.index("^") + 4] == "Nope"
+
+
+CONTROL_NAMES = ["evil\nname.yaml", "evil\x1b[31mred.yaml", "evil\u202eLMX.yaml", "a\x00b.yaml"]
+
+
+@pytest.mark.parametrize("name", CONTROL_NAMES[1:])  # a name with a newline reads as spec text
+def test_a_missing_file_is_an_ns101_at_the_start_of_its_escaped_name(name: str) -> None:
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.load(name)
+    diagnostic = info.value.diagnostics[0]
+    shown = name.replace("\n", "\\n").replace("\x1b", "\\u001b").replace("\u202e", "\\u202e").replace("\x00", "\\u0000")
+    assert (diagnostic.code, diagnostic.file, diagnostic.line, diagnostic.column) == ("NS101", shown, 1, 1)
+    assert f"`{shown}`" in diagnostic.message
+    assert str(info.value).startswith(f"{shown}:1:1: error[NS101]")
+
+
+def test_a_source_that_is_not_a_mapping_is_an_ns102_at_line_1_column_1() -> None:
+    with pytest.raises(netspec.SpecError) as info:
+        netspec.loads("~\n")
+    diagnostic = info.value.diagnostics[0]
+    assert (diagnostic.code, diagnostic.file, diagnostic.line, diagnostic.column) == ("NS102", "<string>", 1, 1)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="control characters in file names")
+def test_file_names_are_escaped_alike_in_every_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """`Diagnostic.file`, text, JSON and GitHub output name a file with control characters the same way."""
+    import json
+
+    from netspec._cli import main
+
+    monkeypatch.chdir(tmp_path)
+    names = {"evil\nname.yaml": "evil\\nname.yaml", "evil\x1b[31mred.yaml": "evil\\u001b[31mred.yaml"}
+    names["evil\u202eLMX.yaml"] = "evil\\u202eLMX.yaml"
+    for name in names:
+        (tmp_path / name).write_text(spec_with_nodes("  a: {op: Bogus}\n"))
+    for name, shown in names.items():
+        with pytest.raises(netspec.SpecError) as info:
+            netspec.load(name)
+        diagnostic = info.value.diagnostics[0]
+        assert (diagnostic.code, diagnostic.file) == ("NS141", shown)
+        line, column = diagnostic.line, diagnostic.column
+        assert str(info.value).startswith(f"{shown}:{line}:{column}: error[NS141]")
+        assert main(["validate", name, "--format", "json"]) == 1
+        report = json.loads(capsys.readouterr().out)["files"][0]
+        assert report["file"] == shown and report["diagnostics"][0]["file"] == shown
+        assert main(["validate", name, "--format", "github"]) == 1
+        assert f"::error file={shown},line={line},col={column}" in capsys.readouterr().out
+    assert main(["validate", ".", "--format", "json"]) == 1
+    walked = sorted(f["file"] for f in json.loads(capsys.readouterr().out)["files"])
+    assert walked == sorted(names.values())
