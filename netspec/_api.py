@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._errors import Diagnostic, Span, SpecError, format_path
+from ._errors import Diagnostic, Span, SpecError, format_path, in_source_order
 from ._graph import Graph, bind_params, expand
 from ._limits import DEFAULT_LIMITS, Limits
 from ._load import collector_paused, parse_text
@@ -321,7 +321,7 @@ def validate(
         if info is None:
             warnings = list(concrete.graph.warnings)
         warnings += [d for d in concrete.warnings if d.path not in covered]
-    return warnings + found
+    return in_source_order(warnings + found)
 
 
 def _unset_params(spec: Spec, params: Params | None) -> list[Diagnostic]:

@@ -19,6 +19,7 @@ __all__ = [
     "did_you_mean",
     "escape_text",
     "format_path",
+    "in_source_order",
 ]
 
 Severity = Literal["error", "warning"]
@@ -222,11 +223,21 @@ class SourceMap:
 MAX_RENDERED = 200  # diagnostics `str(SpecError)` shows; a hostile spec can produce thousands
 
 
+def in_source_order(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
+    """`diagnostics` by file (in the order the files first appear), line and column; the ones
+    without a place stay first in their file; equal places keep their order (a stable sort)."""
+    files: dict[str | None, int] = {}
+    for diag in diagnostics:
+        files.setdefault(diag.file, len(files))
+    return sorted(diagnostics, key=lambda d: (files[d.file], d.line or 0, d.column or 0))
+
+
 class SpecError(Exception):
-    """A spec is wrong; `.diagnostics` lists every problem found, errors and warnings."""
+    """A spec is wrong; `.diagnostics` lists every problem found, errors and warnings, in source order
+    (by file, line and column)."""
 
     def __init__(self, diagnostics: Sequence[Diagnostic], sources: SourceMap | None = None) -> None:
-        self.diagnostics: list[Diagnostic] = list(diagnostics)
+        self.diagnostics: list[Diagnostic] = in_source_order(diagnostics)
         self.sources = sources
         super().__init__(self.render())
 

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from ._errors import Diagnostic, SourceMap, did_you_mean, format_path
 from ._models import FORMAT_VERSION, BlockDef, InitRule, NameRuleError, ParamDef, Spec
+from ._names import rename_hint
 
 __all__ = ["validation_diagnostics"]
 
@@ -60,6 +61,8 @@ def _diagnostic_for(error: Any, sources: SourceMap) -> Diagnostic:
     elif kind == "value_error":
         message = message.removeprefix("Value error, ")
         bad = error.get("ctx", {}).get("error")
+        if isinstance(bad, NameRuleError):
+            hint = rename_hint(bad.part, node=bool(path) and path[-1] == "nodes")
         if isinstance(bad, NameRuleError) and (path + (bad.part,) in sources.keys or isinstance(bad.part, int)):
             path, key_span = path + (bad.part,), isinstance(bad.part, str)  # point at the (first) offending name
     elif kind == "literal_error":
@@ -144,7 +147,21 @@ def _code_for(kind: str) -> str:
 
 def validation_diagnostics(err: ValidationError, sources: SourceMap) -> list[Diagnostic]:
     """The diagnostics for a failed validation of a spec's data, in source order, without repeats."""
-    diagnostics = [_diagnostic_for(e, sources) for e in err.errors()]
+    diagnostics = []
+    for error in err.errors():
+        diagnostics.append(_diagnostic_for(error, sources))
+        bad = error.get("ctx", {}).get("error") if error["type"] == "value_error" else None
+        if isinstance(bad, NameRuleError):  # every other bad name of the mapping, at its own key
+            first = diagnostics[-1]
+            parent = _loc_to_path(error["loc"])
+            for name, problem in bad.others:
+                path = (*parent, name)
+                hint = rename_hint(name, node=bool(parent) and parent[-1] == "nodes")
+                diagnostics.append(
+                    Diagnostic(problem, path=format_path(path), hint=hint, code=first.code).located(
+                        sources.span(path, key=True)
+                    )
+                )
     unique = _merge_alternatives(list(dict.fromkeys(diagnostics)))
     named = {d.path for d in unique if d.code == "NS113"}  # a misspelt name: the other forms are noise
     # A mapping that failed its own check (`NS114`) was meant as that form: the other forms are noise too.

@@ -24,7 +24,7 @@ from pydantic import (
 
 from ._errors import Diagnostic, SourceMap
 from ._limits import DEFAULT_LIMITS, Limits
-from ._names import identifier_problem, identifier_schema, node_name_problem, node_name_schema, shown_name
+from ._names import identifier_problem, identifier_schema, node_name_problem, node_name_schema
 
 __all__ = [
     "FORMAT_VERSION",
@@ -54,11 +54,13 @@ SYMBOL_PATTERN = str(identifier_schema()["pattern"])  # input, parameter, block 
 
 
 class NameRuleError(ValueError):
-    """A name that breaks the name rule of `_names`; `part` is its key or index, where it is located."""
+    """A name that breaks the name rule of `_names`; `part` is its key or index, where it is located.
+    `others` holds the other bad names of the same mapping (key, reason), each reported at its own key."""
 
-    def __init__(self, message: str, part: str | int) -> None:
+    def __init__(self, message: str, part: str | int, others: tuple[tuple[str, str], ...] = ()) -> None:
         super().__init__(message)
         self.part = part
+        self.others = others
 
 
 def _check_name(name: str, what: str, part: str | int | None = None) -> str:
@@ -234,13 +236,8 @@ def _check_node_names(nodes: dict[str, NodeDef]) -> dict[str, NodeDef]:
     # template (`denselayer${i}`) is checked when it is rendered.
     problems = [(name, node_name_problem(name, module=False)) for name in nodes if not is_name_template(name)]
     bad = [(name, problem) for name, problem in problems if problem is not None]
-    if len(bad) == 1:
-        raise NameRuleError(str(bad[0][1]), bad[0][0])
-    if bad:
-        listed = ", ".join(f"`{shown_name(name)}`" for name, _ in bad[:20]) + (
-            f" and {len(bad) - 20:,} more" if len(bad) > 20 else ""
-        )
-        raise NameRuleError(f"node names {listed} are not valid: {bad[0][1]}", bad[0][0])
+    if bad:  # one diagnostic per bad name, each at its key (`_model_errors`)
+        raise NameRuleError(bad[0][1], bad[0][0], tuple(bad[1:]))
     return nodes
 
 

@@ -46,7 +46,9 @@ __all__ = [
     "node_name_problem",
     "node_name_schema",
     "port_number_problem",
+    "rename_hint",
     "shown_name",
+    "suggested_name",
 ]
 
 MAX_NAME_CHARS = 256  # characters of one name (a qualified name joins several)
@@ -182,6 +184,33 @@ def node_name_problem(name: object, what: str = "node name", *, module: bool = T
     if module and name in MODULE_ATTRIBUTES:
         return f"{what} `{name}` is an attribute of `nn.Module`: a module cannot be registered under it"
     return None
+
+
+def suggested_name(name: object, *, identifier: bool = False) -> str | None:
+    """A valid name close to a refused `name` (`conv 1` -> `conv_1`, `forward` -> `forward_`), for a
+    hint; None when there is no obvious one. `identifier` for input, parameter and block names."""
+    if not isinstance(name, str) or not name or len(name) > MAX_NAME_CHARS:
+        return None
+    text = unicodedata.normalize("NFKC", name)
+    if identifier:
+        text = re.sub(r"[^A-Za-z0-9_]", "_", text)
+        text = f"_{text}" if text[:1].isdigit() else text
+    else:
+        text = "".join(
+            "_" if c in _REFUSED_CHARACTERS or c.isspace() or unicodedata.category(c) in _REFUSED_CATEGORIES else c
+            for c in text
+        )
+    text = text.lstrip("_") if text.startswith("__") else text
+    if text in _RESERVED_IDENTIFIERS or text in MODULE_ATTRIBUTES:
+        text += "_"
+    problem = identifier_problem(text) if identifier else node_name_problem(text)
+    return text if text and text != name and problem is None else None
+
+
+def rename_hint(name: object, *, node: bool) -> str | None:
+    """The hint of a refused name: a valid one close to it, when there is an obvious one."""
+    better = suggested_name(name, identifier=not node)
+    return None if better is None else f"rename it, e.g. `{better}` (and the references to it)"
 
 
 def port_number_problem(port: str) -> str | None:

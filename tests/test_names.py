@@ -223,3 +223,55 @@ def test_function_nodes_may_take_module_attribute_names(name: str) -> None:
     spec["blocks"], nodes[name] = {"b": {"nodes": {"r": "ReLU"}}}, {"block": "b"}
     with pytest.raises(SpecError, match=r"attribute of `nn\.Module`"):
         netspec.loads(json.dumps(spec))
+
+
+def test_every_bad_node_name_is_reported_at_its_own_key() -> None:
+    text = (
+        "netspec: 1\nname: t\ninputs:\n  self: [N, 8]\nparams:\n  if: 3\nnodes:\n"
+        '  forward: {op: Linear, out_features: 8}\n  "a.b": ReLU\n  "__x": ReLU\n  "conv 1": ReLU\n'
+        "  fine: ReLU\n  double: {op: add, in: [fine, fine]}\n"
+    )
+    with pytest.raises(netspec.SpecError) as err:
+        netspec.loads(text)
+    found = [(d.code, d.line, d.column, d.path, d.hint) for d in err.value.diagnostics]
+    rename = "rename it, e.g. `{}` (and the references to it)".format
+    assert found == [
+        ("NS114", 4, 3, "inputs.self", rename("self_")),
+        ("NS114", 6, 3, "params.if", rename("if_")),
+        ("NS114", 8, 3, "nodes.forward", rename("forward_")),
+        ("NS114", 9, 3, "nodes.a.b", rename("a_b")),
+        ("NS114", 10, 3, "nodes.__x", rename("x")),
+        ("NS114", 11, 3, "nodes.conv 1", rename("conv_1")),
+    ]  # `double` names a function op: no module is registered under it
+
+
+def test_a_module_attribute_name_alone_has_a_rename_hint() -> None:
+    text = "netspec: 1\nname: t\ninputs: {x: [N, 8]}\nnodes:\n  training: ReLU\n"
+    with pytest.raises(netspec.SpecError) as err:
+        netspec.validate(netspec.loads(text))
+    (found,) = err.value.diagnostics
+    assert (found.code, found.line, found.hint) == (
+        "NS114",
+        5,
+        "rename it, e.g. `training_` (and the references to it)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "identifier", "expected"),
+    [
+        ("conv 1", False, "conv_1"),
+        ("a:b$c", False, "a_b_c"),
+        ("__init__", False, "init__"),
+        ("lambda", True, "lambda_"),
+        ("1st", True, "_1st"),
+        ("x-y", True, "x_y"),
+        ("ok", False, None),
+        ("", False, None),
+        ("_" * 3, False, None),
+    ],
+)
+def test_suggested_names_are_valid(name: str, identifier: bool, expected: str | None) -> None:
+    from netspec._names import suggested_name
+
+    assert suggested_name(name, identifier=identifier) == expected
