@@ -150,43 +150,56 @@ def _key_position(text: str, file: Path, key: str | None) -> tuple[int, int] | N
 
 
 def _config(file: Path, table: Mapping[str, Any], text: str) -> ProjectConfig:
-    def error(key: str, message: str, hint: str | None = None) -> SpecError:
-        return _error(file, message, hint, text=text, at=_key_position(text, file, key))
+    """The configuration of `table`; every wrong setting is reported at once (one NS030 each, up to
+    `_MAX_PROBLEMS`: each is placed by a pass over the text)."""
+    problems: list[Diagnostic] = []
 
+    def error(key: str, message: str, hint: str | None = None) -> None:
+        if len(problems) < _MAX_PROBLEMS:
+            problems.extend(_error(file, message, hint, text=text, at=_key_position(text, file, key)).diagnostics)
+
+    wrong: set[str] = set()
     for key, value in table.items():
         if key == "tool" and file.name == "netspec.toml":
             continue
         if key not in _KEYS:
-            raise error(key, f"unknown setting `{key}`", did_you_mean(key, _KEYS, listing=len(_KEYS)))
+            error(key, f"unknown setting `{key}`", did_you_mean(key, _KEYS, listing=len(_KEYS)))
+            continue
         if not isinstance(value, _KEYS[key]) or (
             isinstance(value, list) and not all(isinstance(v, str) and v for v in value)
         ):
             kind = {"root": "a string", "include": "a list of globs", "exclude": "a list of globs"}.get(
                 key, "a positive integer" if key in LIMIT_KEYS else "a boolean"
             )
-            raise error(key, f"`{key}` must be {kind}, got {value!r:.60}")
-        if key in LIMIT_KEYS and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise error(key, f"`{key}` must be a positive integer, got {value!r:.60}")
+            error(key, f"`{key}` must be {kind}, got {value!r:.60}")
+            wrong.add(key)
+        elif key in LIMIT_KEYS and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            error(key, f"`{key}` must be a positive integer, got {value!r:.60}")
+            wrong.add(key)
     folder = file.parent.resolve()
-    root = (folder / table.get("root", ".")).resolve()
+    root = folder if "root" in wrong else (folder / table.get("root", ".")).resolve()
     if root != folder and folder not in root.parents:
-        raise error(
+        error(
             "root",
             f"`root` {table['root']!r} is outside the folder of `{file.name}`",
             "name that folder or one below it",
         )
-    if not root.is_dir():
-        raise error("root", f"`root` {table['root']!r} is not a folder")
+    elif not root.is_dir():
+        error("root", f"`root` {table['root']!r} is not a folder")
     for key in ("include", "exclude"):
-        for pattern in table.get(key, ()):
+        for pattern in () if key in wrong else table.get(key, ()):
             if os.path.isabs(pattern) or pattern.startswith("~"):
-                raise error(key, f"`{key}` glob {pattern!r} must be relative to the root")
+                error(key, f"`{key}` glob {pattern!r} must be relative to the root")
+                continue
             try:
                 glob_pattern(pattern)
             except GlobError as err:
-                raise error(
-                    key, f"`{key}` glob {pattern!r:.80} {err}", "a range goes from low to high (`[a-z]`)"
-                ) from None
+                error(key, f"`{key}` glob {pattern!r:.80} {err}", "a range goes from low to high (`[a-z]`)")
+    if problems:
+        sources = SourceMap()
+        if any(d.line is not None for d in problems):
+            sources.texts[str(file)] = text
+        raise SpecError(problems, sources)
     return ProjectConfig(
         file=file,
         root=root,
@@ -195,6 +208,9 @@ def _config(file: Path, table: Mapping[str, Any], text: str) -> ProjectConfig:
         strict=bool(table.get("strict", False)),
         limits=tuple((key, table[key]) for key in LIMIT_KEYS if key in table),
     )
+
+
+_MAX_PROBLEMS = 50  # wrong settings reported from one configuration file
 
 
 def _error(

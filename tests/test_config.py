@@ -320,3 +320,15 @@ def test_a_misspelt_limit_gets_a_suggestion(tmp_path: Path) -> None:
     with pytest.raises(netspec.SpecError) as err:
         find_config(root)
     assert "max_graph_nodes" in (err.value.diagnostics[0].hint or "")
+
+
+def test_every_wrong_setting_is_reported_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = '[tool.netspec]\nmax_params = "big"\nmax_work = 0\nstrictt = true\ninclude = ["[z-a]", "/abs"]\n'
+    root = _project(tmp_path, config)
+    with pytest.raises(netspec.SpecError) as err:
+        find_config(root)
+    found = [(d.code, d.line, d.column) for d in err.value.diagnostics]
+    assert found == [("NS030", 2, 1), ("NS030", 3, 1), ("NS030", 4, 1), ("NS030", 5, 1), ("NS030", 5, 1)]
+    assert "did you mean `strict`" in (err.value.diagnostics[2].hint or "")
+    code, out = _run(capsys, "validate", str(root / "models" / "child.yaml"))
+    assert code == 1 and out.count("error[NS030]") == 5
