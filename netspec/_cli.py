@@ -330,18 +330,19 @@ class _Found:
     not_specs: list[str] = dataclasses.field(default_factory=list)
     excluded: list[str] = dataclasses.field(default_factory=list)
     not_regular: list[str] = dataclasses.field(default_factory=list)  # named pipes, sockets, devices
+    links: list[str] = dataclasses.field(default_factory=list)  # symbolic links a walk does not follow
     config_errors: list[tuple[str, SpecError]] = dataclasses.field(default_factory=list)
 
     @property
     def skipped(self) -> int:
-        return len(self.not_specs) + len(self.excluded) + len(self.not_regular)
+        return len(self.not_specs) + len(self.excluded) + len(self.not_regular) + len(self.links)
 
 
 def _expand_paths(paths: Sequence[str], *, specs_only: bool = False) -> _Found:
     found = _Found()
     seen: set[str] = set()
     for arg in paths:
-        for target, walked in _expand_one(arg):
+        for target, walked in _expand_one(arg, found.links):
             key = os.path.normcase(os.path.abspath(target.source)) if isinstance(target.source, Path) else target.source
             if key in seen:
                 continue
@@ -412,19 +413,20 @@ def _looks_like_spec(path: Path) -> bool:
     return _BLOCK_SPEC_KEY.search(head) is not None
 
 
-def _expand_one(arg: str) -> Iterator[tuple[_Target, bool]]:
-    """The targets an argument names, each with whether it was found by walking a folder."""
+def _expand_one(arg: str, links: list[str]) -> Iterator[tuple[_Target, bool]]:
+    """The targets an argument names, each with whether it was found by walking a folder; the
+    symbolic links the walk does not follow are added to `links`."""
     if any(c in _GLOB_CHARS for c in arg) and not os.path.exists(arg):
         try:
-            matches = sorted(_glob(arg))
+            matches = sorted(_glob(arg, links))
         except GlobError as err:
             raise UsageError(f"`{arg}` is not a glob: it {err}") from None
         if not matches:
             raise UsageError(f"no file matches `{arg}`")
         for match in matches:  # a glob finds files as a folder does: those that are not specs are skipped
-            yield from _expand_one(match) if os.path.isdir(match) else [(_file_target(match), True)]
+            yield from _expand_one(match, links) if os.path.isdir(match) else [(_file_target(match), True)]
     elif os.path.isdir(arg):
-        found = sorted(_specs_in(arg))
+        found = sorted(_specs_in(arg, links))
         if not found:
             raise UsageError(f"no .yaml, .yml or .json file in the folder `{arg}`")
         yield from ((_file_target(f), True) for f in found)
@@ -434,35 +436,48 @@ def _expand_one(arg: str) -> Iterator[tuple[_Target, bool]]:
         yield _located_target(arg), False
 
 
-def _walk(folder: str) -> Iterator[tuple[str, list[str], list[str]]]:
+def _walk(folder: str) -> Iterator[tuple[str, list[str], list[str], list[str]]]:
     """`os.walk` that never follows a symbolic link out of `folder` or back into it: linked folders
-    are not entered (a link to `.` would loop), linked files count only when they stay inside."""
+    are not entered (a link to `.` would loop), linked files count only when they stay inside.
+    Each step also gives the links it left out, so that a caller can count them."""
     top = os.path.realpath(folder)
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(
-            d
-            for d in dirs
-            if not d.startswith(".") and d not in _SKIPPED_FOLDERS and not os.path.islink(os.path.join(root, d))
-        )
+        left_out: list[str] = []
+        entered: list[str] = []
+        for d in sorted(dirs):
+            if d.startswith(".") or d in _SKIPPED_FOLDERS:
+                continue
+            (left_out if os.path.islink(os.path.join(root, d)) else entered).append(d)
+        dirs[:] = entered
         kept = []
         for name in sorted(files):
             path = os.path.join(root, name)
             if os.path.islink(path):
                 target = os.path.realpath(path)
                 if os.path.commonpath([top, target]) != top:
+                    left_out.append(name)
                     continue
             kept.append(name)
-        yield root, dirs, kept
+        yield root, dirs, kept, left_out
 
 
-def _specs_in(folder: str) -> Iterator[str]:
-    for root, _, files in _walk(folder):  # skips .git, .venv, ... and symbolic links to folders
+def _specs_in(folder: str, links: list[str]) -> Iterator[str]:
+    for root, _, files, left_out in _walk(folder):  # skips .git, .venv, ... and symbolic links out
         yield from (os.path.join(root, f) for f in files if f.endswith(SPEC_SUFFIXES))
+        for name in left_out:  # linked folders, and linked files a folder walk would check
+            path = os.path.join(root, name)
+            if not name.startswith(".") and (name.endswith(SPEC_SUFFIXES) or os.path.isdir(path)):
+                links.append(_shown_path(path))
 
 
-def _glob(pattern: str) -> Iterator[str]:
+def _shown_path(path: str) -> str:
+    return escape_text(os.path.normpath(path), 1000)
+
+
+def _glob(pattern: str, links: list[str]) -> Iterator[str]:
     """The files and folders `pattern` matches (`*`, `?`, `[...]`, `**` for any number of folders),
-    found with `_walk`, so a symbolic link cannot make the search loop or leave the tree."""
+    found with `_walk`, so a symbolic link cannot make the search loop or leave the tree; the links
+    it matches but does not follow are added to `links`."""
     parts = pattern.replace(os.sep, "/").split("/")
     fixed = next(i for i, part in enumerate(parts) if any(c in _GLOB_CHARS for c in part))
     top = "/".join(parts[:fixed]) or ("/" if pattern.startswith("/") else ".")
@@ -471,15 +486,19 @@ def _glob(pattern: str) -> Iterator[str]:
         compile_glob(segment)  # a pattern that is not a glob is refused before the walk
     if not os.path.isdir(top):
         return
-    for root, dirs, files in _walk(top):
+    for root, dirs, files, left_out in _walk(top):
         relative = os.path.relpath(root, top).replace(os.sep, "/")
         prefix = [] if relative == "." else relative.split("/")
-        for name in dirs + files:
+        for name in dirs + files + left_out:
             if name.startswith(".") and not wanted[-1].startswith("."):
                 continue  # as the shell: `*` does not match hidden names
             if _segments_match(wanted, [*prefix, name]):
                 path = os.path.join(root, name)
-                yield path[2:] if top == "." and path.startswith("./") else path
+                path = path[2:] if top == "." and path.startswith("./") else path
+                if name in left_out:
+                    links.append(_shown_path(path))
+                else:
+                    yield path
 
 
 def _segments_match(pattern: list[str], parts: list[str]) -> bool:
@@ -501,7 +520,7 @@ _SKIPPED_FOLDERS = frozenset({"node_modules", "__pycache__", "venv", "site-packa
 
 
 def _file_target(path: str) -> _Target:
-    return _Target(escape_text(os.path.normpath(path), 1000), Path(path))
+    return _Target(_shown_path(path), Path(path))
 
 
 def _located_target(arg: str) -> _Target:
@@ -630,6 +649,8 @@ def _count_line(results: list[_Result], found: _Found | None = None) -> str:
         if found.not_regular:
             many = len(found.not_regular) > 1
             reasons.append(f"{len(found.not_regular)} not {'regular files' if many else 'a regular file'}")
+        if found.links:
+            reasons.append(f"{_plural(len(found.links), 'symbolic link')} not followed")
         line += f" (skipped {found.skipped}: {', '.join(reasons)})"
     return line
 
@@ -662,6 +683,7 @@ def _write_json(results: list[_Result], args: argparse.Namespace, out: TextIO) -
             "not_specs": list(getattr(args, "found", _Found()).not_specs),
             "excluded": list(getattr(args, "found", _Found()).excluded),
             "not_regular": list(getattr(args, "found", _Found()).not_regular),
+            "links": list(getattr(args, "found", _Found()).links),
         },
         "counts": {
             "files": len(results),

@@ -242,7 +242,8 @@ def extends_problem(ref: str, base: Path | None, root: Path | None) -> tuple[str
     if not _extends_names_file(ref):
         return f"cannot extend `{ref}`: there is no bundled spec of that name", hint
     if base is None:
-        return f"cannot extend `{ref}`: a spec given as text or data can extend bundled specs only", hint
+        text_hint = "extend a bundled spec, or read the spec from its file with `netspec.load(path)` to extend a file"
+        return f"cannot extend `{ref}`: a spec given as text or data can extend bundled specs only", text_hint
     if os.path.isabs(ref) or ref.startswith("~"):
         return f"cannot extend `{ref}`: absolute paths are not allowed", hint
     target, _, reason = _probe(base.parent / ref)
@@ -252,6 +253,11 @@ def extends_problem(ref: str, base: Path | None, root: Path | None) -> tuple[str
     here, _, _ = _probe(base.parent)
     where = "this spec's folder" if boundary == here else f"the project root `{boundary}`"
     if not _inside(target, boundary):
+        written = os.path.normpath(ref)
+        if not written.startswith(".."):  # written inside the folder: a symbolic link on the way leads out
+            return f"cannot extend `{ref}`: it is a link to a file outside {where}", (
+                f"extend the file itself: copy it into {where}, or name a bundled spec"
+            )
         return f"cannot extend `{ref}`: it is outside {where}", hint
     if target.exists():
         return f"cannot extend `{ref}`: it is not a regular file ({_kind_of(target)})", "name a spec file"

@@ -199,6 +199,34 @@ def test_a_walk_skips_named_pipes_and_sockets(tmp_path, capsys, monkeypatch, ala
     assert json.loads(out)["skipped"]["not_regular"] == ["evil.yaml", "sock.json", os.path.join("sub", "link.yml")]
 
 
+SPEC_4 = "name: t\ninputs: {x: [N, 4]}\nnodes:\n  l: {op: Linear, out_features: 2}\n"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symbolic links")
+def test_a_walk_counts_the_symbolic_links_it_does_not_follow(tmp_path, capsys, monkeypatch):
+    """A link to a folder and a link to a file out of the tree are skipped and counted, never dropped."""
+    (tmp_path / "outside.yaml").write_text(SPEC_4)
+    tree = tmp_path / "specs"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "sub" / "lenet.yaml").write_text(SPEC_4)
+    (tree / "inside.yaml").symlink_to(tree / "sub" / "lenet.yaml")  # stays in the tree: followed
+    (tree / "out.yaml").symlink_to(tmp_path / "outside.yaml")
+    (tree / "linkdir").symlink_to(tree / "sub")
+    (tree / "notes.txt").symlink_to(tmp_path / "outside.yaml")  # not a spec name: nothing to check
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = _run(capsys, "validate", "specs")
+    assert code == 0
+    assert out.strip() == "0 errors, 0 warnings in 2 files (skipped 2: 2 symbolic links not followed)"
+    code, out, _ = _run(capsys, "validate", "--format", "json", "specs")
+    report = json.loads(out)
+    assert sorted(report["skipped"]["links"]) == [os.path.join("specs", "linkdir"), os.path.join("specs", "out.yaml")]
+    assert report["counts"]["files"] == 2
+    code, out, _ = _run(capsys, "validate", "specs/*.yaml")  # a glob counts the links it matches
+    assert code == 0 and out.strip().endswith("in 1 file (skipped 1: 1 symbolic link not followed)")
+    code, out, _ = _run(capsys, "validate", "specs/out.yaml", "specs/linkdir")  # named: followed
+    assert code == 0 and "in 2 files" in out and "skipped" not in out
+
+
 def test_a_named_pipe_named_or_extended_is_refused_at_once(tmp_path, capsys, monkeypatch, alarm):
     tree = _tree_with_a_pipe_and_a_socket(tmp_path)
     monkeypatch.chdir(tree)

@@ -163,9 +163,13 @@ def test_a_glob_does_not_follow_symlinks_that_loop_or_leave_the_tree(tmp_path, c
     (tree / "leak.yaml").symlink_to(outside / "secret.yaml")
     from netspec._cli import _expand_one
 
-    found = sorted(t.source.name for t, _ in _expand_one(f"{tree}/**/*.yaml"))
+    links: list[str] = []
+    found = sorted(t.source.name for t, _ in _expand_one(f"{tree}/**/*.yaml", links))
     assert found == ["net.yaml"]
-    assert sorted(t.source.name for t, _ in _expand_one(str(tree))) == ["net.yaml"]
+    assert [Path(link).name for link in links] == ["leak.yaml"]  # matched by the glob: counted
+    links.clear()
+    assert sorted(t.source.name for t, _ in _expand_one(str(tree), links)) == ["net.yaml"]
+    assert sorted(Path(link).name for link in links) == ["a", "away", "b", "leak.yaml", "up"]
 
 
 def test_errors_in_an_inherited_bundled_spec_never_show_the_install_path(tmp_path, monkeypatch, capsys) -> None:
@@ -188,3 +192,22 @@ def test_errors_in_an_inherited_bundled_spec_never_show_the_install_path(tmp_pat
     assert json.loads(outputs[2])["files"][0]["diagnostics"][0]["file"] == "<bundled>/resnet18.yaml"
     for text in outputs:
         assert install not in text and "site-packages" not in text and "specs/resnet18" not in text
+
+
+@pytest.mark.skipif(os.name == "nt", reason="symbolic links")
+def test_a_link_in_the_folder_to_a_file_outside_says_it_is_a_link(tree) -> None:
+    (tree / "project" / "link_out.yaml").symlink_to(tree / "outside" / "secret.yaml")
+    err = located_error(lambda: netspec.load(write_child(tree / "project", "link_out.yaml")))
+    diagnostic = err.errors[0]
+    assert (diagnostic.code, diagnostic.line, diagnostic.column) == ("NS104", HEADER.count("\n") + 1, 10)
+    assert diagnostic.message == "cannot extend `link_out.yaml`: it is a link to a file outside this spec's folder"
+    assert diagnostic.hint and "copy it into this spec's folder" in diagnostic.hint
+    err = located_error(lambda: netspec.load(write_child(tree / "project", "../outside/secret.yaml")))
+    assert err.errors[0].message == "cannot extend `../outside/secret.yaml`: it is outside this spec's folder"
+
+
+def test_text_extending_a_file_is_told_to_load_the_file() -> None:
+    err = located_error(lambda: netspec.loads(child_text("link_out.yaml")))
+    diagnostic = err.errors[0]
+    assert (diagnostic.code, diagnostic.line, diagnostic.column) == ("NS104", HEADER.count("\n") + 1, 10)
+    assert diagnostic.hint and "`netspec.load(path)`" in diagnostic.hint and "pyproject" not in diagnostic.hint
