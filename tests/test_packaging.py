@@ -63,3 +63,14 @@ def test_wheel_contains_every_bundled_spec(tmp_path: Path) -> None:
         check=True,
     )
     assert shown.stdout.split() == [str(len(bundled)), "11689512"]
+
+
+def test_the_torch_extras_bring_numpy() -> None:
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for extra in ("torch", "onnx"):  # `import torch` warns without numpy, on every build and export
+        assert "numpy" in {name.split(">")[0].split("=")[0].strip() for name in extras[extra]}
+    assert not any(
+        d.startswith("numpy") for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    )
