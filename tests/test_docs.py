@@ -119,3 +119,28 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     assert checks[-1].startswith("python -m pytest")
     pins = re.compile(r"\btorch(?:vision)?==[0-9.]+")
     assert set(pins.findall(block)) == set(pins.findall("\n".join(ci))), "README and CI pin other torch versions"
+
+
+CLI_OUTPUTS = [
+    "netspec summary resnet18 --depth 0",
+    "netspec summary unet --depth 1 -p width=16 --input-shape x=1,1,188,188",
+    "netspec validate unet --input-shape x=1,1,500,500",
+]
+
+
+@pytest.mark.parametrize("command", CLI_OUTPUTS)
+def test_cli_page_outputs_are_what_the_commands_print(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import shlex
+
+    from netspec._cli import main
+
+    shown = re.search(r"\$ " + re.escape(command) + r"\n(.*?)```", (ROOT / "docs" / "cli.md").read_text(), re.DOTALL)
+    assert shown, f"docs/cli.md lost its `{command}` example"
+    main(shlex.split(command)[1:])
+    printed = capsys.readouterr().out
+    if "\n...\n" not in shown.group(1):
+        assert shown.group(1) == printed, f"update the `{command}` block in docs/cli.md"
+        return
+    lines = iter(printed.splitlines())  # `...` leaves lines out: the others come in order
+    for line in shown.group(1).splitlines():
+        assert line == "..." or line in lines, f"`{line}` is not printed by `{command}`"
