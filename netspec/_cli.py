@@ -305,6 +305,24 @@ _LIMIT_FLAGS = (
 )
 
 
+def _configured_limit_hints(
+    found: Sequence[Diagnostic], configured: Sequence[tuple[str, int]], args: argparse.Namespace
+) -> list[Diagnostic]:
+    """`found` with the hint of each limit refusal (NS134, NS190, the loader's bounds) naming the `[tool.netspec]` setting
+    that set the limit, where the project configuration set it and no flag overrode it."""
+    from_config = {f: v for f, v in configured if getattr(args, f, None) is None}
+    if not from_config:
+        return list(found)
+    changed = []
+    for diag in found:
+        field = next((f for f in from_config if diag.hint and f"Limits({f}=" in diag.hint), None)
+        if field is not None:
+            note = f"; here the limit is `{field} = {from_config[field]}` under `[tool.netspec]` of the project configuration"
+            diag = dataclasses.replace(diag, hint=f"{diag.hint}{note}")
+        changed.append(diag)
+    return changed
+
+
 def _limits(configured: Sequence[tuple[str, int]], args: argparse.Namespace) -> Limits:
     """The limits a spec is read and checked under: the command line's, else its project's, else the defaults."""
     given = {field: getattr(args, field) for _, field, _ in _LIMIT_FLAGS if getattr(args, field, None) is not None}
@@ -621,6 +639,9 @@ def _run_validate(args: argparse.Namespace) -> int:
     ]
     for target in found.targets:
         result = _check(target, params, shapes, _limits(target.limits, args))
+        if target.limits:
+            named = _configured_limit_hints(result.diagnostics, target.limits, args)
+            result = dataclasses.replace(result, diagnostics=named)
         results.append(_strict(result) if args.strict or target.strict else result)
     writer = {"text": _write_text, "json": _write_json, "github": _write_github}[args.format]
     args.found = found
@@ -747,6 +768,7 @@ def _with_spec(action: _SpecAction) -> Callable[[argparse.Namespace], int]:
 
     def run(args: argparse.Namespace) -> int:
         source = _single_spec(args.spec)
+        config = None
         try:
             config = find_config(source.parent) if isinstance(source, Path) else None
             limits = _limits(config.limits if config is not None else (), args)
@@ -754,6 +776,8 @@ def _with_spec(action: _SpecAction) -> Callable[[argparse.Namespace], int]:
                 spec = _read_spec(source, limits)
                 return action(spec, dict(args.params), dict(args.input_shapes) or None, args)
         except SpecError as err:
+            if config is not None and config.limits:
+                err = SpecError(_configured_limit_hints(err.diagnostics, config.limits, args), err.sources)
             return _report_spec_error(err)
 
     return run

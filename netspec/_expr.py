@@ -133,6 +133,9 @@ class ExprBudgetError(ExprError):
     """The work budget of the evaluations ran out (see `evaluation_budget`)."""
 
 
+_NESTING_HINT = "split it: give an inner part a name of its own (a parameter, or a node's output), a fixed bound of the implementation"
+
+
 def _fail(message: str, span: _Range, hint: str | None = None) -> ExprError:
     return ExprError(message, span[0], span[1], hint)
 
@@ -439,7 +442,7 @@ class _Parser:
         end = self.tokens[self.index - 1]
         node = cls(start, end.offset + len(end.text) - start, *fields, depth=depth)
         if depth > _MAX_DEPTH:
-            raise _fail(f"expression is nested too deeply (more than {_MAX_DEPTH} levels)", node.span)
+            raise _fail(f"expression is nested too deeply (more than {_MAX_DEPTH} levels)", node.span, _NESTING_HINT)
         return node
 
     def binding(self) -> int | None:
@@ -450,7 +453,7 @@ class _Parser:
         self.nesting += 1
         if self.nesting > _MAX_DEPTH:
             token = self.peek()
-            raise _fail(f"expression is nested too deeply (more than {_MAX_DEPTH} levels)", token.span)
+            raise _fail(f"expression is nested too deeply (more than {_MAX_DEPTH} levels)", token.span, _NESTING_HINT)
         node = self.prefix(min_level)
         while (level := self.binding()) is not None and level >= min_level:
             node = self.infix(node, level)

@@ -1121,7 +1121,12 @@ class _Expander:
             self.add_static(self.names.cycles if recursive else [self.names.recursion(stack, name, path)])
             raise _Skip
         if len(stack) >= MAX_BLOCK_DEPTH:
-            self.report(f"blocks nested deeper than {MAX_BLOCK_DEPTH}", path, code="NS143")
+            self.report(
+                f"blocks nested deeper than {MAX_BLOCK_DEPTH}",
+                path,
+                hint="flatten the nesting: inline a block's nodes into the block that uses it (a fixed bound of the implementation)",
+                code="NS143",
+            )
             raise _Skip
         block_env = self.block_env(name, block, node, path, env)
         child = _Scope(prefix=f"{qualified}.", env=block_env, path=("blocks", name), instance=qualified)

@@ -511,7 +511,8 @@ def _check_digit_count(text: str, digits: str, limits: Limits) -> None:
         raise _ScalarProblem(
             "NS014",
             f"integer `{_shorten(text)}` has {len(digits):,} digits; at most {limits.max_int_digits} are allowed",
-            "quote it to mean a string",
+            "write a smaller number, or raise the bound: `netspec.Limits(max_int_digits=...)` (`max_int_digits` under "
+            "`[tool.netspec]`); quote it only where a string is meant",
         )
 
 
@@ -922,8 +923,12 @@ class _Composer:
                 f"the spec has more than {self.limits.max_nodes:,} keys and values",
                 span,
                 path,
-                "each alias (`*name`) counts as a full copy of what it names; "
-                "simplify the spec, or raise `netspec.Limits(max_nodes=...)`",
+                (
+                    "each alias (`*name`) counts as a full copy of what it names; "
+                    if self.alias_uses or self.alias_count
+                    else ""
+                )
+                + "simplify the spec, or raise `netspec.Limits(max_nodes=...)` (`max_nodes` under `[tool.netspec]`)",
             )
         # Charged before the value is composed (an alias: before its copy is made).
         charge("parse", nodes * PARSE_UNITS_PER_VALUE, where=lambda: (self.sources, span, format_path(path)))

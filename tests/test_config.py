@@ -332,3 +332,14 @@ def test_every_wrong_setting_is_reported_at_once(tmp_path: Path, capsys: pytest.
     assert "did you mean `strict`" in (err.value.diagnostics[2].hint or "")
     code, out = _run(capsys, "validate", str(root / "models" / "child.yaml"))
     assert code == 1 and out.count("error[NS030]") == 5
+
+
+def test_a_limit_hint_names_the_setting_that_set_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _project(tmp_path, "[tool.netspec]\nmax_graph_nodes = 1\nmax_params = 10\n")
+    spec = str(root / "base" / "net.yaml")
+    code, out = _run(capsys, "validate", spec)
+    assert code == 1 and "here the limit is `max_graph_nodes = 1` under `[tool.netspec]`" in out
+    code, out = _run(capsys, "summary", spec, "--max-graph-nodes", "50")
+    assert code == 1 and "here the limit is `max_params = 10` under `[tool.netspec]`" in out
+    code, out = _run(capsys, "validate", spec, "--max-graph-nodes", "1")
+    assert code == 1 and "[tool.netspec]" not in out  # the flag set it

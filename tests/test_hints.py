@@ -132,3 +132,34 @@ def test_the_edge_op_table_says_how_add_and_mul_broadcast(op: str, sign: str) ->
     else:
         assert "ranks may differ" in row
         assert len(netspec.infer_shapes(netspec.load(other))["s"]) == 4
+
+
+def _only(text: str, **limits: int) -> Any:
+    with pytest.raises(SpecError) as err:
+        spec = netspec.loads(text, limits=netspec.Limits(**limits)) if limits else netspec.loads(text)
+        netspec.validate(spec)
+    (found,) = err.value.errors
+    return found
+
+
+HEAD = "netspec: 1\nname: t\ninputs: {x: [N, 8]}\nnodes:\n"
+
+
+def test_bound_refusals_have_a_hint_that_fits() -> None:
+    digits = _only(HEAD + f"  fc: {{op: Linear, out_features: {'9' * 31}}}\n")
+    assert digits.code == "NS014" and "Limits(max_int_digits=...)" in (digits.hint or "")
+    keys = _only(HEAD + "".join(f"  r{i}: ReLU\n" for i in range(40)), max_nodes=50)
+    assert keys.code == "NS017" and "alias" not in (keys.hint or "") and "max_nodes" in (keys.hint or "")
+    aliased = _only("netspec: 1\nname: t\nx: &a [1, 2, 3, 4, 5, 6, 7, 8]\ny: [*a, *a, *a, *a, *a, *a]\n", max_nodes=40)
+    assert aliased.code == "NS017" and "alias" in (aliased.hint or "")
+    nested = _only(HEAD + "  fc: {op: Linear, out_features: '${" + "(" * 60 + "1" + ")" * 60 + "}'}\n")
+    assert nested.code == "NS131" and "split it" in (nested.hint or "")
+
+
+def test_block_nesting_has_a_hint() -> None:
+    from netspec._graph import MAX_BLOCK_DEPTH
+
+    blocks = "".join(f"  b{i}: {{nodes: {{n: {{block: b{i + 1}}}}}}}\n" for i in range(MAX_BLOCK_DEPTH + 1))
+    blocks += f"  b{MAX_BLOCK_DEPTH + 1}: {{nodes: {{n: ReLU}}}}\n"
+    found = _only("netspec: 1\nname: t\ninputs: {x: [N, 8]}\nblocks:\n" + blocks + "nodes:\n  top: {block: b0}\n")
+    assert found.code == "NS143" and "inline" in (found.hint or "")
