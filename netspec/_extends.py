@@ -11,7 +11,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from ._errors import Diagnostic, SourceMap, SpecError, did_you_mean
+from ._errors import Diagnostic, SourceMap, SpecError, did_you_mean, escape_text
 from ._load import Document, Limits
 from ._models import PARAM_TYPES, nodes_mapping
 from ._source import extends_problem, extends_root, read_extended, resolve_extends
@@ -206,8 +206,18 @@ def with_extends(doc: Document, path: Path | None, limits: Limits, chain: tuple[
     if not isinstance(ref, str):
         return doc  # nothing to extend, or a type error the model reports
     span = doc.sources.span(("extends",))
-    if len(chain) >= MAX_EXTENDS_DEPTH:
-        diagnostic = Diagnostic(f"`extends` chain deeper than {MAX_EXTENDS_DEPTH}", path="extends", code="NS105")
+    if len(chain) + 1 >= MAX_EXTENDS_DEPTH:  # this spec and those before it: one more would be too many
+        files = [*chain, *([path] if path else [])]
+        names = [escape_text(p.name, 100) for p in files]
+        shown = " -> ".join(names if len(names) <= 4 else [*names[:2], "...", names[-1]])
+        diagnostic = Diagnostic(
+            f"`extends` chain deeper than {MAX_EXTENDS_DEPTH} specs: {shown} -> `{escape_text(ref, 100)}` "
+            f"would be spec {len(chain) + 2}",
+            path="extends",
+            hint=f"a chain holds at most {MAX_EXTENDS_DEPTH} specs (a spec and {MAX_EXTENDS_DEPTH - 1} it extends): "
+            "merge some of its specs into one",
+            code="NS105",
+        )
         raise SpecError([diagnostic.located(span)], doc.sources)
     first = chain[0] if chain else path
     root = extends_root(first) if first is not None else None
@@ -217,9 +227,9 @@ def with_extends(doc: Document, path: Path | None, limits: Limits, chain: tuple[
         diagnostic = Diagnostic(message, path="extends", hint=hint, code="NS104")
         raise SpecError([diagnostic.located(span)], doc.sources)
     if target in chain or target == path:
-        names = " -> ".join(p.name for p in (*chain, *([path] if path else []))) + f" -> {target.name}"
+        cycle = " -> ".join(escape_text(p.name, 100) for p in (*chain, *([path] if path else []), target))
         raise SpecError(
-            [Diagnostic(f"`extends` cycle: {names}", path="extends", code="NS105").located(span)], doc.sources
+            [Diagnostic(f"`extends` cycle: {cycle}", path="extends", code="NS105").located(span)], doc.sources
         )
     # The node limit covers the whole chain: a parent may hold only what this file leaves of it.
     used = len(doc.sources.values) + len(doc.sources.keys)

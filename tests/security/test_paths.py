@@ -211,3 +211,32 @@ def test_text_extending_a_file_is_told_to_load_the_file() -> None:
     diagnostic = err.errors[0]
     assert (diagnostic.code, diagnostic.line, diagnostic.column) == ("NS104", HEADER.count("\n") + 1, 10)
     assert diagnostic.hint and "`netspec.load(path)`" in diagnostic.hint and "pyproject" not in diagnostic.hint
+
+
+def _chain(folder: Path, length: int) -> Path:
+    """`c{length-1}.yaml` extends `c{length-2}.yaml` ... extends `c0.yaml`: a chain of `length` specs."""
+    (folder / "c0.yaml").write_text(spec_with_nodes("  a: ReLU\n"))
+    for k in range(1, length):
+        (folder / f"c{k}.yaml").write_text(f"netspec: 1\nextends: c{k - 1}.yaml\nname: c{k}\n")
+    return folder / f"c{length - 1}.yaml"
+
+
+def test_an_extends_chain_holds_at_most_eight_specs(tmp_path) -> None:
+    from netspec._extends import MAX_EXTENDS_DEPTH
+
+    assert MAX_EXTENDS_DEPTH == 8  # as docs/errors.md says
+    assert list(netspec.load(_chain(tmp_path, 8)).nodes) == ["a"]
+    (tmp_path / "c8.yaml").write_text("netspec: 1\nextends: c7.yaml\nname: c8\n")
+    err = located_error(lambda: netspec.load(tmp_path / "c8.yaml"))
+    diagnostic = err.errors[0]
+    # at the `extends` of the eighth spec, the one that would add a ninth
+    assert (diagnostic.code, Path(diagnostic.file or "").name, diagnostic.line, diagnostic.column) == (
+        "NS105",
+        "c1.yaml",
+        2,
+        10,
+    )
+    assert diagnostic.message == (
+        "`extends` chain deeper than 8 specs: c8.yaml -> c7.yaml -> ... -> c1.yaml -> `c0.yaml` would be spec 9"
+    )
+    assert diagnostic.hint and "at most 8 specs" in diagnostic.hint
