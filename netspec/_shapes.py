@@ -446,7 +446,9 @@ def _layout_values(op: OpDef, values: list[Values], args: dict[str, Any], shapes
         _channels_last(shape, s) for s, shape in zip(strides, shapes) if s is not None
     ):
         out = contiguous_strides(output)  # a layer copies a strided input to a contiguous one first
-    return dataclasses.replace(values[0], strides=out) if values else Values(strides=out)
+    if not values:
+        return Values(strides=out)
+    return values[0] if values[0].strides is out else dataclasses.replace(values[0], strides=out)
 
 
 def _channels_last(shape: Shape, strides: tuple[Dim, ...]) -> bool:
@@ -541,7 +543,7 @@ def _elementwise_strides(shape: Shape, strides: tuple[Dim, ...]) -> tuple[Dim, .
     """The layout torch gives the result of an elementwise op on a tensor of `shape` and `strides`: the
     same where the input is dense (contiguous, or a permutation of a contiguous tensor), contiguous where
     its dimensions are in memory order (a crop of a contiguous tensor); otherwise not known."""
-    if _dense(shape, strides):
+    if strides == contiguous_strides(shape) or _dense(shape, strides):  # the first: the common case, no product
         return strides
     kept = [stride for size, stride in zip(shape, strides) if size != 1]
     if all(isinstance(stride, int) and stride > 0 for stride in kept) and kept == sorted(kept, reverse=True):  # type: ignore[type-var]
