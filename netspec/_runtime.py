@@ -180,10 +180,18 @@ def check_input(
     entries each has: `x` must hold int64 or int32 values in [0, entries), read with one
     `torch.aminmax` (on CUDA, it waits for the values). Both are left to the layers under `torch.compile`, `torch.export` and tracing.
 
+    A value that is not a tensor (a list, a NumPy array) is a TypeError naming the input. The float
+    dtype is not compared with the model's: see docs/security.md.
+
     Otherwise raise a ValueError naming the input, the expected shape (`expected`, e.g.
     "[N, 3, H, W]") and the likely fix (for a size off the lattice: the layer that refuses it and
     the nearest sizes that run).
     """
+    if not isinstance(x, Tensor):  # a list or an array: torch would fail on a missing attribute
+        raise TypeError(
+            "input `" + name + "` expects a tensor of shape " + expected + ", got " + str(type(x)).split("'")[1]
+            + "; convert it with torch.as_tensor(x)"
+        )  # fmt: skip
     if x.dim() != rank or (channels > 0 and x.shape[1] != channels):
         raise ValueError(_input_error(x, name, rank, channels, expected))
     if sizes is not None:

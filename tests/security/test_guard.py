@@ -469,3 +469,22 @@ nodes:
     ids = torch.randint(0, 10, (2, 8))
     ids[:, 6] = 99
     assert netspec.build(spec)(ids).shape == (2, 4, 2)  # torch runs it too: 99 is sliced off
+
+
+@pytest.mark.parametrize("value", [[[1.0]], 1.0, (1, 2)])
+def test_a_value_that_is_not_a_tensor_is_a_type_error_in_netspecs_words(value: Any) -> None:
+    model = netspec.build("examples/tiny_cnn.yaml")
+    message = rf"input `image` expects a tensor of shape \[N, 1, 28, 28\], got {type(value).__name__}; convert it"
+    with pytest.raises(TypeError, match=message):
+        model(value)
+    namespace: dict[str, Any] = {}
+    exec(compile(netspec.export_python("examples/tiny_cnn.yaml"), "tiny_cnn.py", "exec"), namespace)
+    exported = next(v for v in namespace.values() if isinstance(v, type) and issubclass(v, torch.nn.Module))()
+    with pytest.raises(TypeError, match=message):
+        exported(value)
+
+
+def test_a_float_input_of_another_dtype_than_the_model_is_left_to_torch() -> None:
+    """The guard does not compare float dtypes (docs/security.md says why): `model.double()` keeps working."""
+    model = netspec.build("examples/tiny_cnn.yaml").double()
+    assert model(torch.randn(2, 1, 28, 28, dtype=torch.float64)).dtype == torch.float64
