@@ -20,6 +20,7 @@ from ._names import is_identifier
 
 __all__ = [
     "MAX_PORTS",
+    "MAX_PRODUCT_TERMS",
     "Constraint",
     "Dim",
     "Ports",
@@ -144,6 +145,15 @@ class Sym:
 
     def __mul__(self, other: Dim) -> Dim:
         other_terms = _terms_of(other)
+        if len(self._terms) * len(other_terms) > MAX_PRODUCT_TERMS:
+            # A product of sums multiplies out: many symbolic dimensions that are each a sum (`H + 2`)
+            # would make a size of exponentially many terms.
+            raise ShapeError(
+                f"a size here would be a product of more than {MAX_PRODUCT_TERMS:,} symbolic terms"
+                f" ({len(self._terms):,} x {len(other_terms):,})",
+                "give some input dimensions fixed sizes (`dims:` or numbers), or use fewer symbolic dimensions",
+                code="NS205",
+            )
         terms: dict[_Monomial, int] = {}
         for m1, c1 in self._terms:
             for m2, c2 in other_terms.items():
@@ -426,6 +436,7 @@ class Ports:
 
 
 MAX_PORTS = 1 << 16  # the most outputs one node may have (`split`, `chunk`): counted before any is made
+MAX_PRODUCT_TERMS = 4096  # term pairs one product of symbolic sizes may multiply (its work and its size)
 
 
 class ShapeError(Exception):

@@ -8,6 +8,7 @@ import pytest
 from hostile import HEADER, located_error
 
 import netspec
+from netspec._dims import MAX_PRODUCT_TERMS
 from netspec._shapes import MAX_DIM
 
 
@@ -83,3 +84,24 @@ def test_unflatten_sizes_torch_refuses_are_refused_at_the_node(sizes: str) -> No
     text = f"netspec: 1\nname: t\ninputs: {{x: [N, 8]}}\nnodes:\n  u: {{op: Unflatten, dim: 1, unflattened_size: {sizes}}}\n"
     err = located_error(lambda: netspec.validate(netspec.loads(text)))
     assert (err.errors[0].code, err.errors[0].line) == ("NS200", 5)
+
+
+def _padded(rank: int, tail: str = "") -> str:
+    dims = ", ".join(f"D{i}" for i in range(rank))
+    pads = ", ".join(["1"] * (2 * rank))
+    return f"netspec: 1\nname: wide\ninputs: {{x: [{dims}]}}\nnodes:\n  p: {{op: pad, pad: [{pads}]}}\n{tail}"
+
+
+@pytest.mark.parametrize("tail", ["", "  f: {op: Flatten, start_dim: 0}\n"])
+def test_a_size_made_of_many_sums_is_bounded_at_the_node(tail: str) -> None:
+    # Every dimension padded (`D + 2`): a product of their sizes (a flattened size, the strides of the
+    # layout) multiplies out into 2**rank terms; past `MAX_PRODUCT_TERMS` pairs, NS205 at the node.
+    from work import calls
+
+    netspec.validate(netspec.loads(_padded(12, tail)))
+    err = located_error(lambda: netspec.validate(netspec.loads(_padded(40, tail))))
+    first = err.errors[0]
+    assert (first.code, first.line, first.column) == ("NS205", 5, 6), str(err)
+    assert f"more than {MAX_PRODUCT_TERMS:,} symbolic terms" in first.message
+    work, _ = calls(lambda: located_error(lambda: netspec.validate(netspec.loads(_padded(40, tail)))))
+    assert work < 300_000  # was exponential in the rank: 9 s of CPU at rank 20
