@@ -31,5 +31,14 @@ def calls(run: Callable[[], Any]) -> tuple[int, BaseException | None]:
 
 
 def growth(make: Callable[[int], Callable[[], Any]], small: int, large: int) -> float:
-    """How much more work `make(large)` does than `make(small)`, as a ratio of call counts."""
-    return calls(make(large))[0] / max(1, calls(make(small))[0])
+    """How much more work `make(large)` does than `make(small)`, as a ratio of call counts, each
+    measured cold: the process-wide cache of layouts is emptied first (a smaller spec whose shapes a
+    larger one made before would otherwise find them all computed)."""
+    return _cold(make(large)) / max(1, _cold(make(small)))
+
+
+def _cold(run: Callable[[], Any]) -> int:
+    from netspec._dims import _contiguous_strides
+
+    _contiguous_strides.cache_clear()
+    return calls(run)[0]

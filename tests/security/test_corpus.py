@@ -24,7 +24,7 @@ LOCATED = {
     "duplicate_json_keys.json": ("NS009", 1, 29), "duplicate_keys.yaml": ("NS009", 6, 3),
     "empty.yaml": ("NS001", 1, 1), "expansion_bomb.yaml": ("NS134", 7, 39),
     "expansion_disabled_blocks.yaml": ("NS134", 11, 32), "expansion_empty_blocks.yaml": ("NS134", 7, 29),
-    "expansion_expr_work.yaml": ("NS131", 5, 231), "expansion_many_args.yaml": ("NS144", 5, 33),
+    "expansion_expr_work.yaml": ("NS131", 5, 231), "expansion_many_args.yaml": ("NS144", 5, 3),
     "expansion_repeat_expr.yaml": ("NS134", 5, 25), "expr_attribute.yaml": ("NS131", 6, 37),
     "expr_call.yaml": ("NS131", 5, 36), "expr_deep.yaml": ("NS131", 5, 86), "expr_dunder_name.yaml": ("NS131", 5, 36),
     "expr_float_overflow.yaml": ("NS131", 5, 26), "expr_lambda.yaml": ("NS131", 5, 37),
