@@ -19,6 +19,7 @@ from typing import Any, Literal, TypeAlias, TypeGuard
 from ._names import is_identifier
 
 __all__ = [
+    "MAX_DIVISOR",
     "MAX_PORTS",
     "MAX_PRODUCT_TERMS",
     "Constraint",
@@ -273,6 +274,14 @@ def _floor_div(terms: dict[_Monomial, int], divisor: int) -> Dim:
     """
     if divisor == 1:
         return Sym._make(terms)
+    if divisor > MAX_DIVISOR:
+        # Chains of strided layers fold their strides into one divisor (`W//3**9999`); past any size
+        # an input can have, the size is 0 and the divisor's digits only cost time.
+        raise ShapeError(
+            f"a size here is divided by more than {MAX_DIVISOR:,} (2**48): it is 0 for every input size",
+            "fewer strided or pooling layers in a row, or smaller strides",
+            code="NS205",
+        )
     quotient = {m: c // divisor for m, c in terms.items()}
     remainder = {m: c % divisor for m, c in terms.items() if c % divisor}
     whole = Sym._make(quotient)
@@ -436,6 +445,7 @@ class Ports:
 
 
 MAX_PORTS = 1 << 16  # the most outputs one node may have (`split`, `chunk`): counted before any is made
+MAX_DIVISOR = 1 << 48  # the largest divisor of a floor in a symbolic size (the strides of a chain folded)
 MAX_PRODUCT_TERMS = 4096  # term pairs one product of symbolic sizes may multiply (its work and its size)
 
 

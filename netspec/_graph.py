@@ -516,7 +516,8 @@ class _Expander:
         self.nodes: list[GraphNode] = []
         self.ops: list[_OpEntry] = []
         self.diagnostics: list[Diagnostic] = []
-        self._resolved: dict[tuple[int, str], str] = {}  # (scope, reference) -> the node it resolved to
+        # (scope, reference) -> the node it resolved to; None: it failed, and that was reported
+        self._resolved: dict[tuple[int, str], str | None] = {}
         self._seen: set[tuple[str, str]] = set()
         self.by_name: dict[str, GraphNode] = {}
         self.instances: dict[str, Instance] = {"": Instance("", "spec", ())}
@@ -1351,7 +1352,10 @@ class _Expander:
             step = self._ref_step(scope, ref, path)
         while frames:
             picked, walked = frames.pop()
-            if result is not None:
+            # A failure is remembered too (once reported): a chain that ends in one (a repeat of
+            # pass-through instances over a reference that fails) is then walked once, not once per
+            # instance. A quiet resolution reports nothing, so its failures are found again later.
+            if result is not None or not self._quiet:
                 for key in walked:
                     self._resolved[key] = result
             if picked is not None and result is not None:

@@ -57,8 +57,8 @@ EXPECTED: dict[str, list[Want]] = {
         ),
     ],
     "disabled_output.yaml": [
-        Want("NS135", 11, 22, "outputs[2]", "`outputs` must give node names, got 1"),
         Want("NS155", 11, 16, "outputs[1]", "output `side` is disabled by `when`"),
+        Want("NS135", 11, 22, "outputs[2]", "`outputs` must give node names, got 1"),
     ],
     "extends_places.yaml": [
         Want("NS107", 5, 39, "nodes.drop.before", "`before`: `fcc` is not a node of `resnet18`"),
@@ -67,11 +67,12 @@ EXPECTED: dict[str, list[Want]] = {
         Want("NS107", 8, 3, "nodes.head", "`head` is appended after `fc`, the last node of `resnet18`"),
     ],
     "placement_without_extends.yaml": [
+        Want("NS107", 9, 23, "blocks.head.nodes.act.before", "`before` places a node among the nodes of the spec"),
         Want("NS107", 12, 31, "nodes.drop.before", "`before` places a node before a node of the parent spec"),
         Want("NS107", 13, 22, "nodes.out.after", "needs `extends`; this spec has none"),
-        Want("NS107", 9, 23, "blocks.head.nodes.act.before", "`before` places a node among the nodes of the spec"),
     ],
     "inline_clashes.yaml": [
+        Want("NS132", 8, 7, "blocks.pair.nodes.conv", "already has a node `conv` (the inline instance at `nodes.b`)"),
         Want(
             "NS132",
             9,
@@ -79,7 +80,6 @@ EXPECTED: dict[str, list[Want]] = {
             "blocks.pair.nodes.relu",
             "the model already has a node `relu` (the inline instance at `nodes.a`)",
         ),
-        Want("NS132", 8, 7, "blocks.pair.nodes.conv", "already has a node `conv` (the inline instance at `nodes.b`)"),
         Want("NS132", 9, 7, "blocks.pair.nodes.relu", "already has a node `relu` (the inline instance at `nodes.b`)"),
         Want("NS132", 17, 3, "nodes.conv", "node `conv` has the name of a node of the inline instance at `nodes.a`"),
         Want(

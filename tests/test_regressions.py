@@ -38,7 +38,7 @@ nodes:
   f: {op: ReLU, in: a.fc}
 """
     messages = [d.message for d in _error(lambda: netspec.loads(text)).errors]
-    assert messages == ["block `mlp` has no parameter `widht`", "block `mlp` needs parameter `width`"]
+    assert messages == ["block `mlp` needs parameter `width`", "block `mlp` has no parameter `widht`"]
 
 
 TWO_INPUTS = """
@@ -75,11 +75,15 @@ def test_sources_that_exist_but_are_not_specs_say_so(tmp_path: Path) -> None:
     assert second.message == "cannot extend `missing.yaml`: no such file in this spec's folder"
 
 
-def test_every_invalid_node_name_is_named_at_the_first_of_them() -> None:
+def test_every_invalid_node_name_is_named_at_its_own_place() -> None:
     text = 'netspec: 1\nname: t\ninputs: {x: [N, 4]}\nnodes:\n  a: ReLU\n  b ad: ReLU\n  a.b: ReLU\n  "": ReLU\n'
-    (diag,) = _error(lambda: netspec.loads(text)).errors
-    assert "`b ad`, `a.b`, ``" in diag.message
-    assert (diag.line, diag.column, diag.path) == (6, 3, "nodes.b ad")
+    errors = _error(lambda: netspec.loads(text)).errors
+    assert [(d.code, d.line, d.column, d.path) for d in errors] == [
+        ("NS114", 6, 3, "nodes.b ad"),
+        ("NS114", 7, 3, "nodes.a.b"),
+        ("NS114", 8, 3, "nodes."),
+    ]
+    assert "`b ad` contains a space" in errors[0].message and "`a.b` contains `.`" in errors[1].message
 
 
 def test_when_no_input_size_works_the_layer_that_rules_the_last_one_out_is_named() -> None:

@@ -105,3 +105,38 @@ def test_a_size_made_of_many_sums_is_bounded_at_the_node(tail: str) -> None:
     assert f"more than {MAX_PRODUCT_TERMS:,} symbolic terms" in first.message
     work, _ = calls(lambda: located_error(lambda: netspec.validate(netspec.loads(_padded(40, tail)))))
     assert work < 300_000  # was exponential in the rank: 9 s of CPU at rank 20
+
+
+def test_a_chain_of_pools_is_stopped_where_its_divisor_passes_any_size() -> None:
+    # `W // 3**k`: the strides of a chain fold into one divisor, whose digits grew with the chain
+    # (9,999 pools: 4,771 digits, over 2 s, then a ValueError converting it to text).
+    from work import calls
+
+    text = (
+        HEADER.replace("[N, 3, 8, 8]", "[N, 3, W, W]")
+        + "nodes:\n  pool: {op: AvgPool2d, kernel_size: 3, repeat: 9999}\n"
+    )
+    err = located_error(lambda: netspec.validate(netspec.loads(text)))
+    first = err.errors[0]
+    assert (first.code, first.line, first.column) == ("NS205", 5, 9), str(err)
+    assert "divided by more than 281,474,976,710,656 (2**48)" in first.message
+    work, _ = calls(lambda: located_error(lambda: netspec.validate(netspec.loads(text))))
+    assert work < 3_000_000
+
+
+def test_a_reference_that_fails_through_many_pass_through_instances_is_followed_once() -> None:
+    # Each instance's output passes its input through (an empty repeat over `x:0`) back to the
+    # previous instance, and the chain ends in a failure: remembered once reported, not walked again
+    # for every instance (was quadratic: 4 s for 2,000 instances).
+    from work import calls
+
+    def spec(n: int) -> str:
+        return (
+            "netspec: 1\nname: t\ninputs: {image: [N, 1, W, 8]}\nblocks:\n  b:\n    nodes:\n"
+            "      p: {op: AdaptiveAvgPool2d}\n      e: {op: ReLU, in: ['x:0'], repeat: 0}\n"
+            f"nodes:\n  f: {{block: b, in: [image], repeat: {n}}}\n"
+        )
+
+    small, _ = calls(lambda: located_error(lambda: netspec.loads(spec(500))))
+    large, _ = calls(lambda: located_error(lambda: netspec.loads(spec(1000))))
+    assert large / small <= 2.3

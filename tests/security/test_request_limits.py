@@ -211,13 +211,15 @@ def test_the_work_limit_of_load_itself_is_located() -> None:
 
 
 def test_the_default_work_limit_is_a_located_ns134() -> None:
-    # 96 unrelated conditions on one dimension, each searched up to 2**20 sizes: over 5,000,000 units
-    # (`_shapes.lattice_units`), charged before the search runs, at the dimension's example size.
+    # 96 unrelated conditions on one dimension (96 branches over the input, each with its own stride),
+    # each searched up to 2**20 sizes: over 5,000,000 units (`_shapes.lattice_units`), charged before
+    # the search runs, at the dimension's example size.
     body = "".join(
-        f"  c{i}: {{op: Conv1d, out_channels: 1, kernel_size: {3 + i}, stride: {2 + i}}}\n" for i in range(96)
+        f"  c{i}: {{op: Conv1d, out_channels: 1, kernel_size: {3 + i}, stride: {2 + i}, in: x}}\n" for i in range(96)
     )
     assert lattice_units(96, range(MAX_SIZE_SEARCH)) > Limits().max_work
-    text = "netspec: 1\nname: t\ninputs: {x: [N, 1, L]}\ndims: {L: 100000000}\nnodes:\n" + body
+    outputs = "outputs: [" + ", ".join(f"c{i}" for i in range(96)) + "]\n"
+    text = "netspec: 1\nname: t\ninputs: {x: [N, 1, L]}\ndims: {L: 100000000}\nnodes:\n" + body + outputs
     err = located_error(lambda: netspec.valid_sizes(netspec.loads(text)))
     assert _where(err) == ("NS134", 4, 11) and err.errors[0].path == "dims.L"
     assert f"more than {Limits().max_work:,} units of work: the size lattice grew" in err.errors[0].message
