@@ -307,14 +307,14 @@ def validate(
         warnings = list(info.graph.warnings) + list(info.warnings)
         sizes = {**spec.dims, **_given_sizes(info.graph, input_shapes)}
         found = _size_findings(info, sizes)
-        budget = memory_budget_finding(info)  # as `build` refuses it: a service validates before it builds
+        budget = memory_budget_finding(info, registered=False)  # as `build` refuses it: a service validates first
         if budget is not None:
             found.append(budget)
         if any(d.is_error for d in found):
             raise SpecError(found + warnings, spec.source)
     if input_shapes:
         concrete = prepare(spec, params, input_shapes)
-        budget = memory_budget_finding(concrete)  # a layer sized by the input (a Linear after a Flatten)
+        budget = memory_budget_finding(concrete, registered=False)  # a layer sized by the input (Linear after Flatten)
         if budget is not None:
             raise SpecError([budget, *warnings, *found], spec.source)
         covered = {d.path for d in found}
@@ -557,13 +557,17 @@ def check_memory_budget(info: ShapeInfo, max_params: int | None = None) -> None:
         raise SpecError([finding], info.graph.sources)
 
 
-def memory_budget_finding(info: ShapeInfo, max_params: int | None = None) -> Diagnostic | None:
+def memory_budget_finding(
+    info: ShapeInfo, max_params: int | None = None, *, registered: bool = True
+) -> Diagnostic | None:
     """The NS190 error `build` would raise for `info` (parameters and buffers over `max_params`,
     default the spec's `limits.max_params`), located at the largest layer; None within the budget.
-    Counted from the arguments alone, so `validate` and `summarize` report it as `build` does."""
+    Counted from the arguments alone, so `validate` and `summarize` report it as `build` does.
+    Without `registered`, registered ops are left out: counting them makes a module on the meta
+    device, which imports torch (`validate` never does; `build` counts them)."""
     if max_params is None:
         max_params = info.graph.spec.limits.max_params
-    counts = tensor_elements(info)
+    counts = tensor_elements(info, registered=registered)
     total = sum(counts.values())
     if total <= max_params:
         return None

@@ -520,6 +520,12 @@ def _dtype_values(
     if op.kind != "module" or not given:
         return values
     first = given[0]
+    if first.dtype is None:  # float32 in, float32 out, with or without weights: nothing to count
+        return dataclasses.replace(values, dtype=None, origin=None)
+    from ._ops import builtin_ops  # the catalog, read once it is made
+
+    if builtin_ops().get(op.name) is not op:  # a registered op: counting its weights would import torch
+        return dataclasses.replace(values, dtype=first.dtype, origin=first.origin)
     weighted = (op.param_count is not None and op.param_count(args) > 0) or (
         op.buffer_count is not None and op.buffer_count(args) > 0
     )
@@ -911,10 +917,18 @@ def count_parameters(info: ShapeInfo) -> int:
     return sum(node_parameters(n) for name, n in info.nodes.items() if name in live)
 
 
-def tensor_elements(info: ShapeInfo) -> dict[str, int]:
-    """Elements of parameters and buffers of each module `build` builds, by node."""
+def tensor_elements(info: ShapeInfo, *, registered: bool = True) -> dict[str, int]:
+    """Elements of parameters and buffers of each module `build` builds, by node (without
+    `registered`, the catalog's own ops only: a registered op is counted on the meta device)."""
+    from ._ops import builtin_ops  # the catalog, read once it is made
+
     live = live_nodes(info.graph)
-    return {name: node_parameters(n) + node_buffers(n) for name, n in info.nodes.items() if name in live}
+    catalog = builtin_ops()
+    return {
+        name: node_parameters(n) + node_buffers(n)
+        for name, n in info.nodes.items()
+        if name in live and (registered or catalog.get(n.node.op.name) is n.node.op)
+    }
 
 
 def node_macs(info: NodeInfo) -> int | None:

@@ -21,8 +21,8 @@ def test_every_init_problem_is_reported_at_load_with_its_place():
         (9, 39, "NS180", "error"),  # stdd
         (10, 34, "NS180", "error"),  # orthogonal on a BatchNorm weight
         (11, 44, "NS180", "error"),  # kaiming_normal on a bias
-        (13, 40, "NS180", "error"),  # constant: abc
         (12, 5, "NS163", "warning"),  # matches no node
+        (13, 40, "NS180", "error"),  # constant: abc
     ]
     hints = [d.hint for d in info.value.diagnostics]
     assert hints[0] == "did you mean `fan_out`?" and hints[1] == "did you mean `std`?"
