@@ -108,6 +108,18 @@ def _timed(call: Callable[[], Any], seconds: float, cpu: bool) -> tuple[float, n
     return clock() - began, None
 
 
+def add_case(report: Any, figures: CaseFigures) -> None:
+    """Count one case into a fuzzer's report (its slowest call, slowest case and memory so far)."""
+    if figures.slowest_seconds > report.slowest:
+        report.slowest, report.slowest_call = figures.slowest_seconds, figures.slowest_call
+    report.slowest_case = max(report.slowest_case, figures.total_seconds)
+    report.peak_case_mb = max(report.peak_case_mb, figures.peak_mb)
+    report.peak_rss_mb = max(report.peak_rss_mb, figures.process_peak_mb)
+    report.cases += 1
+    report.accepted += figures.outcome == "accepted"
+    report.refused += figures.outcome == "refused"
+
+
 def warm_up() -> None:
     """Import what build and export import on first use, before any case is measured: an alarm in
     the middle of importing torch would leave it half-registered for every later case, and the

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from entry_points import CaseFigures, Deadline, OverMemory, run_entry_points, warm_up
+from entry_points import CaseFigures, Deadline, OverMemory, add_case, run_entry_points, warm_up
 
 import netspec
 from netspec._load import parse_text
@@ -204,14 +204,7 @@ def run_fuzz(cases: int, seed: int = 0, case_seconds: float = CASE_SECONDS, *, c
                 Failure(name, case, type(exc).__name__, traceback.format_exc(limit=-6), _shown(text))
             )
             figures = CaseFigures(outcome="failed")
-        if figures.slowest_seconds > report.slowest:
-            report.slowest, report.slowest_call = figures.slowest_seconds, figures.slowest_call
-        report.slowest_case = max(report.slowest_case, figures.total_seconds)
-        report.peak_case_mb = max(report.peak_case_mb, figures.peak_mb)
-        report.peak_rss_mb = max(report.peak_rss_mb, figures.process_peak_mb)
-        report.cases += 1
-        report.accepted += figures.outcome == "accepted"
-        report.refused += figures.outcome == "refused"
+        add_case(report, figures)
     report.seconds = time.perf_counter() - start
     return report
 

@@ -15,7 +15,7 @@ import time
 import traceback
 from typing import Any
 
-from entry_points import CaseFigures, Deadline, OverMemory, run_entry_points, warm_up
+from entry_points import CaseFigures, Deadline, OverMemory, add_case, run_entry_points, warm_up
 
 CASE_SECONDS = 2.0  # for each call
 
@@ -175,13 +175,6 @@ def run_grammar_fuzz(
         except Exception:  # the invariant is broken: record it with its traceback
             report.failures.append((case, traceback.format_exc(limit=-6), text))
             figures = CaseFigures(outcome="failed")
-        if figures.slowest_seconds > report.slowest:
-            report.slowest, report.slowest_call = figures.slowest_seconds, figures.slowest_call
-        report.slowest_case = max(report.slowest_case, figures.total_seconds)
-        report.peak_case_mb = max(report.peak_case_mb, figures.peak_mb)
-        report.peak_rss_mb = max(report.peak_rss_mb, figures.process_peak_mb)
-        report.cases += 1
-        report.accepted += figures.outcome == "accepted"
-        report.refused += figures.outcome == "refused"
+        add_case(report, figures)
     report.seconds = time.perf_counter() - start
     return report
